@@ -1,0 +1,135 @@
+"""The ``campustwin`` command.
+
+Every error a user can cause ends with exit code 2 and one line per problem, never a traceback:
+``FILE:LINE: dotted.path: message``. Output meant for machines (``--json``) goes to stdout alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from twin.errors import Problem, ProblemList
+
+EXIT_USER_ERROR = 2
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        print(str(p), file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from twin.load import validate_file
+
+    failed = False
+    for path in args.files:
+        try:
+            kind = validate_file(path)
+        except ProblemList as exc:
+            _print_problems(exc.problems)
+            failed = True
+        else:
+            if not args.quiet:
+                print(f"{path}: valid {kind}")
+    return EXIT_USER_ERROR if failed else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from twin.campus import build_campus
+    from twin.inventory import inventory
+    from twin.load import load_site
+
+    inv = inventory(build_campus(load_site(args.site)))
+    if args.json:
+        print(json.dumps(inv, indent=2))
+        return 0
+    print(f"{inv['name']}  ({inv['file']})")
+    rows = [
+        ("buildings", inv["buildings"]),
+        ("halls", inv["halls"]),
+        ("pods", inv["pods"]),
+        ("racks", f"{inv['racks']:,}"),
+        ("GPUs", f"{inv['gpus']:,}"),
+        *((f"  {k}", f"{v:,}") for k, v in inv["gpus_by_type"].items()),
+        ("IT MW (racks at full draw)", f"{inv['it_mw']:,.1f}"),
+        ("IT capacity MW (halls)", f"{inv['it_capacity_mw']:,.1f}"),
+        ("facility MW (design)", f"{inv['facility_mw']:,.1f}"),
+        ("firm supply MW", f"{inv['firm_supply_mw']:,.1f}"),
+        ("switches", f"{inv['switches']:,}"),
+        *((f"  {k}", f"{v:,}") for k, v in inv["switches_by_tier"].items()),
+        ("links (bundles / physical)", f"{inv['links']:,} / {inv['physical_links']:,}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.kind == "site":
+        from twin.site import SiteSpec as model
+    elif args.kind == "catalog":
+        from twin.catalog import Catalog as model
+    else:
+        from twin.scenario import ScenarioSpec as model
+    print(json.dumps(model.model_json_schema(), indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.server import serve
+
+    return serve(port=args.port, address=args.address, show=args.show, sites_dir=args.sites)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="campustwin",
+        description="Digital twin and console for leasing AI data-center capacity.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check site, scenario and catalog files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("info", help="inventory of a site")
+    p.add_argument("site", metavar="SITE")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("schema", help="JSON Schema of a file kind, for editors")
+    p.add_argument("kind", choices=["site", "scenario", "catalog"])
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("serve", help="serve the console")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--sites", default=None, help="folder of site files (default: sample_sites)")
+    p.add_argument("--show", action="store_true", help="open a browser")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ProblemList as exc:
+        _print_problems(exc.problems)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

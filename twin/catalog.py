@@ -1,0 +1,65 @@
+"""The hardware catalog: GPU types and rack types.
+
+A site file names rack types; the catalog says what a rack type is: how many GPUs of which type,
+how big its NVLink domain is, what it draws at idle and at full load, how it is cooled and how
+much floor it takes. GPU types carry the power, memory and capital cost the twin's physics and
+money need. The catalog is its own file (``sample_sites/catalog.yaml``) so both campuses share it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    """Base for every user-facing model: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GpuType(Strict):
+    """One GPU model, with the numbers the twin's power and money models need."""
+
+    power_max_w: float = Field(gt=0, description="board power at full load, W")
+    power_idle_w: float = Field(ge=0, description="board power when idle, W")
+    memory_gb: float = Field(gt=0)
+    capex_usd: float = Field(gt=0, description="all-in capital cost per GPU, incl. network share")
+    useful_life_years: float = Field(5.5, gt=0, le=20, description="straight-line depreciation")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _idle_below_max(self) -> GpuType:
+        if self.power_idle_w >= self.power_max_w:
+            raise ValueError("power_idle_w must be below power_max_w")
+        return self
+
+
+class RackType(Strict):
+    """One rack design: GPUs, power envelope, cooling and footprint."""
+
+    gpu_type: str
+    gpus: int = Field(gt=0, le=1024)
+    nvlink_domain_gpus: int = Field(gt=0, description="GPUs in one NVLink domain")
+    max_kw: float = Field(gt=0, le=2000, description="rack IT draw at full load, kW")
+    idle_kw: float = Field(ge=0, description="rack IT draw with GPUs idle, kW")
+    cooling: Literal["air", "liquid"]
+    footprint_mm: tuple[int, int] = Field((600, 1200), description="width, depth in mm")
+    nic_gbps_per_gpu: float = Field(400, gt=0, description="scale-out bandwidth per GPU")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _idle_below_max(self) -> RackType:
+        if self.idle_kw >= self.max_kw:
+            raise ValueError("idle_kw must be below max_kw")
+        if min(self.footprint_mm) <= 0:
+            raise ValueError("footprint_mm must be two positive lengths (width, depth)")
+        return self
+
+
+class Catalog(Strict):
+    """All GPU and rack types a site may use."""
+
+    gpu_types: dict[str, GpuType] = Field(min_length=1)
+    rack_types: dict[str, RackType] = Field(min_length=1)

@@ -1,0 +1,46 @@
+"""Problems a person can act on.
+
+Every user-caused error in campustwin is a :class:`Problem`: the file, the 1-based line, the
+dotted path inside the document and a message that says what to do. Loaders collect all the
+problems they find and raise them together as a :class:`ProblemList`, so a user fixes a file in
+one pass; the command line prints them one per line as ``FILE:LINE: dotted.path: message`` and
+exits with code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One actionable error: where it is and what to do about it."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ProblemList(Exception):
+    """One or more problems found while loading or checking user input."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """Render a path such as ('buildings', 0, 'halls') as 'buildings[0].halls'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out

@@ -1,0 +1,191 @@
+"""The site model: a campus as its owner describes it.
+
+A campus has a location and a climate, an energy price, power sources and a power chain, and
+buildings. A building holds halls and has a network fabric; a hall has an IT capacity, a cooling
+plant and pods; a pod is one full-bisection network domain of racks of one rack type.
+
+Campuses are large and repetitive, so a site file describes them with *templates and counts*:
+``hall_templates`` and ``building_templates`` name a shape once, and an entry such as
+``{template: nvl72-hall, count: 4, name: "H{n}"}`` stamps it out four times. Fields given beside
+``template`` override the template's. A name with ``{n}`` is numbered per copy (from 1); an entry
+with ``count`` above 1 needs ``{n}`` in its name so the copies can be told apart.
+
+These classes are the *written* form (what the YAML says). :mod:`twin.resolve` expands the
+templates into concrete buildings, halls and pods, and :mod:`twin.campus` builds arrays from them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from twin.catalog import Strict
+
+Redundancy = Literal["N", "N+1", "N+2", "2N"]
+CoolingKind = Literal["air_evaporative", "air_economizer", "liquid_drycooler", "liquid_tower"]
+
+
+class Location(Strict):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    time_zone: str
+    region: str = ""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'America/Chicago'"
+            ) from None
+        return value
+
+
+class Climate(Strict):
+    """Monthly normals the weather model draws hourly temperatures from."""
+
+    dry_bulb_monthly_c: list[float] = Field(min_length=12, max_length=12)
+    relative_humidity_monthly_pct: list[float] = Field(min_length=12, max_length=12)
+    daily_range_c: float = Field(9.0, ge=0, le=30, description="mean diurnal dry-bulb swing")
+    design_dry_bulb_c: float = Field(ge=-60, le=60)
+    design_wet_bulb_c: float = Field(ge=-60, le=45)
+    source: str = ""
+
+    @field_validator("relative_humidity_monthly_pct")
+    @classmethod
+    def _percent(cls, values: list[float]) -> list[float]:
+        if any(not 0 < v <= 100 for v in values):
+            raise ValueError("relative humidity is a percentage in (0, 100]")
+        return values
+
+    @field_validator("dry_bulb_monthly_c")
+    @classmethod
+    def _plausible(cls, values: list[float]) -> list[float]:
+        if any(not -60 <= v <= 60 for v in values):
+            raise ValueError("monthly mean dry-bulb must lie between -60 and 60 C")
+        return values
+
+
+class PowerSource(Strict):
+    """A supply of power to the campus: a grid feed or on-site generation."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["grid", "gas", "solar", "battery"]
+    capacity_mw: float = Field(gt=0, description="firm capacity the campus can count on")
+    nameplate_mw: float | None = Field(None, gt=0, description="installed, incl. redundancy")
+    availability: float = Field(0.9999, gt=0, le=1)
+    source: str = ""
+
+
+class PowerChain(Strict):
+    """Conversion stages between the sources and the racks, with their efficiencies."""
+
+    transformer_efficiency: float = Field(0.995, gt=0.8, le=1)
+    ups_efficiency_at_load: list[tuple[float, float]] = Field(
+        default=[(0.1, 0.90), (0.25, 0.94), (0.5, 0.96), (0.75, 0.965), (1.0, 0.96)],
+        min_length=2,
+        description="(load fraction, efficiency) points of the UPS curve",
+    )
+    pdu_efficiency: float = Field(0.99, gt=0.8, le=1)
+    other_load_fraction: float = Field(0.02, ge=0, le=0.5, description="lights, offices; x IT")
+
+    @field_validator("ups_efficiency_at_load")
+    @classmethod
+    def _curve(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        loads = [p[0] for p in points]
+        if loads != sorted(loads) or len(set(loads)) != len(loads):
+            raise ValueError("UPS curve load fractions must increase")
+        if any(not 0 < e <= 1 for _, e in points) or any(not 0 <= x <= 1.5 for x in loads):
+            raise ValueError("UPS points are (load 0-1.5, efficiency 0-1]")
+        return points
+
+
+class Power(Strict):
+    sources: list[PowerSource] = Field(min_length=1)
+    chain: PowerChain = PowerChain()
+
+
+class Cooling(Strict):
+    """A hall's cooling plant: how it rejects heat and how much."""
+
+    kind: CoolingKind
+    capacity_mw: float = Field(gt=0, description="heat it can reject at the design wet-bulb")
+    redundancy: Redundancy = "N+1"
+    cop_at_design: float | None = Field(None, gt=0, le=100, description="heat / cooling power")
+
+
+class Fabric(Strict):
+    """A building's scale-out network: leaves, per-pod spines, building aggregation, core.
+
+    A pod is non-blocking inside itself unless ``leaf_oversubscription`` says otherwise; traffic
+    between pods crosses the aggregation tier at ``pod_oversubscription`` (Meta's 24k clusters:
+    1:7), and traffic between buildings crosses the campus core at ``building_oversubscription``.
+    """
+
+    racks_per_leaf: int = Field(1, gt=0, le=64)
+    leaf_oversubscription: float = Field(1.0, ge=1, le=64)
+    spines_per_pod: int = Field(8, gt=0, le=512)
+    pod_oversubscription: float = Field(1.0, ge=1, le=64)
+    aggregation_switches: int = Field(16, gt=0, le=4096)
+    building_oversubscription: float = Field(4.0, ge=1, le=256)
+    link_gbps: float = Field(800, gt=0, description="speed of one switch-to-switch link")
+
+
+class PodSpec(Strict):
+    """A pod: one full-bisection network domain of racks of a single rack type."""
+
+    name: str = Field("P{n}", min_length=1, max_length=64)
+    count: int = Field(1, gt=0, le=10_000)
+    rack_type: str
+    racks: int = Field(gt=0, le=100_000)
+
+
+class HallSpec(Strict):
+    """A data hall, or a hall template (then every field may come from the template)."""
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    template: str | None = None
+    count: int = Field(1, gt=0, le=10_000)
+    it_capacity_mw: float | None = Field(None, gt=0, le=5000)
+    cooling: Cooling | None = None
+    power_redundancy: Redundancy | None = None
+    pods: list[PodSpec] | None = Field(None, min_length=1)
+
+
+class BuildingSpec(Strict):
+    """A building, or a building template."""
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    template: str | None = None
+    count: int = Field(1, gt=0, le=1000)
+    fabric: Fabric | None = None
+    halls: list[HallSpec] | None = Field(None, min_length=1)
+
+
+class WanLink(Strict):
+    """A long-haul link from this campus to another one."""
+
+    to: str = Field(min_length=1)
+    gbps: float = Field(gt=0)
+    latency_ms: float = Field(gt=0)
+
+
+class SiteSpec(Strict):
+    """A whole campus as written in its site file."""
+
+    name: str = Field(min_length=1, max_length=64)
+    catalog: str = Field("catalog.yaml", description="hardware catalog, relative to this file")
+    description: str = ""
+    location: Location
+    climate: Climate
+    energy_price_usd_per_mwh: float = Field(gt=0, le=10_000)
+    power: Power
+    fabric: Fabric = Fabric()
+    wan_links: list[WanLink] = []
+    hall_templates: dict[str, HallSpec] = {}
+    building_templates: dict[str, BuildingSpec] = {}
+    buildings: list[BuildingSpec] = Field(min_length=1)
