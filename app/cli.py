@@ -79,6 +79,82 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    overrides = {}
+    if args.days is not None:
+        overrides["days"] = args.days
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    scenario = load_scenario(args.scenario, overrides)
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc=scenario.spec.name, unit="%", file=sys.stderr, leave=False)
+
+    def progress(fraction: float) -> None:
+        if bar is not None:
+            bar.n = round(fraction * 100)
+            bar.refresh()
+
+    results = simulate(scenario, progress if bar else None)
+    if bar is not None:
+        bar.close()
+    if args.out:
+        from twin.safepath import output_folder
+
+        folder = output_folder(args.out)
+        paths = results.write(folder)
+        if not args.json:
+            print(f"wrote {len(paths)} files to {folder}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results.kpis, indent=2, default=str))
+    else:
+        _print_kpis(results.kpis)
+    return 0
+
+
+def _print_kpis(k: dict) -> None:
+    print(
+        f"{k['scenario']}: {k['days']:g} days, seed {k['seed']}, {k['gpus']:,} GPUs, {k['wall_seconds']:.2f} s"
+    )
+    lines = [
+        (
+            "jobs submitted / completed / queued",
+            f"{k['jobs_submitted']:,} / {k['jobs_completed']:,} / {k['jobs_queued']:,}",
+        ),
+        (
+            "utilization (internal + leased)",
+            f"{k['utilization']:.1%}  ({k['internal_utilization']:.1%} + {k['leased_share']:.1%})",
+        ),
+        ("failures / job interruptions", f"{k['failures']:,} / {k['interruptions']:,}"),
+        (
+            "effective training time",
+            f"{k['effective_training_time']:.3f}" if k["effective_training_time"] is not None else "-",
+        ),
+        ("queue wait mean / p95 h", f"{k['queue_wait_mean_hours']:.1f} / {k['queue_wait_p95_hours']:.1f}"),
+        ("energy MWh (IT)", f"{k['energy_mwh']:,.0f} ({k['it_energy_mwh']:,.0f})"),
+        ("peak facility MW", f"{k['peak_facility_mw']:,.1f}"),
+        ("revenue / credits USD", f"{k['revenue_usd']:,.0f} / {k['sla_credits_usd']:,.0f}"),
+        ("energy cost / depreciation USD", f"{k['energy_cost_usd']:,.0f} / {k['depreciation_usd']:,.0f}"),
+        ("lease margin USD", f"{k['margin_usd']:,.0f}"),
+    ]
+    for name, t in k["tenants"].items():
+        att = t["sla_attainment"]
+        lines.append(
+            (
+                f"tenant {name}",
+                f"SLA {att:.4f}, revenue {t['revenue_usd']:,.0f}" if att is not None else "not started",
+            )
+        )
+    width = max(len(a) for a, _ in lines)
+    for a, b in lines:
+        print(f"  {a:<{width}}  {b}")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
@@ -105,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="JSON Schema of a file kind, for editors")
     p.add_argument("kind", choices=["site", "scenario", "catalog"])
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("simulate", help="run a scenario")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--days", type=float, default=None, help="override the horizon")
+    p.add_argument("--seed", type=int, default=None, help="override the seed")
+    p.add_argument("--out", default=None, help="folder for Parquet + JSON results")
+    p.add_argument("--json", action="store_true", help="print the KPIs as one JSON object")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("serve", help="serve the console")
     p.add_argument("--port", type=int, default=5006)

@@ -41,6 +41,7 @@ class RackType(Strict):
 
     gpu_type: str
     gpus: int = Field(gt=0, le=1024)
+    gpus_per_server: int = Field(8, gt=0, description="GPUs in one server or compute tray")
     nvlink_domain_gpus: int = Field(gt=0, description="GPUs in one NVLink domain")
     max_kw: float = Field(gt=0, le=2000, description="rack IT draw at full load, kW")
     idle_kw: float = Field(ge=0, description="rack IT draw with GPUs idle, kW")
@@ -53,6 +54,8 @@ class RackType(Strict):
     def _idle_below_max(self) -> RackType:
         if self.idle_kw >= self.max_kw:
             raise ValueError("idle_kw must be below max_kw")
+        if self.gpus % self.gpus_per_server:
+            raise ValueError("gpus must be a whole number of servers (gpus_per_server)")
         if min(self.footprint_mm) <= 0:
             raise ValueError("footprint_mm must be two positive lengths (width, depth)")
         return self

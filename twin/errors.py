@@ -5,6 +5,9 @@ dotted path inside the document and a message that says what to do. Loaders coll
 problems they find and raise them together as a :class:`ProblemList`, so a user fixes a file in
 one pass; the command line prints them one per line as ``FILE:LINE: dotted.path: message`` and
 exits with code 2.
+
+A line of 0 means the problem is with the file as a whole (it is missing, a directory, too big),
+where no line could help; such a problem prints as ``FILE: message``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,24 @@ class ProblemList(Exception):
     def __init__(self, problems: Iterable[Problem]):
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def one(cls, file: str, line: int, message: str, path: str = "") -> ProblemList:
+        """A list of a single problem, for the many places that stop at the first one."""
+        return cls([Problem(file, line, path, message)])
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Drop repeats and order by line within each file, files in the order they first appear.
+
+    A person reads the list top to bottom beside the file, so lines must ascend; a scenario's
+    problems span several files, and the file that was asked about should stay first.
+    """
+    unique = list(dict.fromkeys(problems))
+    first_seen: dict[str, int] = {}
+    for p in unique:
+        first_seen.setdefault(p.file, len(first_seen))
+    return sorted(unique, key=lambda p: (first_seen[p.file], p.line, p.path, p.message))
 
 
 def dotted(path: Sequence[str | int]) -> str:

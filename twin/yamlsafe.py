@@ -3,11 +3,16 @@
 A person fixing a file needs the line of the mistake, not a Python traceback. This module reads
 YAML the way a hostile or careless file deserves:
 
-* the file must be text (UTF-8, no NUL bytes), not empty, and no larger than ``MAX_FILE_BYTES``;
-* no tags that build Python objects (the safe loader's scalars only);
-* nesting deeper than ``MAX_DEPTH`` is refused before a recursive parser could overflow;
-* anchors and aliases are allowed, but the document is expanded into fresh objects while counting
-  nodes, so an "alias bomb" (a billion laughs) stops at ``MAX_NODES`` instead of eating memory.
+* the file must be a regular file of text (UTF-8, no NUL bytes), not empty, and no larger than
+  ``MAX_FILE_BYTES`` (a pipe or device could block forever or never end);
+* only the plain YAML tags (strings, numbers, booleans, null, dates, lists, mappings) are allowed:
+  a ``!!python/...`` tag is refused, never executed, and so is any custom ``!tag``;
+* before anything recursive runs, one pass over the parser's event stream (an iterative parser)
+  measures the document *as aliases would expand it*: nesting deeper than ``MAX_DEPTH`` and more
+  than ``MAX_NODES`` values are refused at the line that crosses the limit, so an "alias bomb"
+  (a billion laughs) costs microseconds, and an alias inside its own anchor (a cycle) is refused;
+* the composed node graph is then copied into fresh Python objects, collecting every problem
+  (duplicate keys, keys that are not names, unreadable values) instead of stopping at the first.
 
 The result is a :class:`LocatedDocument`: the plain Python data plus a map from each path
 (a tuple of keys and list indexes) to its 1-based line, used to place validation errors.
@@ -15,19 +20,28 @@ The result is a :class:`LocatedDocument`: the plain Python data plus a map from 
 
 from __future__ import annotations
 
+import codecs
+import math
+import stat
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from twin.errors import Problem, ProblemList, dotted
+from twin.errors import Problem, ProblemList, dotted, sort_problems
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 48
 MAX_NODES = 500_000
 
 Path_ = tuple[str | int, ...]
+
+# libyaml is much faster on big files; its events and nodes carry the same marks.
+_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STD = "tag:yaml.org,2002:"
+ALLOWED_TAGS = frozenset(_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map"))
 
 
 @dataclass
@@ -37,6 +51,10 @@ class LocatedDocument:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    # Problems in values and keys, kept only when parsed with keep_going (see parse_yaml); the
+    # paths they are at, so that validation does not report the same spot a second time.
+    problems: list[Problem] = field(default_factory=list)
+    problem_paths: set[Path_] = field(default_factory=set)
 
     def line_of(self, path: Path_) -> int:
         """The line of ``path``, or of its nearest ancestor that has one (1 if none does)."""
@@ -48,190 +66,384 @@ class LocatedDocument:
         return self.lines.get((), 1)
 
 
+# --- reading bytes and text -------------------------------------------------------------------
+
+
 def read_text(path: str | Path, what: str = "file") -> str:
     """Read a text file with the size and encoding checks; raise ProblemList on failure."""
     file = str(path)
-    p = Path(path)
+    return decode_text(_read_bytes(Path(path), file, what), file)
+
+
+def _read_bytes(p: Path, file: str, what: str) -> bytes:
+    """The file's bytes, refusing what is not a readable regular file of bounded size.
+
+    Only regular files are read: a FIFO or a device such as /dev/zero would block or never end,
+    and the read itself is capped in case the file grows after it was measured.
+    """
     try:
-        size = p.stat().st_size
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise ProblemList.one(file, 0, f"is a directory; give the path of a {what} inside it")
+        if not stat.S_ISREG(st.st_mode):
+            raise ProblemList.one(file, 0, f"is not a regular file (a pipe or device); give a {what} path")
+        if st.st_size > MAX_FILE_BYTES:
+            raise _too_big(file, st.st_size)
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ProblemList([Problem(file, 0, "", f"{what} not found; check the path")]) from None
-    except OSError as exc:
-        raise ProblemList([Problem(file, 0, "", f"cannot read {what}: {exc.strerror}")]) from None
-    if p.is_dir():
-        raise ProblemList([Problem(file, 0, "", f"is a directory; give a {what} path")])
-    if size > MAX_FILE_BYTES:
-        raise ProblemList(
-            [
-                Problem(
-                    file,
-                    0,
-                    "",
-                    f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit; "
-                    "use templates and counts to describe repeated halls",
-                )
-            ]
-        )
-    raw = p.read_bytes()
-    return decode_text(raw, file)
+        raise ProblemList.one(file, 0, f"{what} not found; check the path") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ProblemList.one(
+            file, 0, f"cannot read {what} ({reason}); check the path and permissions"
+        ) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _too_big(file, len(raw))
+    return raw
+
+
+def _too_big(file: str, size: int) -> ProblemList:
+    return ProblemList.one(
+        file,
+        0,
+        f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte ({MAX_FILE_BYTES // 2**20} MiB) limit; "
+        "describe repeated buildings, halls and pods with templates and count: instead",
+    )
 
 
 def decode_text(raw: bytes, file: str) -> str:
     """Decode bytes as UTF-8 text, refusing binary content with a clear problem."""
-    if b"\x00" in raw[:65536]:
-        raise ProblemList([Problem(file, 0, "", "binary file (NUL bytes); expected YAML text")])
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ProblemList.one(file, 1, "file is UTF-16 or UTF-32 text; save it as UTF-8")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise ProblemList.one(
+            file,
+            line,
+            "binary data (a NUL byte) on this line; expected YAML text, check this is the right file",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ProblemList([Problem(file, line, "", "not UTF-8 text; save the file as UTF-8")]) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ProblemList.one(
+            file, line, f"byte 0x{raw[exc.start]:02x} on this line is not UTF-8; save the file as UTF-8"
+        ) from None
     if not text.strip():
-        raise ProblemList([Problem(file, 1, "", "file is empty; expected a YAML mapping")])
+        raise _empty(file)
     return text
 
 
-def load_yaml(path: str | Path) -> LocatedDocument:
+def _empty(file: str) -> ProblemList:
+    return ProblemList.one(
+        file, 1, "file is empty; write a site (buildings:), a scenario (sites:) or a catalog (rack_types:)"
+    )
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def load_yaml(path: str | Path, keep_going: bool = False) -> LocatedDocument:
     """Read and parse a YAML file safely; raise ProblemList with located problems on failure."""
     text = read_text(path)
-    return parse_yaml(text, str(path))
+    return parse_yaml(text, str(path), keep_going)
 
 
-def parse_yaml(text: str, file: str = "<string>") -> LocatedDocument:
-    """Parse YAML text safely into a LocatedDocument (see the module docstring)."""
-    _check_structure(text, file)
+def parse_yaml(text: str, file: str = "<string>", keep_going: bool = False) -> LocatedDocument:
+    """Parse YAML text safely into a LocatedDocument (see the module docstring).
+
+    Broken syntax, tags, bombs and deep nesting always raise. Problems in single keys and values
+    (a duplicate key, an impossible date) raise too, unless ``keep_going``: then the document is
+    returned with them in ``problems`` (the bad value read as None), so that
+    :func:`twin.load.validate_document` can report them together with the schema's problems.
+    """
+    _EventScan(file, text).run()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
-        raise ProblemList([_yaml_problem(exc, file)]) from None
+        raise ProblemList([_yaml_problem(exc, file, text)]) from None
     if node is None:
-        raise ProblemList([Problem(file, 1, "", "file is empty; expected a YAML mapping")])
+        raise _empty(file)
     builder = _Builder(file)
     data = builder.build(node, ())
-    return LocatedDocument(file=file, data=data, lines=builder.lines)
+    if builder.problems and not keep_going:
+        raise ProblemList(sort_problems(builder.problems))
+    return LocatedDocument(file, data, builder.lines, builder.problems, builder.problem_paths)
 
 
-def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else 1
+def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Problem:
+    """A parser error as a Problem at the line where the parser stopped, with a likely fix."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = problem_mark or context_mark
+    last_line = max(1, len(text.splitlines()))
+    line = min(mark.line + 1, last_line) if mark is not None else 1
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
-    msg = f"malformed YAML: {problem}" + (f" ({context})" if context else "")
-    return Problem(file, line, "", msg + "; check indentation, colons and quotes")
+    if "another document" in problem:
+        return Problem(file, line, "", "malformed YAML: a second document starts here; keep one per file")
+    msg = f"malformed YAML: {problem}"
+    if context:
+        opened = context_mark.line + 1 if context_mark is not None else line
+        msg += f" ({context}" + (f" that starts on line {opened})" if opened != line else ")")
+    return Problem(file, line, "", f"{msg}; {_yaml_fix(problem, context or '')}")
 
 
-def _check_structure(text: str, file: str) -> None:
-    """Walk the event stream (an iterative parser) to bound depth and size before composing."""
-    depth = 0
-    events = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            events += 1
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 1
-                    raise ProblemList(
-                        [
-                            Problem(
-                                file,
-                                line,
-                                "",
-                                f"nesting deeper than {MAX_DEPTH} levels; a site or scenario "
-                                "never needs this, flatten the structure",
-                            )
-                        ]
-                    )
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
-                tag = getattr(event, "tag", None)
-                if tag and tag.startswith("!") and not tag.startswith("!!"):
-                    line = event.start_mark.line + 1
-                    raise ProblemList(
-                        [Problem(file, line, "", f"YAML tag {tag!r} is not allowed; remove it")]
-                    )
-            if events > MAX_NODES:
-                raise ProblemList(
-                    [Problem(file, 1, "", f"document has over {MAX_NODES:,} YAML nodes; too large")]
-                )
-    except yaml.YAMLError as exc:
-        raise ProblemList([_yaml_problem(exc, file)]) from None
+def _yaml_fix(problem: str, context: str) -> str:
+    """What a person most likely has to do about a parser error (the parser's words are terse)."""
+    if "\\t" in problem or "tab" in problem:
+        return "indent with spaces, not tabs"
+    if "flow sequence" in context:
+        return "close the list with ']' and separate its items with ','"
+    if "flow mapping" in context:
+        return "close the mapping with '}' and separate its items with ','"
+    if "quoted scalar" in context:
+        return "close the quoted string with the same quote it opened with"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': ', or fix the indentation of this key"
+    if "block" in context:
+        return "indent keys of the same mapping equally and list items under their key"
+    return "check indentation, colons, quotes and brackets"
+
+
+@dataclass
+class _Open:
+    """A collection the event scan is inside of."""
+
+    anchor: str | None
+    depth: int
+    count_before: int
+    reach: int
+
+
+class _EventScan:
+    """One pass over the event stream that bounds the *expanded* document before composing it.
+
+    Events arrive from an iterative parser, so nothing here can overflow the stack. Each anchor
+    remembers how many values and how many levels it expands to; an alias then costs its anchor's
+    expanded size, which is how nine aliases of nine aliases are caught at the line where the
+    total crosses ``MAX_NODES``, long before anything is expanded.
+    """
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.text = text
+        self.count = 0
+        self.stack: list[_Open] = []
+        self.anchors: dict[str, tuple[int, int]] = {}  # anchor -> (expanded values, levels)
+        self.anchor_lines: dict[str, int] = {}
+        self.problems: list[Problem] = []
+
+    def run(self) -> None:
+        try:
+            for event in yaml.parse(self.text, Loader=_LOADER):
+                self._feed(event)
+        except yaml.YAMLError as exc:
+            self.problems.append(_yaml_problem(exc, self.file, self.text))
+            raise ProblemList(self.problems) from None
+        if self.problems:
+            raise ProblemList(self.problems)
+
+    def _feed(self, event: yaml.Event) -> None:
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            self._alias(event.anchor, line)
+        elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            self._check_tag(event.tag, line)
+            self._define(event.anchor, line)
+            self._add(1, line, alias=False)
+            if isinstance(event, yaml.CollectionStartEvent):
+                self._open(event.anchor, line)
+            elif event.anchor:
+                self.anchors[event.anchor] = (1, 0)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self._close()
+
+    def _open(self, anchor: str | None, line: int) -> None:
+        depth = len(self.stack) + 1
+        self.stack.append(_Open(anchor, depth, self.count - 1, depth))
+        if depth > MAX_DEPTH:
+            self._fatal(
+                line, f"nesting deeper than {MAX_DEPTH} levels; no campustwin file needs this, flatten it"
+            )
+
+    def _close(self) -> None:
+        done = self.stack.pop()
+        if self.stack:
+            self.stack[-1].reach = max(self.stack[-1].reach, done.reach)
+        if done.anchor:
+            self.anchors[done.anchor] = (self.count - done.count_before, done.reach - done.depth + 1)
+
+    def _alias(self, anchor: str, line: int) -> None:
+        if any(o.anchor == anchor for o in self.stack):
+            self._note(
+                line, f"alias *{anchor} is inside the value &{anchor} names; a value cannot contain itself"
+            )
+            return
+        if anchor not in self.anchors:
+            self._note(line, f"alias *{anchor} has no anchor &{anchor} above it; define the anchor first")
+            return
+        size, levels = self.anchors[anchor]
+        reach = len(self.stack) + levels
+        if reach > MAX_DEPTH:
+            self._fatal(line, f"alias *{anchor} nests values deeper than {MAX_DEPTH} levels; flatten it")
+        if self.stack:
+            self.stack[-1].reach = max(self.stack[-1].reach, reach)
+        self._add(size, line, alias=True)
+
+    def _add(self, values: int, line: int, alias: bool) -> None:
+        self.count += values
+        if self.count <= MAX_NODES:
+            return
+        if alias:
+            self._fatal(
+                line,
+                f"aliases expand the document to over {MAX_NODES:,} values by this line (an alias bomb?); "
+                "write the values out, or use templates and count:",
+            )
+        self._fatal(
+            line, f"document has over {MAX_NODES:,} values; use templates and count: for repeated parts"
+        )
+
+    def _define(self, anchor: str | None, line: int) -> None:
+        if not anchor:
+            return
+        if anchor in self.anchor_lines:
+            first = self.anchor_lines[anchor]
+            self._note(line, f"anchor &{anchor} is defined twice (first on line {first}); rename one")
+        self.anchor_lines[anchor] = line
+
+    def _check_tag(self, tag: str | None, line: int) -> None:
+        if tag is None or tag in ALLOWED_TAGS:
+            return
+        short = "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
+        if short.startswith("!!python"):
+            self._note(
+                line,
+                f"YAML tag {short!r} is refused: it would build a Python object and campustwin never runs "
+                "code from a file; remove the tag",
+            )
+        else:
+            self._note(line, f"YAML tag {short!r} is not allowed; files hold plain values, remove the tag")
+
+    def _note(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.file, line, "", message))
+
+    def _fatal(self, line: int, message: str) -> None:
+        self._note(line, message)
+        raise ProblemList(self.problems)
+
+
+# --- building Python data ---------------------------------------------------------------------
 
 
 class _Builder:
-    """Turn a composed node graph into fresh Python objects, counting expanded nodes."""
+    """Turn a composed node graph into fresh Python objects, recording lines and problems.
+
+    The event scan has already bounded size and depth and refused cycles and tags; the guards
+    here are a backstop so that a surprise becomes a Problem, never a RecursionError.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.lines: dict[Path_, int] = {}
+        self.problems: list[Problem] = []
+        self.problem_paths: set[Path_] = set()
         self.count = 0
-        self._constructor = yaml.SafeLoader("")
-
-    def _tick(self, node: yaml.Node) -> None:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise ProblemList(
-                [
-                    Problem(
-                        self.file,
-                        node.start_mark.line + 1,
-                        "",
-                        f"aliases expand to over {MAX_NODES:,} values (an alias bomb?); "
-                        "write the values out or use templates",
-                    )
-                ]
-            )
+        self._constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self._tick(node)
-        self.lines.setdefault(path, node.start_mark.line + 1)
+        self.count += 1
+        if self.count > MAX_NODES or len(path) > MAX_DEPTH + 1:
+            raise ProblemList.one(
+                self.file, _line(node), "document too large or too deeply nested; simplify it"
+            )
+        self.lines.setdefault(path, _line(node))
         if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    merged = self.build(value_node, path)
-                    for item in merged if isinstance(merged, list) else [merged]:
-                        if isinstance(item, dict):
-                            for k, v in item.items():
-                                out.setdefault(k, v)
-                    continue
-                key = self.build_scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-                if not isinstance(key, (str, int, float, bool)) or key is None:
-                    raise ProblemList(
-                        [
-                            Problem(
-                                self.file,
-                                key_node.start_mark.line + 1,
-                                dotted(path),
-                                "mapping keys must be plain names",
-                            )
-                        ]
-                    )
-                key = str(key)
-                if key in out:
-                    raise ProblemList(
-                        [
-                            Problem(
-                                self.file,
-                                key_node.start_mark.line + 1,
-                                dotted((*path, key)),
-                                "key appears twice in the same mapping; keep one",
-                            )
-                        ]
-                    )
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self.build(value_node, (*path, key))
-            return out
+            return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.build_scalar(node)
+        return self._scalar(node, path)
 
-    def build_scalar(self, node: yaml.ScalarNode) -> Any:
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        """Explicit keys first, then ``<<`` merges, so explicit keys win wherever they are written."""
+        out: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _STD + "merge":
+                merges.append(value_node)
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if key in out:
+                first = self.lines[(*path, key)]
+                self._problem(
+                    key_node,
+                    (*path, key),
+                    f"key {key!r} appears twice here (first on line {first}); keep one",
+                )
+                continue
+            self.lines[(*path, key)] = _line(key_node)
+            out[key] = self.build(value_node, (*path, key))
+        for value_node in merges:
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                self._merge(out, source, path)
+        return out
+
+    def _merge(self, out: dict[str, Any], source: yaml.Node, path: Path_) -> None:
+        """Add the keys of a merged mapping that ``out`` lacks, with the lines they came from."""
+        if not isinstance(source, yaml.MappingNode):
+            msg = "'<<' merges a mapping into this one; point it at a mapping anchor"
+            self._problem(source, path, msg, at_value=False)
+            return
+        saved, self.lines = self.lines, {}
+        merged = self._mapping(source, path)
+        merged_lines, self.lines = self.lines, saved
+        by_key: dict[Any, list[tuple[Path_, int]]] = defaultdict(list)
+        for p, ln in merged_lines.items():
+            if len(p) > len(path):
+                by_key[p[len(path)]].append((p, ln))
+        for key, value in merged.items():
+            if key not in out:
+                out[key] = value
+                for p, ln in by_key[key]:
+                    self.lines.setdefault(p, ln)
+
+    def _key(self, node: yaml.Node, path: Path_) -> str | None:
+        """A key as written (``on:`` stays 'on', ``1:`` stays '1'); None after noting a problem."""
+        if not isinstance(node, yaml.ScalarNode):
+            self._problem(
+                node, path, "a mapping key must be a plain name, not a list or mapping", at_value=False
+            )
+            return None
+        if node.value == "":
+            self._problem(node, path, "empty mapping key; write a name before the ':'", at_value=False)
+            return None
+        return str(node.value)
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         try:
-            return self._constructor.construct_object(node, deep=False)
-        except yaml.YAMLError as exc:
-            raise ProblemList([_yaml_problem(exc, self.file)]) from None
-        except (ValueError, OverflowError):
-            raise ProblemList(
-                [Problem(self.file, node.start_mark.line + 1, "", f"bad value {node.value!r}")]
-            ) from None
+            value = self._constructor.construct_object(node, deep=False)
+        except (yaml.YAMLError, ValueError, OverflowError, TypeError):
+            is_date = node.tag == _STD + "timestamp"
+            hint = "write a real date as YYYY-MM-DD" if is_date else "quote it or correct it"
+            self._problem(node, path, f"cannot read the value {node.value!r}; {hint}")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self._problem(node, path, f"{node.value!r} is not a finite number; write an ordinary number")
+            return None
+        return value
+
+    def _problem(self, node: yaml.Node, path: Path_, message: str, at_value: bool = True) -> None:
+        """Record a problem; ``at_value`` when it is about the value at ``path`` (not its mapping)."""
+        self.problems.append(Problem(self.file, _line(node), dotted(path), message))
+        if at_value:
+            self.problem_paths.add(path)
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1

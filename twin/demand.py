@@ -1,0 +1,210 @@
+"""Internal demand generators: synthetic training arrivals, a replayed job trace, inference fleets.
+
+Each generator is one SimPy process with its own random stream, so adding leases or events to a
+scenario never changes which jobs arrive. Training arrivals are Poisson at ``arrivals_per_day``
+(times any demand shock in force); sizes are powers of two with P(size) ~ size^-alpha; durations
+are log-normal, longer for bigger runs when ``big_job_hours_per_log2_gpus`` says so.
+
+An inference fleet holds servers at one site for a load that follows a daily cosine between its
+trough and its peak (at ``peak_hour`` local time, from the site's longitude) and grows
+geometrically; every hour it takes idle servers or gives some back. It never preempts training;
+what it cannot get is recorded as unmet.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import Problem, ProblemList
+from twin.jobs import Job, size_distribution
+from twin.scenario import InferenceDemand, JobTrace, TrainingDemand
+
+TIME_UNITS = {"s": 1 / 3600.0, "min": 1 / 60.0, "h": 1.0}
+
+
+class DemandState:
+    """Multipliers changed by demand-shock events."""
+
+    def __init__(self) -> None:
+        self.arrival_factor = 1.0
+
+
+def _accepted(engine, gpu_type: str, site: str) -> tuple[np.ndarray, np.ndarray]:
+    f = engine.fleet
+    types = (
+        np.arange(len(f.gpu_type_names))
+        if gpu_type == "any"
+        else np.array([f.gpu_type_names.index(gpu_type)])
+    )
+    sites = np.arange(len(f.campuses)) if site == "any" else np.array([f.site_index(site)])
+    return types, sites
+
+
+def training_arrivals(engine, spec: TrainingDemand, state: DemandState, rng: np.random.Generator):
+    sizes, probs = size_distribution(spec.size.min_gpus, spec.size.max_gpus, spec.size.alpha)
+    types, sites = _accepted(engine, spec.gpu_type, spec.site)
+    base_rate = spec.arrivals_per_day / 24.0
+    if base_rate <= 0:
+        return
+    while True:
+        # Thinning keeps the stream of draws independent of shock timing.
+        yield engine.env.timeout(rng.exponential(1.0 / (base_rate * max(state.arrival_factor, 1.0))))
+        accept = rng.random() < state.arrival_factor / max(state.arrival_factor, 1.0)
+        gpus = int(rng.choice(sizes, p=probs))
+        median = spec.duration_median_hours + spec.big_job_hours_per_log2_gpus * max(
+            0.0, math.log2(gpus / 1024)
+        )
+        hours = float(
+            min(spec.duration_max_hours, median * math.exp(spec.duration_sigma * rng.standard_normal()))
+        )
+        if not accept:
+            continue
+        engine.submit(
+            Job(
+                id=len(engine.jobs),
+                kind="training",
+                owner="internal",
+                gpus=gpus,
+                gpu_types=types,
+                sites=sites,
+                priority=spec.priority,
+                submit=engine.env.now,
+                work_hours=max(hours, 1e-3),
+                checkpoint_interval=spec.checkpoint_interval_hours,
+                checkpoint_write=spec.checkpoint_write_hours,
+                restart_overhead=spec.restart_overhead_hours,
+                network_sensitivity=spec.network_sensitivity,
+            )
+        )
+
+
+def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
+    """Read a job trace CSV into submit_h, gpus, duration_h, owner; raise ProblemList on bad data."""
+    file = str(path)
+    cols = trace.columns
+    wanted = [cols.submit, cols.gpus, cols.duration] + ([cols.owner] if cols.owner else [])
+    try:
+        head = pd.read_csv(path, nrows=0)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
+    missing = [c for c in wanted if c not in head.columns]
+    if missing:
+        raise ProblemList(
+            [
+                Problem(
+                    file,
+                    1,
+                    "",
+                    f"missing column(s) {', '.join(missing)}; columns are {', '.join(map(str, head.columns))}; set trace.columns in the scenario",
+                )
+            ]
+        )
+    df = pd.read_csv(path, usecols=wanted)
+    problems = []
+    for name in (cols.submit, cols.gpus, cols.duration):
+        values = pd.to_numeric(df[name], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy() | (values.to_numpy() < 0))
+        if name == cols.gpus:
+            bad = np.union1d(bad, np.flatnonzero(values.fillna(0).to_numpy() <= 0))
+        for row in bad[:5]:
+            problems.append(
+                Problem(
+                    file,
+                    int(row) + 2,
+                    f"{name}",
+                    f"bad value {df[name].iloc[row]!r}; expected a non-negative number",
+                )
+            )
+        df[name] = values
+    if problems:
+        raise ProblemList(problems)
+    unit = TIME_UNITS[trace.time_unit]
+    out = pd.DataFrame(
+        {
+            "submit_h": df[cols.submit].to_numpy(float) * unit,
+            "gpus": df[cols.gpus].to_numpy(np.int64),
+            "duration_h": df[cols.duration].to_numpy(float) * unit,
+            "owner": df[cols.owner].astype(str).to_numpy() if cols.owner else "trace",
+        }
+    )
+    out["submit_h"] -= out["submit_h"].min()
+    return out.sort_values("submit_h", kind="stable").reset_index(drop=True)
+
+
+def trace_arrivals(engine, jobs: pd.DataFrame, trace: JobTrace, defaults: TrainingDemand, horizon: float):
+    types, sites = _accepted(engine, defaults.gpu_type, defaults.site)
+    span = float(jobs["submit_h"].max()) + 1.0 if len(jobs) else horizon
+    offset = 0.0
+    while True:
+        for submit, gpus, hours, owner in jobs.itertuples(index=False):
+            t = offset + submit
+            if t >= horizon:
+                return
+            yield engine.env.timeout(max(0.0, t - engine.env.now))
+            engine.submit(
+                Job(
+                    id=len(engine.jobs),
+                    kind="trace",
+                    owner=str(owner),
+                    gpus=int(gpus),
+                    gpu_types=types,
+                    sites=sites,
+                    priority=defaults.priority,
+                    submit=engine.env.now,
+                    work_hours=max(float(hours), 1e-3),
+                    checkpoint_interval=defaults.checkpoint_interval_hours,
+                    checkpoint_write=defaults.checkpoint_write_hours,
+                    restart_overhead=defaults.restart_overhead_hours,
+                    network_sensitivity=defaults.network_sensitivity,
+                )
+            )
+        if not trace.repeat:
+            return
+        offset += span
+
+
+def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray, step: float):
+    """Hold servers for an inference load that follows a daily curve and grows."""
+    f = engine.fleet
+    owner = -2 - index
+    types, sites = _accepted(engine, spec.gpu_type, spec.site)
+    site = int(sites[0])
+    tz_hours = round(f.campuses[site].site.spec.location.longitude / 15.0)
+    pods = np.flatnonzero(np.isin(f.pod_gpu_type, types) & (f.pod_site == site))
+    held = np.empty(0, dtype=np.int64)
+    while True:
+        now = engine.env.now
+        local = (now + tz_hours) % 24.0
+        shape = spec.trough_fraction + (1 - spec.trough_fraction) * 0.5 * (
+            1 + math.cos(2 * math.pi * (local - spec.peak_hour) / 24.0)
+        )
+        target_gpus = spec.peak_gpus * shape * (1 + spec.growth_per_year) ** (now / 8760.0)
+        held = held[f.job[held] == owner]
+        gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
+        target = int(math.ceil(target_gpus / gps))
+        if held.size > target:
+            f.release_internal(held[target:])
+            held = held[:target]
+            engine._dirty = True
+            engine.schedule()
+        elif held.size < target:
+            need = target - held.size
+            got = []
+            for pod in pods[np.argsort(-f.pod_idle_servers[pods], kind="stable")].tolist():
+                if need == 0 or f.pod_idle_servers[pod] <= 0:
+                    break
+                sl = f.pod_servers(pod)
+                idle = np.flatnonzero(f.idle_mask(sl))[:need] + sl.start
+                f.assign_internal(idle, owner)
+                got.append(idle)
+                need -= idle.size
+            if got:
+                held = np.concatenate([held, *got])
+            hour = int(now // step)
+            if need and hour < unmet.shape[0]:
+                unmet[hour, index] = need * gps
+        yield engine.env.timeout(step)

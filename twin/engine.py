@@ -1,0 +1,437 @@
+"""The discrete-event core: one SimPy environment, the fleet's arrays, and the moves between them.
+
+Processes exist per generator (training arrivals, failures, each inference fleet, sampling, each
+scenario event) and per lease; a training job is a small state machine driven by SimPy timer
+events, so interrupting it is a version bump rather than a process interrupt. Nothing is ever
+scheduled per GPU or per rack.
+
+Scheduling is priority then first-come, with backfill: a job that fits may start ahead of a
+bigger one that does not, until the head of the queue has waited ``drain_after_hours``; from then
+on nothing jumps it, so big jobs cannot starve.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from twin.failures import FailureModel
+from twin.fleet import FREE, Fleet
+from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
+from twin.leases import ACTIVE, ENDED, PENDING, REFUSED, LeaseState, choose_racks
+from twin.placement import accepted_pods, place, slowdown
+
+DRAIN_AFTER_HOURS = 24.0
+MAX_BACKFILL_SCAN = 256
+
+
+class Engine:
+    """Holds the environment, the fleet and every job and lease of one run."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        horizon_hours: float,
+        rngs: dict[str, np.random.Generator],
+        pue: float = 1.1,
+        busy_power_fraction: float = 0.85,
+    ):
+        self.env = simpy.Environment()
+        self.pue = pue
+        self.busy_power_fraction = busy_power_fraction
+        self.fleet = fleet
+        self.horizon = horizon_hours
+        self.rngs = rngs
+        self.jobs: list[Job] = []
+        self.queue: list[tuple[tuple, Job]] = []
+        self.leases: list[LeaseState] = []
+        self.log: list[tuple[float, str, str, str, str]] = []
+        self.interruptions = 0
+        self.inference_failures = 0
+        self.failures = 0
+        self.failures_by_category: dict[str, int] = {}
+        self.preemptions = 0
+        self._dirty = False
+        self.site_names = [c.name for c in fleet.campuses]
+        self._max_pool = self._pool_sizes()
+        self._masks: dict[tuple, tuple[np.ndarray, list[int]]] = {}
+
+    # -- logging ---------------------------------------------------------------------------------
+    def note(self, site: int | str, kind: str, subject: str, detail: str) -> None:
+        name = self.site_names[site] if isinstance(site, int) and site >= 0 else str(site)
+        self.log.append((self.env.now, name, kind, subject, detail))
+
+    def at(self, delay: float, fn: Callable[[], None]) -> None:
+        """Call ``fn`` after ``delay`` hours (a SimPy timer with a callback)."""
+        ev = self.env.timeout(max(0.0, delay))
+        ev.callbacks.append(lambda _ev: fn())
+
+    # -- pools -----------------------------------------------------------------------------------
+    def _pool_sizes(self) -> dict[tuple[int, int], int]:
+        f = self.fleet
+        sizes: dict[tuple[int, int], int] = {}
+        gpus = np.bincount(f.server_site * 64 + f.server_gpu_type, weights=f.server_gpus)
+        for key in np.flatnonzero(gpus):
+            sizes[(int(key) // 64, int(key) % 64)] = int(gpus[key])
+        return sizes
+
+    def largest_pool(self, gpu_types: np.ndarray, sites: np.ndarray) -> int:
+        return max((n for (s, t), n in self._max_pool.items() if s in sites and t in gpu_types), default=0)
+
+    def accepted(self, job: Job) -> tuple[np.ndarray, list[int]]:
+        """The job's pod mask and pool keys, cached per (types, sites) combination."""
+        key = (job.gpu_types.tobytes(), job.sites.tobytes())
+        if key not in self._masks:
+            ok = accepted_pods(self.fleet, job.gpu_types, job.sites)
+            self._masks[key] = (ok, sorted(set(self.fleet.pod_pool[ok].tolist())))
+        return self._masks[key]
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        job.submit = job.queued_since = self.env.now
+        self.jobs.append(job)
+        if job.gpus > self.largest_pool(job.gpu_types, job.sites):
+            job.status = REJECTED
+            job.reason = "larger than any site's pool of the GPU types it accepts"
+            self.note(-1, "job_rejected", f"job {job.id}", f"{job.gpus} GPUs: {job.reason}")
+            return
+        self._enqueue(job)
+        self._dirty = True
+        self.schedule()
+
+    def _enqueue(self, job: Job) -> None:
+        job.status = QUEUED
+        job.queued_since = self.env.now
+        bisect.insort(self.queue, ((-job.priority, job.submit, job.id), job), key=lambda e: e[0])
+
+    def schedule(self) -> None:
+        """Start every queued job that fits now, in priority order, with bounded backfill."""
+        if not self._dirty or not self.queue:
+            self._dirty = False
+            return
+        self._dirty = False
+        now = self.env.now
+        started: list[int] = []
+        pool_idle = self.fleet.idle_gpus_by_pool()
+        for i, (_, job) in enumerate(self.queue[:MAX_BACKFILL_SCAN]):
+            ok, pools = self.accepted(job)
+            placement = None
+            # Cheap test first: no pool it accepts has that many idle GPUs.
+            if any(pool_idle.get(p, 0) >= job.gpus for p in pools):
+                placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
+            if placement is not None:
+                self._start(job, placement)
+                started.append(i)
+                pool = placement.site * 64 + placement.gpu_type
+                pool_idle[pool] -= int(self.fleet.server_gpus[placement.servers].sum())
+            elif i == 0 and now - job.queued_since >= DRAIN_AFTER_HOURS:
+                break  # drain: let the head job's capacity accumulate
+        for i in reversed(started):
+            del self.queue[i]
+
+    def _start(self, job: Job, placement) -> None:
+        now = self.env.now
+        self.fleet.assign_internal(placement.servers, job.id)
+        job.servers = placement.servers
+        job.slowdown = placement.slowdown
+        job.max_slowdown = max(job.max_slowdown, placement.slowdown)
+        job.site, job.gpu_type = placement.site, placement.gpu_type
+        job.queue_wait += now - job.queued_since
+        job.status = RUNNING
+        if math.isnan(job.first_start):
+            job.first_start = now
+            self._begin_run(job)
+        else:
+            self._begin_restart(job)
+
+    def _begin_restart(self, job: Job) -> None:
+        job.phase, job.phase_start = "restart", self.env.now
+        version = job.version
+        self.at(job.restart_overhead, lambda: self._phase_done(job, version))
+
+    def _begin_run(self, job: Job) -> None:
+        job.phase, job.phase_start = "run", self.env.now
+        version = job.version
+        self.at(job.run_wall_hours(), lambda: self._phase_done(job, version))
+
+    def _phase_done(self, job: Job, version: int) -> None:
+        if version != job.version or job.status != RUNNING:
+            return
+        if job.phase == "restart":
+            job.account_until(self.env.now, failed=False)
+            self._begin_run(job)
+            return
+        job.account_until(self.env.now, failed=False)
+        job.remaining = 0.0
+        job.status, job.end, job.phase = DONE, self.env.now, ""
+        self.fleet.release_internal(job.servers)
+        job.servers = job.servers[:0]
+        self._dirty = True
+        self.schedule()
+
+    def interrupt(self, job: Job, cause: str) -> None:
+        """A failure (or outage) took servers from a running job: lose work, replace, restart."""
+        if job.status != RUNNING:
+            return
+        job.account_until(self.env.now, failed=True)
+        job.version += 1
+        job.interruptions += 1
+        self.interruptions += 1
+        f = self.fleet
+        alive = job.servers[f.job[job.servers] == job.id]
+        missing = job.servers.size - alive.size
+        if missing:
+            spare = self._replacements(job, alive, missing)
+            if spare is None:
+                self._requeue(job, alive, f"{cause}: no spare servers")
+                return
+            f.assign_internal(spare, job.id)
+            job.servers = np.concatenate([alive, spare])
+        self._begin_restart(job)
+
+    def preempt(self, job: Job, reason: str) -> None:
+        """Take a running job off its servers (a lease carve-out, a curtailment); it queues again."""
+        if job.status != RUNNING:
+            return
+        job.account_until(self.env.now, failed=True)
+        job.version += 1
+        job.preemptions += 1
+        self.preemptions += 1
+        alive = job.servers[self.fleet.job[job.servers] == job.id]
+        self._requeue(job, alive, reason)
+
+    def _requeue(self, job: Job, alive: np.ndarray, reason: str) -> None:
+        self.fleet.release_internal(alive)
+        job.servers = job.servers[:0]
+        job.phase = ""
+        self.note(job.site, "job_requeued", f"job {job.id}", reason)
+        self._enqueue(job)
+        self._dirty = True
+
+    def _replacements(self, job: Job, alive: np.ndarray, missing: int) -> np.ndarray | None:
+        f = self.fleet
+        pods = np.unique(f.server_pod[alive]) if alive.size else np.empty(0, dtype=np.int64)
+        picked: list[np.ndarray] = []
+        need = missing
+        for pod in pods.tolist():
+            if f.pod_idle_servers[pod] <= 0:
+                continue
+            sl = f.pod_servers(pod)
+            idle = np.flatnonzero(f.idle_mask(sl))[:need] + sl.start
+            picked.append(idle)
+            need -= idle.size
+            if need == 0:
+                return np.concatenate(picked)
+        ok = (f.pod_site == job.site) & (f.pod_gpu_type == job.gpu_type)
+        gps = int(f.pod_gpus_per_server[ok][0])
+        pl = place(f, need * gps, ok, job.network_sensitivity)
+        if pl is None:
+            return None
+        picked.append(pl.servers)
+        servers = np.concatenate(picked)
+        all_pods = np.unique(f.server_pod[np.concatenate([alive, servers])])
+        if all_pods.size > pods.size:
+            counts = np.bincount(f.server_pod[np.concatenate([alive, servers])])[all_pods]
+            job.slowdown = slowdown(f, all_pods, counts, job.network_sensitivity)
+            job.max_slowdown = max(job.max_slowdown, job.slowdown)
+        return servers
+
+    # -- failures --------------------------------------------------------------------------------
+    def failure_process(self, model: FailureModel):
+        f = self.fleet
+        rng = self.rngs["failures"]
+        weights = np.cumsum(f.server_gpus.astype(np.float64))
+        rate = weights[-1] * model.total_rate_per_gpu_hour
+        if rate <= 0:
+            return
+        while True:
+            yield self.env.timeout(rng.exponential(1.0 / rate))
+            server = int(np.searchsorted(weights, rng.random() * weights[-1], side="right"))
+            cat = int(np.searchsorted(np.cumsum(model.probabilities), rng.random(), side="right"))
+            cat = min(cat, model.probabilities.size - 1)
+            self.failures += 1
+            name = model.names[cat]
+            self.failures_by_category[name] = self.failures_by_category.get(name, 0) + 1
+            self.hit_server(
+                server, model.repair_hours[cat] * rng.exponential() if model.server_out[cat] else 0.0, name
+            )
+
+    def hit_server(self, server: int, repair_hours: float, cause: str, failure: bool = True) -> None:
+        """A server goes out of service: interrupt what runs on it; back after ``repair_hours``.
+
+        ``failure`` False (a curtailment) preempts the job instead of counting an interruption.
+        With ``repair_hours`` 0 the server stays in service and only the job restarts.
+        """
+        f = self.fleet
+        if f.down[server]:
+            return
+        if repair_hours <= 0:
+            owner = int(f.job[server])
+            if owner >= 0:
+                self.interrupt(self.jobs[owner], cause)
+            return
+        owner, lease = f.fail(server, self.env.now + repair_hours)
+        self.at(repair_hours, lambda: self.repair(server))
+        if owner >= 0:
+            if failure:
+                self.interrupt(self.jobs[owner], cause)
+            else:
+                self.preempt(self.jobs[owner], cause)
+        elif owner <= -2 and failure:
+            self.inference_failures += 1
+        if lease != FREE:
+            self.lease_server_lost(self.leases[lease], server)
+        self._dirty = True
+
+    def repair(self, server: int) -> None:
+        f = self.fleet
+        if not f.down[server] or f.down_until[server] > self.env.now + 1e-9:
+            return
+        lease_idx = int(f.lease[server])
+        if lease_idx == FREE:
+            f.repair(server)
+        else:
+            lease = self.leases[lease_idx]
+            lease.touch(self.env.now)
+            f.repair(server)
+            if lease.status != ACTIVE or lease.members > lease.target_servers:
+                # The lease ended, or a spare stood in meanwhile: the repaired server goes back.
+                f.release_lease(np.array([server]))
+                lease.members -= lease.status == ACTIVE
+            else:
+                lease.healthy_gpus += int(f.server_gpus[server])
+        self._dirty = True
+        self.schedule()
+
+    # -- leases ----------------------------------------------------------------------------------
+    def lease_process(self, lease: LeaseState):
+        yield self.env.timeout(lease.start)
+        if lease.end <= lease.start:
+            lease.status = ENDED
+            self.note(lease.site, "lease_ended", lease.spec.name, "terminated before it started")
+            return
+        self.start_lease(lease)
+        while lease.status == ACTIVE and self.env.now < lease.end - 1e-9:
+            yield self.env.timeout(lease.end - self.env.now)
+        if lease.status == ACTIVE:
+            self.end_lease(
+                lease,
+                "term ended" if lease.end >= lease.start + lease.spec.term_days * 24 - 1e-6 else "terminated",
+            )
+
+    def start_lease(self, lease: LeaseState) -> None:
+        f = self.fleet
+        racks = choose_racks(f, lease, allow_busy=False)
+        short = f.rack_gpus[racks].sum() < lease.spec.gpus
+        if short and lease.guaranteed:
+            racks = choose_racks(f, lease, allow_busy=True)
+        servers = np.flatnonzero(np.isin(f.server_rack, racks)) if racks.size else np.empty(0, dtype=np.int64)
+        # Preempt internal work on the chosen racks (reserved leases only reach here with busy racks).
+        owners = np.unique(f.job[servers][f.job[servers] >= 0])
+        for owner in owners.tolist():
+            self.preempt(self.jobs[owner], f"preempted for lease {lease.spec.name}")
+        infer = servers[f.job[servers] <= -2]
+        if infer.size:
+            f.release_internal(infer)
+        lease.preempted_servers = int(owners.size)
+        healthy = servers[~f.down[servers]]
+        down = servers[f.down[servers]]
+        f.assign_lease(healthy, lease.index)
+        f.lease[down] = lease.index
+        lease.servers = servers
+        lease.target_servers = lease.members = int(servers.size)
+        lease.granted_gpus = int(f.server_gpus[servers].sum())
+        lease.healthy_gpus = int(f.server_gpus[healthy].sum())
+        lease.status, lease.last = ACTIVE, self.env.now
+        if lease.granted_gpus == 0:
+            lease.status = REFUSED
+            lease.note = "no free capacity of its type at its start"
+            self.note(lease.site, "lease_refused", lease.spec.name, lease.note)
+            return
+        detail = f"{lease.granted_gpus:,} GPUs on {racks.size} racks"
+        if lease.granted_gpus < lease.spec.gpus:
+            lease.note = f"started short: {lease.granted_gpus:,} of {lease.spec.gpus:,} GPUs free"
+            detail += f" ({lease.note})"
+        if owners.size:
+            detail += f"; preempted {owners.size} internal jobs"
+        self.note(lease.site, "lease_started", lease.spec.name, detail)
+        self._dirty = True
+        self.schedule()
+
+    def end_lease(self, lease: LeaseState, why: str) -> None:
+        lease.touch(self.env.now)
+        lease.status = ENDED
+        f = self.fleet
+        mine = np.flatnonzero(f.lease == lease.index)
+        up = mine[~f.down[mine]]
+        f.release_lease(up)
+        f.lease[mine[f.down[mine]]] = FREE
+        self.note(lease.site, "lease_ended", lease.spec.name, why)
+        self._dirty = True
+        self.schedule()
+
+    def lease_server_lost(self, lease: LeaseState, server: int) -> None:
+        """A server of an active lease failed: count the loss, then find a spare if guaranteed."""
+        if lease.status != ACTIVE:
+            return
+        f = self.fleet
+        lease.touch(self.env.now)
+        lease.healthy_gpus -= int(f.server_gpus[server])
+        if not lease.guaranteed or lease.healthy_gpus >= lease.spec.gpus:
+            return
+        spare = self._spare_for(lease)
+        if spare is None:
+            lease.shortfall_events += 1
+            return
+        f.assign_lease(np.array([spare]), lease.index)
+        lease.healthy_gpus += int(f.server_gpus[spare])
+        lease.members += 1
+        lease.spares_used += 1
+
+    def _spare_for(self, lease: LeaseState) -> int | None:
+        f = self.fleet
+        pods = np.flatnonzero(
+            (f.pod_site == lease.site) & (f.pod_gpu_type == lease.gpu_type) & (f.pod_idle_servers > 0)
+        )
+        if pods.size:
+            sl = f.pod_servers(int(pods[0]))
+            return int(np.flatnonzero(f.idle_mask(sl))[0] + sl.start)
+        for other in self.leases:
+            if (
+                other.spec.kind == "spot"
+                and other.status == ACTIVE
+                and other.site == lease.site
+                and other.gpu_type == lease.gpu_type
+            ):
+                theirs = np.flatnonzero((f.lease == other.index) & ~f.down)
+                if theirs.size:
+                    other.touch(self.env.now)
+                    server = int(theirs[-1])
+                    f.release_lease(np.array([server]))
+                    other.healthy_gpus -= int(f.server_gpus[server])
+                    other.members -= 1
+                    self.note(
+                        other.site,
+                        "spot_preempted",
+                        other.spec.name,
+                        f"server given to {lease.spec.name} as a spare",
+                    )
+                    return server
+        return None
+
+    def terminate_lease(self, lease: LeaseState) -> None:
+        end = self.env.now + lease.spec.termination_notice_days * 24.0
+        if lease.status in (PENDING, ACTIVE) and end < lease.end:
+            lease.end = end
+            self.note(
+                lease.site, "lease_notice", lease.spec.name, f"terminated with notice; ends at hour {end:.0f}"
+            )
+            if lease.status == ACTIVE:
+                self.at(
+                    end - self.env.now,
+                    lambda: lease.status == ACTIVE and self.end_lease(lease, "terminated with notice"),
+                )

@@ -1,0 +1,287 @@
+"""The state of every server in a run, as numpy arrays, and the moves that change it.
+
+The twin's unit of allocation is the *server* (an 8-GPU HGX box, or a 4-GPU NVL72 compute tray):
+the thing a hardware failure takes out and a scheduler hands to a job. A run's campuses are
+concatenated into one :class:`Fleet`: servers are laid out contiguously by rack and racks by pod,
+so a pod is a slice of servers. Each server is in exactly one state:
+
+* **down**   failed and under repair (``down_until`` > now), whoever it belonged to;
+* **leased** carved out for a tenant lease (``lease`` >= 0) and healthy;
+* **busy**   running internal work (``job`` >= 0 for training, ``INFERENCE`` for the fleet);
+* **idle**   none of the above; the scheduler may place internal work on it.
+
+Per-rack counters of busy, leased and failed GPUs are kept up to date on every move, so sampling
+a time step is a few vector operations over racks, never a pass over servers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twin.campus import Campus
+from twin.fabric import rack_share_gbps
+
+FREE = -1
+INFERENCE = -2
+
+
+@dataclass
+class Fleet:
+    campuses: list[Campus]
+    gpu_type_names: list[str]
+    # racks (global index)
+    rack_site: np.ndarray
+    rack_hall: np.ndarray  # global hall index
+    rack_pod: np.ndarray  # global pod index
+    rack_gpus: np.ndarray
+    rack_max_kw: np.ndarray
+    rack_idle_kw: np.ndarray
+    hall_site: np.ndarray
+    hall_names: list[str]  # "Site/B1/H1"
+    # pods
+    pod_site: np.ndarray
+    pod_building: np.ndarray  # global building index
+    pod_hall: np.ndarray
+    pod_gpu_type: np.ndarray
+    pod_first_server: np.ndarray  # length pods + 1
+    pod_first_rack: np.ndarray
+    pod_spine_gbps: np.ndarray  # per-rack share inside the pod (min over racks)
+    pod_agg_gbps: np.ndarray  # per-rack share between pods of a building
+    pod_core_gbps: np.ndarray  # per-rack share between buildings
+    pod_gpus_per_server: np.ndarray
+    # servers
+    server_rack: np.ndarray
+    server_pod: np.ndarray
+    server_site: np.ndarray
+    server_gpus: np.ndarray
+    server_gpu_type: np.ndarray
+    # state
+    job: np.ndarray = field(init=False)
+    lease: np.ndarray = field(init=False)
+    down: np.ndarray = field(init=False)
+    down_until: np.ndarray = field(init=False)
+    pod_idle_servers: np.ndarray = field(init=False)
+    rack_busy_gpus: np.ndarray = field(init=False)
+    rack_leased_gpus: np.ndarray = field(init=False)
+    rack_failed_gpus: np.ndarray = field(init=False)
+    rack_tenant_busy_gpus: np.ndarray = field(init=False)  # leased GPUs x their tenant's utilisation
+    lease_utilization: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per lease index
+
+    def __post_init__(self) -> None:
+        n = self.server_rack.size
+        self.job = np.full(n, FREE, dtype=np.int64)
+        self.lease = np.full(n, FREE, dtype=np.int32)
+        self.down = np.zeros(n, dtype=bool)
+        self.down_until = np.zeros(n, dtype=np.float64)
+        self.pod_idle_servers = np.diff(self.pod_first_server).astype(np.int64)
+        racks = self.rack_gpus.size
+        self.rack_busy_gpus = np.zeros(racks, dtype=np.int64)
+        self.rack_leased_gpus = np.zeros(racks, dtype=np.int64)
+        self.rack_failed_gpus = np.zeros(racks, dtype=np.int64)
+        self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
+        self._pools = set(np.unique(self.pod_pool).tolist())
+
+    # -- sizes -------------------------------------------------------------------------------
+    @property
+    def servers(self) -> int:
+        return int(self.server_rack.size)
+
+    @property
+    def racks(self) -> int:
+        return int(self.rack_gpus.size)
+
+    @property
+    def pods(self) -> int:
+        return int(self.pod_site.size)
+
+    @property
+    def gpus(self) -> int:
+        return int(self.rack_gpus.sum())
+
+    def site_index(self, name: str) -> int:
+        return [c.name for c in self.campuses].index(name)
+
+    def pod_servers(self, pod: int) -> slice:
+        return slice(int(self.pod_first_server[pod]), int(self.pod_first_server[pod + 1]))
+
+    @property
+    def pod_pool(self) -> np.ndarray:
+        """A key per pod for its (site, GPU type) pool; jobs never span pools."""
+        return self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type
+
+    def idle_gpus_by_pool(self) -> dict[int, int]:
+        idle = np.bincount(self.pod_pool, weights=self.pod_idle_servers * self.pod_gpus_per_server)
+        return {int(k): int(idle[k]) for k in np.flatnonzero(idle >= 0) if k in self._pools}
+
+    def idle_mask(self, sl: slice) -> np.ndarray:
+        return (self.job[sl] == FREE) & (self.lease[sl] == FREE) & ~self.down[sl]
+
+    # -- moves (each keeps the per-rack and per-pod counters true) -----------------------------
+    def assign_internal(self, servers: np.ndarray, owner: int) -> None:
+        """Give idle servers to internal work (a training job id, or INFERENCE)."""
+        self.job[servers] = owner
+        np.add.at(self.rack_busy_gpus, self.server_rack[servers], self.server_gpus[servers])
+        np.subtract.at(self.pod_idle_servers, self.server_pod[servers], 1)
+
+    def release_internal(self, servers: np.ndarray) -> None:
+        """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
+        if servers.size == 0:
+            return
+        up = servers[~self.down[servers]]
+        self.job[servers] = FREE
+        np.subtract.at(self.rack_busy_gpus, self.server_rack[up], self.server_gpus[up])
+        up = up[self.lease[up] == FREE]
+        np.add.at(self.pod_idle_servers, self.server_pod[up], 1)
+
+    def assign_lease(self, servers: np.ndarray, lease: int) -> None:
+        """Carve healthy, idle servers out for a lease."""
+        self.lease[servers] = lease
+        np.add.at(self.rack_leased_gpus, self.server_rack[servers], self.server_gpus[servers])
+        np.add.at(
+            self.rack_tenant_busy_gpus,
+            self.server_rack[servers],
+            self.server_gpus[servers] * self.lease_utilization[lease],
+        )
+        np.subtract.at(self.pod_idle_servers, self.server_pod[servers], 1)
+
+    def release_lease(self, servers: np.ndarray) -> None:
+        """Servers leave a lease; healthy ones become idle."""
+        if servers.size == 0:
+            return
+        up = servers[~self.down[servers]]
+        util = self.lease_utilization[self.lease[up]]
+        self.lease[servers] = FREE
+        np.subtract.at(self.rack_leased_gpus, self.server_rack[up], self.server_gpus[up])
+        np.subtract.at(self.rack_tenant_busy_gpus, self.server_rack[up], self.server_gpus[up] * util)
+        np.add.at(self.pod_idle_servers, self.server_pod[up], 1)
+
+    def fail(self, server: int, until: float) -> tuple[int, int]:
+        """Take a server down; return its (job, lease) at the moment it failed.
+
+        The server keeps its lease (a lease's racks stay the tenant's while repaired) but loses
+        its internal job: the caller interrupts that job, which releases the rest.
+        """
+        job, lease = int(self.job[server]), int(self.lease[server])
+        rack, gpus = int(self.server_rack[server]), int(self.server_gpus[server])
+        if self.down[server]:
+            self.down_until[server] = max(self.down_until[server], until)
+            return FREE, FREE
+        self.down[server] = True
+        self.down_until[server] = until
+        self.rack_failed_gpus[rack] += gpus
+        if lease != FREE:
+            self.rack_leased_gpus[rack] -= gpus
+            self.rack_tenant_busy_gpus[rack] -= gpus * self.lease_utilization[lease]
+        elif job != FREE:
+            self.rack_busy_gpus[rack] -= gpus
+        else:
+            self.pod_idle_servers[self.server_pod[server]] -= 1
+        if job != FREE:
+            self.job[server] = FREE
+        return job, lease
+
+    def repair(self, server: int) -> int:
+        """Bring a server back; return the lease it belongs to (FREE if none: it is idle)."""
+        if not self.down[server]:
+            return int(self.lease[server])
+        self.down[server] = False
+        rack, gpus = int(self.server_rack[server]), int(self.server_gpus[server])
+        self.rack_failed_gpus[rack] -= gpus
+        lease = int(self.lease[server])
+        if lease != FREE:
+            self.rack_leased_gpus[rack] += gpus
+            self.rack_tenant_busy_gpus[rack] += gpus * self.lease_utilization[lease]
+        else:
+            self.pod_idle_servers[self.server_pod[server]] += 1
+        return lease
+
+    # -- views ---------------------------------------------------------------------------------
+    def gpus_per_state(self) -> dict[str, int]:
+        busy = int(self.rack_busy_gpus.sum())
+        leased = int(self.rack_leased_gpus.sum())
+        failed = int(self.rack_failed_gpus.sum())
+        return {
+            "installed": self.gpus,
+            "busy": busy,
+            "leased": leased,
+            "failed": failed,
+            "idle": self.gpus - busy - leased - failed,
+        }
+
+
+def build_fleet(campuses: list[Campus]) -> Fleet:
+    """Concatenate campuses into one fleet with servers laid out by rack and pod."""
+    gpu_types = sorted({t for c in campuses for t in c.gpu_type_names})
+    gt_index = {t: i for i, t in enumerate(gpu_types)}
+    parts: dict[str, list[np.ndarray]] = {}
+    hall_names: list[str] = []
+    hall_off = pod_off = bld_off = 0
+
+    def add(key: str, arr) -> None:
+        parts.setdefault(key, []).append(np.asarray(arr))
+
+    for si, c in enumerate(campuses):
+        gt_map = np.array([gt_index[t] for t in c.gpu_type_names], dtype=np.int32)
+        gps = np.array(
+            [c.site.catalog.rack_types[n].gpus_per_server for n in c.rack_type_names], dtype=np.int64
+        )
+        rack_gps = gps[c.rack_type]
+        rack_servers = c.rack_gpus // rack_gps
+        add("rack_site", np.full(c.racks, si, dtype=np.int32))
+        add("rack_hall", c.rack_hall + hall_off)
+        add("rack_pod", c.rack_pod + pod_off)
+        add("rack_gpus", c.rack_gpus.astype(np.int64))
+        add("rack_max_kw", c.rack_max_kw)
+        add("rack_idle_kw", c.rack_idle_kw)
+        add("rack_servers", rack_servers)
+        add("rack_gps", rack_gps)
+        add("rack_gpu_type", gt_map[c.rack_gpu_type])
+        add("hall_site", np.full(c.halls, si, dtype=np.int32))
+        hall_names.extend(f"{c.name}/{h}" for h in c.hall_names)
+        first_rack = c.pod_first_rack[:-1]
+        add("pod_site", np.full(c.pods, si, dtype=np.int32))
+        add("pod_building", c.rack_building[first_rack] + bld_off)
+        add("pod_hall", c.pod_hall + hall_off)
+        add("pod_gpu_type", gt_map[c.rack_gpu_type[first_rack]])
+        add("pod_racks", np.diff(c.pod_first_rack))
+        for tier in ("spine", "aggregation", "core"):
+            share = rack_share_gbps(c, tier)
+            add(f"pod_{tier}", np.minimum.reduceat(share, first_rack) if c.racks else share)
+        hall_off += c.halls
+        pod_off += c.pods
+        bld_off += c.buildings
+
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    rack_servers = cat["rack_servers"]
+    server_rack = np.repeat(np.arange(rack_servers.size, dtype=np.int64), rack_servers)
+    rack_first_server = np.concatenate([[0], np.cumsum(rack_servers)])
+    pod_first_rack = np.concatenate([[0], np.cumsum(cat["pod_racks"])])
+    return Fleet(
+        campuses=campuses,
+        gpu_type_names=gpu_types,
+        rack_site=cat["rack_site"],
+        rack_hall=cat["rack_hall"],
+        rack_pod=cat["rack_pod"],
+        rack_gpus=cat["rack_gpus"],
+        rack_max_kw=cat["rack_max_kw"],
+        rack_idle_kw=cat["rack_idle_kw"],
+        hall_site=cat["hall_site"],
+        hall_names=hall_names,
+        pod_site=cat["pod_site"],
+        pod_building=cat["pod_building"],
+        pod_hall=cat["pod_hall"],
+        pod_gpu_type=cat["pod_gpu_type"],
+        pod_first_server=rack_first_server[pod_first_rack],
+        pod_first_rack=pod_first_rack,
+        pod_spine_gbps=cat["pod_spine"],
+        pod_agg_gbps=cat["pod_aggregation"],
+        pod_core_gbps=cat["pod_core"],
+        pod_gpus_per_server=cat["rack_gps"][pod_first_rack[:-1]],
+        server_rack=server_rack,
+        server_pod=cat["rack_pod"][server_rack],
+        server_site=cat["rack_site"][server_rack],
+        server_gpus=cat["rack_gps"][server_rack],
+        server_gpu_type=cat["rack_gpu_type"][server_rack],
+    )

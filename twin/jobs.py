@@ -1,0 +1,130 @@
+"""Training jobs: gang-scheduled, checkpointed, interrupted by failures.
+
+A job needs ``gpus`` GPUs for ``work_hours`` of compute at in-pod speed. While it runs it
+alternates ``checkpoint_interval`` hours of compute with a blocking checkpoint write of
+``checkpoint_write`` hours; a job over several pods computes ``slowdown`` times slower. When a
+failure hits one of its servers, the work since the last checkpoint is lost, the job gets a
+replacement server if one is idle nearby (else it gives everything back and queues again), and
+it pays ``restart_overhead`` hours before computing again.
+
+Time accounting, in wall hours of the job's allocation (what the ETTR of the Llama 3 paper
+measures): ``productive`` is compute whose result was kept; ``lost`` is compute thrown away by a
+failure; ``checkpointing`` and ``restarting`` are overheads. ETTR = productive / wall time from
+the first start to the end (or the horizon), so waiting in the queue after an interruption counts
+against it too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+QUEUED, RUNNING, DONE, REJECTED = "queued", "running", "done", "rejected"
+
+
+@dataclass(eq=False)
+class Job:
+    id: int
+    kind: str  # "training" or "trace"
+    owner: str
+    gpus: int
+    gpu_types: np.ndarray
+    sites: np.ndarray
+    priority: int
+    submit: float
+    work_hours: float
+    checkpoint_interval: float
+    checkpoint_write: float
+    restart_overhead: float
+    network_sensitivity: float
+    status: str = QUEUED
+    remaining: float = field(init=False)
+    servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    slowdown: float = 1.0
+    site: int = -1
+    gpu_type: int = -1
+    phase: str = ""  # "restart" or "run" while RUNNING
+    phase_start: float = 0.0
+    version: int = 0  # bumps on every interruption; stale timers compare it
+    first_start: float = math.nan
+    queued_since: float = 0.0
+    queue_wait: float = 0.0
+    end: float = math.nan
+    interruptions: int = 0
+    preemptions: int = 0
+    productive: float = 0.0
+    lost: float = 0.0
+    checkpointing: float = 0.0
+    restarting: float = 0.0
+    max_slowdown: float = 1.0
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        self.remaining = self.work_hours
+        self.queued_since = self.submit
+
+    @property
+    def cycle(self) -> float:
+        return self.checkpoint_interval + self.checkpoint_write
+
+    def run_wall_hours(self) -> float:
+        """Wall hours to finish the remaining work from the start of a run phase."""
+        compute = self.remaining * self.slowdown
+        writes = max(0, math.ceil(compute / self.checkpoint_interval - 1e-9) - 1)
+        return compute + writes * self.checkpoint_write
+
+    def account_until(self, now: float, failed: bool) -> None:
+        """Fold the current phase up to ``now`` into the job's accounts.
+
+        ``failed``: the phase ends by interruption (compute since the last checkpoint is lost);
+        else it ends by completion (all compute counts).
+        """
+        elapsed = max(0.0, now - self.phase_start)
+        if self.phase == "restart":
+            self.restarting += elapsed
+        elif self.phase == "run":
+            if failed:
+                cycles = math.floor(elapsed / self.cycle + 1e-12)
+                saved = cycles * self.checkpoint_interval
+                self.checkpointing += cycles * self.checkpoint_write
+                self.lost += elapsed - cycles * self.cycle
+            else:
+                writes = max(
+                    0, math.ceil(self.remaining * self.slowdown / self.checkpoint_interval - 1e-9) - 1
+                )
+                saved = elapsed - writes * self.checkpoint_write
+                self.checkpointing += writes * self.checkpoint_write
+            self.productive += saved
+            self.remaining = max(0.0, self.remaining - saved / self.slowdown)
+        self.phase_start = now
+
+    def account_at_horizon(self, now: float) -> None:
+        """Count a run phase cut by the end of the simulation: compute so far is productive."""
+        elapsed = max(0.0, now - self.phase_start)
+        if self.phase == "restart":
+            self.restarting += elapsed
+        elif self.phase == "run":
+            cycles = math.floor(elapsed / self.cycle + 1e-12)
+            in_cycle = elapsed - cycles * self.cycle
+            writing = cycles * self.checkpoint_write + max(0.0, in_cycle - self.checkpoint_interval)
+            self.checkpointing += writing
+            self.productive += elapsed - writing
+            self.remaining = max(0.0, self.remaining - (elapsed - writing) / self.slowdown)
+        self.phase_start = now
+
+    def wall(self, now: float) -> float:
+        if math.isnan(self.first_start):
+            return 0.0
+        end = self.end if not math.isnan(self.end) else now
+        return end - self.first_start
+
+
+def size_distribution(min_gpus: int, max_gpus: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Powers of two from min to max GPUs, with P(size) proportional to size^-alpha."""
+    lo = max(0, math.ceil(math.log2(min_gpus)))
+    hi = max(lo, math.floor(math.log2(max_gpus)))
+    sizes = 2 ** np.arange(lo, hi + 1, dtype=np.int64)
+    weights = sizes.astype(np.float64) ** -alpha
+    return sizes, weights / weights.sum()

@@ -1,0 +1,161 @@
+"""Leases in a run: carving capacity out, delivering it through failures, and billing it.
+
+At its start a lease is carved out of its site as whole racks (or whole pods) of its GPU type:
+racks with no internal work first; a reserved lease or capacity block may then take racks that
+run internal jobs, which are preempted and queue again; on-demand and spot leases take only what
+is free and may start partly filled. The tenant's racks are never shared with internal work.
+
+*Delivered* capacity is ``min(healthy GPUs, committed GPUs)``, integrated exactly over time in
+calendar-month buckets. When a server of a reserved lease or capacity block fails, an idle server
+of the same type and site stands in as a spare (a spot lease's server if nothing is idle); what
+cannot be replaced is a shortfall. Each month, attainment below a step of the SLA's credit
+schedule returns that share of the month's bill.
+
+Billing: ``take_or_pay`` bills committed GPU-hours whatever is delivered; ``metered`` bills
+delivered GPU-hours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twin.fleet import FREE
+from twin.scenario import Lease
+
+PENDING, ACTIVE, ENDED, REFUSED = "pending", "active", "ended", "refused"
+
+
+@dataclass(eq=False)
+class LeaseState:
+    index: int
+    spec: Lease
+    site: int
+    gpu_type: int
+    start: float
+    end: float
+    month_edges: np.ndarray  # hours since scenario start of each calendar month boundary
+    status: str = PENDING
+    servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    target_servers: int = 0
+    members: int = 0  # servers flagged for the lease, down ones included
+    healthy_gpus: int = 0
+    granted_gpus: int = 0
+    last: float = 0.0
+    delivered: np.ndarray = field(init=False)  # GPU-hours per month
+    committed: np.ndarray = field(init=False)  # GPU-hours per month
+    shortfall_events: int = 0
+    spares_used: int = 0
+    preempted_servers: int = 0
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        months = self.month_edges.size - 1
+        self.delivered = np.zeros(months)
+        self.committed = np.zeros(months)
+
+    @property
+    def guaranteed(self) -> bool:
+        return self.spec.kind in ("reserved", "capacity_block")
+
+    def touch(self, now: float) -> None:
+        """Integrate delivery from the last change to ``now`` (call before every change)."""
+        if self.status != ACTIVE or now <= self.last:
+            self.last = max(self.last, now)
+            return
+        rate = min(self.healthy_gpus, self.spec.gpus)
+        self._spread(self.delivered, self.last, now, rate)
+        self._spread(self.committed, self.last, now, self.spec.gpus)
+        self.last = now
+
+    def _spread(self, buckets: np.ndarray, t0: float, t1: float, rate: float) -> None:
+        i = int(np.searchsorted(self.month_edges, t0, side="right")) - 1
+        while t0 < t1 and 0 <= i < buckets.size:
+            upto = min(t1, self.month_edges[i + 1])
+            buckets[i] += rate * (upto - t0)
+            t0 = upto
+            i += 1
+
+    # -- money ----------------------------------------------------------------------------------
+    def revenue_by_month(self) -> np.ndarray:
+        price = self.spec.price_usd_per_gpu_hour
+        basis = self.committed if self.spec.billing == "take_or_pay" else self.delivered
+        return basis * price
+
+    def attainment_by_month(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.committed > 0, self.delivered / np.maximum(self.committed, 1e-12), np.nan)
+
+    def credits_by_month(self) -> np.ndarray:
+        if not self.guaranteed:
+            return np.zeros_like(self.committed)
+        att = self.attainment_by_month()
+        frac = np.zeros_like(att)
+        for step in self.spec.sla.credits:
+            frac = np.where(
+                np.nan_to_num(att, nan=1.0) < step.below - 1e-12, np.maximum(frac, step.credit), frac
+            )
+        return frac * self.revenue_by_month()
+
+    def summary(self) -> dict:
+        committed = float(self.committed.sum())
+        delivered = float(self.delivered.sum())
+        revenue = float(self.revenue_by_month().sum())
+        credits = float(self.credits_by_month().sum())
+        return {
+            "lease": self.spec.name,
+            "tenant": self.spec.tenant,
+            "kind": self.spec.kind,
+            "billing": self.spec.billing,
+            "status": self.status,
+            "gpu_type": self.spec.gpu_type,
+            "committed_gpus": self.spec.gpus,
+            "granted_gpus": self.granted_gpus,
+            "start_hour": self.start,
+            "end_hour": self.end,
+            "committed_gpu_hours": committed,
+            "delivered_gpu_hours": delivered,
+            "sla_target": self.spec.sla.availability,
+            "sla_attainment": delivered / committed if committed > 0 else math.nan,
+            "months_below_target": int(
+                np.sum(self.attainment_by_month() < self.spec.sla.availability - 1e-12)
+            ),
+            "revenue_usd": revenue,
+            "credits_usd": credits,
+            "spares_used": self.spares_used,
+            "shortfall_events": self.shortfall_events,
+            "preempted_internal_servers": self.preempted_servers,
+            "note": self.note,
+        }
+
+
+def choose_racks(fleet, lease: LeaseState, allow_busy: bool) -> np.ndarray:
+    """Whole racks (or pods) for a lease, racks without internal work first; may be short."""
+    site_racks = np.flatnonzero(fleet.rack_site == lease.site)
+    # Which racks (or pods) belong to this lease's GPU type and no other lease?
+    first_server = fleet.pod_first_server[fleet.rack_pod[site_racks]]
+    type_ok = fleet.server_gpu_type[first_server] == lease.gpu_type
+    racks = site_racks[type_ok]
+    leased_any = np.bincount(fleet.server_rack[fleet.lease != FREE], minlength=fleet.racks)[racks] > 0
+    busy = fleet.rack_busy_gpus[racks]
+    usable = ~leased_any & (allow_busy | (busy == 0))
+    if lease.spec.isolation == "pod":
+        pods = fleet.rack_pod[racks]
+        bad_pods = np.unique(pods[~usable])
+        usable &= ~np.isin(pods, bad_pods)
+        pod_busy = np.bincount(pods, weights=busy, minlength=fleet.pods)
+        order = np.lexsort((racks, pod_busy[pods]))
+    else:
+        # Keep a tenant in few pods: free racks of the emptiest pods first.
+        order = np.lexsort((racks, busy > 0, busy))
+    racks = racks[order][usable[order]]
+    need_gpus = lease.spec.gpus
+    cum = np.cumsum(fleet.rack_gpus[racks])
+    n = int(np.searchsorted(cum, need_gpus)) + 1
+    chosen = racks[: min(n, racks.size)]
+    if lease.spec.isolation == "pod" and chosen.size:
+        whole = np.isin(fleet.rack_pod[racks], np.unique(fleet.rack_pod[chosen]))
+        chosen = racks[whole]
+    return chosen

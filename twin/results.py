@@ -1,0 +1,267 @@
+"""What a run produces: KPIs, time series, job / lease / event tables, the rack x day matrix.
+
+Money, and how it adds up (every figure in USD over the run):
+
+* ``revenue_usd``: lease bills (committed GPU-hours for take-or-pay, delivered for metered);
+* ``sla_credits_usd``: returned under the leases' credit schedules;
+* ``energy_cost_usd``: all IT energy x PUE x each site's price; ``lease_energy_cost_usd`` is the
+  part drawn by leased racks;
+* ``depreciation_usd``: every installed GPU's capex over its useful life, for the run's hours;
+  ``lease_depreciation_usd`` is the part of leased GPUs (granted GPU-hours);
+* ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity,
+  at the scenario's internal value per GPU-hour;
+* ``margin_usd`` = revenue - credits - lease energy - lease depreciation - displaced internal value:
+  what leasing earns over what it costs, the question the console exists to answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
+from twin.recorder import HALL_METRICS, SITE_METRICS
+
+
+@dataclass
+class Results:
+    kpis: dict
+    site_series: pd.DataFrame  # time_h, site, metric columns
+    hall_series: pd.DataFrame  # time_h, hall, metric columns
+    tenant_series: pd.DataFrame  # time_h, lease, tenant, healthy_gpus, committed_gpus
+    jobs: pd.DataFrame
+    leases: pd.DataFrame
+    events: pd.DataFrame
+    rack_day_utilization: np.ndarray  # racks x days, share of GPU-hours in use
+    rack_names: list[str]
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write the results as JSON + Parquet files in ``folder``; return the paths written."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        p = out / "kpis.json"
+        p.write_text(json.dumps(self.kpis, indent=2, default=_json_default) + "\n")
+        paths.append(p)
+        for name in ("site_series", "hall_series", "tenant_series", "jobs", "leases", "events"):
+            p = out / f"{name}.parquet"
+            getattr(self, name).to_parquet(p, index=False)
+            paths.append(p)
+        days = self.rack_day_utilization.shape[1]
+        matrix = pd.DataFrame(self.rack_day_utilization, columns=[f"d{d:04d}" for d in range(days)])
+        matrix.insert(0, "rack", self.rack_names)
+        p = out / "rack_day_utilization.parquet"
+        matrix.to_parquet(p, index=False)
+        paths.append(p)
+        return paths
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if math.isnan(value) else float(value)
+    raise TypeError(type(value))
+
+
+def _clean(value):
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) -> Results:
+    spec = scenario.spec
+    f = engine.fleet
+    now = engine.env.now
+    step = recorder.step
+    n = recorder.taken
+    site_names = [c.name for c in f.campuses]
+
+    # -- series ---------------------------------------------------------------------------------
+    t = recorder.t[:n]
+    site_frames = []
+    for s, name in enumerate(site_names):
+        cols = {m: recorder.site[k, :n, s] for k, m in enumerate(SITE_METRICS)}
+        site_frames.append(pd.DataFrame({"time_h": t, "site": name, **cols}))
+    site_series = pd.concat(site_frames, ignore_index=True)
+    site_series["facility_kw"] = site_series["it_kw"] * spec.money.pue
+    halls = len(f.hall_names)
+    hall_series = pd.DataFrame(
+        {
+            "time_h": np.repeat(t, halls),
+            "hall": np.tile(np.array(f.hall_names, dtype=object), n),
+            **{m: recorder.hall[k, :n].reshape(-1) for k, m in enumerate(HALL_METRICS)},
+        }
+    )
+    healthy = recorder.tenant_healthy[:n] if recorder.tenant_healthy is not None else np.zeros((n, 0))
+    tenant_series = pd.DataFrame(
+        {
+            "time_h": np.repeat(t, len(engine.leases)),
+            "lease": np.tile(np.array([lease.spec.name for lease in engine.leases], dtype=object), n),
+            "tenant": np.tile(np.array([lease.spec.tenant for lease in engine.leases], dtype=object), n),
+            "healthy_gpus": healthy.reshape(-1),
+            "committed_gpus": np.tile(np.array([lease.spec.gpus for lease in engine.leases]), n)
+            * (
+                (np.repeat(t, len(engine.leases)) >= np.tile([lease.start for lease in engine.leases], n))
+                & (np.repeat(t, len(engine.leases)) < np.tile([lease.end for lease in engine.leases], n))
+            ),
+        }
+    )
+
+    # -- tables ---------------------------------------------------------------------------------
+    jobs = pd.DataFrame(
+        [
+            {
+                "job": j.id,
+                "kind": j.kind,
+                "owner": j.owner,
+                "gpus": j.gpus,
+                "site": site_names[j.site] if j.site >= 0 else "",
+                "gpu_type": f.gpu_type_names[j.gpu_type] if j.gpu_type >= 0 else "",
+                "priority": j.priority,
+                "submit_h": j.submit,
+                "first_start_h": j.first_start,
+                "end_h": j.end,
+                "status": j.status,
+                "work_hours": j.work_hours,
+                "queue_wait_hours": j.queue_wait + ((now - j.queued_since) if j.status == QUEUED else 0.0),
+                "interruptions": j.interruptions,
+                "preemptions": j.preemptions,
+                "productive_hours": j.productive,
+                "lost_hours": j.lost,
+                "checkpoint_hours": j.checkpointing,
+                "restart_hours": j.restarting,
+                "wall_hours": j.wall(now),
+                "max_slowdown": j.max_slowdown,
+                "reason": j.reason,
+            }
+            for j in engine.jobs
+        ],
+        columns=[
+            "job", "kind", "owner", "gpus", "site", "gpu_type", "priority", "submit_h", "first_start_h", "end_h",
+            "status", "work_hours", "queue_wait_hours", "interruptions", "preemptions", "productive_hours",
+            "lost_hours", "checkpoint_hours", "restart_hours", "wall_hours", "max_slowdown", "reason",
+        ],
+    )  # fmt: skip
+    lease_rows = [lease.summary() | {"site": site_names[lease.site]} for lease in engine.leases]
+    leases = pd.DataFrame(lease_rows) if lease_rows else pd.DataFrame(columns=["lease", "tenant"])
+    events = pd.DataFrame(engine.log, columns=["time_h", "site", "kind", "subject", "detail"])
+    gpus_per_rack = f.rack_gpus[:, None].astype(np.float32)
+    day_hours = np.minimum(24.0, spec.days * 24.0 - 24.0 * np.arange(recorder.days))[None, :].astype(
+        np.float32
+    )
+    rack_day = recorder.rack_day / (gpus_per_rack * day_hours)
+    rack_names = [f"{c.name}/{c.rack_name(r)}" for c in f.campuses for r in range(c.racks)]
+
+    kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)
+    return Results(kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names)
+
+
+def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds) -> dict:
+    spec = scenario.spec
+    f = engine.fleet
+    site = recorder.site[:, :n, :]
+    installed_h = site[0].sum() * step
+    busy_h = site[1].sum() * step
+    leased_h = site[2].sum() * step
+    it_kwh_site = site[4].sum(axis=0) * step
+    leased_kwh_site = site[6].sum(axis=0) * step
+    prices = np.array([c.site.spec.energy_price_usd_per_mwh for c in f.campuses])
+    pue = spec.money.pue
+    energy_cost = float((it_kwh_site / 1000.0 * pue * prices).sum())
+    lease_energy_cost = float((leased_kwh_site / 1000.0 * pue * prices).sum())
+    catalog_gpu = {name: gt for c in f.campuses for name, gt in c.site.catalog.gpu_types.items()}
+    dep_rate = np.array(
+        [catalog_gpu[t].capex_usd / (catalog_gpu[t].useful_life_years * 8760.0) for t in f.gpu_type_names]
+    )
+    installed_by_type = np.bincount(f.server_gpu_type, weights=f.server_gpus, minlength=len(f.gpu_type_names))
+    depreciation = float((installed_by_type * dep_rate).sum() * spec.days * 24.0)
+    lease_dep = 0.0
+    for lease in engine.leases:
+        active_h = max(0.0, min(lease.end, spec.days * 24.0) - lease.start) if lease.granted_gpus else 0.0
+        lease_dep += lease.granted_gpus * active_h * dep_rate[lease.gpu_type]
+    displaced = float(site[7].sum() * step * spec.money.internal_value_usd_per_gpu_hour)
+    revenue = float(leases["revenue_usd"].sum()) if "revenue_usd" in leases else 0.0
+    credits = float(leases["credits_usd"].sum()) if "credits_usd" in leases else 0.0
+    margin = revenue - credits - lease_energy_cost - lease_dep - displaced
+
+    training = jobs[jobs["kind"].isin(["training", "trace"]) & (jobs["wall_hours"] > 0)]
+    gpu_wall = float((training["wall_hours"] * training["gpus"]).sum())
+    ettr = (
+        float((training["productive_hours"] * training["gpus"]).sum() / gpu_wall)
+        if gpu_wall > 0
+        else math.nan
+    )
+    started = jobs[jobs["first_start_h"].notna()]
+    it_mwh = float(it_kwh_site.sum() / 1000.0)
+    facility_kw = site[4].sum(axis=1) * pue
+
+    tenants: dict[str, dict] = {}
+    for row in leases.to_dict("records") if len(leases) else []:
+        t = tenants.setdefault(
+            row["tenant"],
+            {
+                "committed_gpu_hours": 0.0,
+                "delivered_gpu_hours": 0.0,
+                "revenue_usd": 0.0,
+                "credits_usd": 0.0,
+                "leases": [],
+            },
+        )
+        for key in ("committed_gpu_hours", "delivered_gpu_hours", "revenue_usd", "credits_usd"):
+            t[key] += float(row[key])
+        t["leases"].append(row["lease"])
+    for t in tenants.values():
+        t["sla_attainment"] = (
+            t["delivered_gpu_hours"] / t["committed_gpu_hours"] if t["committed_gpu_hours"] > 0 else None
+        )
+
+    status = jobs["status"].value_counts()
+    kpis = {
+        "scenario": spec.name,
+        "seed": spec.seed,
+        "days": spec.days,
+        "gpus": f.gpus,
+        "racks": f.racks,
+        "jobs_submitted": len(jobs),
+        "jobs_completed": int(status.get(DONE, 0)),
+        "jobs_running": int(status.get(RUNNING, 0)),
+        "jobs_queued": int(status.get(QUEUED, 0)),
+        "jobs_rejected": int(status.get(REJECTED, 0)),
+        "events": len(engine.log),
+        "sim_events": next(engine.env._eid),
+        "utilization": (busy_h + leased_h) / installed_h if installed_h else 0.0,
+        "internal_utilization": busy_h / installed_h if installed_h else 0.0,
+        "leased_share": leased_h / installed_h if installed_h else 0.0,
+        "interruptions": engine.interruptions,
+        "failures": engine.failures,
+        "failures_by_category": dict(sorted(engine.failures_by_category.items())),
+        "inference_failures": engine.inference_failures,
+        "inference_unmet_gpu_hours": float(unmet.sum() * step),
+        "preemptions": engine.preemptions,
+        "effective_training_time": ettr,
+        "queue_wait_mean_hours": float(started["queue_wait_hours"].mean()) if len(started) else 0.0,
+        "queue_wait_p95_hours": float(started["queue_wait_hours"].quantile(0.95)) if len(started) else 0.0,
+        "energy_mwh": it_mwh * pue,
+        "it_energy_mwh": it_mwh,
+        "pue": pue,
+        "peak_facility_mw": float(facility_kw.max() / 1000.0) if facility_kw.size else 0.0,
+        "revenue_usd": revenue,
+        "sla_credits_usd": credits,
+        "energy_cost_usd": energy_cost,
+        "lease_energy_cost_usd": lease_energy_cost,
+        "depreciation_usd": depreciation,
+        "lease_depreciation_usd": lease_dep,
+        "displaced_internal_value_usd": displaced,
+        "margin_usd": margin,
+        "depreciation_covered": (revenue - credits) / depreciation if depreciation else 0.0,
+        "tenants": tenants,
+        "wall_seconds": wall_seconds,
+    }
+    return {k: _clean(v) for k, v in kpis.items()}

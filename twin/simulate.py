@@ -1,0 +1,155 @@
+"""Running a scenario: build the fleet, start every process, run to the horizon, collect results.
+
+Randomness: one ``numpy`` SeedSequence per run, spawned into an independent stream per generator
+(training arrivals, failures, each inference fleet), so the same scenario and seed give the same
+results on any machine, and adding a lease does not reshuffle the failures.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from twin.campus import build_campus
+from twin.demand import DemandState, inference_fleet, load_trace, trace_arrivals, training_arrivals
+from twin.engine import Engine
+from twin.failures import FailureModel
+from twin.fleet import build_fleet
+from twin.leases import ACTIVE, LeaseState
+from twin.recorder import Recorder
+from twin.results import Results, collect
+from twin.scenario import Event, Scenario, TrainingDemand
+
+STREAMS = ("training", "failures", "trace", "inference", "events")
+
+
+def month_edges(start: dt.date, horizon_hours: float) -> np.ndarray:
+    """Hours since ``start`` of each calendar-month boundary covering the horizon."""
+    edges = [0.0]
+    y, m = start.year, start.month
+    t = (calendar.monthrange(y, m)[1] - start.day + 1) * 24.0
+    while True:
+        edges.append(min(t, horizon_hours))
+        if t >= horizon_hours:
+            break
+        m += 1
+        if m > 12:
+            y, m = y + 1, 1
+        t += calendar.monthrange(y, m)[1] * 24.0
+    return np.array(edges)
+
+
+def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None) -> Results:
+    """Run ``scenario`` to its horizon and return its results."""
+    wall0 = time.perf_counter()
+    spec = scenario.spec
+    horizon = spec.days * 24.0
+    campuses = [build_campus(site) for site in scenario.sites]
+    fleet = build_fleet(campuses)
+    seq = np.random.SeedSequence(spec.seed)
+    rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in seq.spawn(len(STREAMS))), strict=True))
+    engine = Engine(fleet, horizon, rngs, spec.money.pue, spec.money.gpu_busy_fraction_of_max_power)
+    env = engine.env
+
+    edges = month_edges(spec.start, horizon)
+    fleet.lease_utilization = np.array([lease.tenant_utilization for lease in spec.leases] or [0.0])
+    for i, lease in enumerate(spec.leases):
+        site = _lease_site(fleet, lease)
+        state = LeaseState(
+            index=i,
+            spec=lease,
+            site=site,
+            gpu_type=fleet.gpu_type_names.index(lease.gpu_type),
+            start=lease.start_day * 24.0,
+            end=min(horizon, (lease.start_day + lease.term_days) * 24.0),
+            month_edges=edges,
+        )
+        engine.leases.append(state)
+        if state.start < horizon:
+            env.process(engine.lease_process(state))
+
+    demand = DemandState()
+    defaults = spec.training or TrainingDemand()
+    if spec.trace is not None:
+        jobs = load_trace(scenario.folder / spec.trace.file, spec.trace)
+        env.process(trace_arrivals(engine, jobs, spec.trace, defaults, horizon))
+    elif spec.training is not None:
+        env.process(training_arrivals(engine, spec.training, demand, rngs["training"]))
+
+    recorder = Recorder(fleet, horizon, spec.sample_hours, spec.money.gpu_busy_fraction_of_max_power)
+    unmet = np.zeros((recorder.samples, max(1, len(spec.inference))), dtype=np.float32)
+    for k, inf in enumerate(spec.inference):
+        env.process(inference_fleet(engine, k, inf, unmet, spec.sample_hours))
+    if spec.failures.enabled:
+        env.process(
+            engine.failure_process(FailureModel.llama3(spec.failures.rate_scale, spec.failures.repair_scale))
+        )
+    for event in spec.events:
+        env.process(_event_process(engine, event, demand))
+    env.process(recorder.process(engine))
+    if progress is not None:
+        env.process(_progress(env, horizon, progress))
+
+    env.run(until=horizon)
+    for job in engine.jobs:
+        if job.status == "running":
+            job.account_at_horizon(horizon)
+    for lease in engine.leases:
+        if lease.status == ACTIVE:
+            lease.touch(horizon)
+    return collect(scenario, engine, recorder, unmet, time.perf_counter() - wall0)
+
+
+def _lease_site(fleet, lease) -> int:
+    if lease.site != "any":
+        return fleet.site_index(lease.site)
+    # "any": the site with the most GPUs of the type (checked to fit when the scenario loaded).
+    t = fleet.gpu_type_names.index(lease.gpu_type)
+    per_site = np.bincount(
+        fleet.server_site,
+        weights=fleet.server_gpus * (fleet.server_gpu_type == t),
+        minlength=len(fleet.campuses),
+    )
+    return int(np.argmax(per_site))
+
+
+def _progress(env, horizon: float, report: Callable[[float], None]):
+    step = max(horizon / 200.0, 1.0)
+    while True:
+        report(min(1.0, env.now / horizon))
+        yield env.timeout(step)
+
+
+def _event_process(engine: Engine, event: Event, demand: DemandState):
+    env = engine.env
+    yield env.timeout(event.day * 24.0)
+    f = engine.fleet
+    if event.kind == "lease_termination":
+        lease = next(lease for lease in engine.leases if lease.spec.name == event.lease)
+        engine.terminate_lease(lease)
+    elif event.kind == "demand_shock":
+        demand.arrival_factor *= event.factor or 1.0
+        engine.note("all", "demand_shock", "training arrivals", f"x{event.factor} for {event.hours:g} h")
+        yield env.timeout(event.hours)
+        demand.arrival_factor /= event.factor or 1.0
+    elif event.kind == "outage":
+        site = f.site_index(event.site)
+        if event.hall:
+            hall = f.hall_names.index(f"{event.site}/{event.hall}")
+            servers = np.flatnonzero(f.rack_hall[f.server_rack] == hall)
+            subject = event.hall
+        else:
+            servers = np.flatnonzero(f.server_site == site)
+            subject = "whole site"
+        engine.note(site, "outage", subject, f"{servers.size:,} servers down for {event.hours:g} h")
+        for server in servers.tolist():
+            engine.hit_server(server, event.hours, "outage")
+        engine.schedule()
+    elif event.kind == "curtailment":
+        from twin.curtail import curtail
+
+        yield from curtail(engine, event)
