@@ -6,6 +6,7 @@ Until the console issue lands this shows the inventory of every site in the site
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +20,20 @@ from twin.yamlsafe import load_yaml
 
 
 def site_inventories(folder: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Inventory rows for every valid site file in ``folder``, and the problems of the others."""
+    """Inventory rows for every valid site file in ``folder``, and the problems of the others.
+
+    Cached on the files' names and modification times: every session shares one computation
+    until a site file changes.
+    """
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml")))
+    return _inventories(str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
     rows, problems = [], []
-    for path in sorted(folder.glob("*.yaml")):
+    for name, _ in stamp:
+        path = Path(folder) / name
         try:
             if file_kind(load_yaml(path)) != "site":
                 continue

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twin.campus import build_campus
+from twin.fabric import fabric_counts, switch_counts
 from twin.load import load_catalog
 from twin.resolve import resolve_site
 from twin.site import SiteSpec
@@ -126,6 +127,7 @@ def test_any_valid_site_builds_and_totals_agree(data):
     assert sum(int(campus.rack_gpus[d["rack"]]) for d in rack_nodes) == gpus
     leaf_edges = [d for _, _, d in g.edges(data=True) if d["tier"] == "leaf"]
     assert sum(d["capacity_gbps"] for d in leaf_edges) == pytest.approx(campus.rack_nic_gbps.sum())
+    assert fabric_counts(campus) == switch_counts(g)
     # every leaf serves only racks of its own pod
     for n, d in g.nodes(data=True):
         if d["kind"] == "leaf":

@@ -12,6 +12,7 @@ from twin.campus import build_campus
 from twin.fabric import (
     bandwidth_between,
     building_bisection_gbps,
+    fabric_counts,
     pod_bisection_gbps,
     rack_share_gbps,
     slowdown_factor,
@@ -127,3 +128,7 @@ def test_slowdown_over_pods(demo):
     s = slowdown_factor(demo, two_pods)
     assert s == pytest.approx(1 + 0.5 * (7 - 1))
     assert slowdown_factor(demo, np.arange(28, 60)) < s  # 4 of 32 racks outside the main pod
+
+
+def test_arithmetic_counts_match_the_graph(demo):
+    assert fabric_counts(demo) == switch_counts(demo.fabric)

@@ -43,14 +43,14 @@ class ProblemList(Exception):
         return cls([Problem(file, line, path, message)])
 
 
-def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+def sort_problems(problems: Iterable[Problem], first: str | None = None) -> list[Problem]:
     """Drop repeats and order by line within each file, files in the order they first appear.
 
     A person reads the list top to bottom beside the file, so lines must ascend; a scenario's
-    problems span several files, and the file that was asked about should stay first.
+    problems span several files, and the file that was asked about (``first``) leads.
     """
     unique = list(dict.fromkeys(problems))
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, int] = {first: 0} if first is not None else {}
     for p in unique:
         first_seen.setdefault(p.file, len(first_seen))
     return sorted(unique, key=lambda p: (first_seen[p.file], p.line, p.path, p.message))

@@ -210,3 +210,50 @@ def building_bisection_gbps(campus: Campus, building: int) -> float:
             if d["tier"] == "aggregation"
         )
     return total / 2.0
+
+
+def fabric_counts(campus: Campus) -> dict[str, int]:
+    """The same counts as :func:`switch_counts`, by arithmetic on the arrays (no graph built).
+
+    ``info`` and the console use this, so an inventory of a million-GPU campus costs
+    milliseconds; ``tests/test_fabric.py`` checks it against the graph.
+    """
+    leaf = spine = agg = physical = links = 0
+    nic = campus.rack_nic_gbps
+    for bi, building in enumerate(campus.site.buildings):
+        f = building.fabric
+        pods = np.flatnonzero(campus.rack_building[campus.pod_first_rack[:-1]] == bi)
+        building_up = 0.0
+        for pod in pods.tolist():
+            sl = campus.pod_racks(pod)
+            leaves = campus.rack_leaf[sl]
+            leaf_nic = np.bincount(leaves - leaves[0], weights=nic[sl])
+            n_leaves = leaf_nic.size
+            leaf += n_leaves
+            spine += f.spines_per_pod
+            links += (
+                (sl.stop - sl.start) + n_leaves * f.spines_per_pod + f.spines_per_pod * f.aggregation_switches
+            )
+            physical += int(np.maximum(1, np.ceil(nic[sl] / f.link_gbps - 1e-9)).sum())
+            per_spine = leaf_nic / f.leaf_oversubscription / f.spines_per_pod
+            physical += int(np.maximum(1, np.ceil(per_spine / f.link_gbps - 1e-9)).sum()) * f.spines_per_pod
+            pod_up = float(nic[sl].sum()) / f.leaf_oversubscription / f.pod_oversubscription
+            building_up += pod_up
+            per_edge = pod_up / f.spines_per_pod / f.aggregation_switches
+            physical += (
+                max(1, math.ceil(per_edge / f.link_gbps - 1e-9)) * f.spines_per_pod * f.aggregation_switches
+            )
+        agg += f.aggregation_switches
+        links += f.aggregation_switches
+        per_agg = building_up / f.building_oversubscription / f.aggregation_switches
+        physical += max(1, math.ceil(per_agg / f.link_gbps - 1e-9)) * f.aggregation_switches
+    wan = len(campus.site.spec.wan_links)
+    return {
+        "switches": leaf + spine + agg + 1,
+        "leaf": leaf,
+        "spine": spine,
+        "aggregation": agg,
+        "core": 1,
+        "links": links + wan,
+        "physical_links": physical + wan,
+    }

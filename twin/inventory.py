@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from twin.campus import Campus
-from twin.fabric import switch_counts
+from twin.fabric import fabric_counts
 
 # Heat removed per unit of cooling power at the design wet-bulb, by plant kind, when the site
 # file does not say. Assumptions in the range of vendor literature for new builds (W): direct
@@ -63,7 +63,7 @@ def design_facility_mw(campus: Campus) -> float:
 
 def inventory(campus: Campus) -> dict[str, Any]:
     """The inventory of ``campus`` as a JSON-ready dict (the ``info --json`` contract)."""
-    net = switch_counts(campus.fabric)
+    net = fabric_counts(campus)
     sources = campus.site.spec.power.sources
     return {
         "name": campus.name,

@@ -11,7 +11,6 @@ each error type is rephrased to say what the file holds and what to write instea
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from twin.catalog import Catalog
 from twin.errors import Problem, ProblemList, dotted, sort_problems
-from twin.resolve import ResolvedSite, did_you_mean, resolve_site
+from twin.resolve import ResolvedSite, close_match, did_you_mean, resolve_site
 from twin.site import SiteSpec
 from twin.yamlsafe import LocatedDocument, load_yaml
 
@@ -93,16 +92,10 @@ def _typo_targets(errors: list[Any], model: type[BaseModel]) -> dict[tuple, tupl
     for err in errors:
         if err["type"] == "extra_forbidden":
             parent = tuple(err["loc"][:-1])
-            close = _close_match(str(err["loc"][-1]), _fields_at(model, parent))
+            close = close_match(str(err["loc"][-1]), _fields_at(model, parent))
             if close:
                 out[tuple(err["loc"])] = (*parent, close)
     return out
-
-
-def _close_match(word: str, names: set[str]) -> str | None:
-    lowered = {n.lower(): n for n in names}
-    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[close[0]] if close else None
 
 
 def _message(err: Any, model: type[BaseModel]) -> str:
@@ -112,7 +105,7 @@ def _message(err: Any, model: type[BaseModel]) -> str:
     name = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
         known = _fields_at(model, tuple(loc[:-1]))
-        close = _close_match(name, known)
+        close = close_match(name, known)
         if close:
             return f"unknown field {name!r}; did you mean {close!r}?"
         return f"unknown field {name!r}" + did_you_mean(name, known, "remove it or use one of")
@@ -162,21 +155,27 @@ def _bound(word: str, key: str) -> Callable[[dict, str], str]:
 
 def _literal(ctx: dict, got: str) -> str:
     expected = str(ctx.get("expected", ""))
-    close = _close_match(got.strip("'"), set(re.findall(r"'([^']*)'", expected)))
+    close = close_match(got.strip("'"), set(re.findall(r"'([^']*)'", expected)))
     return f"must be one of {expected}, got {got}" + (
         f"; did you mean {close!r}?" if close else "; use one of those"
     )
 
 
+_WHOLE = "expected a whole number, got {}; write digits only, such as 8"
+_NUMBER = "expected a number, got {}; write digits only, such as 2.5 (no units)"
+_BOOL = "expected true or false, got {}"
+_DATE = "expected a date, got {}; write it as YYYY-MM-DD"
+_FIELDS = "expected a mapping of fields, got {}; write 'field: value' lines indented under it"
+
 _MESSAGES: dict[str, Callable[[dict, str], str]] = {
-    "int_parsing": lambda c, g: f"expected a whole number, got {g}; write digits only, such as 8",
-    "int_type": lambda c, g: f"expected a whole number, got {g}; write digits only, such as 8",
+    "int_parsing": lambda c, g: _WHOLE.format(g),
+    "int_type": lambda c, g: _WHOLE.format(g),
     "int_from_float": lambda c, g: f"expected a whole number, got {g}; round it",
-    "float_parsing": lambda c, g: f"expected a number, got {g}; write digits only, such as 2.5 (no units)",
-    "float_type": lambda c, g: f"expected a number, got {g}; write digits only, such as 2.5 (no units)",
+    "float_parsing": lambda c, g: _NUMBER.format(g),
+    "float_type": lambda c, g: _NUMBER.format(g),
     "finite_number": lambda c, g: f"expected a finite number, got {g}; write an ordinary number",
-    "bool_parsing": lambda c, g: f"expected true or false, got {g}",
-    "bool_type": lambda c, g: f"expected true or false, got {g}",
+    "bool_parsing": lambda c, g: _BOOL.format(g),
+    "bool_type": lambda c, g: _BOOL.format(g),
     "string_type": lambda c, g: f"expected text, got {g}; write text, in quotes if it looks like a number",
     "greater_than": _bound("greater than", "gt"),
     "greater_than_equal": _bound("at least", "ge"),
@@ -194,15 +193,11 @@ _MESSAGES: dict[str, Callable[[dict, str], str]] = {
     "list_type": lambda c, g: f"expected a list, got {g}; write its items as '- item' lines or [a, b]",
     "tuple_type": lambda c, g: f"expected a list, got {g}; write its items as [a, b]",
     "dict_type": lambda c, g: f"expected a mapping, got {g}; write 'name: value' lines indented under it",
-    "model_type": lambda c, g: (
-        f"expected a mapping of fields, got {g}; write 'field: value' lines indented under it"
-    ),
-    "model_attributes_type": lambda c, g: (
-        f"expected a mapping of fields, got {g}; write 'field: value' lines"
-    ),
-    "date_parsing": lambda c, g: f"expected a date, got {g}; write it as YYYY-MM-DD",
-    "date_type": lambda c, g: f"expected a date, got {g}; write it as YYYY-MM-DD",
-    "date_from_datetime_parsing": lambda c, g: f"expected a date, got {g}; write it as YYYY-MM-DD",
+    "model_type": lambda c, g: _FIELDS.format(g),
+    "model_attributes_type": lambda c, g: _FIELDS.format(g),
+    "date_parsing": lambda c, g: _DATE.format(g),
+    "date_type": lambda c, g: _DATE.format(g),
+    "date_from_datetime_parsing": lambda c, g: _DATE.format(g),
     "date_from_datetime_inexact": lambda c, g: f"expected a date without a time, got {g}; write YYYY-MM-DD",
 }
 
@@ -245,7 +240,10 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> set[str]:
 
 def load_catalog(path: str | Path) -> Catalog:
     """Load and check a hardware catalog file."""
-    doc = load_yaml(path, keep_going=True)
+    return _catalog_from(load_yaml(path, keep_going=True))
+
+
+def _catalog_from(doc: LocatedDocument) -> Catalog:
     catalog = validate_document(doc, Catalog)
     problems = []
     for name, rack in catalog.rack_types.items():
@@ -271,14 +269,17 @@ def load_site(path: str | Path) -> ResolvedSite:
     The site's own problems and its catalog's are gathered together before giving up, so one
     run shows both; the cross-checks need both to be valid and run only then.
     """
-    doc = load_yaml(path, keep_going=True)
+    return _site_from(load_yaml(path, keep_going=True), Path(path))
+
+
+def _site_from(doc: LocatedDocument, path: Path) -> ResolvedSite:
     problems: list[Problem] = []
     try:
         spec: SiteSpec | None = validate_document(doc, SiteSpec)
     except ProblemList as exc:
         spec = None
         problems.extend(exc.problems)
-    catalog_path, catalog = _site_catalog(doc, Path(path), problems)
+    catalog_path, catalog = _site_catalog(doc, path, problems)
     if spec is None or catalog is None:
         raise ProblemList(sort_problems(problems))
     site, located = resolve_site(spec, catalog, doc.line_of)
@@ -297,20 +298,17 @@ def _site_catalog(doc: LocatedDocument, path: Path, problems: list[Problem]) -> 
     written = doc.data.get("catalog", default) if isinstance(doc.data, dict) else default
     rel = written if isinstance(written, str) and written else default
     catalog_path = path.parent / rel
-    if not catalog_path.exists():
+    if not catalog_path.is_file():
         given = isinstance(doc.data, dict) and "catalog" in doc.data
         fix = (
             "the path is relative to the site file; correct catalog:"
             if given
             else "add catalog: with its path (relative to the site file)"
         )
+        what = "is a directory, not a file" if catalog_path.is_dir() else "not found"
+        where = doc.line_of(("catalog",))
         problems.append(
-            Problem(
-                doc.file,
-                doc.line_of(("catalog",)),
-                "catalog",
-                f"catalog file {str(catalog_path)!r} not found; {fix}",
-            )
+            Problem(doc.file, where, "catalog", f"catalog file {str(catalog_path)!r} {what}; {fix}")
         )
         return catalog_path, None
     try:
@@ -359,22 +357,25 @@ def file_kind(doc: LocatedDocument) -> str:
 
 
 def _score(keys: set[str], own: set[str]) -> float:
-    return sum(1.0 if key in own else 0.5 if _close_match(key, own) else 0.0 for key in keys)
+    return sum(1.0 if key in own else 0.5 if close_match(key, own) else 0.0 for key in keys)
 
 
 def validate_file(path: str | Path) -> str:
-    """Validate any campustwin file; return its kind or raise ProblemList (sorted by line)."""
+    """Validate any campustwin file; return its kind or raise ProblemList (sorted by line).
+
+    The file is read once for a site or catalog (reading is the slow part of a big file).
+    """
     doc = load_yaml(path, keep_going=True)
     try:
         kind = file_kind(doc)
         if kind == "site":
-            load_site(path)
+            _site_from(doc, Path(path))
         elif kind == "catalog":
-            load_catalog(path)
+            _catalog_from(doc)
         else:
             from twin.scenario import load_scenario
 
             load_scenario(path)
     except ProblemList as exc:
-        raise ProblemList(sort_problems(exc.problems)) from None
+        raise ProblemList(sort_problems(exc.problems, first=str(path))) from None
     return kind

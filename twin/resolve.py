@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -97,15 +97,21 @@ class _Collector:
             raise _TooBig
 
 
-def did_you_mean(word: str, choices: list[str] | set[str] | dict, other: str = "use one of") -> str:
-    """A '; did you mean X?' suffix when a close match exists (any case), else the choices."""
-    names = sorted(choices)
+def close_match(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word`` ignoring case (typos such as 'GB200-nvl27'), if any is close."""
     lowered: dict[str, str] = {}
-    for name in names:
+    for name in sorted(choices):
         lowered.setdefault(name.lower(), name)
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+def did_you_mean(word: str, choices: Iterable[str], other: str = "use one of") -> str:
+    """A '; did you mean X?' suffix when a close match exists, else '; {other}: ' and the choices."""
+    names = sorted(choices)
+    close = close_match(word, names)
     if close:
-        return f"; did you mean {lowered[close[0]]!r}?"
+        return f"; did you mean {close!r}?"
     shown = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
     return f"; {other}: {shown}" if names else ""
 
@@ -312,20 +318,20 @@ def _check_hall_fits(
     """The hall's racks at full draw must fit its IT capacity and its cooling; racks must suit the plant."""
     racks = sum(p.racks for p in pods)
     rack_kw = sum(catalog.rack_types[p.rack_type].max_kw * p.racks for p in pods)
-    need = math.ceil(rack_kw / 10 - 1e-9) / 100  # MW, rounded up to 0.01 so "at least" is enough
+    need = _mw(math.ceil(rack_kw - 1e-6))  # rounded up to the kW, so "at least" it is enough
     capacity_mw = hall.it_capacity_mw or 0.0
     if rack_kw > capacity_mw * 1000.0 * (1 + 1e-9):
         out.add(
             merged.where("it_capacity_mw"),
-            f"the hall's {racks:,} racks draw up to {rack_kw / 1000:,.2f} MW at full load but it_capacity_mw "
-            f"is {capacity_mw:,.2f} MW; raise it_capacity_mw to at least {need:,.2f} or remove racks",
+            f"the hall's {racks:,} racks draw up to {need} MW at full load but it_capacity_mw is "
+            f"{_mw(capacity_mw * 1000)} MW; raise it_capacity_mw to at least {need} or remove racks",
         )
     cooling_loc = merged.where("cooling")
     if hall.cooling is not None and rack_kw > hall.cooling.capacity_mw * 1000.0 * (1 + 1e-9):
         out.add(
             (*cooling_loc, "capacity_mw"),
-            f"the hall's racks reject up to {rack_kw / 1000:,.2f} MW of heat but cooling capacity_mw is "
-            f"{hall.cooling.capacity_mw:,.2f} MW; raise it to at least {need:,.2f} or remove racks",
+            f"the hall's racks reject up to {need} MW of heat but cooling capacity_mw is "
+            f"{_mw(hall.cooling.capacity_mw * 1000)} MW; raise it to at least {need} or remove racks",
         )
     if hall.cooling is None or not hall.cooling.kind.startswith("air"):
         return
@@ -336,3 +342,8 @@ def _check_hall_fits(
                 f"rack type {p.rack_type!r} is liquid-cooled but this hall's plant is {hall.cooling.kind!r}; "
                 "use a liquid_* cooling kind or an air-cooled rack type",
             )
+
+
+def _mw(kw: float) -> str:
+    """Megawatts to the kW, as a person writes them: 2.376, 1.98, 2.2."""
+    return f"{kw / 1000:,.3f}".rstrip("0").rstrip(".")

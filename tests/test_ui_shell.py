@@ -1,0 +1,68 @@
+"""The console page in a real browser: it renders the site inventories, offline and without errors."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from ui_util import PageWatch, is_external_url
+
+
+def test_console_shows_demo_site(console_page: Page, page_watch: PageWatch, tmp_path: Path) -> None:
+    page = console_page
+    expect(page.get_by_role("heading", name="campustwin")).to_be_visible()
+
+    demo = page.get_by_role("row").filter(has=page.get_by_role("gridcell", name="Demo", exact=True))
+    expect(demo).to_have_count(1)
+    expect(demo.locator('[tabulator-field="campus"]')).to_have_text("Demo")
+    expect(demo.locator('[tabulator-field="GPUs"]')).to_have_text(re.compile(r"^\s*3,?200\s*$"))
+    expect(page.get_by_role("columnheader", name="GPUs")).to_be_visible()
+
+    shot = tmp_path / "console.png"
+    page.screenshot(path=shot, full_page=True)
+    assert shot.stat().st_size > 5_000, "the screenshot is (nearly) empty"
+
+    page_watch.assert_no_errors()
+    page_watch.assert_offline()
+
+
+def test_watch_blocks_and_reports_external_requests(page: Page, page_watch: PageWatch) -> None:
+    """The harness itself: a request to the internet is aborted at once and reported, not awaited."""
+    page_watch.check_on_teardown = False  # this page misbehaves on purpose
+    start = time.monotonic()
+    page.set_content(
+        '<img src="https://example.com/pixel.png"><script>fetch("http://93.184.215.14/")</script>'
+    )
+    page.wait_for_load_state("load")
+    deadline = time.monotonic() + 10
+    while len(page_watch.external_requests) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert time.monotonic() - start < 10
+    assert sorted(page_watch.external_requests) == [
+        "GET http://93.184.215.14/",
+        "GET https://example.com/pixel.png",
+    ]
+    with pytest.raises(AssertionError, match="beyond this machine"):
+        page_watch.assert_offline()
+
+
+@pytest.mark.parametrize(
+    ("url", "external"),
+    [
+        ("http://127.0.0.1:5006/static/js/bokeh.min.js", False),
+        ("ws://localhost:5006/ws", False),
+        ("http://[::1]:8080/", False),
+        ("blob:http://127.0.0.1:5006/0f1e", False),
+        ("data:image/png;base64,AAAA", False),
+        ("about:blank", False),
+        ("https://cdn.jsdelivr.net/npm/x.js", True),
+        ("https://fonts.googleapis.com/css", True),
+        ("wss://example.com/ws", True),
+        ("http://10.0.0.1/", True),
+    ],
+)
+def test_is_external_url(url: str, external: bool) -> None:
+    assert is_external_url(url) is external

@@ -1,0 +1,440 @@
+"""Helpers for the browser tests: Debian's Chromium, a served console, an offline watch over a page.
+
+Everything here runs offline. The console is the real ``campustwin serve`` started as a subprocess on a
+free loopback port; the browser is ``/usr/bin/chromium`` (``make browser``), never a downloaded build.
+
+    with ConsoleServer(["--sites", str(folder)]) as server:   # a console of its own, stopped on exit
+        page.goto(server.url)
+    watch = PageWatch.on_context(page.context)                 # before page.goto: records and blocks
+    wait_for_idle(page, "Demo", watch=watch)                   # Bokeh documents idle, text visible
+    watch.assert_clean()                                       # no console errors, nothing external
+
+The fixtures of ``conftest.py`` wrap these (``console_url``, ``start_console``, ``page_watch``,
+``console_page``); import from here what a test needs beyond them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, Response, WebSocket
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Debian's Chromium (``make browser``). ``CAMPUSTWIN_CHROMIUM`` may name another build of Chromium.
+CHROMIUM = os.environ.get("CAMPUSTWIN_CHROMIUM", "/usr/bin/chromium")
+
+#: Set to 1 to skip the browser tests on purpose (otherwise a missing Chromium fails them).
+SKIP_UI_ENV = "CAMPUSTWIN_SKIP_UI"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    # Belt and braces beside PageWatch's routing, which cannot see web sockets or the browser's own
+    # traffic: no host name or address but loopback resolves, so nothing can reach the internet.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]",
+]
+
+SERVER_START_TIMEOUT_S = 90.0
+SERVER_STOP_TIMEOUT_S = 10.0
+IDLE_TIMEOUT_MS = 30_000
+#: The first response builds the page (every site's inventory): seconds on a busy machine.
+PAGE_LOAD_TIMEOUT_MS = 90_000
+
+
+def missing_chromium_message() -> str:
+    return (
+        f"Chromium not found at {CHROMIUM}: the browser tests need Debian's chromium. "
+        "Run `make browser` (apt-get install chromium chromium-driver); never `playwright install`. "
+        f"To skip the browser tests on purpose, set {SKIP_UI_ENV}=1."
+    )
+
+
+def chromium_available() -> bool:
+    return os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)
+
+
+def skip_ui_requested() -> bool:
+    return os.environ.get(SKIP_UI_ENV, "").strip() == "1"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the server retries if another process takes it first)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------- server
+
+
+class ServerError(AssertionError):
+    """The console did not start; the message carries its output."""
+
+
+@dataclass(eq=False)
+class ConsoleServer:
+    """``python -m app.cli serve`` on a free loopback port, with its stdout and stderr in ``log_path``.
+
+    ``extra_args`` are added to the command line (e.g. ``["--sites", folder]``). Use as a context manager
+    or call ``start()`` and ``stop()``. ``start()`` returns once ``GET /`` answers 200.
+    """
+
+    extra_args: Sequence[str] = ()
+    log_dir: Path | None = None
+    start_timeout: float = SERVER_START_TIMEOUT_S
+    port: int = 0
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+    log_path: Path | None = None
+
+    running: ClassVar[set[ConsoleServer]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--address",
+            "127.0.0.1",
+            *map(str, self.extra_args),
+        ]
+
+    def __enter__(self) -> ConsoleServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> ConsoleServer:
+        if self.proc is not None:
+            return self
+        log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="campustwin-console-"))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        # Another process may grab the free port between free_port() and the server's bind: retry.
+        for attempt in range(3):
+            self.port = free_port()
+            self.log_path = log_dir / f"console-{self.port}.log"
+            self._spawn()
+            try:
+                self._wait_ready()
+                return self
+            except ServerError:
+                in_use = "address already in use" in self.log_tail().lower()
+                self.stop()
+                if not in_use or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _spawn(self) -> None:
+        assert self.log_path is not None
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # A file rather than a pipe: a pipe nobody reads fills up and blocks the server.
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        ConsoleServer.running.add(self)
+
+    def _wait_ready(self) -> None:
+        """Wait until the port accepts connections, then for one ``GET /`` to answer 200.
+
+        A single request, however slow: the page builds the inventory of every site, which can take
+        seconds, and a request abandoned on a client timeout would still occupy the server.
+        """
+        assert self.proc is not None
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            self._check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise self._error(f"did not listen on port {self.port}") from None
+                time.sleep(0.1)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+        try:
+            with opener.open(self.url, timeout=max(deadline - time.monotonic(), 5)) as resp:
+                if resp.status == 200:
+                    return
+                got = f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            got = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            got = str(getattr(exc, "reason", exc))
+        self._check_alive()
+        raise self._error(f"did not answer 200 on GET {self.url} (got: {got})")
+
+    def _check_alive(self) -> None:
+        assert self.proc is not None
+        code = self.proc.poll()
+        if code is not None:
+            raise self._error(f"exited with code {code} before answering on {self.url}")
+
+    def _error(self, what: str) -> ServerError:
+        return ServerError(
+            f"campustwin serve {what} (start timeout {self.start_timeout:.0f} s)\n"
+            f"command: {' '.join(self.command)}\n--- server output ---\n{self.log_tail()}"
+        )
+
+    def log_tail(self, chars: int = 6000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        return text if len(text) <= chars else "...\n" + text[-chars:]
+
+    def stop(self) -> None:
+        """Terminate the server, then kill it if it has not exited within ``SERVER_STOP_TIMEOUT_S``."""
+        proc, self.proc = self.proc, None
+        ConsoleServer.running.discard(self)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(SERVER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(SERVER_STOP_TIMEOUT_S)
+
+
+@atexit.register
+def _stop_leftover_servers() -> None:
+    for server in list(ConsoleServer.running):
+        server.stop()
+
+
+# ------------------------------------------------------------------------------------ page watching
+
+LOCAL_SCHEMES = {"data", "blob", "about", "javascript", "file", "chrome", "chrome-extension", "devtools"}
+
+
+def is_external_url(url: str) -> bool:
+    """True for a URL that would leave this machine: any host that is not loopback."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme.lower() in LOCAL_SCHEMES:
+        return False
+    host = urlsplit(url).hostname
+    if host is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a host name other than localhost
+
+
+@dataclass(eq=False)
+class PageWatch:
+    """Records what a page does wrong, and keeps it off the internet.
+
+    ``on_context(context)`` watches every page of the context (current and future) and aborts every
+    request to a non-loopback host, so a test never waits on the network; attach it before
+    ``page.goto``. Then read ``console_errors``, ``page_errors``, ``failed_requests`` and
+    ``external_requests`` (external web sockets included), or call ``assert_clean()``.
+    ``ignore(regex)`` tolerates matching console errors; ``clear()`` forgets what was recorded.
+    """
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    ignored: list[re.Pattern[str]] = field(default_factory=list)
+    #: used by the ``page_watch`` fixture: assert_clean() at teardown unless set to False
+    check_on_teardown: bool = True
+
+    @classmethod
+    def on_context(cls, context: BrowserContext) -> PageWatch:
+        watch = cls()
+        context.route(is_external_url, lambda route: route.abort("blockedbyclient"))
+        context.on("page", watch.attach)
+        for page in context.pages:
+            watch.attach(page)
+        return watch
+
+    def attach(self, page: Page) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.page_errors.append(_describe_exception(exc)))
+        page.on("request", self._on_request)
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
+        page.on("websocket", self._on_websocket)
+
+    def ignore(self, pattern: str | re.Pattern[str]) -> None:
+        self.ignored.append(re.compile(pattern))
+
+    def clear(self) -> None:
+        for found in (self.console_errors, self.page_errors, self.failed_requests, self.external_requests):
+            found.clear()
+
+    def _on_console(self, msg: ConsoleMessage) -> None:
+        if msg.type != "error":
+            return
+        text = msg.text
+        if any(p.search(text) for p in self.ignored):
+            return
+        loc = msg.location or {}
+        where = f" ({loc.get('url')}:{loc.get('lineNumber')})" if loc.get("url") else ""
+        self.console_errors.append(f"{text}{where}")
+
+    def _on_request(self, request: Request) -> None:
+        if is_external_url(request.url):
+            self.external_requests.append(f"{request.method} {request.url}")
+
+    def _on_request_failed(self, request: Request) -> None:
+        if not is_external_url(request.url):  # external ones fail on purpose and are listed already
+            self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
+
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 400 and not is_external_url(response.url):
+            self.failed_requests.append(f"{response.request.method} {response.url}: HTTP {response.status}")
+
+    def _on_websocket(self, ws: WebSocket) -> None:
+        if is_external_url(ws.url):
+            self.external_requests.append(f"WEBSOCKET {ws.url}")
+
+    @property
+    def problems(self) -> list[str]:
+        return [
+            *(f"console error: {e}" for e in self.console_errors),
+            *(f"page error: {e}" for e in self.page_errors),
+            *(f"failed request: {e}" for e in self.failed_requests),
+            *(f"external request (blocked): {e}" for e in self.external_requests),
+        ]
+
+    def assert_no_errors(self) -> None:
+        found = [p for p in self.problems if not p.startswith("external request")]
+        assert not found, "the page reported errors:\n  " + "\n  ".join(found)
+
+    def assert_offline(self) -> None:
+        assert not self.external_requests, "the page tried to reach beyond this machine:\n  " + "\n  ".join(
+            self.external_requests
+        )
+
+    def assert_clean(self) -> None:
+        assert not self.problems, "the page was not clean:\n  " + "\n  ".join(self.problems)
+
+
+def _describe_exception(exc: object) -> str:
+    stack = getattr(exc, "stack", None)
+    return f"{exc}\n{stack}" if stack else str(exc)
+
+
+# -------------------------------------------------------------------------------------------- idling
+
+_BOKEH_IDLE_JS = """() => {
+    const B = window.Bokeh;
+    return document.readyState === "complete" && B != null && B.documents != null
+        && B.documents.length > 0 && B.documents.every((doc) => doc.is_idle);
+}"""
+
+_BOKEH_STATE_JS = """() => ({
+    readyState: document.readyState,
+    bokeh: window.Bokeh != null ? window.Bokeh.version : null,
+    documents: window.Bokeh && window.Bokeh.documents ? window.Bokeh.documents.length : 0,
+    idle: window.Bokeh && window.Bokeh.documents ? window.Bokeh.documents.map((d) => d.is_idle) : [],
+})"""
+
+
+def wait_for_idle(
+    page: Page,
+    text: str | re.Pattern[str] | None = None,
+    *,
+    exact: bool = False,
+    timeout: float = IDLE_TIMEOUT_MS,
+    watch: PageWatch | None = None,
+) -> None:
+    """Wait, at most ``timeout`` ms per step, until Panel has rendered the page.
+
+    Steps: every Bokeh document of the page is idle (all its root views finished rendering), no
+    network request is in flight (stylesheets Panel adds after connecting), no Panel loading spinner
+    is shown, and, if given, ``text`` is visible (``page.get_by_text(text, exact=exact)``). A timeout
+    raises an AssertionError that says which step and shows the page's Bokeh state and, with
+    ``watch``, what the page reported.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    def fail(step: str, exc: Exception) -> AssertionError:
+        try:
+            state = page.evaluate(_BOKEH_STATE_JS)
+        except PlaywrightError as e:
+            state = f"unavailable ({e})"
+        lines = [f"page {page.url} not idle after {timeout:.0f} ms: {step}", f"state: {state}"]
+        if watch is not None and watch.problems:
+            lines += ["the page reported:", *(f"  {p}" for p in watch.problems)]
+        lines.append(f"cause: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        return AssertionError("\n".join(lines))
+
+    steps = [
+        (
+            "Bokeh documents idle",
+            lambda: page.wait_for_function(_BOKEH_IDLE_JS, timeout=timeout, polling=100),
+        ),
+        ("network idle", lambda: page.wait_for_load_state("networkidle", timeout=timeout)),
+        (
+            "loading spinners gone",
+            lambda: expect(page.locator(".pn-loading")).to_have_count(0, timeout=timeout),
+        ),
+    ]
+    if text is not None:
+        steps.append(
+            (
+                f"text {text!r} visible",
+                lambda: expect(page.get_by_text(text, exact=exact).first).to_be_visible(timeout=timeout),
+            )
+        )
+    for step, run in steps:
+        try:
+            run()
+        except (PlaywrightError, AssertionError) as exc:
+            raise fail(step, exc) from exc
+
+
+def open_console(
+    page: Page,
+    url: str,
+    text: str | re.Pattern[str] | None = None,
+    *,
+    watch: PageWatch | None = None,
+    timeout: float = PAGE_LOAD_TIMEOUT_MS,
+) -> Page:
+    """``page.goto(url)`` with room for a slow first response, then ``wait_for_idle(page, text)``."""
+    page.goto(url, timeout=timeout)
+    wait_for_idle(page, text, watch=watch)
+    return page
