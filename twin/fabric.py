@@ -138,9 +138,13 @@ def build_fabric(campus: Campus) -> nx.Graph:
                 for r in racks
             )
             leaf_nic = np.bincount(leaves - first_leaf, weights=nic[sl])
-            for leaf_node, down in zip(leaf_nodes, leaf_nic, strict=True):
-                per_spine = down / f.leaf_oversubscription / f.spines_per_pod
-                g.add_edges_from((leaf_node, s, _edge(per_spine, f.link_gbps, "spine")) for s in spines)
+            per_spine = leaf_nic / f.leaf_oversubscription / f.spines_per_pod
+            # Leaves of a pod usually carry equal bundles: one call per distinct capacity.
+            for cap in np.unique(per_spine).tolist():
+                members = [leaf_nodes[k] for k in np.flatnonzero(per_spine == cap).tolist()]
+                g.add_edges_from(
+                    ((leaf, s) for leaf in members for s in spines), **_edge(cap, f.link_gbps, "spine")
+                )
             pod_up = float(nic[sl].sum()) / f.leaf_oversubscription / f.pod_oversubscription
             building_up += pod_up
             per_edge = pod_up / f.spines_per_pod / f.aggregation_switches
