@@ -30,7 +30,16 @@ class DemandState:
     """Multipliers changed by demand-shock events."""
 
     def __init__(self) -> None:
+        self.shocks: list[float] = []  # the factors of the shocks in force (0 stops arrivals)
         self.arrival_factor = 1.0
+
+    def shock(self, factor: float) -> None:
+        self.shocks.append(factor)
+        self.arrival_factor = math.prod(self.shocks)
+
+    def unshock(self, factor: float) -> None:
+        self.shocks.remove(factor)
+        self.arrival_factor = math.prod(self.shocks)
 
 
 def _accepted(engine, gpu_type: str, site: str) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +55,7 @@ def _accepted(engine, gpu_type: str, site: str) -> tuple[np.ndarray, np.ndarray]
 
 def training_arrivals(engine, spec: TrainingDemand, state: DemandState, rng: np.random.Generator):
     sizes, probs = size_distribution(spec.size.min_gpus, spec.size.max_gpus, spec.size.alpha)
+    cum = np.cumsum(probs)
     types, sites = _accepted(engine, spec.gpu_type, spec.site)
     base_rate = spec.arrivals_per_day / 24.0
     if base_rate <= 0:
@@ -54,7 +64,7 @@ def training_arrivals(engine, spec: TrainingDemand, state: DemandState, rng: np.
         # Thinning keeps the stream of draws independent of shock timing.
         yield engine.env.timeout(rng.exponential(1.0 / (base_rate * max(state.arrival_factor, 1.0))))
         accept = rng.random() < state.arrival_factor / max(state.arrival_factor, 1.0)
-        gpus = int(rng.choice(sizes, p=probs))
+        gpus = int(sizes[min(int(np.searchsorted(cum, rng.random(), side="right")), sizes.size - 1)])
         median = spec.duration_median_hours + spec.big_job_hours_per_log2_gpus * max(
             0.0, math.log2(gpus / 1024)
         )

@@ -6,8 +6,9 @@ events, so interrupting it is a version bump rather than a process interrupt. No
 scheduled per GPU or per rack.
 
 Scheduling is priority then first-come, with backfill: a job that fits may start ahead of a
-bigger one that does not, until the head of the queue has waited ``drain_after_hours``; from then
-on nothing jumps it, so big jobs cannot starve.
+bigger one that does not. Once the head of the queue has waited ``DRAIN_AFTER_HOURS`` it reserves
+the (site, GPU type) pool closest to fitting it, and no other job starts in that pool until it
+does (EASY-style backfill per pool), so big jobs cannot starve while other pools keep working.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ class Engine:
         self.site_names = [c.name for c in fleet.campuses]
         self._max_pool = self._pool_sizes()
         self._masks: dict[tuple, tuple[np.ndarray, list[int]]] = {}
+        self._job_pools: dict[int, tuple[np.ndarray, list[int]]] = {}
+        # Queued GPUs by the one site a job asks for (-1: jobs that accept several sites).
+        self.queued_gpus: dict[int, int] = {}
+        # A lower bound, per pool, of the GPUs the smallest queued job accepting it wants: a
+        # scheduling pass is skipped when no pool has that many idle (nothing could start).
+        self._min_waiting: dict[int, int] = {}
 
     # -- logging ---------------------------------------------------------------------------------
     def note(self, site: int | str, kind: str, subject: str, detail: str) -> None:
@@ -84,10 +91,14 @@ class Engine:
 
     def accepted(self, job: Job) -> tuple[np.ndarray, list[int]]:
         """The job's pod mask and pool keys, cached per (types, sites) combination."""
+        cached = self._job_pools.get(job.id)
+        if cached is not None:
+            return cached
         key = (job.gpu_types.tobytes(), job.sites.tobytes())
         if key not in self._masks:
             ok = accepted_pods(self.fleet, job.gpu_types, job.sites)
             self._masks[key] = (ok, sorted(set(self.fleet.pod_pool[ok].tolist())))
+        self._job_pools[job.id] = self._masks[key]
         return self._masks[key]
 
     # -- jobs ------------------------------------------------------------------------------------
@@ -106,6 +117,10 @@ class Engine:
     def _enqueue(self, job: Job) -> None:
         job.status = QUEUED
         job.queued_since = self.env.now
+        for pool in self.accepted(job)[1]:
+            self._min_waiting[pool] = min(self._min_waiting.get(pool, job.gpus), job.gpus)
+        key = int(job.sites[0]) if job.sites.size == 1 else -1
+        self.queued_gpus[key] = self.queued_gpus.get(key, 0) + job.gpus
         bisect.insort(self.queue, ((-job.priority, job.submit, job.id), job), key=lambda e: e[0])
 
     def schedule(self) -> None:
@@ -117,8 +132,14 @@ class Engine:
         now = self.env.now
         started: list[int] = []
         pool_idle = self.fleet.idle_gpus_by_pool()
+        if not any(pool_idle.get(p, 0) >= m for p, m in self._min_waiting.items()):
+            return
+        reserved_pool, reserved_pods = -1, None
         for i, (_, job) in enumerate(self.queue[:MAX_BACKFILL_SCAN]):
             ok, pools = self.accepted(job)
+            if reserved_pods is not None and reserved_pool in pools:
+                ok = ok & ~reserved_pods
+                pools = [p for p in pools if p != reserved_pool]
             placement = None
             # Cheap test first: no pool it accepts has that many idle GPUs.
             if any(pool_idle.get(p, 0) >= job.gpus for p in pools):
@@ -129,14 +150,27 @@ class Engine:
                 pool = placement.site * 64 + placement.gpu_type
                 pool_idle[pool] -= int(self.fleet.server_gpus[placement.servers].sum())
             elif i == 0 and now - job.queued_since >= DRAIN_AFTER_HOURS:
-                break  # drain: let the head job's capacity accumulate
+                # Drain: the head has waited too long. It reserves the pool closest to fitting it;
+                # nothing else starts there until it does, so big jobs cannot starve.
+                reserved_pool = max(pools, key=lambda p: pool_idle.get(p, 0))
+                reserved_pods = self.fleet.pod_pool == reserved_pool
         for i in reversed(started):
+            job = self.queue[i][1]
+            key = int(job.sites[0]) if job.sites.size == 1 else -1
+            self.queued_gpus[key] -= job.gpus
             del self.queue[i]
+        # Only jobs a pass can start count: those in the scan window.
+        self._min_waiting = {}
+        for _, job in self.queue[:MAX_BACKFILL_SCAN]:
+            for pool in self.accepted(job)[1]:
+                if job.gpus < self._min_waiting.get(pool, 1 << 62):
+                    self._min_waiting[pool] = job.gpus
 
     def _start(self, job: Job, placement) -> None:
         now = self.env.now
         self.fleet.assign_internal(placement.servers, job.id)
         job.servers = placement.servers
+        job.pods = placement.pods
         job.slowdown = placement.slowdown
         job.max_slowdown = max(job.max_slowdown, placement.slowdown)
         job.site, job.gpu_type = placement.site, placement.gpu_type
@@ -214,7 +248,7 @@ class Engine:
 
     def _replacements(self, job: Job, alive: np.ndarray, missing: int) -> np.ndarray | None:
         f = self.fleet
-        pods = np.unique(f.server_pod[alive]) if alive.size else np.empty(0, dtype=np.int64)
+        pods = job.pods
         picked: list[np.ndarray] = []
         need = missing
         for pod in pods.tolist():
@@ -228,6 +262,9 @@ class Engine:
                 return np.concatenate(picked)
         ok = (f.pod_site == job.site) & (f.pod_gpu_type == job.gpu_type)
         gps = int(f.pod_gpus_per_server[ok][0])
+        # The job's own pods gave all their idle servers above (not yet assigned: place would see
+        # them idle and hand them out twice).
+        ok[pods] = False
         pl = place(f, need * gps, ok, job.network_sensitivity)
         if pl is None:
             return None
@@ -235,6 +272,7 @@ class Engine:
         servers = np.concatenate(picked)
         all_pods = np.unique(f.server_pod[np.concatenate([alive, servers])])
         if all_pods.size > pods.size:
+            job.pods = all_pods
             counts = np.bincount(f.server_pod[np.concatenate([alive, servers])])[all_pods]
             job.slowdown = slowdown(f, all_pods, counts, job.network_sensitivity)
             job.max_slowdown = max(job.max_slowdown, job.slowdown)
@@ -266,24 +304,37 @@ class Engine:
         ``failure`` False (a curtailment) preempts the job instead of counting an interruption.
         With ``repair_hours`` 0 the server stays in service and only the job restarts.
         """
+        self.hit_servers(np.array([server], dtype=np.int64), repair_hours, cause, failure)
+
+    def hit_servers(self, servers: np.ndarray, repair_hours: float, cause: str, failure: bool = True) -> None:
+        """Servers go out of service together (one failure, or a whole hall in an outage).
+
+        All of them go down before any job looks for replacements or any lease for spares, so neither
+        picks a server that the same event takes out a moment later; each job is interrupted once.
+        """
         f = self.fleet
-        if f.down[server]:
-            return
+        servers = servers[~f.down[servers]]
         if repair_hours <= 0:
-            owner = int(f.job[server])
-            if owner >= 0:
+            for owner in dict.fromkeys(f.job[servers][f.job[servers] >= 0].tolist()):
                 self.interrupt(self.jobs[owner], cause)
             return
-        owner, lease = f.fail(server, self.env.now + repair_hours)
-        self.at(repair_hours, lambda: self.repair(server))
-        if owner >= 0:
+        owners: dict[int, None] = {}
+        lost: list[tuple[int, int]] = []
+        for server in servers.tolist():
+            owner, lease = f.fail(server, self.env.now + repair_hours)
+            self.at(repair_hours, lambda server=server: self.repair(server))
+            if owner >= 0:
+                owners[owner] = None
+            elif owner <= -2 and failure:
+                self.inference_failures += 1
+            if lease != FREE:
+                lost.append((lease, server))
+        for owner in owners:
             if failure:
                 self.interrupt(self.jobs[owner], cause)
             else:
                 self.preempt(self.jobs[owner], cause)
-        elif owner <= -2 and failure:
-            self.inference_failures += 1
-        if lease != FREE:
+        for lease, server in lost:
             self.lease_server_lost(self.leases[lease], server)
         self._dirty = True
 
@@ -298,12 +349,29 @@ class Engine:
             lease = self.leases[lease_idx]
             lease.touch(self.env.now)
             f.repair(server)
-            if lease.status != ACTIVE or lease.members > lease.target_servers:
-                # The lease ended, or a spare stood in meanwhile: the repaired server goes back.
-                f.release_lease(np.array([server]))
-                lease.members -= lease.status == ACTIVE
+            gpus = int(f.server_gpus[server])
+            if lease.status != ACTIVE:
+                self._release_lease_servers(np.array([server]))
+            elif lease.members > lease.target_servers and lease.healthy_gpus >= min(
+                lease.spec.gpus, lease.granted_gpus
+            ):
+                # A spare stood in meanwhile and the lease is whole without this server: one server
+                # goes back, a spare from outside the lease's racks rather than one of its own (the
+                # tenant's racks are never shared with internal work).
+                give = server
+                if server in lease.servers:
+                    spares = np.flatnonzero((f.lease == lease_idx) & ~f.down)
+                    spares = spares[~np.isin(spares, lease.servers)]
+                    give = int(spares[-1]) if spares.size else FREE
+                if give == FREE:  # the spare is itself down: it goes back once repaired
+                    lease.healthy_gpus += gpus
+                else:
+                    lease.healthy_gpus += gpus - int(f.server_gpus[give])
+                    lease.members -= 1
+                    self._release_lease_servers(np.array([give]))
             else:
-                lease.healthy_gpus += int(f.server_gpus[server])
+                # Still short (or no spare stood in): the lease keeps its server.
+                lease.healthy_gpus += gpus
         self._dirty = True
         self.schedule()
 
@@ -332,12 +400,12 @@ class Engine:
         servers = np.flatnonzero(np.isin(f.server_rack, racks)) if racks.size else np.empty(0, dtype=np.int64)
         # Preempt internal work on the chosen racks (reserved leases only reach here with busy racks).
         owners = np.unique(f.job[servers][f.job[servers] >= 0])
+        lease.preempted_servers = int(np.count_nonzero(f.job[servers] != FREE))
         for owner in owners.tolist():
             self.preempt(self.jobs[owner], f"preempted for lease {lease.spec.name}")
         infer = servers[f.job[servers] <= -2]
         if infer.size:
             f.release_internal(infer)
-        lease.preempted_servers = int(owners.size)
         healthy = servers[~f.down[servers]]
         down = servers[f.down[servers]]
         f.assign_lease(healthy, lease.index)
@@ -359,6 +427,10 @@ class Engine:
         if owners.size:
             detail += f"; preempted {owners.size} internal jobs"
         self.note(lease.site, "lease_started", lease.spec.name, detail)
+        if lease.guaranteed:  # servers of its racks under repair: spares stand in, as after a failure
+            for _ in range(down.size):
+                if lease.healthy_gpus >= lease.spec.gpus or not self._stand_in(lease):
+                    break
         self._dirty = True
         self.schedule()
 
@@ -368,7 +440,7 @@ class Engine:
         f = self.fleet
         mine = np.flatnonzero(f.lease == lease.index)
         up = mine[~f.down[mine]]
-        f.release_lease(up)
+        self._release_lease_servers(up)
         f.lease[mine[f.down[mine]]] = FREE
         self.note(lease.site, "lease_ended", lease.spec.name, why)
         self._dirty = True
@@ -383,14 +455,32 @@ class Engine:
         lease.healthy_gpus -= int(f.server_gpus[server])
         if not lease.guaranteed or lease.healthy_gpus >= lease.spec.gpus:
             return
+        self._stand_in(lease)
+
+    def _stand_in(self, lease: LeaseState) -> bool:
+        """Add a spare to a guaranteed lease that is short; False (a shortfall) if there is none."""
         spare = self._spare_for(lease)
         if spare is None:
             lease.shortfall_events += 1
-            return
-        f.assign_lease(np.array([spare]), lease.index)
-        lease.healthy_gpus += int(f.server_gpus[spare])
+            return False
+        self.fleet.assign_lease(np.array([spare]), lease.index)
+        lease.healthy_gpus += int(self.fleet.server_gpus[spare])
         lease.members += 1
         lease.spares_used += 1
+        return True
+
+    def _release_lease_servers(self, servers: np.ndarray) -> None:
+        """Healthy servers leave a lease; any a running spot lease lent as spares go back to it."""
+        f = self.fleet
+        f.release_lease(servers)
+        for other in self.leases:
+            if other.status == ACTIVE and other.spec.kind == "spot":
+                back = servers[np.isin(servers, other.servers)]
+                if back.size:
+                    other.touch(self.env.now)
+                    f.assign_lease(back, other.index)
+                    other.healthy_gpus += int(f.server_gpus[back].sum())
+                    other.members += int(back.size)
 
     def _spare_for(self, lease: LeaseState) -> int | None:
         f = self.fleet

@@ -42,6 +42,7 @@ class Job:
     status: str = QUEUED
     remaining: float = field(init=False)
     servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    pods: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # pods it runs in
     slowdown: float = 1.0
     site: int = -1
     gpu_type: int = -1

@@ -31,55 +31,68 @@ class Recorder:
         self.hall = np.zeros((len(HALL_METRICS), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_METRICS), self.samples, sites), dtype=np.float64)
         self.tenant_healthy: np.ndarray | None = None
-        self.rack_day = np.zeros((fleet.racks, self.days), dtype=np.float32)  # GPU-hours in use
+        # GPU-hours in use, stored day-major so each sample adds one contiguous row.
+        self._day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
         self.busy_power_fraction = busy_power_fraction
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
         self._dyn_kw = fleet.rack_max_kw - fleet.rack_idle_kw
+        # Racks are laid out hall by hall, so hall totals are one reduceat over hall boundaries.
+        assert np.all(np.diff(fleet.rack_hall) >= 0), "racks must be sorted by hall"
+        self._hall_start = np.searchsorted(fleet.rack_hall, np.arange(halls))
+        self._hall_to_site = np.zeros((halls, sites))
+        self._hall_to_site[np.arange(halls), fleet.hall_site] = 1.0
+        self._rack_stack = np.zeros((5, fleet.racks))
         self.taken = 0
 
     def process(self, engine):
         """The sampling process: one sample at the start of each step."""
         leases = engine.leases
         self.tenant_healthy = np.zeros((self.samples, len(leases)), dtype=np.float32)
+        # Let what happens at hour 0 (leases, events of day 0) happen first, as it does before every
+        # later sample: those were scheduled before the sample's own timer.
+        yield engine.env.timeout(0)
         for i in range(self.samples):
             self.sample(i, engine)
             self.taken = i + 1
             yield engine.env.timeout(self.step)
 
+    @property
+    def rack_day(self) -> np.ndarray:
+        """GPU-hours in use, racks x days."""
+        return self._day_rack.T
+
     def sample(self, i: int, engine) -> None:
         f = self.fleet
-        halls = f.hall_site.size
-        working = f.rack_busy_gpus + f.rack_tenant_busy_gpus
-        rack_kw = f.rack_idle_kw + self._dyn_kw * self.busy_power_fraction * working / f.rack_gpus
-        leased_kw = (
-            f.rack_idle_kw * f.rack_leased_gpus
-            + self._dyn_kw * self.busy_power_fraction * f.rack_tenant_busy_gpus
-        ) / f.rack_gpus
-        per_hall = [
-            self._installed_hall,
-            np.bincount(f.rack_hall, weights=f.rack_busy_gpus, minlength=halls),
-            np.bincount(f.rack_hall, weights=f.rack_leased_gpus, minlength=halls),
-            np.bincount(f.rack_hall, weights=f.rack_failed_gpus, minlength=halls),
-            np.bincount(f.rack_hall, weights=rack_kw, minlength=halls),
-        ]
-        for m, values in enumerate(per_hall):
-            self.hall[m, i] = values
-            self.site[m, i] = np.bincount(f.hall_site, weights=values, minlength=self.site.shape[2])
+        frac = self.busy_power_fraction / f.rack_gpus
+        m = self._rack_stack
+        m[0] = f.rack_busy_gpus
+        m[1] = f.rack_leased_gpus
+        m[2] = f.rack_failed_gpus
+        np.multiply(self._dyn_kw * frac, f.rack_busy_gpus + f.rack_tenant_busy_gpus, out=m[3])
+        m[3] += f.rack_idle_kw
+        np.multiply(self._dyn_kw * frac, f.rack_tenant_busy_gpus, out=m[4])
+        m[4] += f.rack_idle_kw * f.rack_leased_gpus / f.rack_gpus
+        per_hall = np.add.reduceat(m, self._hall_start, axis=1)  # busy, leased, failed, kW, leased kW
+        per_site = per_hall @ self._hall_to_site
+        self.hall[0, i] = self._installed_hall
+        self.hall[1:5, i] = per_hall[:4]
+        self.site[0, i] = self._installed_hall @ self._hall_to_site
+        self.site[1:5, i] = per_site[:4]
+        self.site[6, i] = per_site[4]
         queued = np.zeros(self.site.shape[2])
-        for _, job in engine.queue:
-            if job.sites.size == 1:
-                queued[job.sites[0]] += job.gpus
+        for key, gpus in engine.queued_gpus.items():
+            if key >= 0:
+                queued[key] = gpus
+        any_queued = engine.queued_gpus.get(-1, 0)
         self.site[5, i] = queued
-        self.site[6, i] = np.bincount(f.rack_site, weights=leased_kw, minlength=self.site.shape[2])
         # Internal work displaced by leases: queued internal GPUs that leased GPUs could have served.
-        any_queued = sum(job.gpus for _, job in engine.queue if job.sites.size > 1)
-        leased_site = self.site[2, i]
+        leased_site = per_site[1]
         wanting = queued + any_queued * (leased_site / max(leased_site.sum(), 1.0))
         self.site[7, i] = np.minimum(wanting, leased_site)
         day = int(engine.env.now // 24.0)
         if day < self.days:
-            self.rack_day[:, day] += (f.rack_busy_gpus + f.rack_leased_gpus) * self.step
-        if self.tenant_healthy is not None:
+            self._day_rack[day] += (m[0] + m[1]) * self.step
+        if self.tenant_healthy is not None and engine.leases:
             self.tenant_healthy[i] = [
                 lease.healthy_gpus if lease.status == "active" else 0 for lease in engine.leases
             ]

@@ -153,10 +153,18 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     leases = pd.DataFrame(lease_rows) if lease_rows else pd.DataFrame(columns=["lease", "tenant"])
     events = pd.DataFrame(engine.log, columns=["time_h", "site", "kind", "subject", "detail"])
     gpus_per_rack = f.rack_gpus[:, None].astype(np.float32)
-    day_hours = np.minimum(24.0, spec.days * 24.0 - 24.0 * np.arange(recorder.days))[None, :].astype(
-        np.float32
+    # Hours sampled in each day (the recorder adds a whole step to the day a sample falls in, so with
+    # a step that does not divide 24 h a day holds more or fewer than 24 h of samples).
+    # Sample times summed step by step, as the clock was when the recorder chose the day.
+    sample_now = np.concatenate([[0.0], np.cumsum(np.full(max(n - 1, 0), step))])
+    sample_day = np.minimum(sample_now // 24.0, recorder.days - 1).astype(np.int64)
+    day_hours = (np.bincount(sample_day, minlength=recorder.days) * step)[None, :].astype(np.float32)
+    rack_day = np.divide(
+        recorder.rack_day,
+        gpus_per_rack * day_hours,
+        out=np.zeros(recorder.rack_day.shape, dtype=np.float32),
+        where=day_hours > 0,
     )
-    rack_day = recorder.rack_day / (gpus_per_rack * day_hours)
     rack_names = [f"{c.name}/{c.rack_name(r)}" for c in f.campuses for r in range(c.racks)]
 
     kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)

@@ -132,10 +132,11 @@ def _event_process(engine: Engine, event: Event, demand: DemandState):
         lease = next(lease for lease in engine.leases if lease.spec.name == event.lease)
         engine.terminate_lease(lease)
     elif event.kind == "demand_shock":
-        demand.arrival_factor *= event.factor or 1.0
+        factor = 1.0 if event.factor is None else event.factor
+        demand.shock(factor)
         engine.note("all", "demand_shock", "training arrivals", f"x{event.factor} for {event.hours:g} h")
         yield env.timeout(event.hours)
-        demand.arrival_factor /= event.factor or 1.0
+        demand.unshock(factor)
     elif event.kind == "outage":
         site = f.site_index(event.site)
         if event.hall:
@@ -146,8 +147,7 @@ def _event_process(engine: Engine, event: Event, demand: DemandState):
             servers = np.flatnonzero(f.server_site == site)
             subject = "whole site"
         engine.note(site, "outage", subject, f"{servers.size:,} servers down for {event.hours:g} h")
-        for server in servers.tolist():
-            engine.hit_server(server, event.hours, "outage")
+        engine.hit_servers(servers, event.hours, "outage")
         engine.schedule()
     elif event.kind == "curtailment":
         from twin.curtail import curtail

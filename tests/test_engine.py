@@ -1,0 +1,472 @@
+"""The discrete-event core: determinism, training-job accounting, failures and outages.
+
+Scenarios run on ``sample_sites/demo.yaml`` (2,048 H100 in four 512-GPU pods of two halls, 1,152 GB200
+in two pods of hall B/L1) over a few days, so the whole file runs in seconds. Some regression tests
+drive an :class:`~twin.engine.Engine` by hand (``bare_engine``) to set up an exact situation.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.campus import build_campus
+from twin.engine import Engine
+from twin.fleet import FREE, INFERENCE, build_fleet
+from twin.jobs import Job
+from twin.leases import LeaseState
+from twin.load import load_site
+from twin.scenario import Scenario, ScenarioSpec, check_scenario
+from twin.simulate import STREAMS, month_edges, simulate
+
+SITES = Path(__file__).resolve().parent.parent / "sample_sites"
+
+
+@cache
+def demo_site():
+    return load_site(SITES / "demo.yaml")
+
+
+def scenario(**doc) -> Scenario:
+    """A scenario on the demo site from keyword fields (checked like a scenario file)."""
+    spec = ScenarioSpec.model_validate({"name": "test", "sites": ["demo.yaml"], **doc})
+    problems = check_scenario(spec, [demo_site()], SITES)
+    assert not problems, problems
+    return Scenario(spec=spec, sites=[demo_site()], file=str(SITES / "test.yaml"))
+
+
+def bare_engine(**doc) -> Engine:
+    """An engine on the demo fleet with the scenario's leases set up but no process running."""
+    spec = scenario(**doc).spec
+    fleet = build_fleet([build_campus(demo_site())])
+    horizon = spec.days * 24.0
+    rngs = {name: np.random.default_rng(0) for name in STREAMS}
+    engine = Engine(fleet, horizon, rngs)
+    fleet.lease_utilization = np.array([lease.tenant_utilization for lease in spec.leases] or [0.0])
+    for i, lease in enumerate(spec.leases):
+        engine.leases.append(
+            LeaseState(
+                index=i,
+                spec=lease,
+                site=0,
+                gpu_type=fleet.gpu_type_names.index(lease.gpu_type),
+                start=lease.start_day * 24.0,
+                end=(lease.start_day + lease.term_days) * 24.0,
+                month_edges=month_edges(spec.start, horizon),
+            )
+        )
+    return engine
+
+
+def pods_of(engine: Engine, gpu_type: str) -> np.ndarray:
+    f = engine.fleet
+    return np.flatnonzero(f.pod_gpu_type == f.gpu_type_names.index(gpu_type))
+
+
+def fleet_is_consistent(engine: Engine) -> None:
+    """The per-rack and per-pod counters equal a recount from the per-server state."""
+    f = engine.fleet
+    up = ~f.down
+
+    def count(mask):
+        return np.bincount(f.server_rack, weights=f.server_gpus * mask, minlength=f.racks)
+
+    assert np.array_equal(f.rack_busy_gpus, count(up & (f.job != FREE)))
+    assert np.array_equal(f.rack_leased_gpus, count(up & (f.lease != FREE)))
+    assert np.array_equal(f.rack_failed_gpus, count(f.down))
+    idle = up & (f.job == FREE) & (f.lease == FREE)
+    assert np.array_equal(f.pod_idle_servers, np.bincount(f.server_pod, weights=idle, minlength=f.pods))
+
+
+BUSY = dict(
+    days=4,
+    seed=11,
+    training=dict(
+        arrivals_per_day=60,
+        size=dict(min_gpus=8, max_gpus=1024, alpha=0.5),
+        duration_median_hours=8,
+        checkpoint_interval_hours=1.0,
+        checkpoint_write_hours=0.05,
+        restart_overhead_hours=0.25,
+    ),
+    inference=[dict(site="Demo", gpu_type="H100-SXM", peak_gpus=200)],
+    leases=[
+        dict(
+            name="res",
+            tenant="Acme",
+            gpu_type="GB200",
+            gpus=288,
+            start_day=1,
+            term_days=30,
+            price_usd_per_gpu_hour=3.0,
+        ),
+        dict(
+            name="spot",
+            tenant="Spotco",
+            gpu_type="H100-SXM",
+            gpus=256,
+            start_day=0.5,
+            term_days=2,
+            kind="spot",
+            billing="metered",
+            price_usd_per_gpu_hour=1.0,
+        ),
+    ],
+    events=[
+        dict(kind="outage", site="Demo", hall="A/H2", day=2, hours=5),
+        dict(kind="curtailment", site="Demo", mw=1.0, day=3, hours=3),
+    ],
+    failures=dict(rate_scale=20),
+)
+
+
+# -- determinism ---------------------------------------------------------------------------------
+
+
+def _frames(results):
+    return {
+        name: getattr(results, name)
+        for name in ("site_series", "hall_series", "tenant_series", "jobs", "leases", "events")
+    }
+
+
+def test_same_seed_gives_identical_results():
+    a, b = simulate(scenario(**BUSY)), simulate(scenario(**BUSY))
+    ka = {k: v for k, v in a.kpis.items() if k != "wall_seconds"}
+    kb = {k: v for k, v in b.kpis.items() if k != "wall_seconds"}
+    assert ka == kb
+    assert a.kpis["jobs_submitted"] > 100 and a.kpis["failures"] > 10  # the run exercised something
+    for name, frame in _frames(a).items():
+        assert frame.equals(_frames(b)[name]), name
+    assert np.array_equal(a.rack_day_utilization, b.rack_day_utilization)
+    assert a.rack_names == b.rack_names
+
+
+def test_different_seeds_give_different_results():
+    a = simulate(scenario(**BUSY))
+    b = simulate(scenario(**{**BUSY, "seed": 12}))
+    assert not a.jobs.equals(b.jobs)
+    assert not a.hall_series.equals(b.hall_series)
+    assert a.kpis["failures_by_category"] != b.kpis["failures_by_category"] or (
+        a.kpis["utilization"] != b.kpis["utilization"]
+    )
+
+
+# -- training jobs -------------------------------------------------------------------------------
+
+FAILING = dict(
+    days=3,
+    seed=5,
+    training=dict(
+        arrivals_per_day=40,
+        size=dict(min_gpus=64, max_gpus=512, alpha=0.3),
+        duration_median_hours=20,
+        duration_sigma=0.3,
+        checkpoint_interval_hours=2.0,
+        checkpoint_write_hours=0.1,
+        restart_overhead_hours=0.3,
+        gpu_type="H100-SXM",
+    ),
+    failures=dict(rate_scale=50),
+)
+
+
+@pytest.fixture(scope="module")
+def failing_run():
+    return simulate(scenario(**FAILING))
+
+
+def test_failure_loses_at_most_one_checkpoint_interval(failing_run):
+    jobs = failing_run.jobs
+    cycle = FAILING["training"]["checkpoint_interval_hours"] + FAILING["training"]["checkpoint_write_hours"]
+    hit = jobs[jobs["interruptions"] > 0]
+    assert len(hit) >= 5 and hit["lost_hours"].sum() > 0
+    per_event = jobs["lost_hours"] / (jobs["interruptions"] + jobs["preemptions"]).clip(lower=1)
+    assert (per_event <= cycle + 1e-9).all()
+    assert (jobs.loc[jobs["interruptions"] + jobs["preemptions"] == 0, "lost_hours"] == 0).all()
+
+
+def test_job_time_adds_up_to_wall_time(failing_run):
+    jobs = failing_run.jobs
+    started = jobs[jobs["first_start_h"].notna()]
+    assert len(started) > 10 and (started["status"] == "done").any()
+    waited_after_start = started["queue_wait_hours"] - (started["first_start_h"] - started["submit_h"])
+    parts = (
+        started["productive_hours"]
+        + started["lost_hours"]
+        + started["checkpoint_hours"]
+        + started["restart_hours"]
+        + waited_after_start
+    )
+    assert np.allclose(parts, started["wall_hours"], rtol=1e-9, atol=1e-6)
+    done = started[started["status"] == "done"]
+    assert np.allclose(done["wall_hours"], done["end_h"] - done["first_start_h"])
+
+
+def test_ettr_at_most_one(failing_run):
+    jobs = failing_run.jobs
+    ran = jobs[jobs["wall_hours"] > 0]
+    assert (ran["productive_hours"] <= ran["wall_hours"] + 1e-9).all()
+    ettr = failing_run.kpis["effective_training_time"]
+    assert 0 < ettr < 1  # failures at 50x cost something
+    assert failing_run.kpis["interruptions"] > 0
+
+
+def test_job_over_two_pods_runs_slower():
+    sc = scenario(
+        days=2,
+        seed=2,
+        training=dict(
+            arrivals_per_day=3,
+            size=dict(min_gpus=1024, max_gpus=1024),
+            duration_median_hours=5,
+            duration_sigma=0,
+            gpu_type="H100-SXM",
+            network_sensitivity=0.2,
+        ),
+        failures=dict(enabled=False),
+    )
+    jobs = simulate(sc).jobs
+    done = jobs[jobs["status"] == "done"]
+    assert len(done) >= 1
+    assert (done["max_slowdown"] > 1.0).all()  # 1,024 GPUs never fit one 512-GPU pod
+    assert (done["end_h"] - done["first_start_h"] > done["work_hours"] * 1.01).all()
+    assert np.allclose(done["productive_hours"], done["work_hours"] * done["max_slowdown"])
+
+
+def test_single_pod_job_runs_at_full_speed():
+    sc = scenario(
+        days=2,
+        seed=2,
+        training=dict(
+            arrivals_per_day=4,
+            size=dict(min_gpus=64, max_gpus=64),
+            duration_median_hours=3,
+            duration_sigma=0,
+            checkpoint_write_hours=0.0,
+        ),
+        failures=dict(enabled=False),
+    )
+    done = simulate(sc).jobs.query("status == 'done'")
+    assert len(done) >= 1
+    assert (done["max_slowdown"] == 1.0).all()
+    assert np.allclose(done["end_h"] - done["first_start_h"], done["work_hours"])
+
+
+def test_jobs_are_conserved_and_sized(failing_run):
+    k = failing_run.kpis
+    assert (
+        k["jobs_submitted"] == k["jobs_completed"] + k["jobs_running"] + k["jobs_queued"] + k["jobs_rejected"]
+    )
+    jobs = failing_run.jobs
+    assert (jobs["status"].isin(["done", "running", "queued", "rejected"])).all()
+    assert jobs["end_h"].notna().sum() == k["jobs_completed"]
+
+
+def test_oversized_job_is_rejected():
+    sc = scenario(
+        days=1,
+        training=dict(arrivals_per_day=5, size=dict(min_gpus=4096, max_gpus=4096), gpu_type="H100-SXM"),
+    )
+    res = simulate(sc)
+    assert res.kpis["jobs_submitted"] > 0
+    assert res.kpis["jobs_rejected"] == res.kpis["jobs_submitted"]
+    assert (res.events["kind"] == "job_rejected").sum() == res.kpis["jobs_rejected"]
+
+
+# -- outages (regression: servers of an outage went down one at a time) --------------------------
+
+
+def test_hall_outage_interrupts_each_job_once():
+    """Every server of the hall is down before any job looks for replacements.
+
+    Before the fix, a job hit by the outage got replacement servers in the same hall, which the outage
+    took down a moment later: one outage counted as several interruptions of the same job.
+    """
+    sc = scenario(
+        days=2,
+        seed=3,
+        training=dict(
+            arrivals_per_day=40,
+            size=dict(min_gpus=8, max_gpus=256, alpha=0.5),
+            duration_median_hours=30,
+            gpu_type="H100-SXM",
+        ),
+        events=[dict(kind="outage", site="Demo", hall="A/H1", day=1, hours=6)],
+        failures=dict(enabled=False),
+    )
+    res = simulate(sc)
+    jobs = res.jobs
+    assert res.kpis["interruptions"] > 5
+    assert jobs["interruptions"].max() == 1
+    assert res.kpis["interruptions"] == jobs["interruptions"].sum()
+    # No job runs in the hall while it is out.
+    hall = res.hall_series[
+        (res.hall_series["hall"] == "Demo/A/H1") & res.hall_series["time_h"].between(25, 29)
+    ]
+    assert (hall["failed_gpus"] == hall["installed_gpus"]).all() and (hall["busy_gpus"] == 0).all()
+
+
+def test_outage_of_the_only_hall_of_a_type_uses_no_spares():
+    """A reserved lease in the GB200 hall loses everything in a hall outage: there is nothing to stand in.
+
+    Before the fix, spares were drawn from the hall's own servers before the outage reached them.
+    """
+    sc = scenario(
+        days=5,
+        training=None,
+        leases=[
+            dict(
+                name="res",
+                tenant="Acme",
+                gpu_type="GB200",
+                gpus=576,
+                term_days=30,
+                price_usd_per_gpu_hour=3.0,
+            )
+        ],
+        events=[dict(kind="outage", site="Demo", hall="B/L1", day=2, hours=6)],
+        failures=dict(enabled=False),
+    )
+    row = simulate(sc).leases.iloc[0]
+    assert row["spares_used"] == 0
+    assert row["shortfall_events"] > 0
+    assert row["delivered_gpu_hours"] == pytest.approx(576 * (120 - 6))
+    assert row["granted_gpus"] == 576
+
+
+# -- replacement servers (regression: one idle server handed out twice) --------------------------
+
+
+def test_job_losing_two_servers_gets_two_distinct_replacements():
+    """A job on one pod loses two servers at once; its pod has one idle server, another pod has more.
+
+    Before the fix, the second replacement came from ``place``, which still saw the first pick as idle
+    and handed the same server out again: the job held one server twice and the counters drifted.
+    """
+    engine = bare_engine(days=2)
+    f = engine.fleet
+    h100 = pods_of(engine, "H100-SXM")
+    p0, p1 = int(h100[0]), int(h100[1])
+    # Everything busy with a stand-in owner except 5 servers of pod 0 and 3 of pod 1.
+    keep = {p0: 5, p1: 3}
+    for pod in range(f.pods):
+        sl = f.pod_servers(pod)
+        servers = np.arange(sl.start, sl.stop)[keep.get(pod, 0) :]
+        f.assign_internal(servers, INFERENCE)
+    job = Job(
+        id=0,
+        kind="training",
+        owner="internal",
+        gpus=32,
+        gpu_types=np.array([f.gpu_type_names.index("H100-SXM")]),
+        sites=np.array([0]),
+        priority=5,
+        submit=0.0,
+        work_hours=10.0,
+        checkpoint_interval=1.0,
+        checkpoint_write=0.0,
+        restart_overhead=0.1,
+        network_sensitivity=0.05,
+    )
+    engine.submit(job)
+    assert job.status == "running" and set(f.server_pod[job.servers].tolist()) == {p0}
+    assert f.pod_idle_servers[p0] == 1
+    engine.hit_servers(job.servers[:2].copy(), 5.0, "outage")
+    assert job.status == "running" and job.interruptions == 1
+    assert np.unique(job.servers).size == job.servers.size == 4
+    assert (f.job[job.servers] == job.id).all() and not f.down[job.servers].any()
+    fleet_is_consistent(engine)
+    engine.env.run(until=20)
+    assert job.status == "done"
+    fleet_is_consistent(engine)
+
+
+def test_engine_counters_after_mixed_moves():
+    engine = bare_engine(
+        days=3,
+        leases=[
+            dict(name="r", tenant="A", gpu_type="H100-SXM", gpus=64, term_days=1, price_usd_per_gpu_hour=2)
+        ],
+    )
+    f = engine.fleet
+    lease = engine.leases[0]
+    engine.start_lease(lease)
+    assert lease.granted_gpus == 64 and lease.healthy_gpus == 64
+    engine.hit_server(int(lease.servers[0]), 3.0, "test")
+    engine.hit_server(int(np.flatnonzero(f.lease == FREE)[0]), 2.0, "test")
+    fleet_is_consistent(engine)
+    engine.env.run(until=4)
+    fleet_is_consistent(engine)
+    engine.end_lease(lease, "test")
+    fleet_is_consistent(engine)
+    assert (f.lease == FREE).all() and f.rack_leased_gpus.sum() == 0
+
+
+def test_results_tables_have_expected_shape():
+    res = simulate(scenario(**{**BUSY, "days": 2}))
+    samples = 48
+    assert len(res.site_series) == samples
+    assert len(res.hall_series) == samples * 3
+    assert len(res.tenant_series) == samples * 2
+    assert res.rack_day_utilization.shape == (144, 2)
+    assert ((res.rack_day_utilization >= 0) & (res.rack_day_utilization <= 1 + 1e-6)).all()
+    assert isinstance(res.events, pd.DataFrame) and list(res.events.columns)[:3] == ["time_h", "site", "kind"]
+    assert not math.isnan(res.kpis["utilization"])
+
+
+# -- demand shocks (regression: a factor of 0 was read as 1) --------------------------------------
+
+
+def test_demand_shock_of_zero_stops_arrivals():
+    def arrivals(factor):
+        sc = scenario(
+            days=2,
+            training=dict(arrivals_per_day=48),
+            events=[dict(kind="demand_shock", factor=factor, day=0, hours=24)],
+            failures=dict(enabled=False),
+        )
+        submit = simulate(sc).jobs["submit_h"]
+        return int((submit < 24).sum()), int((submit >= 24).sum())
+
+    during, after = arrivals(0.0)
+    assert during == 0 and after > 20
+    assert arrivals(1.0)[0] > 20
+    assert arrivals(3.0)[0] > 2 * arrivals(1.0)[0]
+    assert arrivals(0.5)[0] < arrivals(1.0)[0]
+
+
+# -- sampling (regressions: rack-day shares above 1; hour 0 sampled before hour 0 happened) ------
+
+
+@pytest.mark.parametrize("step", [1.0, 5.0, 7.0, 24.0])
+def test_rack_day_share_of_a_fully_leased_site_is_one(step):
+    sc = scenario(
+        days=3,
+        sample_hours=step,
+        training=None,
+        leases=[
+            dict(name="gb", tenant="A", gpu_type="GB200", gpus=1152, term_days=30, price_usd_per_gpu_hour=1),
+            dict(
+                name="h", tenant="B", gpu_type="H100-SXM", gpus=2048, term_days=30, price_usd_per_gpu_hour=1
+            ),
+        ],
+        failures=dict(enabled=False),
+    )
+    res = simulate(sc)
+    assert np.allclose(res.rack_day_utilization, 1.0)
+    first = res.hall_series[res.hall_series["time_h"] == 0]
+    assert (first["leased_gpus"] == first["installed_gpus"]).all()  # leases of hour 0 are in sample 0
+    assert res.kpis["leased_share"] == pytest.approx(1.0)
+
+
+def test_rack_day_share_never_exceeds_one_with_an_odd_step():
+    res = simulate(scenario(**{**BUSY, "days": 3, "sample_hours": 5.0}))
+    util = res.rack_day_utilization
+    assert (util >= 0).all() and (util <= 1 + 1e-6).all()
+    assert util.max() > 0.5

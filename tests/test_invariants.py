@@ -1,0 +1,411 @@
+"""Invariants of a run, checked at every sample of generated scenarios on the demo site (hypothesis).
+
+``checked_simulate`` runs a scenario with :meth:`twin.recorder.Recorder.sample` wrapped so that, after
+each sample is taken, the engine's state is recounted from the per-server arrays and compared with the
+per-rack and per-pod counters, every running job and active lease is checked against the fleet, and
+the books of jobs are balanced. After the run, the recorded series and the money are checked too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twin import recorder as recorder_module
+from twin.fleet import FREE
+from twin.load import load_site
+from twin.scenario import Scenario, ScenarioSpec, check_scenario
+from twin.simulate import simulate
+
+SITES = Path(__file__).resolve().parent.parent / "sample_sites"
+PRICE = 2.5
+
+
+@cache
+def demo_site():
+    return load_site(SITES / "demo.yaml")
+
+
+def scenario(doc: dict) -> Scenario:
+    spec = ScenarioSpec.model_validate({"name": "generated", "sites": ["demo.yaml"], **doc})
+    problems = check_scenario(spec, [demo_site()], SITES)
+    assert not problems, problems
+    return Scenario(spec=spec, sites=[demo_site()], file=str(SITES / "generated.yaml"))
+
+
+# -- the checks ----------------------------------------------------------------------------------
+
+
+def check_engine(engine) -> None:
+    """Everything that must hold of the engine's state at any instant between events."""
+    f = engine.fleet
+    up = ~f.down
+    gpus = f.server_gpus
+
+    def per_rack(mask):
+        return np.bincount(f.server_rack, weights=gpus * mask, minlength=f.racks).astype(np.int64)
+
+    # A server's state is exclusive: down wins over its lease; busy and leased never overlap.
+    assert not np.any((f.job != FREE) & (f.lease != FREE)), "a server both busy and leased"
+    assert not np.any(f.down & (f.job != FREE)), "a down server still runs internal work"
+    # Counters equal a recount from the per-server arrays (catches drift).
+    assert np.array_equal(f.rack_busy_gpus, per_rack(up & (f.job != FREE))), "rack_busy_gpus drifted"
+    assert np.array_equal(f.rack_leased_gpus, per_rack(up & (f.lease != FREE))), "rack_leased_gpus drifted"
+    assert np.array_equal(f.rack_failed_gpus, per_rack(f.down)), "rack_failed_gpus drifted"
+    idle = up & (f.job == FREE) & (f.lease == FREE)
+    recount = np.bincount(f.server_pod, weights=idle, minlength=f.pods)
+    assert np.array_equal(f.pod_idle_servers, recount), "pod_idle_servers drifted"
+    # installed = busy + leased + failed + idle, idle >= 0, per rack.
+    used = f.rack_busy_gpus + f.rack_leased_gpus + f.rack_failed_gpus
+    assert (
+        (f.rack_busy_gpus >= 0).all() and (f.rack_leased_gpus >= 0).all() and (f.rack_failed_gpus >= 0).all()
+    )
+    assert (used <= f.rack_gpus).all(), "a rack is over-allocated"
+    assert np.array_equal(f.rack_gpus - used, per_rack(idle))
+    tenant_busy = np.bincount(
+        f.server_rack,
+        weights=gpus * (up & (f.lease != FREE)) * f.lease_utilization[np.maximum(f.lease, 0)],
+        minlength=f.racks,
+    )
+    assert np.allclose(f.rack_tenant_busy_gpus, tenant_busy, atol=1e-6)
+
+    # Jobs: the books balance, a running job holds exactly its gang, nobody else holds its servers.
+    status = [job.status for job in engine.jobs]
+    queued = {job.id for _, job in engine.queue}
+    assert queued == {job.id for job in engine.jobs if job.status == "queued"}
+    assert len(engine.queue) == status.count("queued")
+    assert len(status) == sum(status.count(s) for s in ("queued", "running", "done", "rejected"))
+    held = f.job[f.job >= 0]
+    marked = np.bincount(held, minlength=len(engine.jobs)) if held.size else np.zeros(len(engine.jobs), int)
+    for job in engine.jobs:
+        if job.status != "running":
+            assert marked[job.id] == 0, f"{job.status} job {job.id} holds servers"
+            continue
+        servers = job.servers
+        assert np.unique(servers).size == servers.size, f"job {job.id} holds a server twice"
+        assert (f.job[servers] == job.id).all() and marked[job.id] == servers.size
+        assert not f.down[servers].any()
+        got = int(gpus[servers].sum())
+        assert job.gpus <= got < job.gpus + int(gpus[servers].max()), f"job {job.id}: {got} for {job.gpus}"
+        assert np.unique(f.server_site[servers]).size == 1 and np.unique(f.server_gpu_type[servers]).size == 1
+        assert job.slowdown >= 1.0 and job.remaining >= 0
+
+    # Leases: healthy GPUs and members recount; delivered never above committed; racks not shared.
+    for lease in engine.leases:
+        mine = f.lease == lease.index
+        if lease.status != "active":
+            assert not mine.any(), f"{lease.status} lease {lease.spec.name} still holds servers"
+            continue
+        assert lease.healthy_gpus == int(gpus[mine & up].sum()), f"lease {lease.spec.name} healthy_gpus"
+        assert lease.members == int(mine.sum())
+        assert (f.server_gpu_type[mine] == lease.gpu_type).all()
+        assert (lease.delivered <= lease.committed + 1e-6).all()
+        racks = np.unique(f.server_rack[lease.servers])
+        assert f.rack_busy_gpus[racks].sum() == 0, f"internal work on lease {lease.spec.name}'s racks"
+
+
+def check_results(res, doc: dict) -> None:
+    """What must hold of a finished run's tables, series and money."""
+    k = res.kpis
+    hall = res.hall_series
+    used = hall["busy_gpus"] + hall["leased_gpus"] + hall["failed_gpus"]
+    assert (hall[["busy_gpus", "leased_gpus", "failed_gpus"]] >= 0).all().all()
+    assert (used <= hall["installed_gpus"]).all()
+    site = res.site_series
+    sums = hall.groupby("time_h")[["installed_gpus", "busy_gpus", "leased_gpus", "failed_gpus"]].sum()
+    assert np.allclose(sums.to_numpy(), site.set_index("time_h")[sums.columns].to_numpy())
+    assert (site["displaced_gpus"] <= site["leased_gpus"] + 1e-6).all()
+    util = res.rack_day_utilization
+    assert ((util >= 0) & (util <= 1 + 1e-5)).all()
+
+    assert (
+        k["jobs_submitted"] == k["jobs_completed"] + k["jobs_running"] + k["jobs_queued"] + k["jobs_rejected"]
+    )
+    jobs = res.jobs
+    if len(jobs):
+        started = jobs[jobs["first_start_h"].notna()]
+        after_start = started["queue_wait_hours"] - (started["first_start_h"] - started["submit_h"])
+        parts = started[["productive_hours", "lost_hours", "checkpoint_hours", "restart_hours"]].sum(axis=1)
+        assert np.allclose(parts + after_start, started["wall_hours"], rtol=1e-9, atol=1e-6)
+        assert (started["productive_hours"] <= started["wall_hours"] + 1e-9).all()
+        training = doc["training"]
+        cycle = training["checkpoint_interval_hours"] + training["checkpoint_write_hours"]
+        events = (jobs["interruptions"] + jobs["preemptions"]).clip(lower=1)
+        assert (jobs["lost_hours"] <= events * cycle + 1e-9).all()
+        assert (jobs["max_slowdown"] >= 1).all()
+    if not math.isnan(k["effective_training_time"] or math.nan):
+        assert 0 <= k["effective_training_time"] <= 1 + 1e-12
+
+    margin = (
+        k["revenue_usd"]
+        - k["sla_credits_usd"]
+        - k["lease_energy_cost_usd"]
+        - k["lease_depreciation_usd"]
+        - k["displaced_internal_value_usd"]
+    )
+    assert math.isclose(k["margin_usd"], margin, rel_tol=1e-9, abs_tol=1e-6)
+    assert k["lease_energy_cost_usd"] <= k["energy_cost_usd"] + 1e-6
+    assert k["lease_depreciation_usd"] <= k["depreciation_usd"] + 1e-6
+    for row in res.leases.to_dict("records") if len(res.leases) else []:
+        assert row["delivered_gpu_hours"] <= row["committed_gpu_hours"] + 1e-6
+        assert 0 <= row["credits_usd"] <= row["revenue_usd"] + 1e-6
+        basis = row["committed_gpu_hours"] if row["billing"] == "take_or_pay" else row["delivered_gpu_hours"]
+        assert math.isclose(row["revenue_usd"], basis * PRICE, rel_tol=1e-9, abs_tol=1e-6)
+        if row["kind"] in ("spot", "on_demand"):
+            assert row["credits_usd"] == 0
+        if row["status"] == "refused":
+            assert row["granted_gpus"] == 0 and row["revenue_usd"] == 0
+    assert math.isclose(k["revenue_usd"], float(res.leases["revenue_usd"].sum()) if len(res.leases) else 0.0)
+    healthy = res.tenant_series
+    if len(healthy):
+        assert (healthy["healthy_gpus"] >= 0).all()
+
+
+def check_sample(recorder, i: int, engine) -> None:
+    """The sample just taken agrees with a recount of the engine's state."""
+    f = engine.fleet
+    halls = f.hall_site.size
+    hall = {m: recorder.hall[k, i] for k, m in enumerate(recorder_module.HALL_METRICS)}
+    for metric, counter in (
+        ("busy_gpus", f.rack_busy_gpus),
+        ("leased_gpus", f.rack_leased_gpus),
+        ("failed_gpus", f.rack_failed_gpus),
+    ):
+        assert np.array_equal(hall[metric], np.bincount(f.rack_hall, weights=counter, minlength=halls)), (
+            metric
+        )
+    installed = np.bincount(f.rack_hall, weights=f.rack_gpus, minlength=halls)
+    assert np.array_equal(hall["installed_gpus"], installed)
+    idle_kw = np.bincount(f.rack_hall, weights=f.rack_idle_kw, minlength=halls)
+    max_kw = np.bincount(f.rack_hall, weights=f.rack_max_kw, minlength=halls)
+    assert (hall["it_kw"] >= idle_kw - 1e-3).all() and (hall["it_kw"] <= max_kw + 1e-3).all()
+    site = {m: recorder.site[k, i] for k, m in enumerate(recorder_module.SITE_METRICS)}
+    queued = np.zeros(len(f.campuses))
+    for job in engine.jobs:
+        if job.status == "queued" and job.sites.size == 1:
+            queued[job.sites[0]] += job.gpus
+    assert np.array_equal(site["queued_gpus"], queued), "queued_gpus differs from the queue"
+    assert (site["leased_it_kw"] <= site["it_kw"] + 1e-6).all()
+    if recorder.tenant_healthy is not None and engine.leases:
+        expected = [lease.healthy_gpus if lease.status == "active" else 0 for lease in engine.leases]
+        assert np.array_equal(recorder.tenant_healthy[i], expected)
+
+
+@contextlib.contextmanager
+def checking_every_sample(counter: list[int]):
+    """Wrap Recorder.sample: after each sample, check the engine's state and the sample."""
+    original = recorder_module.Recorder.sample
+
+    def sample(self, i, engine):
+        original(self, i, engine)
+        check_engine(engine)
+        check_sample(self, i, engine)
+        counter[0] += 1
+
+    recorder_module.Recorder.sample = sample
+    try:
+        yield
+    finally:
+        recorder_module.Recorder.sample = original
+
+
+def checked_simulate(doc: dict):
+    samples = [0]
+    with checking_every_sample(samples):
+        res = simulate(scenario(doc))
+    assert samples[0] == int(doc["days"] * 24 / doc.get("sample_hours", 1) + 1e-9)
+    check_results(res, doc)
+    return res
+
+
+# -- generated scenarios -------------------------------------------------------------------------
+
+HALLS = ["A/H1", "A/H2", "B/L1"]
+
+
+@st.composite
+def leases(draw, index: int) -> dict:
+    kind = draw(st.sampled_from(["reserved", "capacity_block", "on_demand", "spot"]))
+    gpu_type = draw(st.sampled_from(["H100-SXM", "GB200"]))
+    most = 2048 if gpu_type == "H100-SXM" else 1152
+    isolation = draw(st.sampled_from(["rack", "rack", "pod"]))
+    if isolation == "pod":
+        most = 1024 if gpu_type == "H100-SXM" else 576
+    metered = kind in ("on_demand", "spot") or draw(st.booleans())
+    return {
+        "name": f"L{index}",
+        "tenant": f"T{index % 2}",
+        "gpu_type": gpu_type,
+        "gpus": draw(st.integers(1, most)),
+        "site": "Demo",
+        "start_day": draw(st.sampled_from([0, 0, 0.25, 1, 1.5, 2.5])),
+        "term_days": draw(st.sampled_from([0.5, 1, 2, 30])),
+        "kind": kind,
+        "billing": "metered" if metered else "take_or_pay",
+        "price_usd_per_gpu_hour": PRICE,
+        "isolation": isolation,
+        "termination_notice_days": draw(st.sampled_from([0, 0.5, 1, 90])),
+        "tenant_utilization": draw(st.sampled_from([0.0, 0.85, 1.0])),
+    }
+
+
+@st.composite
+def events(draw, lease_names: list[str], days: float) -> list[dict]:
+    out = []
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["outage", "curtailment", "lease_termination", "demand_shock"]))
+        day = draw(st.floats(0, days, allow_nan=False))
+        hours = draw(st.sampled_from([1.0, 3.0, 8.0, 30.0]))
+        if kind == "outage":
+            out.append(
+                {
+                    "kind": kind,
+                    "site": "Demo",
+                    "hall": draw(st.sampled_from([None, *HALLS])),
+                    "day": day,
+                    "hours": hours,
+                }
+            )
+        elif kind == "curtailment":
+            mw = draw(st.sampled_from([0.1, 0.8, 2.0, 10.0]))
+            out.append({"kind": kind, "site": "Demo", "mw": mw, "day": day, "hours": hours})
+        elif kind == "lease_termination" and lease_names:
+            out.append({"kind": kind, "lease": draw(st.sampled_from(lease_names)), "day": day})
+        elif kind == "demand_shock":
+            out.append(
+                {"kind": kind, "factor": draw(st.sampled_from([0.0, 0.5, 3.0])), "day": day, "hours": hours}
+            )
+    return out
+
+
+@st.composite
+def scenarios(draw) -> dict:
+    days = draw(st.sampled_from([1, 2, 3, 4]))
+    n_leases = draw(st.integers(0, 3))
+    lease_docs = [draw(leases(i)) for i in range(n_leases)]
+    training = {
+        "arrivals_per_day": draw(st.sampled_from([0, 5, 30, 80, 200])),
+        "size": {
+            "min_gpus": 8,
+            "max_gpus": draw(st.sampled_from([64, 512, 2048])),
+            "alpha": draw(st.sampled_from([0.3, 1.0])),
+        },
+        "duration_median_hours": draw(st.sampled_from([1.0, 6.0, 24.0])),
+        "checkpoint_interval_hours": draw(st.sampled_from([0.25, 1.0, 3.0])),
+        "checkpoint_write_hours": draw(st.sampled_from([0.0, 0.02, 0.3])),
+        "restart_overhead_hours": draw(st.sampled_from([0.0, 0.2, 1.0])),
+        "network_sensitivity": draw(st.sampled_from([0.0, 0.05, 0.5])),
+        "gpu_type": draw(st.sampled_from(["any", "any", "H100-SXM", "GB200"])),
+        "priority": draw(st.integers(0, 9)),
+    }
+    inference = []
+    if draw(st.booleans()):
+        inference.append(
+            {
+                "site": "Demo",
+                "gpu_type": draw(st.sampled_from(["H100-SXM", "GB200", "any"])),
+                "peak_gpus": draw(st.sampled_from([40, 300, 900])),
+            }
+        )
+    return {
+        "days": days,
+        "seed": draw(st.integers(0, 2**32)),
+        "sample_hours": draw(st.sampled_from([1.0, 1.0, 2.0, 0.5])),
+        "training": training,
+        "inference": inference,
+        "leases": lease_docs,
+        "events": draw(events([d["name"] for d in lease_docs], days)),
+        "failures": {
+            "rate_scale": draw(st.sampled_from([0.0, 1.0, 10.0, 50.0])),
+            "repair_scale": draw(st.sampled_from([0.2, 1.0, 3.0])),
+        },
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_invariants_hold_at_every_sample(doc):
+    checked_simulate(doc)
+
+
+# -- fixed scenarios that reach the corners ------------------------------------------------------
+
+
+def test_invariants_on_a_crowded_site_with_everything_happening():
+    doc = {
+        "days": 4,
+        "seed": 17,
+        "training": {
+            "arrivals_per_day": 120,
+            "size": {"min_gpus": 8, "max_gpus": 1024, "alpha": 0.4},
+            "duration_median_hours": 12,
+            "checkpoint_interval_hours": 1.0,
+            "checkpoint_write_hours": 0.05,
+        },
+        "inference": [{"site": "Demo", "gpu_type": "H100-SXM", "peak_gpus": 300}],
+        "leases": [
+            {
+                "name": "res",
+                "tenant": "A",
+                "gpu_type": "GB200",
+                "gpus": 500,
+                "start_day": 1,
+                "term_days": 30,
+                "price_usd_per_gpu_hour": PRICE,
+            },
+            {
+                "name": "blk",
+                "tenant": "B",
+                "gpu_type": "H100-SXM",
+                "gpus": 512,
+                "start_day": 1.5,
+                "term_days": 2,
+                "kind": "capacity_block",
+                "isolation": "pod",
+                "price_usd_per_gpu_hour": PRICE,
+            },
+            {
+                "name": "spot",
+                "tenant": "C",
+                "gpu_type": "GB200",
+                "gpus": 576,
+                "start_day": 0.5,
+                "term_days": 30,
+                "kind": "spot",
+                "billing": "metered",
+                "price_usd_per_gpu_hour": PRICE,
+            },
+            {
+                "name": "od",
+                "tenant": "C",
+                "gpu_type": "H100-SXM",
+                "gpus": 128,
+                "start_day": 0,
+                "term_days": 30,
+                "kind": "on_demand",
+                "billing": "metered",
+                "price_usd_per_gpu_hour": PRICE,
+                "termination_notice_days": 1,
+            },
+        ],
+        "events": [
+            {"kind": "outage", "site": "Demo", "hall": "B/L1", "day": 2, "hours": 5},
+            {"kind": "outage", "site": "Demo", "day": 3.2, "hours": 2},
+            {"kind": "curtailment", "site": "Demo", "mw": 2.5, "day": 2.5, "hours": 4},
+            {"kind": "lease_termination", "lease": "od", "day": 1},
+            {"kind": "demand_shock", "factor": 3, "day": 1, "hours": 24},
+        ],
+        "failures": {"rate_scale": 50},
+    }
+    res = checked_simulate(doc)
+    k = res.kpis
+    assert k["failures"] > 100 and k["interruptions"] > 10 and k["preemptions"] > 0
+    assert res.leases["spares_used"].sum() > 0
+    kinds = set(res.events["kind"])
+    assert {"lease_started", "lease_ended", "outage", "curtailment", "job_requeued"} <= kinds

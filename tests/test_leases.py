@@ -1,0 +1,519 @@
+"""Leases: carving whole racks, preempting internal work, spares and SLA credits, termination, curtailment.
+
+The demo site (``sample_sites/demo.yaml``) has 2,048 H100 in 16-GPU racks (two 8-GPU servers each, four
+pods of 32 racks) and 1,152 GB200 in 72-GPU NVL72 racks (18 servers of 4 GPUs, two pods of 8 racks, all
+in hall B/L1). Runs are a few days long; a few regression tests drive the engine by hand.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.campus import build_campus
+from twin.engine import Engine
+from twin.fleet import FREE, INFERENCE, build_fleet
+from twin.leases import LeaseState
+from twin.load import load_site
+from twin.scenario import Scenario, ScenarioSpec, check_scenario
+from twin.simulate import STREAMS, month_edges, simulate
+
+SITES = Path(__file__).resolve().parent.parent / "sample_sites"
+GB200_RACK = 72
+H100_RACK = 16
+
+
+@cache
+def demo_site():
+    return load_site(SITES / "demo.yaml")
+
+
+def scenario(**doc) -> Scenario:
+    spec = ScenarioSpec.model_validate({"name": "test", "sites": ["demo.yaml"], **doc})
+    problems = check_scenario(spec, [demo_site()], SITES)
+    assert not problems, problems
+    return Scenario(spec=spec, sites=[demo_site()], file=str(SITES / "test.yaml"))
+
+
+def lease(name: str, gpu_type: str, gpus: int, **kw) -> dict:
+    return {
+        "name": name,
+        "tenant": kw.pop("tenant", name.title()),
+        "gpu_type": gpu_type,
+        "gpus": gpus,
+        "term_days": kw.pop("term_days", 30),
+        "price_usd_per_gpu_hour": kw.pop("price_usd_per_gpu_hour", 2.5),
+        **kw,
+    }
+
+
+def bare_engine(**doc) -> Engine:
+    """An engine on the demo fleet with the scenario's leases set up but no process running."""
+    spec = scenario(**doc).spec
+    fleet = build_fleet([build_campus(demo_site())])
+    horizon = spec.days * 24.0
+    engine = Engine(fleet, horizon, {name: np.random.default_rng(0) for name in STREAMS})
+    fleet.lease_utilization = np.array([x.tenant_utilization for x in spec.leases] or [0.0])
+    for i, spec_lease in enumerate(spec.leases):
+        engine.leases.append(
+            LeaseState(
+                index=i,
+                spec=spec_lease,
+                site=0,
+                gpu_type=fleet.gpu_type_names.index(spec_lease.gpu_type),
+                start=spec_lease.start_day * 24.0,
+                end=(spec_lease.start_day + spec_lease.term_days) * 24.0,
+                month_edges=month_edges(spec.start, horizon),
+            )
+        )
+    return engine
+
+
+def own_racks(engine: Engine, state: LeaseState) -> np.ndarray:
+    return np.unique(engine.fleet.server_rack[state.servers])
+
+
+def fill_with_stand_in(engine: Engine, gpu_type: str, leave_idle: int) -> np.ndarray:
+    """Mark every idle server of a type busy (a stand-in inference owner) except the last ``leave_idle``."""
+    f = engine.fleet
+    idle = np.flatnonzero(
+        (f.server_gpu_type == f.gpu_type_names.index(gpu_type))
+        & (f.job == FREE)
+        & (f.lease == FREE)
+        & ~f.down
+    )
+    busy = idle[: idle.size - leave_idle]
+    f.assign_internal(busy, INFERENCE)
+    return idle[idle.size - leave_idle :]
+
+
+# -- carving -------------------------------------------------------------------------------------
+
+
+def test_reserved_lease_gets_whole_racks_of_its_type():
+    engine = bare_engine(
+        days=2,
+        leases=[
+            lease("gb", "GB200", 500),
+            lease("h", "H100-SXM", 200),
+            lease("p", "H100-SXM", 600, isolation="pod"),
+        ],
+    )
+    f = engine.fleet
+    for state in engine.leases:
+        engine.start_lease(state)
+    gb, h, p = engine.leases
+    assert gb.granted_gpus == 7 * GB200_RACK  # 500 rounded up to whole racks
+    assert h.granted_gpus == 13 * H100_RACK
+    assert p.granted_gpus == 1024  # two whole 512-GPU pods
+    for state in engine.leases:
+        racks = own_racks(engine, state)
+        in_racks = np.isin(f.server_rack, racks)
+        assert (f.lease[in_racks] == state.index).all()  # every server of its racks, nobody else's
+        assert (f.server_gpu_type[in_racks] == state.gpu_type).all()
+        assert f.rack_leased_gpus[racks].sum() == state.granted_gpus == state.healthy_gpus
+        assert f.rack_busy_gpus[racks].sum() == 0
+    pods = np.unique(f.server_pod[p.servers])
+    assert np.isin(f.server_pod, pods).sum() == p.servers.size
+
+
+def test_lease_table_reports_whole_racks():
+    sc = scenario(
+        days=3,
+        training=dict(arrivals_per_day=20),
+        leases=[lease("gb", "GB200", 300, start_day=1), lease("h", "H100-SXM", 250, start_day=0.5)],
+    )
+    table = simulate(sc).leases.set_index("lease")
+    assert table.loc["gb", "granted_gpus"] == 5 * GB200_RACK
+    assert table.loc["h", "granted_gpus"] % H100_RACK == 0 and table.loc["h", "granted_gpus"] >= 250
+
+
+def test_internal_jobs_never_run_on_leased_racks():
+    """Sampled every hour with frequent failures, spares and repairs: a lease's racks stay the tenant's."""
+    sc = scenario(
+        days=4,
+        seed=7,
+        training=dict(
+            arrivals_per_day=80, size=dict(min_gpus=8, max_gpus=512, alpha=0.4), duration_median_hours=6
+        ),
+        leases=[lease("gb", "GB200", 144, kind="capacity_block"), lease("h", "H100-SXM", 256, start_day=0.5)],
+        failures=dict(rate_scale=50, repair_scale=0.3),
+    )
+    seen = []
+
+    from twin import recorder as recorder_module
+
+    original = recorder_module.Recorder.sample
+
+    def sample(self, i, engine):
+        original(self, i, engine)
+        for state in engine.leases:
+            if state.status == "active":
+                seen.append(int(engine.fleet.rack_busy_gpus[own_racks(engine, state)].sum()))
+
+    recorder_module.Recorder.sample = sample
+    try:
+        res = simulate(sc)
+    finally:
+        recorder_module.Recorder.sample = original
+    assert res.leases["spares_used"].sum() > 0  # failures hit the leases and spares stood in
+    assert len(seen) > 100 and max(seen) == 0
+
+
+# -- preemption and spot -------------------------------------------------------------------------
+
+FULL_GB200 = dict(
+    days=3,
+    seed=4,
+    training=dict(
+        arrivals_per_day=60,
+        size=dict(min_gpus=32, max_gpus=256, alpha=0.2),
+        duration_median_hours=60,
+        duration_sigma=0.2,
+        gpu_type="GB200",
+    ),
+    failures=dict(enabled=False),
+)
+
+
+@pytest.fixture(scope="module")
+def reserved_on_full_site():
+    sc = scenario(**FULL_GB200, leases=[lease("res", "GB200", 576, start_day=1.5)])
+    return simulate(sc)
+
+
+def test_reserved_lease_on_full_site_preempts_internal_jobs(reserved_on_full_site):
+    res = reserved_on_full_site
+    row = res.leases.set_index("lease").loc["res"]
+    assert row["status"] == "active"
+    assert row["granted_gpus"] == 576 and row["note"] == ""
+    preempted = res.events[res.events["detail"] == "preempted for lease res"]
+    assert len(preempted) > 0 and (preempted["kind"] == "job_requeued").all()
+    assert (preempted["time_h"] == 36.0).all()
+    assert res.kpis["preemptions"] >= len(preempted)
+    # From the start, the tenant gets everything committed.
+    tenant = res.tenant_series[res.tenant_series["time_h"] >= 36]
+    assert (tenant["healthy_gpus"] == 576).all()
+    assert row["sla_attainment"] == pytest.approx(1.0)
+    # Right before the lease, the GB200 hall was full.
+    hall = res.hall_series[(res.hall_series["hall"] == "Demo/B/L1") & (res.hall_series["time_h"] == 35)]
+    assert hall["busy_gpus"].iloc[0] >= 0.9 * 1152
+
+
+def test_preempted_internal_servers_counts_servers(reserved_on_full_site):
+    """Regression: the column counted preempted jobs, not servers."""
+    res = reserved_on_full_site
+    row = res.leases.set_index("lease").loc["res"]
+    jobs = res.jobs.set_index("job")
+    ids = res.events.loc[res.events["detail"] == "preempted for lease res", "subject"].str.split().str[1]
+    gpus = jobs.loc[ids.astype(int), "gpus"]
+    # Each preempted job held at least one server on the lease's racks, and at most all of its own.
+    assert row["preempted_internal_servers"] >= len(ids)
+    assert row["preempted_internal_servers"] <= int((gpus // 4).sum())
+    assert row["preempted_internal_servers"] > len(ids)
+
+
+def test_spot_lease_takes_only_free_racks_and_starts_short():
+    sc = scenario(
+        **FULL_GB200,
+        leases=[
+            lease(
+                "spotty",
+                "GB200",
+                1152,
+                start_day=1.5,
+                kind="spot",
+                billing="metered",
+                price_usd_per_gpu_hour=1.0,
+            )
+        ],
+    )
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    assert not res.events["detail"].str.contains("preempted for lease").any()
+    assert row["preempted_internal_servers"] == 0
+    assert row["granted_gpus"] < 1152 and row["granted_gpus"] % GB200_RACK == 0
+    if row["granted_gpus"]:
+        assert row["status"] == "active"
+        assert row["note"].startswith(f"started short: {row['granted_gpus']:,} of 1,152")
+    else:
+        assert row["status"] == "refused" and row["note"]
+    # Metered: billed what was delivered.
+    assert row["revenue_usd"] == pytest.approx(row["delivered_gpu_hours"] * 1.0)
+    assert row["credits_usd"] == 0
+
+
+def test_spot_lease_on_an_empty_site_gets_everything():
+    sc = scenario(days=1, training=None, leases=[lease("s", "H100-SXM", 256, kind="spot", billing="metered")])
+    row = simulate(sc).leases.iloc[0]
+    assert row["granted_gpus"] == 256 and row["note"] == ""
+
+
+def test_spot_lease_gives_servers_to_a_reserved_lease_before_it_goes_short():
+    engine = bare_engine(
+        days=2,
+        leases=[lease("res", "GB200", 576), lease("spot", "GB200", 576, kind="spot", billing="metered")],
+    )
+    f = engine.fleet
+    res, spot = engine.leases
+    engine.start_lease(res)
+    engine.start_lease(spot)
+    assert f.pod_idle_servers[np.flatnonzero(f.pod_gpu_type == res.gpu_type)].sum() == 0  # all GB200 leased
+    engine.hit_server(int(res.servers[0]), 10.0, "test")
+    assert res.healthy_gpus == 576 and res.spares_used == 1
+    assert spot.healthy_gpus == 576 - 4
+    assert (engine.log[-1][2], engine.log[-1][3]) == ("spot_preempted", "spot")
+    lent = int(np.flatnonzero((f.lease == res.index) & np.isin(np.arange(f.servers), spot.servers))[0])
+    engine.env.run(until=11)  # the reserved lease's own server is back: the lent one returns to spot
+    assert f.lease[lent] == spot.index and spot.healthy_gpus == 576 and spot.members == spot.target_servers
+    assert res.healthy_gpus == 576 and res.members == res.target_servers
+
+
+# -- spares and SLA credits ----------------------------------------------------------------------
+
+
+def test_reserved_lease_failures_use_spares_and_keep_the_sla():
+    sc = scenario(
+        days=5,
+        seed=2,
+        training=dict(arrivals_per_day=20, gpu_type="H100-SXM"),
+        leases=[lease("res", "GB200", 576)],
+        failures=dict(rate_scale=50),
+    )
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    assert res.kpis["failures"] > 50
+    assert row["spares_used"] > 0
+    assert row["shortfall_events"] == 0
+    assert row["sla_attainment"] >= 0.999
+    assert row["credits_usd"] == 0
+    assert row["revenue_usd"] == pytest.approx(576 * 120 * 2.5)
+
+
+def test_shortfall_without_spares_costs_credits_per_schedule():
+    sc = scenario(
+        days=6,
+        seed=3,
+        training=None,
+        leases=[lease("all", "GB200", 1152, price_usd_per_gpu_hour=3.0)],
+        failures=dict(rate_scale=50, repair_scale=2),
+    )
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    assert row["spares_used"] == 0 and row["shortfall_events"] > 0
+    attainment = row["delivered_gpu_hours"] / row["committed_gpu_hours"]
+    assert attainment == pytest.approx(row["sla_attainment"])
+    assert attainment < 0.99
+    steps = [(0.99, 0.10), (0.95, 0.25), (0.90, 1.00)]  # the default schedule
+    fraction = max([credit for below, credit in steps if attainment < below], default=0.0)
+    bill = 1152 * 6 * 24 * 3.0  # one calendar month (January 2027), take-or-pay
+    assert row["revenue_usd"] == pytest.approx(bill)
+    assert row["credits_usd"] == pytest.approx(fraction * bill)
+    assert row["credits_usd"] > 0
+    assert row["months_below_target"] == 1
+    assert res.kpis["sla_credits_usd"] == pytest.approx(row["credits_usd"])
+    # The tenant series shows the shortfall.
+    assert res.tenant_series["healthy_gpus"].min() < 1152
+
+
+def test_credit_schedule_is_per_calendar_month():
+    """Failures only in January: February's bill is whole, January's is credited."""
+    sc = scenario(
+        start="2027-01-25",
+        days=14,
+        seed=1,
+        training=None,
+        leases=[lease("all", "GB200", 1152, price_usd_per_gpu_hour=1.0)],
+        events=[dict(kind="outage", site="Demo", hall="B/L1", day=1, hours=24)],
+        failures=dict(enabled=False),
+    )
+    row = simulate(sc).leases.iloc[0]
+    jan_hours, feb_hours = 7 * 24, 7 * 24
+    jan_attainment = (jan_hours - 24) / jan_hours  # 0.857: below 0.90, the whole month is credited
+    assert row["credits_usd"] == pytest.approx(1152 * jan_hours * 1.0)
+    assert row["revenue_usd"] == pytest.approx(1152 * (jan_hours + feb_hours))
+    assert row["delivered_gpu_hours"] == pytest.approx(1152 * (jan_hours * jan_attainment + feb_hours))
+
+
+# -- repairs (regression: a repaired server of the lease's own racks went back to internal work) --
+
+
+def test_repaired_server_stays_with_a_short_lease_and_the_spare_goes_back():
+    engine = bare_engine(days=2, leases=[lease("res", "GB200", 72)])
+    f = engine.fleet
+    res = engine.leases[0]
+    engine.start_lease(res)
+    (spare,) = fill_with_stand_in(engine, "GB200", leave_idle=1)
+    a, b = int(res.servers[0]), int(res.servers[1])
+    engine.hit_server(a, 5.0, "test")  # the one idle server stands in
+    assert res.spares_used == 1 and f.lease[spare] == res.index and res.healthy_gpus == 72
+    engine.hit_server(b, 10.0, "test")  # nothing left: short
+    assert res.shortfall_events == 1 and res.healthy_gpus == 68
+    engine.env.run(until=6)  # a is back: the lease is short, so it keeps a
+    assert f.lease[a] == res.index and res.healthy_gpus == 72
+    engine.env.run(until=11)  # b is back: the lease is whole, and gives back the spare, not b
+    assert f.lease[b] == res.index and f.lease[spare] == FREE
+    assert res.members == res.target_servers == 18 and res.healthy_gpus == 72
+    assert (f.lease[np.isin(f.server_rack, own_racks(engine, res))] == res.index).all()
+    res.touch(11.0)
+    assert res.delivered.sum() == pytest.approx(72 * 11 - 4 * 5)  # one server short until a came back
+
+
+def test_repaired_own_server_returns_before_the_spare():
+    engine = bare_engine(days=2, leases=[lease("res", "GB200", 72)])
+    f = engine.fleet
+    res = engine.leases[0]
+    engine.start_lease(res)
+    a = int(res.servers[0])
+    engine.hit_server(a, 5.0, "test")
+    spare = int(np.flatnonzero((f.lease == res.index) & ~np.isin(f.server_rack, own_racks(engine, res)))[0])
+    engine.env.run(until=6)
+    assert f.lease[a] == res.index and f.lease[spare] == FREE
+    assert f.pod_idle_servers[f.server_pod[spare]] > 0
+    assert res.members == 18 and res.healthy_gpus == 72
+
+
+def test_lease_starting_with_a_down_server_gets_a_spare():
+    """Regression: a reserved lease carved over a server under repair started short though spares were idle."""
+    engine = bare_engine(days=2, leases=[lease("res", "GB200", 576)])
+    f = engine.fleet
+    res = engine.leases[0]
+    gb200 = np.flatnonzero(f.server_gpu_type == res.gpu_type)
+    engine.hit_server(int(gb200[0]), 30.0, "test")  # the first GB200 rack, where the lease will go
+    engine.start_lease(res)
+    assert f.down[res.servers].sum() == 1
+    assert res.spares_used == 1 and res.healthy_gpus == 576
+    engine.env.run(until=31)
+    assert res.healthy_gpus == 576 and res.members == res.target_servers
+    assert (f.lease[res.servers] == res.index).all() and not f.down[res.servers].any()
+
+
+# -- termination ---------------------------------------------------------------------------------
+
+
+def test_termination_ends_the_lease_after_the_notice():
+    sc = scenario(
+        days=8,
+        training=dict(arrivals_per_day=10),
+        leases=[lease("gone", "H100-SXM", 256, start_day=1, termination_notice_days=2.5)],
+        events=[dict(kind="lease_termination", lease="gone", day=3)],
+    )
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    end = (3 + 2.5) * 24
+    assert row["end_hour"] == end and row["status"] == "ended"
+    assert row["committed_gpu_hours"] == pytest.approx(256 * (end - 24))
+    ended = res.events[res.events["kind"] == "lease_ended"]
+    assert list(ended["time_h"]) == [end] and "terminated" in ended["detail"].iloc[0]
+    assert ((res.events["kind"] == "lease_notice") & (res.events["time_h"] == 72)).sum() == 1
+    leased = res.site_series.set_index("time_h")["leased_gpus"]
+    assert (leased.loc[24 : end - 1] == 256).all() and (leased.loc[end:] == 0).all()
+    tenant = res.tenant_series.set_index("time_h")
+    assert (tenant.loc[end:, "committed_gpus"] == 0).all()
+
+
+def test_termination_with_long_notice_changes_nothing():
+    sc = scenario(
+        days=4,
+        training=None,
+        leases=[lease("stay", "H100-SXM", 64, term_days=3)],  # default notice: 90 days
+        events=[dict(kind="lease_termination", lease="stay", day=1)],
+    )
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    assert row["end_hour"] == 72 and row["status"] == "ended"
+    assert (res.events["kind"] == "lease_notice").sum() == 0
+
+
+def test_termination_before_the_start_ends_the_lease_unstarted():
+    sc = scenario(
+        days=6,
+        training=None,
+        leases=[lease("never", "GB200", 72, start_day=4, termination_notice_days=1)],
+        events=[dict(kind="lease_termination", lease="never", day=1)],
+    )
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    assert row["status"] == "ended" and row["granted_gpus"] == 0
+    assert row["committed_gpu_hours"] == 0 and row["revenue_usd"] == 0
+    assert res.kpis["lease_depreciation_usd"] == 0
+
+
+# -- curtailment ---------------------------------------------------------------------------------
+
+CURTAIL_ORDER = [
+    "idle servers powered off",
+    "spot leases preempted",
+    "internal job",
+    "inference fleet shrunk",
+    "on-demand leases cut",
+    "reserved leases cut (SLA shortfall)",
+    "not met",
+]
+
+
+def curtailed(mw: float):
+    sc = scenario(
+        days=2,
+        seed=9,
+        training=dict(
+            arrivals_per_day=30,
+            size=dict(min_gpus=8, max_gpus=256),
+            duration_median_hours=30,
+            gpu_type="H100-SXM",
+        ),
+        inference=[dict(site="Demo", gpu_type="H100-SXM", peak_gpus=300)],
+        leases=[
+            lease("spot", "H100-SXM", 256, kind="spot", billing="metered", tenant="S"),
+            lease("od", "H100-SXM", 256, kind="on_demand", billing="metered", tenant="O"),
+            lease("res", "GB200", 576, tenant="R"),
+        ],
+        events=[dict(kind="curtailment", site="Demo", mw=mw, day=1, hours=4)],
+        failures=dict(enabled=False),
+    )
+    res = simulate(sc)
+    steps = res.events[res.events["kind"] == "curtailment"]["subject"].tolist()
+    return res, steps
+
+
+def _rank(step: str) -> int:
+    return next(i for i, prefix in enumerate(CURTAIL_ORDER) if step.startswith(prefix))
+
+
+def test_curtailment_acts_in_the_documented_order():
+    res, steps = curtailed(mw=20.0)  # more than the whole site draws: every step acts
+    ranks = [_rank(s) for s in steps]
+    assert ranks == sorted(ranks)
+    assert set(ranks) == set(range(len(CURTAIL_ORDER)))
+    internal = [s for s in steps if s.startswith("internal job")]
+    assert len(internal) > 1
+    # Reserved capacity was cut last: its SLA shows it.
+    table = res.leases.set_index("lease")
+    assert table.loc["res", "sla_attainment"] < 1.0
+    end = res.events[res.events["kind"] == "curtailment_end"]
+    assert list(end["time_h"]) == [28.0]
+
+
+def test_small_curtailment_stops_early_and_spares_reserved_leases():
+    res, steps = curtailed(mw=0.05)
+    assert steps == ["idle servers powered off"]
+    table = res.leases.set_index("lease")
+    assert table.loc["res", "sla_attainment"] == pytest.approx(1.0)
+    assert table.loc["spot", "sla_attainment"] == pytest.approx(1.0)
+
+
+def test_medium_curtailment_preempts_internal_before_touching_reserved():
+    res, steps = curtailed(mw=1.5)
+    ranks = [_rank(s) for s in steps]
+    assert ranks == sorted(ranks)
+    assert 2 in ranks  # internal jobs were preempted
+    assert 5 not in ranks
+    table = res.leases.set_index("lease")
+    assert table.loc["res", "sla_attainment"] == pytest.approx(1.0)
+    assert table.loc["res", "credits_usd"] == 0
+    assert table.loc["spot", "sla_attainment"] < 1.0  # spot went before internal work
+    requeued = res.events[(res.events["kind"] == "job_requeued") & (res.events["detail"] == "curtailment")]
+    assert len(requeued) >= 1
