@@ -61,6 +61,10 @@ def check_engine(engine) -> None:
     idle = up & (f.job == FREE) & (f.lease == FREE)
     recount = np.bincount(f.server_pod, weights=idle, minlength=f.pods)
     assert np.array_equal(f.pod_idle_servers, recount), "pod_idle_servers drifted"
+    pool_recount = np.bincount(
+        f.pod_pool_key, weights=recount * f.pod_gpus_per_server, minlength=f.pool_idle_gpus.size
+    )
+    assert np.array_equal(f.pool_idle_gpus, pool_recount.astype(np.int64)), "pool_idle_gpus drifted"
     # installed = busy + leased + failed + idle, idle >= 0, per rack.
     used = f.rack_busy_gpus + f.rack_leased_gpus + f.rack_failed_gpus
     assert (

@@ -59,6 +59,7 @@ class Engine:
         self._dirty = False
         self.site_names = [c.name for c in fleet.campuses]
         self._max_pool = self._pool_sizes()
+        self._pool_gpus = {s * 64 + t: n for (s, t), n in self._max_pool.items()}
         self._masks: dict[tuple, tuple[np.ndarray, list[int]]] = {}
         self._job_pools: dict[int, tuple[np.ndarray, list[int]]] = {}
         # Queued GPUs by the one site a job asks for (-1: jobs that accept several sites).
@@ -86,9 +87,6 @@ class Engine:
             sizes[(int(key) // 64, int(key) % 64)] = int(gpus[key])
         return sizes
 
-    def largest_pool(self, gpu_types: np.ndarray, sites: np.ndarray) -> int:
-        return max((n for (s, t), n in self._max_pool.items() if s in sites and t in gpu_types), default=0)
-
     def accepted(self, job: Job) -> tuple[np.ndarray, list[int]]:
         """The job's pod mask and pool keys, cached per (types, sites) combination."""
         cached = self._job_pools.get(job.id)
@@ -105,7 +103,7 @@ class Engine:
     def submit(self, job: Job) -> None:
         job.submit = job.queued_since = self.env.now
         self.jobs.append(job)
-        if job.gpus > self.largest_pool(job.gpu_types, job.sites):
+        if job.gpus > max((self._pool_gpus.get(p, 0) for p in self.accepted(job)[1]), default=0):
             job.status = REJECTED
             job.reason = "larger than any site's pool of the GPU types it accepts"
             self.note(-1, "job_rejected", f"job {job.id}", f"{job.gpus} GPUs: {job.reason}")
@@ -131,8 +129,8 @@ class Engine:
         self._dirty = False
         now = self.env.now
         started: list[int] = []
-        pool_idle = self.fleet.idle_gpus_by_pool()
-        if not any(pool_idle.get(p, 0) >= m for p, m in self._min_waiting.items()):
+        pool_idle = self.fleet.pool_idle_gpus.copy()
+        if not any(pool_idle[p] >= m for p, m in self._min_waiting.items()):
             return
         reserved_pool, reserved_pods = -1, None
         for i, (_, job) in enumerate(self.queue[:MAX_BACKFILL_SCAN]):
@@ -142,7 +140,7 @@ class Engine:
                 pools = [p for p in pools if p != reserved_pool]
             placement = None
             # Cheap test first: no pool it accepts has that many idle GPUs.
-            if any(pool_idle.get(p, 0) >= job.gpus for p in pools):
+            if any(pool_idle[p] >= job.gpus for p in pools):
                 placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
             if placement is not None:
                 self._start(job, placement)
@@ -152,7 +150,7 @@ class Engine:
             elif i == 0 and now - job.queued_since >= DRAIN_AFTER_HOURS:
                 # Drain: the head has waited too long. It reserves the pool closest to fitting it;
                 # nothing else starts there until it does, so big jobs cannot starve.
-                reserved_pool = max(pools, key=lambda p: pool_idle.get(p, 0))
+                reserved_pool = max(pools, key=lambda p: pool_idle[p])
                 reserved_pods = self.fleet.pod_pool == reserved_pool
         for i in reversed(started):
             job = self.queue[i][1]
@@ -207,8 +205,13 @@ class Engine:
         self._dirty = True
         self.schedule()
 
-    def interrupt(self, job: Job, cause: str) -> None:
-        """A failure (or outage) took servers from a running job: lose work, replace, restart."""
+    def interrupt(self, job: Job, cause: str, lost: int | None = None) -> None:
+        """A failure (or outage) took servers from a running job: lose work, replace, restart.
+
+        ``lost`` names the one server lost when the caller knows it (-1: none, the server stays
+        in service); then the job's server list is patched in place instead of re-scanned, which
+        keeps a failure on a 100k-GPU job cheap.
+        """
         if job.status != RUNNING:
             return
         job.account_until(self.env.now, failed=True)
@@ -216,6 +219,16 @@ class Engine:
         job.interruptions += 1
         self.interruptions += 1
         f = self.fleet
+        if lost == -1:
+            self._begin_restart(job)
+            return
+        if lost is not None:
+            spare = self._idle_in_pod(int(f.server_pod[lost]))
+            if spare >= 0:
+                f.assign_internal(np.array([spare]), job.id)
+                job.servers[np.flatnonzero(job.servers == lost)] = spare
+                self._begin_restart(job)
+                return
         alive = job.servers[f.job[job.servers] == job.id]
         missing = job.servers.size - alive.size
         if missing:
@@ -245,6 +258,14 @@ class Engine:
         self.note(job.site, "job_requeued", f"job {job.id}", reason)
         self._enqueue(job)
         self._dirty = True
+
+    def _idle_in_pod(self, pod: int) -> int:
+        """An idle server of ``pod``, or -1."""
+        f = self.fleet
+        if f.pod_idle_servers[pod] <= 0:
+            return -1
+        sl = f.pod_servers(pod)
+        return int(np.argmax(f.idle_mask(sl))) + sl.start
 
     def _replacements(self, job: Job, alive: np.ndarray, missing: int) -> np.ndarray | None:
         f = self.fleet
@@ -286,17 +307,20 @@ class Engine:
         rate = weights[-1] * model.total_rate_per_gpu_hour
         if rate <= 0:
             return
+        cum_p = np.cumsum(model.probabilities)
+        repair_mean = np.where(model.server_out, model.repair_hours, 0.0)
+        batch = 4096  # draws are vectorised per batch; the stream is the same on every machine
         while True:
-            yield self.env.timeout(rng.exponential(1.0 / rate))
-            server = int(np.searchsorted(weights, rng.random() * weights[-1], side="right"))
-            cat = int(np.searchsorted(np.cumsum(model.probabilities), rng.random(), side="right"))
-            cat = min(cat, model.probabilities.size - 1)
-            self.failures += 1
-            name = model.names[cat]
-            self.failures_by_category[name] = self.failures_by_category.get(name, 0) + 1
-            self.hit_server(
-                server, model.repair_hours[cat] * rng.exponential() if model.server_out[cat] else 0.0, name
-            )
+            gaps = rng.exponential(1.0 / rate, batch)
+            victims = np.searchsorted(weights, rng.random(batch) * weights[-1], side="right").tolist()
+            cats = np.minimum(np.searchsorted(cum_p, rng.random(batch), side="right"), cum_p.size - 1)
+            repairs = (repair_mean[cats] * rng.exponential(1.0, batch)).tolist()
+            for gap, server, cat, repair in zip(gaps.tolist(), victims, cats.tolist(), repairs, strict=True):
+                yield self.env.timeout(gap)
+                self.failures += 1
+                name = model.names[cat]
+                self.failures_by_category[name] = self.failures_by_category.get(name, 0) + 1
+                self.hit_server(server, repair, name)
 
     def hit_server(self, server: int, repair_hours: float, cause: str, failure: bool = True) -> None:
         """A server goes out of service: interrupt what runs on it; back after ``repair_hours``.
@@ -304,7 +328,26 @@ class Engine:
         ``failure`` False (a curtailment) preempts the job instead of counting an interruption.
         With ``repair_hours`` 0 the server stays in service and only the job restarts.
         """
-        self.hit_servers(np.array([server], dtype=np.int64), repair_hours, cause, failure)
+        f = self.fleet
+        if f.down[server]:
+            return
+        if repair_hours <= 0:
+            owner = int(f.job[server])
+            if owner >= 0:
+                self.interrupt(self.jobs[owner], cause, lost=-1)
+            return
+        owner, lease = f.fail(server, self.env.now + repair_hours)
+        self.at(repair_hours, lambda: self.repair(server))
+        if owner >= 0:
+            if failure:
+                self.interrupt(self.jobs[owner], cause, lost=server)
+            else:
+                self.preempt(self.jobs[owner], cause)
+        elif owner <= -2 and failure:
+            self.inference_failures += 1
+        if lease != FREE:
+            self.lease_server_lost(self.leases[lease], server)
+        self._dirty = True
 
     def hit_servers(self, servers: np.ndarray, repair_hours: float, cause: str, failure: bool = True) -> None:
         """Servers go out of service together (one failure, or a whole hall in an outage).

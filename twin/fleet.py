@@ -81,7 +81,13 @@ class Fleet:
         self.rack_leased_gpus = np.zeros(racks, dtype=np.int64)
         self.rack_failed_gpus = np.zeros(racks, dtype=np.int64)
         self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
-        self._pools = set(np.unique(self.pod_pool).tolist())
+        # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
+        # a scheduling pass could start anything costs O(pools), not a pass over pods.
+        self._need_cache: dict[int, np.ndarray] = {}
+        self.pod_pool_key = self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type
+        self.pool_idle_gpus = np.bincount(
+            self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
+        ).astype(np.int64)
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -109,11 +115,22 @@ class Fleet:
     @property
     def pod_pool(self) -> np.ndarray:
         """A key per pod for its (site, GPU type) pool; jobs never span pools."""
-        return self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type
+        return self.pod_pool_key
 
-    def idle_gpus_by_pool(self) -> dict[int, int]:
-        idle = np.bincount(self.pod_pool, weights=self.pod_idle_servers * self.pod_gpus_per_server)
-        return {int(k): int(idle[k]) for k in np.flatnonzero(idle >= 0) if k in self._pools}
+    def servers_needed(self, gpus: int) -> np.ndarray:
+        """Servers a gang of ``gpus`` GPUs needs in each pod (cached: job sizes repeat)."""
+        need = self._need_cache.get(gpus)
+        if need is None:
+            need = self._need_cache[gpus] = -(-gpus // self.pod_gpus_per_server)
+        return need
+
+    def _idle_add(self, pods: np.ndarray, delta: int) -> None:
+        np.add.at(self.pod_idle_servers, pods, delta)
+        np.add.at(self.pool_idle_gpus, self.pod_pool_key[pods], delta * self.pod_gpus_per_server[pods])
+
+    def _idle_add1(self, pod: int, delta: int) -> None:
+        self.pod_idle_servers[pod] += delta
+        self.pool_idle_gpus[self.pod_pool_key[pod]] += delta * self.pod_gpus_per_server[pod]
 
     def idle_mask(self, sl: slice) -> np.ndarray:
         return (self.job[sl] == FREE) & (self.lease[sl] == FREE) & ~self.down[sl]
@@ -121,9 +138,15 @@ class Fleet:
     # -- moves (each keeps the per-rack and per-pod counters true) -----------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
         """Give idle servers to internal work (a training job id, or INFERENCE)."""
+        if servers.size == 1:  # the common case after a failure: no ufunc.at overhead
+            s = int(servers[0])
+            self.job[s] = owner
+            self.rack_busy_gpus[self.server_rack[s]] += self.server_gpus[s]
+            self._idle_add1(int(self.server_pod[s]), -1)
+            return
         self.job[servers] = owner
         np.add.at(self.rack_busy_gpus, self.server_rack[servers], self.server_gpus[servers])
-        np.subtract.at(self.pod_idle_servers, self.server_pod[servers], 1)
+        self._idle_add(self.server_pod[servers], -1)
 
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
@@ -133,7 +156,7 @@ class Fleet:
         self.job[servers] = FREE
         np.subtract.at(self.rack_busy_gpus, self.server_rack[up], self.server_gpus[up])
         up = up[self.lease[up] == FREE]
-        np.add.at(self.pod_idle_servers, self.server_pod[up], 1)
+        self._idle_add(self.server_pod[up], 1)
 
     def assign_lease(self, servers: np.ndarray, lease: int) -> None:
         """Carve healthy, idle servers out for a lease."""
@@ -144,7 +167,7 @@ class Fleet:
             self.server_rack[servers],
             self.server_gpus[servers] * self.lease_utilization[lease],
         )
-        np.subtract.at(self.pod_idle_servers, self.server_pod[servers], 1)
+        self._idle_add(self.server_pod[servers], -1)
 
     def release_lease(self, servers: np.ndarray) -> None:
         """Servers leave a lease; healthy ones become idle."""
@@ -155,7 +178,7 @@ class Fleet:
         self.lease[servers] = FREE
         np.subtract.at(self.rack_leased_gpus, self.server_rack[up], self.server_gpus[up])
         np.subtract.at(self.rack_tenant_busy_gpus, self.server_rack[up], self.server_gpus[up] * util)
-        np.add.at(self.pod_idle_servers, self.server_pod[up], 1)
+        self._idle_add(self.server_pod[up], 1)
 
     def fail(self, server: int, until: float) -> tuple[int, int]:
         """Take a server down; return its (job, lease) at the moment it failed.
@@ -177,7 +200,7 @@ class Fleet:
         elif job != FREE:
             self.rack_busy_gpus[rack] -= gpus
         else:
-            self.pod_idle_servers[self.server_pod[server]] -= 1
+            self._idle_add1(int(self.server_pod[server]), -1)
         if job != FREE:
             self.job[server] = FREE
         return job, lease
@@ -194,7 +217,7 @@ class Fleet:
             self.rack_leased_gpus[rack] += gpus
             self.rack_tenant_busy_gpus[rack] += gpus * self.lease_utilization[lease]
         else:
-            self.pod_idle_servers[self.server_pod[server]] += 1
+            self._idle_add1(int(self.server_pod[server]), 1)
         return lease
 
     # -- views ---------------------------------------------------------------------------------

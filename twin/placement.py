@@ -67,8 +67,7 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
     idle = np.where(ok, fleet.pod_idle_servers, 0)
     if not idle.any():
         return None
-    gps = fleet.pod_gpus_per_server
-    need = -(-gpus // gps)  # servers needed per pod's server size
+    need = fleet.servers_needed(gpus)  # per pod, by its server size
     # 1. one pod, best fit
     fits = ok & (idle >= need)
     if fits.any():
