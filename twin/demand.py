@@ -193,7 +193,9 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
             1 + math.cos(2 * math.pi * (local - spec.peak_hour) / 24.0)
         )
         target_gpus = spec.peak_gpus * shape * (1 + spec.growth_per_year) ** (now / 8760.0)
-        held = held[f.job[held] == owner]
+        if owner in engine.inference_lost:
+            held = held[f.job[held] == owner]
+            engine.inference_lost.discard(owner)
         gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
         target = int(math.ceil(target_gpus / gps))
         if held.size > target:

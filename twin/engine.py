@@ -53,6 +53,8 @@ class Engine:
         self.log: list[tuple[float, str, str, str, str]] = []
         self.interruptions = 0
         self.inference_failures = 0
+        # Inference fleets that lost servers since they last looked (they re-check their list).
+        self.inference_lost: set[int] = set()
         self.failures = 0
         self.failures_by_category: dict[str, int] = {}
         self.preemptions = 0
@@ -181,9 +183,11 @@ class Engine:
             self._begin_restart(job)
 
     def _begin_restart(self, job: Job) -> None:
-        job.phase, job.phase_start = "restart", self.env.now
+        """Restart overhead, then the run, on one timer (the job's accounts split the two)."""
+        now = self.env.now
+        job.phase, job.restart_from, job.phase_start = "run", now, now + job.restart_overhead
         version = job.version
-        self.at(job.restart_overhead, lambda: self._phase_done(job, version))
+        self.at(job.restart_overhead + job.run_wall_hours(), lambda: self._phase_done(job, version))
 
     def _begin_run(self, job: Job) -> None:
         job.phase, job.phase_start = "run", self.env.now
@@ -192,10 +196,6 @@ class Engine:
 
     def _phase_done(self, job: Job, version: int) -> None:
         if version != job.version or job.status != RUNNING:
-            return
-        if job.phase == "restart":
-            job.account_until(self.env.now, failed=False)
-            self._begin_run(job)
             return
         job.account_until(self.env.now, failed=False)
         job.remaining = 0.0
@@ -343,8 +343,9 @@ class Engine:
                 self.interrupt(self.jobs[owner], cause, lost=server)
             else:
                 self.preempt(self.jobs[owner], cause)
-        elif owner <= -2 and failure:
-            self.inference_failures += 1
+        elif owner <= -2:
+            self.inference_lost.add(owner)
+            self.inference_failures += failure
         if lease != FREE:
             self.lease_server_lost(self.leases[lease], server)
         self._dirty = True
@@ -368,8 +369,9 @@ class Engine:
             self.at(repair_hours, lambda server=server: self.repair(server))
             if owner >= 0:
                 owners[owner] = None
-            elif owner <= -2 and failure:
-                self.inference_failures += 1
+            elif owner <= -2:
+                self.inference_lost.add(owner)
+                self.inference_failures += failure
             if lease != FREE:
                 lost.append((lease, server))
         for owner in owners:
@@ -448,6 +450,7 @@ class Engine:
             self.preempt(self.jobs[owner], f"preempted for lease {lease.spec.name}")
         infer = servers[f.job[servers] <= -2]
         if infer.size:
+            self.inference_lost.update(np.unique(f.job[infer]).tolist())
             f.release_internal(infer)
         healthy = servers[~f.down[servers]]
         down = servers[f.down[servers]]

@@ -67,6 +67,7 @@ class Fleet:
     rack_leased_gpus: np.ndarray = field(init=False)
     rack_failed_gpus: np.ndarray = field(init=False)
     rack_tenant_busy_gpus: np.ndarray = field(init=False)  # leased GPUs x their tenant's utilisation
+    hall_counts: np.ndarray = field(init=False)
     lease_utilization: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per lease index
 
     def __post_init__(self) -> None:
@@ -81,6 +82,14 @@ class Fleet:
         self.rack_leased_gpus = np.zeros(racks, dtype=np.int64)
         self.rack_failed_gpus = np.zeros(racks, dtype=np.int64)
         self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
+        # Per hall: busy, leased, failed GPUs; sum of dynamic kW per GPU over busy GPUs and over
+        # tenant-busy GPUs; idle kW share of leased GPUs. Sampling reads these, O(halls).
+        self.hall_counts = np.zeros((6, self.hall_site.size), dtype=np.float64)
+        self.server_hall = self.rack_hall[self.server_rack]
+        self.server_dyn_kw_per_gpu = ((self.rack_max_kw - self.rack_idle_kw) / self.rack_gpus)[
+            self.server_rack
+        ]
+        self.server_idle_kw_per_gpu = (self.rack_idle_kw / self.rack_gpus)[self.server_rack]
         # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
         # a scheduling pass could start anything costs O(pools), not a pass over pods.
         self._need_cache: dict[int, np.ndarray] = {}
@@ -135,17 +144,55 @@ class Fleet:
     def idle_mask(self, sl: slice) -> np.ndarray:
         return (self.job[sl] == FREE) & (self.lease[sl] == FREE) & ~self.down[sl]
 
-    # -- moves (each keeps the per-rack and per-pod counters true) -----------------------------
+    # -- counters ------------------------------------------------------------------------------
+    # Every move below goes through these, so the per-rack and per-hall counters stay a true
+    # recount of the server arrays (tests/test_invariants.py checks that at every sample).
+    def _busy(self, servers: np.ndarray | int, sign: int) -> None:
+        gpus = self.server_gpus[servers] * sign
+        if np.ndim(servers) == 0:
+            self.rack_busy_gpus[self.server_rack[servers]] += gpus
+            hall = self.server_hall[servers]
+            self.hall_counts[0, hall] += gpus
+            self.hall_counts[3, hall] += gpus * self.server_dyn_kw_per_gpu[servers]
+            return
+        np.add.at(self.rack_busy_gpus, self.server_rack[servers], gpus)
+        halls = self.server_hall[servers]
+        np.add.at(self.hall_counts[0], halls, gpus)
+        np.add.at(self.hall_counts[3], halls, gpus * self.server_dyn_kw_per_gpu[servers])
+
+    def _leased(self, servers: np.ndarray | int, sign: int, util: np.ndarray | float) -> None:
+        gpus = self.server_gpus[servers] * sign
+        if np.ndim(servers) == 0:
+            self.rack_leased_gpus[self.server_rack[servers]] += gpus
+            self.rack_tenant_busy_gpus[self.server_rack[servers]] += gpus * util
+            hall = self.server_hall[servers]
+            self.hall_counts[1, hall] += gpus
+            self.hall_counts[4, hall] += gpus * util * self.server_dyn_kw_per_gpu[servers]
+            self.hall_counts[5, hall] += gpus * self.server_idle_kw_per_gpu[servers]
+            return
+        racks, halls = self.server_rack[servers], self.server_hall[servers]
+        np.add.at(self.rack_leased_gpus, racks, gpus)
+        np.add.at(self.rack_tenant_busy_gpus, racks, gpus * util)
+        np.add.at(self.hall_counts[1], halls, gpus)
+        np.add.at(self.hall_counts[4], halls, gpus * util * self.server_dyn_kw_per_gpu[servers])
+        np.add.at(self.hall_counts[5], halls, gpus * self.server_idle_kw_per_gpu[servers])
+
+    def _failed(self, server: int, sign: int) -> None:
+        gpus = self.server_gpus[server] * sign
+        self.rack_failed_gpus[self.server_rack[server]] += gpus
+        self.hall_counts[2, self.server_hall[server]] += gpus
+
+    # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
         """Give idle servers to internal work (a training job id, or INFERENCE)."""
         if servers.size == 1:  # the common case after a failure: no ufunc.at overhead
             s = int(servers[0])
             self.job[s] = owner
-            self.rack_busy_gpus[self.server_rack[s]] += self.server_gpus[s]
+            self._busy(s, 1)
             self._idle_add1(int(self.server_pod[s]), -1)
             return
         self.job[servers] = owner
-        np.add.at(self.rack_busy_gpus, self.server_rack[servers], self.server_gpus[servers])
+        self._busy(servers, 1)
         self._idle_add(self.server_pod[servers], -1)
 
     def release_internal(self, servers: np.ndarray) -> None:
@@ -154,19 +201,14 @@ class Fleet:
             return
         up = servers[~self.down[servers]]
         self.job[servers] = FREE
-        np.subtract.at(self.rack_busy_gpus, self.server_rack[up], self.server_gpus[up])
+        self._busy(up, -1)
         up = up[self.lease[up] == FREE]
         self._idle_add(self.server_pod[up], 1)
 
     def assign_lease(self, servers: np.ndarray, lease: int) -> None:
         """Carve healthy, idle servers out for a lease."""
         self.lease[servers] = lease
-        np.add.at(self.rack_leased_gpus, self.server_rack[servers], self.server_gpus[servers])
-        np.add.at(
-            self.rack_tenant_busy_gpus,
-            self.server_rack[servers],
-            self.server_gpus[servers] * self.lease_utilization[lease],
-        )
+        self._leased(servers, 1, self.lease_utilization[lease])
         self._idle_add(self.server_pod[servers], -1)
 
     def release_lease(self, servers: np.ndarray) -> None:
@@ -174,10 +216,8 @@ class Fleet:
         if servers.size == 0:
             return
         up = servers[~self.down[servers]]
-        util = self.lease_utilization[self.lease[up]]
+        self._leased(up, -1, self.lease_utilization[self.lease[up]])
         self.lease[servers] = FREE
-        np.subtract.at(self.rack_leased_gpus, self.server_rack[up], self.server_gpus[up])
-        np.subtract.at(self.rack_tenant_busy_gpus, self.server_rack[up], self.server_gpus[up] * util)
         self._idle_add(self.server_pod[up], 1)
 
     def fail(self, server: int, until: float) -> tuple[int, int]:
@@ -187,18 +227,16 @@ class Fleet:
         its internal job: the caller interrupts that job, which releases the rest.
         """
         job, lease = int(self.job[server]), int(self.lease[server])
-        rack, gpus = int(self.server_rack[server]), int(self.server_gpus[server])
         if self.down[server]:
             self.down_until[server] = max(self.down_until[server], until)
             return FREE, FREE
         self.down[server] = True
         self.down_until[server] = until
-        self.rack_failed_gpus[rack] += gpus
+        self._failed(server, 1)
         if lease != FREE:
-            self.rack_leased_gpus[rack] -= gpus
-            self.rack_tenant_busy_gpus[rack] -= gpus * self.lease_utilization[lease]
+            self._leased(server, -1, self.lease_utilization[lease])
         elif job != FREE:
-            self.rack_busy_gpus[rack] -= gpus
+            self._busy(server, -1)
         else:
             self._idle_add1(int(self.server_pod[server]), -1)
         if job != FREE:
@@ -210,12 +248,10 @@ class Fleet:
         if not self.down[server]:
             return int(self.lease[server])
         self.down[server] = False
-        rack, gpus = int(self.server_rack[server]), int(self.server_gpus[server])
-        self.rack_failed_gpus[rack] -= gpus
+        self._failed(server, -1)
         lease = int(self.lease[server])
         if lease != FREE:
-            self.rack_leased_gpus[rack] += gpus
-            self.rack_tenant_busy_gpus[rack] += gpus * self.lease_utilization[lease]
+            self._leased(server, 1, self.lease_utilization[lease])
         else:
             self._idle_add1(int(self.server_pod[server]), 1)
         return lease

@@ -46,8 +46,9 @@ class Job:
     slowdown: float = 1.0
     site: int = -1
     gpu_type: int = -1
-    phase: str = ""  # "restart" or "run" while RUNNING
-    phase_start: float = 0.0
+    phase: str = ""  # "run" while RUNNING
+    phase_start: float = 0.0  # when computing (re)starts; after a restart it is restart_from + overhead
+    restart_from: float = math.nan  # start of the restart overhead before this run, if any
     version: int = 0  # bumps on every interruption; stale timers compare it
     first_start: float = math.nan
     queued_since: float = 0.0
@@ -82,10 +83,10 @@ class Job:
         ``failed``: the phase ends by interruption (compute since the last checkpoint is lost);
         else it ends by completion (all compute counts).
         """
+        if self._fold_restart(now):
+            return
         elapsed = max(0.0, now - self.phase_start)
-        if self.phase == "restart":
-            self.restarting += elapsed
-        elif self.phase == "run":
+        if self.phase == "run":
             if failed:
                 cycles = math.floor(elapsed / self.cycle + 1e-12)
                 saved = cycles * self.checkpoint_interval
@@ -101,12 +102,23 @@ class Job:
             self.remaining = max(0.0, self.remaining - saved / self.slowdown)
         self.phase_start = now
 
+    def _fold_restart(self, now: float) -> bool:
+        """Count the restart overhead before the current run; True if ``now`` is still inside it."""
+        if math.isnan(self.restart_from):
+            return False
+        self.restarting += min(now, self.phase_start) - self.restart_from
+        self.restart_from = math.nan
+        if now <= self.phase_start:
+            self.phase_start = now
+            return True
+        return False
+
     def account_at_horizon(self, now: float) -> None:
         """Count a run phase cut by the end of the simulation: compute so far is productive."""
+        if self._fold_restart(now):
+            return
         elapsed = max(0.0, now - self.phase_start)
-        if self.phase == "restart":
-            self.restarting += elapsed
-        elif self.phase == "run":
+        if self.phase == "run":
             cycles = math.floor(elapsed / self.cycle + 1e-12)
             in_cycle = elapsed - cycles * self.cycle
             writing = cycles * self.checkpoint_write + max(0.0, in_cycle - self.checkpoint_interval)

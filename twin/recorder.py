@@ -1,8 +1,8 @@
 """Sampling a run on a fixed grid: hourly series per site, hall and tenant, and the rack x day matrix.
 
-Memory grows with samples x halls (and racks x days), never with samples x racks: each sample
-reads the fleet's per-rack counters, reduces them to halls with one ``bincount`` each, and adds
-the rack column of the day into the rack x day matrix.
+Memory grows with samples x halls (and racks x days), never with samples x racks. A sample reads
+the fleet's per-hall counters (kept up to date by every move, so O(halls)) and adds the racks'
+GPUs in use into the day's row of the rack x day matrix: one pass over racks per sample.
 
 IT power of a rack: ``idle_kw + (max_kw - idle_kw) x busy_power_fraction x working GPUs / GPUs``,
 where working GPUs are the internal busy ones plus the leased ones times their tenant's
@@ -31,17 +31,13 @@ class Recorder:
         self.hall = np.zeros((len(HALL_METRICS), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_METRICS), self.samples, sites), dtype=np.float64)
         self.tenant_healthy: np.ndarray | None = None
-        # GPU-hours in use, stored day-major so each sample adds one contiguous row.
+        # GPUs in use summed over the day's samples, day-major so each sample adds one contiguous row.
         self._day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
         self.busy_power_fraction = busy_power_fraction
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
-        self._dyn_kw = fleet.rack_max_kw - fleet.rack_idle_kw
-        # Racks are laid out hall by hall, so hall totals are one reduceat over hall boundaries.
-        assert np.all(np.diff(fleet.rack_hall) >= 0), "racks must be sorted by hall"
-        self._hall_start = np.searchsorted(fleet.rack_hall, np.arange(halls))
         self._hall_to_site = np.zeros((halls, sites))
         self._hall_to_site[np.arange(halls), fleet.hall_site] = 1.0
-        self._rack_stack = np.zeros((5, fleet.racks))
+        self._hall_idle_kw = np.bincount(fleet.rack_hall, weights=fleet.rack_idle_kw, minlength=halls)
         self.taken = 0
 
     def process(self, engine):
@@ -59,26 +55,21 @@ class Recorder:
     @property
     def rack_day(self) -> np.ndarray:
         """GPU-hours in use, racks x days."""
-        return self._day_rack.T
+        return (self._day_rack * np.float32(self.step)).T
 
     def sample(self, i: int, engine) -> None:
         f = self.fleet
-        frac = self.busy_power_fraction / f.rack_gpus
-        m = self._rack_stack
-        m[0] = f.rack_busy_gpus
-        m[1] = f.rack_leased_gpus
-        m[2] = f.rack_failed_gpus
-        np.multiply(self._dyn_kw * frac, f.rack_busy_gpus + f.rack_tenant_busy_gpus, out=m[3])
-        m[3] += f.rack_idle_kw
-        np.multiply(self._dyn_kw * frac, f.rack_tenant_busy_gpus, out=m[4])
-        m[4] += f.rack_idle_kw * f.rack_leased_gpus / f.rack_gpus
-        per_hall = np.add.reduceat(m, self._hall_start, axis=1)  # busy, leased, failed, kW, leased kW
-        per_site = per_hall @ self._hall_to_site
+        counts = f.hall_counts  # busy, leased, failed, busy dyn kW, tenant dyn kW, leased idle kW
+        frac = self.busy_power_fraction
         self.hall[0, i] = self._installed_hall
-        self.hall[1:5, i] = per_hall[:4]
+        self.hall[1:4, i] = counts[:3]
+        hall_kw = self._hall_idle_kw + frac * (counts[3] + counts[4])
+        self.hall[4, i] = hall_kw
+        per_site = counts[:3] @ self._hall_to_site
         self.site[0, i] = self._installed_hall @ self._hall_to_site
-        self.site[1:5, i] = per_site[:4]
-        self.site[6, i] = per_site[4]
+        self.site[1:4, i] = per_site
+        self.site[4, i] = hall_kw @ self._hall_to_site
+        self.site[6, i] = (counts[5] + frac * counts[4]) @ self._hall_to_site
         queued = np.zeros(self.site.shape[2])
         for key, gpus in engine.queued_gpus.items():
             if key >= 0:
@@ -91,7 +82,9 @@ class Recorder:
         self.site[7, i] = np.minimum(wanting, leased_site)
         day = int(engine.env.now // 24.0)
         if day < self.days:
-            self._day_rack[day] += (m[0] + m[1]) * self.step
+            row = self._day_rack[day]
+            row += f.rack_busy_gpus
+            row += f.rack_leased_gpus
         if self.tenant_healthy is not None and engine.leases:
             self.tenant_healthy[i] = [
                 lease.healthy_gpus if lease.status == "active" else 0 for lease in engine.leases
