@@ -59,6 +59,7 @@ def check_engine(engine) -> None:
     assert np.array_equal(f.rack_leased_gpus, per_rack(up & (f.lease != FREE))), "rack_leased_gpus drifted"
     assert np.array_equal(f.rack_failed_gpus, per_rack(f.down)), "rack_failed_gpus drifted"
     idle = up & (f.job == FREE) & (f.lease == FREE)
+    assert np.array_equal(f.idle, idle), "idle flags drifted"
     recount = np.bincount(f.server_pod, weights=idle, minlength=f.pods)
     assert np.array_equal(f.pod_idle_servers, recount), "pod_idle_servers drifted"
     pool_recount = np.bincount(

@@ -76,6 +76,7 @@ class Fleet:
         self.lease = np.full(n, FREE, dtype=np.int32)
         self.down = np.zeros(n, dtype=bool)
         self.down_until = np.zeros(n, dtype=np.float64)
+        self.idle = np.ones(n, dtype=bool)  # not down, not leased, no internal work
         self.pod_idle_servers = np.diff(self.pod_first_server).astype(np.int64)
         racks = self.rack_gpus.size
         self.rack_busy_gpus = np.zeros(racks, dtype=np.int64)
@@ -133,6 +134,14 @@ class Fleet:
             need = self._need_cache[gpus] = -(-gpus // self.pod_gpus_per_server)
         return need
 
+    def _idle_set(self, servers: np.ndarray | int, delta: int) -> None:
+        """Servers become idle (delta 1) or stop being idle (-1): flags and pod/pool counts."""
+        self.idle[servers] = delta > 0
+        if np.ndim(servers) == 0:
+            self._idle_add1(int(self.server_pod[servers]), delta)
+        else:
+            self._idle_add(self.server_pod[servers], delta)
+
     def _idle_add(self, pods: np.ndarray, delta: int) -> None:
         np.add.at(self.pod_idle_servers, pods, delta)
         np.add.at(self.pool_idle_gpus, self.pod_pool_key[pods], delta * self.pod_gpus_per_server[pods])
@@ -142,7 +151,7 @@ class Fleet:
         self.pool_idle_gpus[self.pod_pool_key[pod]] += delta * self.pod_gpus_per_server[pod]
 
     def idle_mask(self, sl: slice) -> np.ndarray:
-        return (self.job[sl] == FREE) & (self.lease[sl] == FREE) & ~self.down[sl]
+        return self.idle[sl]
 
     # -- counters ------------------------------------------------------------------------------
     # Every move below goes through these, so the per-rack and per-hall counters stay a true
@@ -189,11 +198,11 @@ class Fleet:
             s = int(servers[0])
             self.job[s] = owner
             self._busy(s, 1)
-            self._idle_add1(int(self.server_pod[s]), -1)
+            self._idle_set(s, -1)
             return
         self.job[servers] = owner
         self._busy(servers, 1)
-        self._idle_add(self.server_pod[servers], -1)
+        self._idle_set(servers, -1)
 
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
@@ -203,13 +212,13 @@ class Fleet:
         self.job[servers] = FREE
         self._busy(up, -1)
         up = up[self.lease[up] == FREE]
-        self._idle_add(self.server_pod[up], 1)
+        self._idle_set(up, 1)
 
     def assign_lease(self, servers: np.ndarray, lease: int) -> None:
         """Carve healthy, idle servers out for a lease."""
         self.lease[servers] = lease
         self._leased(servers, 1, self.lease_utilization[lease])
-        self._idle_add(self.server_pod[servers], -1)
+        self._idle_set(servers, -1)
 
     def release_lease(self, servers: np.ndarray) -> None:
         """Servers leave a lease; healthy ones become idle."""
@@ -218,7 +227,7 @@ class Fleet:
         up = servers[~self.down[servers]]
         self._leased(up, -1, self.lease_utilization[self.lease[up]])
         self.lease[servers] = FREE
-        self._idle_add(self.server_pod[up], 1)
+        self._idle_set(up, 1)
 
     def fail(self, server: int, until: float) -> tuple[int, int]:
         """Take a server down; return its (job, lease) at the moment it failed.
@@ -238,7 +247,7 @@ class Fleet:
         elif job != FREE:
             self._busy(server, -1)
         else:
-            self._idle_add1(int(self.server_pod[server]), -1)
+            self._idle_set(server, -1)
         if job != FREE:
             self.job[server] = FREE
         return job, lease
@@ -253,7 +262,7 @@ class Fleet:
         if lease != FREE:
             self._leased(server, 1, self.lease_utilization[lease])
         else:
-            self._idle_add1(int(self.server_pod[server]), 1)
+            self._idle_set(server, 1)
         return lease
 
     # -- views ---------------------------------------------------------------------------------

@@ -64,21 +64,20 @@ def accepted_pods(fleet: Fleet, gpu_types: np.ndarray, sites: np.ndarray) -> np.
 
 def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placement | None:
     """Find servers for a gang of ``gpus`` GPUs in the pods of mask ``ok``, or None if it cannot start now."""
-    idle = np.where(ok, fleet.pod_idle_servers, 0)
-    if not idle.any():
-        return None
     need = fleet.servers_needed(gpus)  # per pod, by its server size
     # 1. one pod, best fit
-    fits = ok & (idle >= need)
-    if fits.any():
-        cand = np.flatnonzero(fits)
-        pod = cand[np.argmin(idle[cand] - need[cand])]
+    cand = np.flatnonzero(ok & (fleet.pod_idle_servers >= need))
+    if cand.size:
+        pod = cand[np.argmin(fleet.pod_idle_servers[cand] - need[cand])]
         pods = np.array([pod])
         counts = np.array([need[pod]])
         return Placement(
             _take(fleet, pods, counts), pods, 1.0, int(fleet.pod_site[pod]), int(fleet.pod_gpu_type[pod])
         )
     # 2./3. one building, else one site, per (site, GPU type) pool
+    idle = np.where(ok, fleet.pod_idle_servers, 0)
+    if not idle.any():
+        return None
     best: tuple | None = None
     for scope in (fleet.pod_building, fleet.pod_site):
         groups = scope * 64 + fleet.pod_gpu_type  # a pool never mixes GPU types
