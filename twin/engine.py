@@ -170,6 +170,7 @@ class Engine:
         now = self.env.now
         self.fleet.assign_internal(placement.servers, job.id)
         job.servers = placement.servers
+        self.fleet.slot[job.servers] = np.arange(job.servers.size)
         job.pods = placement.pods
         job.slowdown = placement.slowdown
         job.max_slowdown = max(job.max_slowdown, placement.slowdown)
@@ -224,9 +225,14 @@ class Engine:
             return
         if lost is not None:
             spare = self._idle_in_pod(int(f.server_pod[lost]))
+            if spare < 0:  # its own pod is full: another pod the job already uses
+                pods = job.pods[f.pod_idle_servers[job.pods] > 0]
+                spare = self._idle_in_pod(int(pods[0])) if pods.size else -1
             if spare >= 0:
                 f.assign_internal(np.array([spare]), job.id)
-                job.servers[np.flatnonzero(job.servers == lost)] = spare
+                pos = int(f.slot[lost])  # O(1) patch, however big the job
+                job.servers[pos] = spare
+                f.slot[spare] = pos
                 self._begin_restart(job)
                 return
         alive = job.servers[f.job[job.servers] == job.id]
@@ -238,6 +244,7 @@ class Engine:
                 return
             f.assign_internal(spare, job.id)
             job.servers = np.concatenate([alive, spare])
+            f.slot[job.servers] = np.arange(job.servers.size)
         self._begin_restart(job)
 
     def preempt(self, job: Job, reason: str) -> None:

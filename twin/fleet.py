@@ -77,6 +77,7 @@ class Fleet:
         self.down = np.zeros(n, dtype=bool)
         self.down_until = np.zeros(n, dtype=np.float64)
         self.idle = np.ones(n, dtype=bool)  # not down, not leased, no internal work
+        self.slot = np.zeros(n, dtype=np.int64)  # a training job's server: its index in job.servers
         self.pod_idle_servers = np.diff(self.pod_first_server).astype(np.int64)
         racks = self.rack_gpus.size
         self.rack_busy_gpus = np.zeros(racks, dtype=np.int64)
@@ -137,14 +138,19 @@ class Fleet:
     def _idle_set(self, servers: np.ndarray | int, delta: int) -> None:
         """Servers become idle (delta 1) or stop being idle (-1): flags and pod/pool counts."""
         self.idle[servers] = delta > 0
-        if np.ndim(servers) == 0:
+        if isinstance(servers, (int, np.integer)):
             self._idle_add1(int(self.server_pod[servers]), delta)
         else:
             self._idle_add(self.server_pod[servers], delta)
 
     def _idle_add(self, pods: np.ndarray, delta: int) -> None:
-        np.add.at(self.pod_idle_servers, pods, delta)
-        np.add.at(self.pool_idle_gpus, self.pod_pool_key[pods], delta * self.pod_gpus_per_server[pods])
+        if pods.size == 0:
+            return
+        per_pod = np.bincount(pods, minlength=self.pod_idle_servers.size)
+        self.pod_idle_servers += delta * per_pod
+        self.pool_idle_gpus += delta * np.bincount(
+            self.pod_pool_key, weights=per_pod * self.pod_gpus_per_server, minlength=self.pool_idle_gpus.size
+        ).astype(np.int64)
 
     def _idle_add1(self, pod: int, delta: int) -> None:
         self.pod_idle_servers[pod] += delta
@@ -158,20 +164,23 @@ class Fleet:
     # recount of the server arrays (tests/test_invariants.py checks that at every sample).
     def _busy(self, servers: np.ndarray | int, sign: int) -> None:
         gpus = self.server_gpus[servers] * sign
-        if np.ndim(servers) == 0:
+        if isinstance(servers, (int, np.integer)):
             self.rack_busy_gpus[self.server_rack[servers]] += gpus
             hall = self.server_hall[servers]
             self.hall_counts[0, hall] += gpus
             self.hall_counts[3, hall] += gpus * self.server_dyn_kw_per_gpu[servers]
             return
         np.add.at(self.rack_busy_gpus, self.server_rack[servers], gpus)
-        halls = self.server_hall[servers]
-        np.add.at(self.hall_counts[0], halls, gpus)
-        np.add.at(self.hall_counts[3], halls, gpus * self.server_dyn_kw_per_gpu[servers])
+        halls, n = self.server_hall[servers], self.hall_counts.shape[1]
+        # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
+        self.hall_counts[0] += np.bincount(halls, weights=gpus, minlength=n)
+        self.hall_counts[3] += np.bincount(
+            halls, weights=gpus * self.server_dyn_kw_per_gpu[servers], minlength=n
+        )
 
     def _leased(self, servers: np.ndarray | int, sign: int, util: np.ndarray | float) -> None:
         gpus = self.server_gpus[servers] * sign
-        if np.ndim(servers) == 0:
+        if isinstance(servers, (int, np.integer)):
             self.rack_leased_gpus[self.server_rack[servers]] += gpus
             self.rack_tenant_busy_gpus[self.server_rack[servers]] += gpus * util
             hall = self.server_hall[servers]
@@ -182,9 +191,14 @@ class Fleet:
         racks, halls = self.server_rack[servers], self.server_hall[servers]
         np.add.at(self.rack_leased_gpus, racks, gpus)
         np.add.at(self.rack_tenant_busy_gpus, racks, gpus * util)
-        np.add.at(self.hall_counts[1], halls, gpus)
-        np.add.at(self.hall_counts[4], halls, gpus * util * self.server_dyn_kw_per_gpu[servers])
-        np.add.at(self.hall_counts[5], halls, gpus * self.server_idle_kw_per_gpu[servers])
+        n = self.hall_counts.shape[1]
+        self.hall_counts[1] += np.bincount(halls, weights=gpus, minlength=n)
+        self.hall_counts[4] += np.bincount(
+            halls, weights=gpus * util * self.server_dyn_kw_per_gpu[servers], minlength=n
+        )
+        self.hall_counts[5] += np.bincount(
+            halls, weights=gpus * self.server_idle_kw_per_gpu[servers], minlength=n
+        )
 
     def _failed(self, server: int, sign: int) -> None:
         gpus = self.server_gpus[server] * sign

@@ -1,0 +1,152 @@
+"""The sample scenarios in ``sample_sites/scenarios/``: they validate, and the demo ones run sensibly.
+
+The campus-scale scenarios (baseline, baseline_lease, spot_heavy) take minutes to run a year, so
+here they are only validated; the demo ones (3,200 GPUs, 30 days) run in about a second each and
+their KPIs are checked: a what-if lease earns and shows its tenant, the events scenario logs each
+event, the trace scenario submits exactly the trace rows that fall inside the horizon. A lease
+larger than its site is refused at load with exit code 2 and a message that names the lease's line
+and says what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.cli import main
+from twin.results import Results
+from twin.scenario import load_scenario
+from twin.simulate import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "sample_sites" / "scenarios"
+DEMO_SITE = ROOT / "sample_sites" / "demo.yaml"
+
+
+def _run(name: str) -> Results:
+    return simulate(load_scenario(SCENARIOS / name))
+
+
+@pytest.fixture(scope="module")
+def baseline() -> Results:
+    return _run("demo_baseline.yaml")
+
+
+@pytest.fixture(scope="module")
+def whatif() -> Results:
+    return _run("demo_whatif.yaml")
+
+
+def test_every_scenario_validates(capsys):
+    files = sorted(str(p) for p in SCENARIOS.glob("*.yaml"))
+    expected = {
+        "baseline",
+        "baseline_lease",
+        "spot_heavy",
+        "demo_baseline",
+        "demo_whatif",
+        "demo_events",
+        "demo_trace",
+        "llama3_405b",
+    }
+    assert expected <= {Path(f).stem for f in files}
+    assert main(["validate", *files]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.count(": valid scenario") == len(files)
+
+
+def test_demo_baseline_is_busy_and_internal(baseline):
+    k = baseline.kpis
+    assert 0.6 <= k["utilization"] <= 0.95
+    assert k["leased_share"] == 0 and k["revenue_usd"] == 0 and k["tenants"] == {}
+    assert k["jobs_submitted"] > 500 and k["jobs_completed"] > 0.8 * k["jobs_submitted"]
+    assert k["failures"] > 0
+    assert 0.9 <= k["effective_training_time"] <= 1.0
+    assert k["wall_seconds"] < 10
+
+
+def test_demo_whatif_lease_earns_and_displaces(baseline, whatif):
+    k, base = whatif.kpis, baseline.kpis
+    assert k["revenue_usd"] > 0
+    assert "Acme AI" in k["tenants"]
+    acme = k["tenants"]["Acme AI"]
+    assert acme["leases"] == ["acme-gb200-pod"]
+    # Take-or-pay bills the committed 576 GPUs for the 30 days, at $4.00.
+    assert acme["revenue_usd"] == pytest.approx(576 * 30 * 24 * 4.00)
+    assert acme["sla_attainment"] >= 0.99
+    lease = whatif.leases.set_index("lease").loc["acme-gb200-pod"]
+    assert lease["status"] == "active" and lease["granted_gpus"] == 576  # one whole pod
+    # The same demand and seed as the baseline: the lease takes capacity from internal work.
+    assert k["jobs_submitted"] == base["jobs_submitted"]
+    assert k["leased_share"] == pytest.approx(576 / 3200, rel=0.02)
+    assert k["internal_utilization"] < base["internal_utilization"]
+    assert k["queue_wait_mean_hours"] > base["queue_wait_mean_hours"]
+    assert k["displaced_internal_value_usd"] > 0
+
+
+def test_demo_events_are_logged_and_felt():
+    res = _run("demo_events.yaml")
+    ev = res.events
+    outage = ev[ev["kind"] == "outage"]
+    assert len(outage) == 1 and outage["subject"].iloc[0] == "B/L1"
+    assert outage["time_h"].iloc[0] == pytest.approx(8 * 24)
+    assert "B/L1" in " ".join(ev["subject"].astype(str))
+    notice = ev[(ev["kind"] == "lease_notice") & (ev["subject"] == "burst-h100")]
+    assert len(notice) == 1 and notice["time_h"].iloc[0] == pytest.approx(12 * 24)
+    ended = ev[(ev["kind"] == "lease_ended") & (ev["subject"] == "burst-h100")]
+    assert len(ended) == 1 and ended["time_h"].iloc[0] == pytest.approx(19 * 24)  # 7 days' notice
+    assert (ev["kind"] == "curtailment").any() and (ev["kind"] == "curtailment_end").any()
+    assert (ev["kind"] == "demand_shock").any()
+    leases = res.leases.set_index("lease")
+    assert leases.loc["burst-h100", "status"] == "ended"
+    # Every GB200 is in the hall that went out: the reserved tenant has no spare and gets a credit.
+    assert leases.loc["acme-gb200-pod", "sla_attainment"] < 0.99
+    assert leases.loc["acme-gb200-pod", "credits_usd"] > 0
+    k = res.kpis
+    assert k["sla_credits_usd"] > 0 and k["preemptions"] > 0
+    assert set(k["tenants"]) == {"Acme AI", "Burstco"}
+
+
+def test_demo_trace_submits_the_rows_inside_the_horizon():
+    scenario = load_scenario(SCENARIOS / "demo_trace.yaml")
+    trace = scenario.spec.trace
+    assert trace is not None
+    csv = pd.read_csv(scenario.folder / trace.file)
+    hours = (csv[trace.columns.submit] - csv[trace.columns.submit].min()) / 3600.0
+    inside = int((hours < scenario.spec.days * 24).sum())
+    assert 0 < inside < len(csv)  # the file runs past the horizon on purpose
+    res = simulate(scenario)
+    assert res.kpis["jobs_submitted"] == inside
+    assert set(res.jobs["kind"]) == {"trace"}
+    assert set(res.jobs["owner"]) <= set(csv[trace.columns.owner])
+    # The mapping carried sizes through: the jobs' GPU counts are the first rows' counts, in order.
+    order = csv.assign(h=hours).sort_values("h", kind="stable")
+    assert res.jobs["gpus"].tolist() == order[trace.columns.gpus].head(inside).tolist()
+
+
+def test_a_lease_too_big_for_its_site_is_refused(tmp_path, capsys):
+    path = tmp_path / "too_big.yaml"
+    path.write_text(
+        "name: too-big\n"
+        f"sites: [{DEMO_SITE}]\n"
+        "days: 30\n"
+        "leases:\n"
+        "  - name: whale\n"
+        "    tenant: Whale AI\n"
+        "    gpu_type: GB200\n"
+        "    gpus: 2000\n"
+        "    site: Demo\n"
+        "    term_days: 365\n"
+        "    price_usd_per_gpu_hour: 4.0\n"
+    )
+    assert main(["validate", str(path)]) == 2
+    _, err = capsys.readouterr()
+    assert f"{path}:8: leases[0].gpus:" in err  # line 8 is `gpus: 2000`
+    assert "2,000 GB200" in err and "1,152" in err
+    assert "lower gpus" in err
+    assert main(["simulate", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"{path}:8: leases[0].gpus:" in err
