@@ -60,36 +60,44 @@ def training_arrivals(engine, spec: TrainingDemand, state: DemandState, rng: np.
     base_rate = spec.arrivals_per_day / 24.0
     if base_rate <= 0:
         return
+    batch = 1024  # draws are vectorised per batch; the stream is the same on every machine
     while True:
-        # Thinning keeps the stream of draws independent of shock timing.
-        yield engine.env.timeout(rng.exponential(1.0 / (base_rate * max(state.arrival_factor, 1.0))))
-        accept = rng.random() < state.arrival_factor / max(state.arrival_factor, 1.0)
-        gpus = int(sizes[min(int(np.searchsorted(cum, rng.random(), side="right")), sizes.size - 1)])
-        median = spec.duration_median_hours + spec.big_job_hours_per_log2_gpus * max(
-            0.0, math.log2(gpus / 1024)
-        )
-        hours = float(
-            min(spec.duration_max_hours, median * math.exp(spec.duration_sigma * rng.standard_normal()))
-        )
-        if not accept:
-            continue
-        engine.submit(
-            Job(
-                id=len(engine.jobs),
-                kind="training",
-                owner="internal",
-                gpus=gpus,
-                gpu_types=types,
-                sites=sites,
-                priority=spec.priority,
-                submit=engine.env.now,
-                work_hours=max(hours, 1e-3),
-                checkpoint_interval=spec.checkpoint_interval_hours,
-                checkpoint_write=spec.checkpoint_write_hours,
-                restart_overhead=spec.restart_overhead_hours,
-                network_sensitivity=spec.network_sensitivity,
+        gaps = rng.exponential(1.0, batch).tolist()
+        accepts = rng.random(batch).tolist()
+        picks = np.minimum(np.searchsorted(cum, rng.random(batch), side="right"), sizes.size - 1)
+        all_gpus = sizes[picks].tolist()
+        normals = rng.standard_normal(batch).tolist()
+        for gap, u, gpus, z in zip(gaps, accepts, all_gpus, normals, strict=True):
+            # Thinning keeps the stream of draws independent of shock timing.
+            peak = max(state.arrival_factor, 1.0)
+            yield engine.env.timeout(gap / (base_rate * peak))
+            if u >= state.arrival_factor / peak:
+                continue
+            median = spec.duration_median_hours + spec.big_job_hours_per_log2_gpus * max(
+                0.0, math.log2(gpus / 1024)
             )
+            hours = min(spec.duration_max_hours, median * math.exp(spec.duration_sigma * z))
+            _submit_training(engine, spec, gpus, hours, types, sites)
+
+
+def _submit_training(engine, spec: TrainingDemand, gpus: int, hours: float, types, sites) -> None:
+    engine.submit(
+        Job(
+            id=len(engine.jobs),
+            kind="training",
+            owner="internal",
+            gpus=gpus,
+            gpu_types=types,
+            sites=sites,
+            priority=spec.priority,
+            submit=engine.env.now,
+            work_hours=max(hours, 1e-3),
+            checkpoint_interval=spec.checkpoint_interval_hours,
+            checkpoint_write=spec.checkpoint_write_hours,
+            restart_overhead=spec.restart_overhead_hours,
+            network_sensitivity=spec.network_sensitivity,
         )
+    )
 
 
 def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:

@@ -92,6 +92,12 @@ class Fleet:
             self.server_rack
         ]
         self.server_idle_kw_per_gpu = (self.rack_idle_kw / self.rack_gpus)[self.server_rack]
+        # Python-list mirrors of per-server constants for the one-server moves of the failure path.
+        self._gpus_l = self.server_gpus.tolist()
+        self._rack_l = self.server_rack.tolist()
+        self._hall_l = self.server_hall.tolist()
+        self._pod_l = self.server_pod.tolist()
+        self._dyn_l = self.server_dyn_kw_per_gpu.tolist()
         # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
         # a scheduling pass could start anything costs O(pools), not a pass over pods.
         self._need_cache: dict[int, np.ndarray] = {}
@@ -138,8 +144,8 @@ class Fleet:
     def _idle_set(self, servers: np.ndarray | int, delta: int) -> None:
         """Servers become idle (delta 1) or stop being idle (-1): flags and pod/pool counts."""
         self.idle[servers] = delta > 0
-        if isinstance(servers, (int, np.integer)):
-            self._idle_add1(int(self.server_pod[servers]), delta)
+        if isinstance(servers, int):
+            self._idle_add1(self._pod_l[servers], delta)
         else:
             self._idle_add(self.server_pod[servers], delta)
 
@@ -163,13 +169,14 @@ class Fleet:
     # Every move below goes through these, so the per-rack and per-hall counters stay a true
     # recount of the server arrays (tests/test_invariants.py checks that at every sample).
     def _busy(self, servers: np.ndarray | int, sign: int) -> None:
-        gpus = self.server_gpus[servers] * sign
-        if isinstance(servers, (int, np.integer)):
-            self.rack_busy_gpus[self.server_rack[servers]] += gpus
-            hall = self.server_hall[servers]
+        if isinstance(servers, int):  # one server: plain Python lookups, no numpy scalars
+            gpus = self._gpus_l[servers] * sign
+            self.rack_busy_gpus[self._rack_l[servers]] += gpus
+            hall = self._hall_l[servers]
             self.hall_counts[0, hall] += gpus
-            self.hall_counts[3, hall] += gpus * self.server_dyn_kw_per_gpu[servers]
+            self.hall_counts[3, hall] += gpus * self._dyn_l[servers]
             return
+        gpus = self.server_gpus[servers] * sign
         np.add.at(self.rack_busy_gpus, self.server_rack[servers], gpus)
         halls, n = self.server_hall[servers], self.hall_counts.shape[1]
         # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
@@ -201,9 +208,9 @@ class Fleet:
         )
 
     def _failed(self, server: int, sign: int) -> None:
-        gpus = self.server_gpus[server] * sign
-        self.rack_failed_gpus[self.server_rack[server]] += gpus
-        self.hall_counts[2, self.server_hall[server]] += gpus
+        gpus = self._gpus_l[server] * sign
+        self.rack_failed_gpus[self._rack_l[server]] += gpus
+        self.hall_counts[2, self._hall_l[server]] += gpus
 
     # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
@@ -249,6 +256,7 @@ class Fleet:
         The server keeps its lease (a lease's racks stay the tenant's while repaired) but loses
         its internal job: the caller interrupts that job, which releases the rest.
         """
+        server = int(server)
         job, lease = int(self.job[server]), int(self.lease[server])
         if self.down[server]:
             self.down_until[server] = max(self.down_until[server], until)
@@ -268,6 +276,7 @@ class Fleet:
 
     def repair(self, server: int) -> int:
         """Bring a server back; return the lease it belongs to (FREE if none: it is idle)."""
+        server = int(server)
         if not self.down[server]:
             return int(self.lease[server])
         self.down[server] = False
