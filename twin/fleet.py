@@ -24,6 +24,7 @@ from twin.campus import Campus
 from twin.fabric import rack_share_gbps
 
 FREE = -1
+SMALL = 8  # moves of up to this many servers go one by one (cheaper than vector overheads)
 INFERENCE = -2
 
 
@@ -215,11 +216,11 @@ class Fleet:
     # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
         """Give idle servers to internal work (a training job id, or INFERENCE)."""
-        if servers.size == 1:  # the common case after a failure: no ufunc.at overhead
-            s = int(servers[0])
-            self.job[s] = owner
-            self._busy(s, 1)
-            self._idle_set(s, -1)
+        if servers.size <= SMALL:  # failures and small jobs: scalar moves beat ufunc.at overhead
+            for s in servers.tolist():
+                self.job[s] = owner
+                self._busy(s, 1)
+                self._idle_set(s, -1)
             return
         self.job[servers] = owner
         self._busy(servers, 1)
@@ -228,6 +229,14 @@ class Fleet:
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
         if servers.size == 0:
+            return
+        if servers.size <= SMALL:
+            for s in servers.tolist():
+                self.job[s] = FREE
+                if not self.down[s]:
+                    self._busy(s, -1)
+                    if self.lease[s] == FREE:
+                        self._idle_set(s, 1)
             return
         up = servers[~self.down[servers]]
         self.job[servers] = FREE
