@@ -8,7 +8,9 @@ scheduled per GPU or per rack.
 Scheduling is priority then first-come, with backfill: a job that fits may start ahead of a
 bigger one that does not. Once the head of the queue has waited ``DRAIN_AFTER_HOURS`` it reserves
 the (site, GPU type) pool closest to fitting it, and no other job starts in that pool until it
-does (EASY-style backfill per pool), so big jobs cannot starve while other pools keep working.
+does (EASY-style backfill per pool), so big jobs cannot starve while other pools keep working. A
+job that already ran and lost its servers (no spare after a failure, a preemption) reserves at
+once: otherwise small jobs would backfill into the servers it just gave back.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class Engine:
                 started.append(i)
                 pool = placement.site * 64 + placement.gpu_type
                 pool_idle[pool] -= int(self.fleet.server_gpus[placement.servers].sum())
-            elif i == 0 and now - job.queued_since >= DRAIN_AFTER_HOURS:
+            elif i == 0 and (now - job.queued_since >= DRAIN_AFTER_HOURS or not math.isnan(job.first_start)):
                 # Drain: the head has waited too long. It reserves the pool closest to fitting it;
                 # nothing else starts there until it does, so big jobs cannot starve.
                 reserved_pool = max(pools, key=lambda p: pool_idle[p])

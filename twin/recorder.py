@@ -16,7 +16,7 @@ import numpy as np
 from twin.fleet import Fleet
 
 HALL_METRICS = ("installed_gpus", "busy_gpus", "leased_gpus", "failed_gpus", "it_kw")
-SITE_METRICS = (*HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus")
+SITE_METRICS = (*HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus", "queued_any_site_gpus")
 
 
 class Recorder:
@@ -76,6 +76,7 @@ class Recorder:
                 queued[key] = gpus
         any_queued = engine.queued_gpus.get(-1, 0)
         self.site[5, i] = queued
+        self.site[8, i] = any_queued  # jobs that accept several sites: the same fleet-wide figure per site
         # Internal work displaced by leases: queued internal GPUs that leased GPUs could have served.
         leased_site = per_site[1]
         wanting = queued + any_queued * (leased_site / max(leased_site.sum(), 1.0))

@@ -256,6 +256,12 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "effective_training_time": ettr,
         "queue_wait_mean_hours": float(started["queue_wait_hours"].mean()) if len(started) else 0.0,
         "queue_wait_p95_hours": float(started["queue_wait_hours"].quantile(0.95)) if len(started) else 0.0,
+        # Weighted by GPUs: a 131k-GPU run waiting a week matters more than many 8-GPU jobs not waiting.
+        "queue_wait_gpu_weighted_hours": float(
+            (started["queue_wait_hours"] * started["gpus"]).sum() / started["gpus"].sum()
+        )
+        if len(started)
+        else 0.0,
         "energy_mwh": it_mwh * pue,
         "it_energy_mwh": it_mwh,
         "pue": pue,
