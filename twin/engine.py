@@ -16,6 +16,7 @@ once: otherwise small jobs would backfill into the servers it just gave back.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Callable
 
@@ -29,6 +30,9 @@ from twin.leases import ACTIVE, ENDED, PENDING, REFUSED, LeaseState, choose_rack
 from twin.placement import accepted_pods, place, slowdown
 
 DRAIN_AFTER_HOURS = 24.0
+# Repairs complete at the end of their quarter-hour slot, all of a slot's at once: one event and one
+# scheduling pass per slot instead of per server (repairs take hours to days; 15 min is immaterial).
+REPAIR_SLOT_HOURS = 0.25
 MAX_BACKFILL_SCAN = 256
 
 
@@ -57,6 +61,8 @@ class Engine:
         self.inference_failures = 0
         # Inference fleets that lost servers since they last looked (they re-check their list).
         self.inference_lost: set[int] = set()
+        self._repairs: list[tuple[float, int]] = []
+        self._repair_slots: set[float] = set()
         self.failures = 0
         self.failures_by_category: dict[str, int] = {}
         self.preemptions = 0
@@ -346,7 +352,7 @@ class Engine:
                 self.interrupt(self.jobs[owner], cause, lost=-1)
             return
         owner, lease = f.fail(server, self.env.now + repair_hours)
-        self.at(repair_hours, lambda: self.repair(server))
+        self._repair_at(server, self.env.now + repair_hours)
         if owner >= 0:
             if failure:
                 self.interrupt(self.jobs[owner], cause, lost=server)
@@ -375,7 +381,7 @@ class Engine:
         lost: list[tuple[int, int]] = []
         for server in servers.tolist():
             owner, lease = f.fail(server, self.env.now + repair_hours)
-            self.at(repair_hours, lambda server=server: self.repair(server))
+            self._repair_at(server, self.env.now + repair_hours)
             if owner >= 0:
                 owners[owner] = None
             elif owner <= -2:
@@ -392,7 +398,24 @@ class Engine:
             self.lease_server_lost(self.leases[lease], server)
         self._dirty = True
 
-    def repair(self, server: int) -> None:
+    def _repair_at(self, server: int, until: float) -> None:
+        """Book a repair; repairs finishing in the same slot are processed together."""
+        slot = math.ceil(until / REPAIR_SLOT_HOURS - 1e-9) * REPAIR_SLOT_HOURS
+        heapq.heappush(self._repairs, (until, server))
+        if slot not in self._repair_slots:
+            self._repair_slots.add(slot)
+            self.at(slot - self.env.now, lambda: self._repairs_due(slot))
+
+    def _repairs_due(self, slot: float) -> None:
+        self._repair_slots.discard(slot)
+        now = self.env.now
+        while self._repairs and self._repairs[0][0] <= now + 1e-9:
+            _, server = heapq.heappop(self._repairs)
+            self.repair(server, schedule=False)
+        self._dirty = True
+        self.schedule()
+
+    def repair(self, server: int, schedule: bool = True) -> None:
         f = self.fleet
         if not f.down[server] or f.down_until[server] > self.env.now + 1e-9:
             return
@@ -427,7 +450,8 @@ class Engine:
                 # Still short (or no spare stood in): the lease keeps its server.
                 lease.healthy_gpus += gpus
         self._dirty = True
-        self.schedule()
+        if schedule:
+            self.schedule()
 
     # -- leases ----------------------------------------------------------------------------------
     def lease_process(self, lease: LeaseState):
