@@ -26,7 +26,8 @@ import simpy
 from twin.failures import FailureModel
 from twin.fleet import FREE, Fleet
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
-from twin.leases import ACTIVE, ENDED, PENDING, REFUSED, LeaseState, choose_racks
+from twin.lease_moves import LeaseMoves
+from twin.leases import ACTIVE, LeaseState
 from twin.placement import accepted_pods, place, slowdown
 
 DRAIN_AFTER_HOURS = 24.0
@@ -36,7 +37,7 @@ REPAIR_SLOT_HOURS = 0.25
 MAX_BACKFILL_SCAN = 256
 
 
-class Engine:
+class Engine(LeaseMoves):
     """Holds the environment, the fleet and every job and lease of one run."""
 
     def __init__(
@@ -452,155 +453,3 @@ class Engine:
         self._dirty = True
         if schedule:
             self.schedule()
-
-    # -- leases ----------------------------------------------------------------------------------
-    def lease_process(self, lease: LeaseState):
-        yield self.env.timeout(lease.start)
-        if lease.end <= lease.start:
-            lease.status = ENDED
-            self.note(lease.site, "lease_ended", lease.spec.name, "terminated before it started")
-            return
-        self.start_lease(lease)
-        while lease.status == ACTIVE and self.env.now < lease.end - 1e-9:
-            yield self.env.timeout(lease.end - self.env.now)
-        if lease.status == ACTIVE:
-            self.end_lease(
-                lease,
-                "term ended" if lease.end >= lease.start + lease.spec.term_days * 24 - 1e-6 else "terminated",
-            )
-
-    def start_lease(self, lease: LeaseState) -> None:
-        f = self.fleet
-        racks = choose_racks(f, lease, allow_busy=False)
-        short = f.rack_gpus[racks].sum() < lease.spec.gpus
-        if short and lease.guaranteed:
-            racks = choose_racks(f, lease, allow_busy=True)
-        servers = np.flatnonzero(np.isin(f.server_rack, racks)) if racks.size else np.empty(0, dtype=np.int64)
-        # Preempt internal work on the chosen racks (reserved leases only reach here with busy racks).
-        owners = np.unique(f.job[servers][f.job[servers] >= 0])
-        lease.preempted_servers = int(np.count_nonzero(f.job[servers] != FREE))
-        for owner in owners.tolist():
-            self.preempt(self.jobs[owner], f"preempted for lease {lease.spec.name}")
-        infer = servers[f.job[servers] <= -2]
-        if infer.size:
-            self.inference_lost.update(np.unique(f.job[infer]).tolist())
-            f.release_internal(infer)
-        healthy = servers[~f.down[servers]]
-        down = servers[f.down[servers]]
-        f.assign_lease(healthy, lease.index)
-        f.lease[down] = lease.index
-        lease.servers = servers
-        lease.target_servers = lease.members = int(servers.size)
-        lease.granted_gpus = int(f.server_gpus[servers].sum())
-        lease.healthy_gpus = int(f.server_gpus[healthy].sum())
-        lease.status, lease.last = ACTIVE, self.env.now
-        if lease.granted_gpus == 0:
-            lease.status = REFUSED
-            lease.note = "no free capacity of its type at its start"
-            self.note(lease.site, "lease_refused", lease.spec.name, lease.note)
-            return
-        detail = f"{lease.granted_gpus:,} GPUs on {racks.size} racks"
-        if lease.granted_gpus < lease.spec.gpus:
-            lease.note = f"started short: {lease.granted_gpus:,} of {lease.spec.gpus:,} GPUs free"
-            detail += f" ({lease.note})"
-        if owners.size:
-            detail += f"; preempted {owners.size} internal jobs"
-        self.note(lease.site, "lease_started", lease.spec.name, detail)
-        if lease.guaranteed:  # servers of its racks under repair: spares stand in, as after a failure
-            for _ in range(down.size):
-                if lease.healthy_gpus >= lease.spec.gpus or not self._stand_in(lease):
-                    break
-        self._dirty = True
-        self.schedule()
-
-    def end_lease(self, lease: LeaseState, why: str) -> None:
-        lease.touch(self.env.now)
-        lease.status = ENDED
-        f = self.fleet
-        mine = np.flatnonzero(f.lease == lease.index)
-        up = mine[~f.down[mine]]
-        self._release_lease_servers(up)
-        f.lease[mine[f.down[mine]]] = FREE
-        self.note(lease.site, "lease_ended", lease.spec.name, why)
-        self._dirty = True
-        self.schedule()
-
-    def lease_server_lost(self, lease: LeaseState, server: int) -> None:
-        """A server of an active lease failed: count the loss, then find a spare if guaranteed."""
-        if lease.status != ACTIVE:
-            return
-        f = self.fleet
-        lease.touch(self.env.now)
-        lease.healthy_gpus -= int(f.server_gpus[server])
-        if not lease.guaranteed or lease.healthy_gpus >= lease.spec.gpus:
-            return
-        self._stand_in(lease)
-
-    def _stand_in(self, lease: LeaseState) -> bool:
-        """Add a spare to a guaranteed lease that is short; False (a shortfall) if there is none."""
-        spare = self._spare_for(lease)
-        if spare is None:
-            lease.shortfall_events += 1
-            return False
-        self.fleet.assign_lease(np.array([spare]), lease.index)
-        lease.healthy_gpus += int(self.fleet.server_gpus[spare])
-        lease.members += 1
-        lease.spares_used += 1
-        return True
-
-    def _release_lease_servers(self, servers: np.ndarray) -> None:
-        """Healthy servers leave a lease; any a running spot lease lent as spares go back to it."""
-        f = self.fleet
-        f.release_lease(servers)
-        for other in self.leases:
-            if other.status == ACTIVE and other.spec.kind == "spot":
-                back = servers[np.isin(servers, other.servers)]
-                if back.size:
-                    other.touch(self.env.now)
-                    f.assign_lease(back, other.index)
-                    other.healthy_gpus += int(f.server_gpus[back].sum())
-                    other.members += int(back.size)
-
-    def _spare_for(self, lease: LeaseState) -> int | None:
-        f = self.fleet
-        pods = np.flatnonzero(
-            (f.pod_site == lease.site) & (f.pod_gpu_type == lease.gpu_type) & (f.pod_idle_servers > 0)
-        )
-        if pods.size:
-            sl = f.pod_servers(int(pods[0]))
-            return int(np.flatnonzero(f.idle_mask(sl))[0] + sl.start)
-        for other in self.leases:
-            if (
-                other.spec.kind == "spot"
-                and other.status == ACTIVE
-                and other.site == lease.site
-                and other.gpu_type == lease.gpu_type
-            ):
-                theirs = np.flatnonzero((f.lease == other.index) & ~f.down)
-                if theirs.size:
-                    other.touch(self.env.now)
-                    server = int(theirs[-1])
-                    f.release_lease(np.array([server]))
-                    other.healthy_gpus -= int(f.server_gpus[server])
-                    other.members -= 1
-                    self.note(
-                        other.site,
-                        "spot_preempted",
-                        other.spec.name,
-                        f"server given to {lease.spec.name} as a spare",
-                    )
-                    return server
-        return None
-
-    def terminate_lease(self, lease: LeaseState) -> None:
-        end = self.env.now + lease.spec.termination_notice_days * 24.0
-        if lease.status in (PENDING, ACTIVE) and end < lease.end:
-            lease.end = end
-            self.note(
-                lease.site, "lease_notice", lease.spec.name, f"terminated with notice; ends at hour {end:.0f}"
-            )
-            if lease.status == ACTIVE:
-                self.at(
-                    end - self.env.now,
-                    lambda: lease.status == ACTIVE and self.end_lease(lease, "terminated with notice"),
-                )
