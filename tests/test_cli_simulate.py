@@ -1,0 +1,104 @@
+"""`campustwin simulate`: the KPI JSON contract and the files --out writes, read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.cli import main
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
+
+# The keys design.md section 2 makes a contract for `simulate --json`.
+CONTRACT = [
+    "scenario",
+    "seed",
+    "days",
+    "gpus",
+    "racks",
+    "jobs_submitted",
+    "jobs_completed",
+    "events",
+    "utilization",
+    "interruptions",
+    "effective_training_time",
+    "energy_mwh",
+    "it_energy_mwh",
+    "pue",
+    "peak_facility_mw",
+    "revenue_usd",
+    "sla_credits_usd",
+    "energy_cost_usd",
+    "depreciation_usd",
+    "margin_usd",
+    "tenants",
+    "wall_seconds",
+]
+TENANT_KEYS = {"committed_gpu_hours", "delivered_gpu_hours", "sla_attainment", "revenue_usd", "credits_usd"}
+
+
+@pytest.fixture(scope="module")
+def whatif(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["simulate", str(SCENARIOS / "demo_whatif.yaml"), "--days", "10", "--out", str(out)]) == 0
+    return out
+
+
+def test_json_has_the_contract_keys(capsys):
+    assert main(["simulate", str(SCENARIOS / "demo_whatif.yaml"), "--days", "10", "--json"]) == 0
+    kpis = json.loads(capsys.readouterr().out)
+    assert [k for k in CONTRACT if k not in kpis] == []
+    assert kpis["days"] == 10
+    assert kpis["tenants"], "the what-if has a lease, so a tenant"
+    for tenant in kpis["tenants"].values():
+        assert set(tenant) >= TENANT_KEYS
+        assert tenant["delivered_gpu_hours"] <= tenant["committed_gpu_hours"] + 1e-6
+
+
+def test_out_writes_tables_that_read_back(whatif):
+    kpis = json.loads((whatif / "kpis.json").read_text())
+    jobs = pd.read_parquet(whatif / "jobs.parquet")
+    assert len(jobs) == kpis["jobs_submitted"]
+    assert (jobs["status"] == "done").sum() == kpis["jobs_completed"]
+    leases = pd.read_parquet(whatif / "leases.parquet")
+    assert set(leases["tenant"]) == set(kpis["tenants"])
+    site = pd.read_parquet(whatif / "site_series.parquet")
+    assert len(site) == 10 * 24  # one site, hourly samples
+    balance = site["busy_gpus"] + site["leased_gpus"] + site["failed_gpus"]
+    assert (balance <= site["installed_gpus"]).all()
+    hall = pd.read_parquet(whatif / "hall_series.parquet")
+    assert hall.groupby("time_h")["it_kw"].sum().to_numpy() == pytest.approx(site["it_kw"].to_numpy())
+    matrix = pd.read_parquet(whatif / "rack_day_utilization.parquet")
+    assert matrix.shape == (kpis["racks"], 1 + 10)  # rack name + one column per day
+    days = matrix.drop(columns="rack").to_numpy()
+    assert ((days >= 0) & (days <= 1 + 1e-6)).all()
+    events = pd.read_parquet(whatif / "events.parquet")
+    assert {"time_h", "site", "kind", "subject", "detail"} <= set(events.columns)
+
+
+def test_same_seed_same_files(whatif, tmp_path):
+    assert (
+        main(["simulate", str(SCENARIOS / "demo_whatif.yaml"), "--days", "10", "--out", str(tmp_path)]) == 0
+    )
+    for name in ("jobs", "leases", "site_series", "events"):
+        a = pd.read_parquet(whatif / f"{name}.parquet")
+        b = pd.read_parquet(tmp_path / f"{name}.parquet")
+        pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--days", "-5"], "days: must be greater than 0"),
+        (["--seed", "-1"], "seed"),
+        (["--out", "/etc/passwd"], "not a folder"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
+    assert main(["simulate", str(SCENARIOS / "demo_whatif.yaml"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
