@@ -517,3 +517,28 @@ def test_medium_curtailment_preempts_internal_before_touching_reserved():
     assert table.loc["spot", "sla_attainment"] < 1.0  # spot went before internal work
     requeued = res.events[(res.events["kind"] == "job_requeued") & (res.events["detail"] == "curtailment")]
     assert len(requeued) >= 1
+
+
+def test_reserved_lease_takes_spot_racks_before_preempting_internal_work():
+    """Spot work is preempted first: a reserved lease on a site whose GB200 is half spot, half internal."""
+    sc = scenario(
+        training={"arrivals_per_day": 0},
+        inference=[{"site": "Demo", "gpu_type": "GB200", "peak_gpus": 576, "trough_fraction": 1.0}],
+        failures={"enabled": False},
+        days=3,
+        leases=[
+            lease("spotty", "GB200", 576, kind="spot", billing="metered", start_day=0.5),
+            lease("res", "GB200", 576, start_day=1.5),
+        ],
+    )
+    res = simulate(sc)
+    rows = res.leases.set_index("lease")
+    assert rows.loc["res", "granted_gpus"] == 576
+    taken = res.events[(res.events["kind"] == "spot_preempted") & (res.events["subject"] == "spotty")]
+    assert len(taken) == 1 and "res" in taken["detail"].iloc[0]
+    # The inference fleet kept its racks: nothing internal was displaced while spot racks sufficed.
+    assert res.leases.set_index("lease").loc["res", "preempted_internal_servers"] == 0
+    spot_after = res.tenant_series[
+        (res.tenant_series["lease"] == "spotty") & (res.tenant_series["time_h"] >= 36)
+    ]
+    assert (spot_after["healthy_gpus"] == 0).all()

@@ -36,8 +36,17 @@ class LeaseMoves:
         racks = choose_racks(f, lease, allow_busy=False)
         short = f.rack_gpus[racks].sum() < lease.spec.gpus
         if short and lease.guaranteed:
-            racks = choose_racks(f, lease, allow_busy=True)
+            spot = np.array(
+                [
+                    o.index
+                    for o in self.leases
+                    if o.spec.kind == "spot" and o.status == ACTIVE and o.site == lease.site
+                ],
+                dtype=np.int64,
+            )
+            racks = choose_racks(f, lease, allow_busy=True, spot_leases=spot)
         servers = np.flatnonzero(np.isin(f.server_rack, racks)) if racks.size else np.empty(0, dtype=np.int64)
+        self._take_from_spot(servers, lease)
         # Preempt internal work on the chosen racks (reserved leases only reach here with busy racks).
         owners = np.unique(f.job[servers][f.job[servers] >= 0])
         lease.preempted_servers = int(np.count_nonzero(f.job[servers] != FREE))
@@ -74,6 +83,25 @@ class LeaseMoves:
                     break
         self._dirty = True
         self.schedule()
+
+    def _take_from_spot(self, servers: np.ndarray, taker: LeaseState) -> None:
+        """Spot leases give up these servers (those they hold) to a guaranteed lease starting."""
+        f = self.fleet
+        for idx in np.unique(f.lease[servers][f.lease[servers] != FREE]).tolist():
+            spot = self.leases[idx]
+            theirs = servers[f.lease[servers] == idx]
+            spot.touch(self.env.now)
+            up = theirs[~f.down[theirs]]
+            spot.healthy_gpus -= int(f.server_gpus[up].sum())
+            spot.members -= int(theirs.size)
+            f.release_lease(up)
+            f.lease[theirs[f.down[theirs]]] = FREE
+            self.note(
+                spot.site,
+                "spot_preempted",
+                spot.spec.name,
+                f"{theirs.size} servers taken by lease {taker.spec.name}",
+            )
 
     def end_lease(self, lease: LeaseState, why: str) -> None:
         lease.touch(self.env.now)

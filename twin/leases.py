@@ -131,25 +131,41 @@ class LeaseState:
         }
 
 
-def choose_racks(fleet, lease: LeaseState, allow_busy: bool) -> np.ndarray:
-    """Whole racks (or pods) for a lease, racks without internal work first; may be short."""
+def choose_racks(
+    fleet, lease: LeaseState, allow_busy: bool, spot_leases: np.ndarray | None = None
+) -> np.ndarray:
+    """Whole racks (or pods) for a lease; may be short of what it asks.
+
+    Free racks come first; then, if ``spot_leases`` (indexes) are given, racks of those spot leases
+    (spot work is preempted before anything else); then, with ``allow_busy``, racks running
+    internal work, the least busy first.
+    """
     site_racks = np.flatnonzero(fleet.rack_site == lease.site)
-    # Which racks (or pods) belong to this lease's GPU type and no other lease?
     first_server = fleet.pod_first_server[fleet.rack_pod[site_racks]]
     type_ok = fleet.server_gpu_type[first_server] == lease.gpu_type
     racks = site_racks[type_ok]
-    leased_any = np.bincount(fleet.server_rack[fleet.lease != FREE], minlength=fleet.racks)[racks] > 0
+    leased = fleet.lease != FREE
+    spot = (
+        np.isin(fleet.lease, spot_leases)
+        if spot_leases is not None and spot_leases.size
+        else np.zeros_like(leased)
+    )
+    other = np.bincount(fleet.server_rack[leased & ~spot], minlength=fleet.racks)[racks] > 0
+    on_spot = np.bincount(fleet.server_rack[spot], minlength=fleet.racks)[racks] > 0
     busy = fleet.rack_busy_gpus[racks]
-    usable = ~leased_any & (allow_busy | (busy == 0))
+    usable = ~other & (allow_busy | (busy == 0))
+    rank = np.where(busy > 0, 2, np.where(on_spot, 1, 0))  # free, then spot, then internal work
     if lease.spec.isolation == "pod":
         pods = fleet.rack_pod[racks]
         bad_pods = np.unique(pods[~usable])
         usable &= ~np.isin(pods, bad_pods)
+        pod_rank = np.zeros(fleet.pods)
+        np.maximum.at(pod_rank, pods, rank)
         pod_busy = np.bincount(pods, weights=busy, minlength=fleet.pods)
-        order = np.lexsort((racks, pod_busy[pods]))
+        order = np.lexsort((racks, pod_busy[pods], pod_rank[pods]))
     else:
         # Keep a tenant in few pods: free racks of the emptiest pods first.
-        order = np.lexsort((racks, busy > 0, busy))
+        order = np.lexsort((racks, busy, rank))
     racks = racks[order][usable[order]]
     need_gpus = lease.spec.gpus
     cum = np.cumsum(fleet.rack_gpus[racks])
