@@ -119,6 +119,16 @@ class Engine(LeaseMoves):
             job.reason = "larger than any site's pool of the GPU types it accepts"
             self.note(-1, "job_rejected", f"job {job.id}", f"{job.gpus} GPUs: {job.reason}")
             return
+        if not self.queue:
+            # Nobody waits ahead of it: start at once if it fits (what a pass would do, without the
+            # queue bookkeeping that most of ~100k jobs a year would otherwise pay for nothing).
+            ok, pools = self.accepted(job)
+            pool_idle = self.fleet.pool_idle_gpus
+            if any(pool_idle[p] >= job.gpus for p in pools):
+                placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
+                if placement is not None:
+                    self._start(job, placement)
+                    return
         self._enqueue(job)
         self._dirty = True
         self.schedule()
@@ -238,7 +248,7 @@ class Engine(LeaseMoves):
                 pods = job.pods[f.pod_idle_servers[job.pods] > 0]
                 spare = self._idle_in_pod(int(pods[0])) if pods.size else -1
             if spare >= 0:
-                f.assign_internal(np.array([spare]), job.id)
+                f.assign_one(spare, job.id)
                 pos = int(f.slot[lost])  # O(1) patch, however big the job
                 job.servers[pos] = spare
                 f.slot[spare] = pos

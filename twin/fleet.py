@@ -218,13 +218,17 @@ class Fleet:
         """Give idle servers to internal work (a training job id, or INFERENCE)."""
         if servers.size <= SMALL:  # failures and small jobs: scalar moves beat ufunc.at overhead
             for s in servers.tolist():
-                self.job[s] = owner
-                self._busy(s, 1)
-                self._idle_set(s, -1)
+                self.assign_one(s, owner)
             return
         self.job[servers] = owner
         self._busy(servers, 1)
         self._idle_set(servers, -1)
+
+    def assign_one(self, server: int, owner: int) -> None:
+        """Give one idle server to internal work (a failed server's stand-in)."""
+        self.job[server] = owner
+        self._busy(server, 1)
+        self._idle_set(server, -1)
 
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""

@@ -24,7 +24,7 @@ import numpy as np
 QUEUED, RUNNING, DONE, REJECTED = "queued", "running", "done", "rejected"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Job:
     id: int
     kind: str  # "training" or "trace"
