@@ -66,13 +66,14 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
     """Find servers for a gang of ``gpus`` GPUs in the pods of mask ``ok``, or None if it cannot start now."""
     need = fleet.servers_needed(gpus)  # per pod, by its server size
     # 1. one pod, best fit
-    cand = np.flatnonzero(ok & (fleet.pod_idle_servers >= need))
+    idle_servers = fleet.pod_idle_servers
+    cand = np.flatnonzero(ok & (idle_servers >= need))
     if cand.size:
-        pod = cand[np.argmin(fleet.pod_idle_servers[cand] - need[cand])]
-        pods = np.array([pod])
-        counts = np.array([need[pod]])
+        pod = int(cand[np.argmin(idle_servers[cand] - need[cand])])
+        sl = fleet.pod_servers(pod)
+        servers = np.flatnonzero(fleet.idle[sl])[: int(need[pod])] + sl.start
         return Placement(
-            _take(fleet, pods, counts), pods, 1.0, int(fleet.pod_site[pod]), int(fleet.pod_gpu_type[pod])
+            servers, np.array([pod]), 1.0, int(fleet.pod_site[pod]), int(fleet.pod_gpu_type[pod])
         )
     # 2./3. one building, else one site, per (site, GPU type) pool
     idle = np.where(ok, fleet.pod_idle_servers, 0)
