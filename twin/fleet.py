@@ -68,7 +68,7 @@ class Fleet:
     rack_leased_gpus: np.ndarray = field(init=False)
     rack_failed_gpus: np.ndarray = field(init=False)
     rack_tenant_busy_gpus: np.ndarray = field(init=False)  # leased GPUs x their tenant's utilisation
-    _hall: list = field(init=False, repr=False)
+    hall_counts: np.ndarray = field(init=False)
     lease_utilization: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per lease index
 
     def __post_init__(self) -> None:
@@ -87,8 +87,7 @@ class Fleet:
         self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
         # Per hall: busy, leased, failed GPUs; sum of dynamic kW per GPU over busy GPUs and over
         # tenant-busy GPUs; idle kW share of leased GPUs. Sampling reads these, O(halls).
-        # Python lists: the one-server moves of the failure path update them without numpy scalars.
-        self._hall = [[0.0] * self.hall_site.size for _ in range(6)]
+        self.hall_counts = np.zeros((6, self.hall_site.size), dtype=np.float64)
         self.server_hall = self.rack_hall[self.server_rack]
         self.server_dyn_kw_per_gpu = ((self.rack_max_kw - self.rack_idle_kw) / self.rack_gpus)[
             self.server_rack
@@ -175,49 +174,44 @@ class Fleet:
             gpus = self._gpus_l[servers] * sign
             self.rack_busy_gpus[self._rack_l[servers]] += gpus
             hall = self._hall_l[servers]
-            self._hall[0][hall] += gpus
-            self._hall[3][hall] += gpus * self._dyn_l[servers]
+            self.hall_counts[0, hall] += gpus
+            self.hall_counts[3, hall] += gpus * self._dyn_l[servers]
             return
         gpus = self.server_gpus[servers] * sign
         np.add.at(self.rack_busy_gpus, self.server_rack[servers], gpus)
-        halls = self.server_hall[servers]
-        self._hall_add(0, halls, gpus)
-        self._hall_add(3, halls, gpus * self.server_dyn_kw_per_gpu[servers])
+        halls, n = self.server_hall[servers], self.hall_counts.shape[1]
+        # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
+        self.hall_counts[0] += np.bincount(halls, weights=gpus, minlength=n)
+        self.hall_counts[3] += np.bincount(
+            halls, weights=gpus * self.server_dyn_kw_per_gpu[servers], minlength=n
+        )
 
     def _leased(self, servers: np.ndarray | int, sign: int, util: np.ndarray | float) -> None:
-        if isinstance(servers, (int, np.integer)):
-            s = int(servers)
-            gpus = self._gpus_l[s] * sign
-            rack, hall = self._rack_l[s], self._hall_l[s]
-            self.rack_leased_gpus[rack] += gpus
-            self.rack_tenant_busy_gpus[rack] += gpus * util
-            self._hall[1][hall] += gpus
-            self._hall[4][hall] += gpus * float(util) * self._dyn_l[s]
-            self._hall[5][hall] += gpus * float(self.server_idle_kw_per_gpu[s])
-            return
         gpus = self.server_gpus[servers] * sign
+        if isinstance(servers, (int, np.integer)):
+            self.rack_leased_gpus[self.server_rack[servers]] += gpus
+            self.rack_tenant_busy_gpus[self.server_rack[servers]] += gpus * util
+            hall = self.server_hall[servers]
+            self.hall_counts[1, hall] += gpus
+            self.hall_counts[4, hall] += gpus * util * self.server_dyn_kw_per_gpu[servers]
+            self.hall_counts[5, hall] += gpus * self.server_idle_kw_per_gpu[servers]
+            return
         racks, halls = self.server_rack[servers], self.server_hall[servers]
         np.add.at(self.rack_leased_gpus, racks, gpus)
         np.add.at(self.rack_tenant_busy_gpus, racks, gpus * util)
-        self._hall_add(1, halls, gpus)
-        self._hall_add(4, halls, gpus * util * self.server_dyn_kw_per_gpu[servers])
-        self._hall_add(5, halls, gpus * self.server_idle_kw_per_gpu[servers])
-
-    def _hall_add(self, row: int, halls: np.ndarray, values: np.ndarray) -> None:
-        # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
-        sums = np.bincount(halls, weights=values, minlength=len(self._hall[row]))
-        self._hall[row] = (np.asarray(self._hall[row]) + sums).tolist()
-
-    @property
-    def hall_counts(self) -> np.ndarray:
-        """Per hall: busy, leased, failed GPUs; dynamic kW per GPU summed over busy and over
-        tenant-busy GPUs; idle kW share of leased GPUs (6 x halls)."""
-        return np.array(self._hall)
+        n = self.hall_counts.shape[1]
+        self.hall_counts[1] += np.bincount(halls, weights=gpus, minlength=n)
+        self.hall_counts[4] += np.bincount(
+            halls, weights=gpus * util * self.server_dyn_kw_per_gpu[servers], minlength=n
+        )
+        self.hall_counts[5] += np.bincount(
+            halls, weights=gpus * self.server_idle_kw_per_gpu[servers], minlength=n
+        )
 
     def _failed(self, server: int, sign: int) -> None:
         gpus = self._gpus_l[server] * sign
         self.rack_failed_gpus[self._rack_l[server]] += gpus
-        self._hall[2][self._hall_l[server]] += gpus
+        self.hall_counts[2, self._hall_l[server]] += gpus
 
     # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
