@@ -42,7 +42,8 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix twin layouts app tests benchmarks
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_site.py
+	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
 	rm -rf $(VENV) test-results .pytest_cache

@@ -470,3 +470,31 @@ def test_rack_day_share_never_exceeds_one_with_an_odd_step():
     util = res.rack_day_utilization
     assert (util >= 0).all() and (util <= 1 + 1e-6).all()
     assert util.max() > 0.5
+
+
+def test_an_outage_keeps_servers_already_under_repair_out_until_it_ends():
+    """At 20x failure rates some servers of the hall are already down when the outage starts; none of
+    them may come back (and take work) before the outage ends."""
+    res = simulate(
+        scenario(
+            days=12,
+            seed=3,
+            failures={"enabled": True, "rate_scale": 20, "repair_scale": 0.05},
+            training={"arrivals_per_day": 200, "size": {"min_gpus": 8, "max_gpus": 256}, "gpu_type": "GB200"},
+            leases=[
+                {
+                    "name": "res",
+                    "tenant": "R",
+                    "gpu_type": "GB200",
+                    "gpus": 288,
+                    "term_days": 12,
+                    "price_usd_per_gpu_hour": 3,
+                }
+            ],
+            events=[{"kind": "outage", "site": "Demo", "hall": "B/L1", "day": 8, "hours": 8}],
+        )
+    )
+    hall = res.hall_series[res.hall_series["hall"] == "Demo/B/L1"].set_index("time_h")
+    during = hall.loc[193:199]  # samples strictly inside the outage (hours 192-200)
+    assert (during["failed_gpus"] == during["installed_gpus"]).all()
+    assert (during["busy_gpus"] == 0).all() and (during["leased_gpus"] == 0).all()

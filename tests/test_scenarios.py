@@ -150,3 +150,49 @@ def test_a_lease_too_big_for_its_site_is_refused(tmp_path, capsys):
     assert main(["simulate", str(path), "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and f"{path}:8: leases[0].gpus:" in err
+
+
+def _scenario_file(tmp_path, body: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\nsites: [{DEMO_SITE}]\ndays: 5\n" + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "where", "words"),
+    [
+        # A catalog type the site does not have: refused at load, not a crash in the run.
+        ("training:\n  gpu_type: B200\n", 5, "training.gpu_type", "no B200 GPUs are installed"),
+        (
+            "inference:\n  - {site: Demo, gpu_type: GB300, peak_gpus: 10}\n",
+            5,
+            "inference[0].gpu_type",
+            "GB300",
+        ),
+        ("inference:\n  - {site: any, peak_gpus: 10}\n", 5, "inference[0].site", "one site"),
+        ("events:\n  - {kind: outage, site: any, day: 1}\n", 5, "events[0].site", "name it"),
+        # Two reserved leases that overlap and together outgrow the site's 1,152 GB200.
+        (
+            "leases:\n"
+            "  - {name: a, tenant: A, gpu_type: GB200, gpus: 700, term_days: 10, price_usd_per_gpu_hour: 3}\n"
+            "  - {name: b, tenant: B, gpu_type: GB200, gpus: 700, start_day: 2, term_days: 10, price_usd_per_gpu_hour: 3}\n",
+            6,
+            "leases[1].start_day",
+            "1,400 GB200",
+        ),
+    ],
+)
+def test_impossible_scenarios_are_refused_with_their_line(tmp_path, capsys, body, line, where, words):
+    path = _scenario_file(tmp_path, body)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: {where}:" in err and words in err and "Traceback" not in err
+
+
+def test_leases_one_after_the_other_may_each_take_the_whole_site(tmp_path):
+    body = (
+        "leases:\n"
+        "  - {name: a, tenant: A, gpu_type: GB200, gpus: 1000, term_days: 2, price_usd_per_gpu_hour: 3}\n"
+        "  - {name: b, tenant: B, gpu_type: GB200, gpus: 1000, start_day: 2, term_days: 2, price_usd_per_gpu_hour: 3}\n"
+    )
+    assert main(["validate", "-q", str(_scenario_file(tmp_path, body))]) == 0

@@ -383,6 +383,13 @@ class Engine(LeaseMoves):
         picks a server that the same event takes out a moment later; each job is interrupted once.
         """
         f = self.fleet
+        if repair_hours > 0:
+            # Servers already under repair stay out until the later of the two ends.
+            until = self.env.now + repair_hours
+            for server in servers[f.down[servers]].tolist():
+                if f.down_until[server] < until:
+                    f.down_until[server] = until
+                    self._repair_at(server, until)
         servers = servers[~f.down[servers]]
         if repair_hours <= 0:
             for owner in dict.fromkeys(f.job[servers][f.job[servers] >= 0].tolist()):

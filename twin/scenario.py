@@ -303,18 +303,32 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
         out.append((loc, f"unknown site {name!r}" + did_you_mean(name, by_name)))
         return False
 
-    def check_type(loc: tuple, name: str) -> bool:
-        if name == "any" or name in gpu_types:
+    def check_type(loc: tuple, name: str, site: str = "any") -> bool:
+        if name == "any":
             return True
-        out.append((loc, f"unknown GPU type {name!r}" + did_you_mean(name, gpu_types)))
-        return False
+        if name not in gpu_types:
+            out.append((loc, f"unknown GPU type {name!r}" + did_you_mean(name, gpu_types)))
+            return False
+        where = list(by_name) if site == "any" else [site]
+        if not any(installed[w][name] for w in where if w in installed):
+            have = sorted({g for w in where if w in installed for g, n in installed[w].items() if n})
+            place = f"site {site!r}" if site != "any" else "any site of this scenario"
+            out.append(
+                (
+                    loc,
+                    f"no {name} GPUs are installed at {place} (it has {', '.join(have)}); pick one of those",
+                )
+            )
+            return False
+        return True
 
-    if spec.training is not None:
-        check_site(("training", "site"), spec.training.site)
-        check_type(("training", "gpu_type"), spec.training.gpu_type)
+    if spec.training is not None and check_site(("training", "site"), spec.training.site):
+        check_type(("training", "gpu_type"), spec.training.gpu_type, spec.training.site)
     for i, inf in enumerate(spec.inference):
-        check_site(("inference", i, "site"), inf.site)
-        check_type(("inference", i, "gpu_type"), inf.gpu_type)
+        if inf.site == "any":
+            out.append((("inference", i, "site"), "an inference fleet serves from one site; name it"))
+        elif check_site(("inference", i, "site"), inf.site):
+            check_type(("inference", i, "gpu_type"), inf.gpu_type, inf.site)
     if spec.trace is not None and not (folder / spec.trace.file).is_file():
         out.append(
             (
@@ -325,7 +339,10 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
 
     for i, lease in enumerate(spec.leases):
         loc = ("leases", i)
-        if not (check_site((*loc, "site"), lease.site) and check_type((*loc, "gpu_type"), lease.gpu_type)):
+        if not (
+            check_site((*loc, "site"), lease.site)
+            and check_type((*loc, "gpu_type"), lease.gpu_type, lease.site)
+        ):
             continue
         if lease.gpu_type == "any":
             out.append(((*loc, "gpu_type"), "a lease names one GPU type"))
@@ -353,10 +370,13 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
                         f"{rounded:,} in all, more than the {best:,} there; lower gpus or use isolation: rack",
                     )
                 )
+    out.extend(_overbooked(spec, installed))
     lease_names = {lease.name for lease in spec.leases}
     for i, ev in enumerate(spec.events):
         loc = ("events", i)
         check_site((*loc, "site"), ev.site)
+        if ev.kind in ("outage", "curtailment") and ev.site == "any":
+            out.append(((*loc, "site"), f"a {ev.kind} happens at one site; name it ({', '.join(by_name)})"))
         if ev.lease is not None and ev.lease not in lease_names:
             out.append(((*loc, "lease"), f"unknown lease {ev.lease!r}" + did_you_mean(ev.lease, lease_names)))
         if ev.hall is not None and ev.site in by_name:
@@ -378,3 +398,46 @@ def _isolation_unit(by_name: dict, sites: list[str], gpu_type: str, isolation: s
                     if rt.gpu_type == gpu_type:
                         sizes.append(rt.gpus * (p.racks if isolation == "pod" else 1))
     return min(sizes) if sizes else 0
+
+
+def lease_site(lease: Lease, installed: dict[str, dict[str, int]]) -> str:
+    """The site a lease runs at: its own, or for "any" the first with the most GPUs of its type."""
+    if lease.site != "any":
+        return lease.site
+    return max(installed, key=lambda name: installed[name].get(lease.gpu_type, 0))
+
+
+def _overbooked(spec: ScenarioSpec, installed: dict) -> list[tuple[tuple, str]]:
+    """Guaranteed leases that are active together must fit in their site's GPUs of their type.
+
+    The load peaks when some lease starts, so each lease's start is checked with every guaranteed
+    lease active at that moment; the problem is reported on the lease whose start overbooks.
+    """
+    out = []
+    guaranteed = [
+        (i, lease, lease_site(lease, installed))
+        for i, lease in enumerate(spec.leases)
+        if lease.kind in ("reserved", "capacity_block") and lease.gpu_type != "any"
+    ]
+    for i, lease, site in guaranteed:
+        t = lease.start_day
+        active = [
+            other
+            for j, other, other_site in guaranteed
+            if j != i
+            and other_site == site
+            and other.gpu_type == lease.gpu_type
+            and other.start_day <= t < other.start_day + other.term_days
+        ]
+        total = lease.gpus + sum(o.gpus for o in active)
+        have = installed[site][lease.gpu_type]
+        if active and total > have:
+            names = ", ".join(repr(o.name) for o in active)
+            out.append(
+                (
+                    ("leases", i, "start_day"),
+                    f"when it starts, with {names} active, guaranteed leases book {total:,} {lease.gpu_type} "
+                    f"GPUs at {site!r}, more than the {have:,} there; shift, shorten or shrink one of them",
+                )
+            )
+    return out
