@@ -86,8 +86,9 @@ class Fleet:
         self.rack_failed_gpus = np.zeros(racks, dtype=np.int64)
         self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
         # Per hall: busy, leased, failed GPUs; sum of dynamic kW per GPU over busy GPUs and over
-        # tenant-busy GPUs; idle kW share of leased GPUs. Sampling reads these, O(halls).
-        self.hall_counts = np.zeros((6, self.hall_site.size), dtype=np.float64)
+        # tenant-busy GPUs; idle kW share of leased GPUs; idle kW of failed GPUs (not drawn).
+        # Sampling reads these, O(halls).
+        self.hall_counts = np.zeros((7, self.hall_site.size), dtype=np.float64)
         self.server_hall = self.rack_hall[self.server_rack]
         self.server_dyn_kw_per_gpu = ((self.rack_max_kw - self.rack_idle_kw) / self.rack_gpus)[
             self.server_rack
@@ -99,6 +100,7 @@ class Fleet:
         self._hall_l = self.server_hall.tolist()
         self._pod_l = self.server_pod.tolist()
         self._dyn_l = self.server_dyn_kw_per_gpu.tolist()
+        self._idle_kw_l = self.server_idle_kw_per_gpu.tolist()
         # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
         # a scheduling pass could start anything costs O(pools), not a pass over pods.
         self._need_cache: dict[int, np.ndarray] = {}
@@ -212,6 +214,8 @@ class Fleet:
         gpus = self._gpus_l[server] * sign
         self.rack_failed_gpus[self._rack_l[server]] += gpus
         self.hall_counts[2, self._hall_l[server]] += gpus
+        # A server out of service (repair, outage, powered off in a curtailment) draws nothing.
+        self.hall_counts[6, self._hall_l[server]] += gpus * self._idle_kw_l[server]
 
     # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:

@@ -63,7 +63,7 @@ class Recorder:
         frac = self.busy_power_fraction
         self.hall[0, i] = self._installed_hall
         self.hall[1:4, i] = counts[:3]
-        hall_kw = self._hall_idle_kw + frac * (counts[3] + counts[4])
+        hall_kw = self._hall_idle_kw - counts[6] + frac * (counts[3] + counts[4])
         self.hall[4, i] = hall_kw
         per_site = counts[:3] @ self._hall_to_site
         self.site[0, i] = self._installed_hall @ self._hall_to_site
