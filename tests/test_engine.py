@@ -498,3 +498,34 @@ def test_an_outage_keeps_servers_already_under_repair_out_until_it_ends():
     during = hall.loc[193:199]  # samples strictly inside the outage (hours 192-200)
     assert (during["failed_gpus"] == during["installed_gpus"]).all()
     assert (during["busy_gpus"] == 0).all() and (during["leased_gpus"] == 0).all()
+
+
+def test_a_job_that_cannot_fit_beside_leases_does_not_starve_its_pool():
+    """With 576 of the 1,152 GB200 leased, a 1,024-GPU job can never start; it must not reserve the pool
+    (which would stop every other GB200 job for the rest of the run)."""
+    res = simulate(
+        scenario(
+            days=30,
+            seed=1,
+            failures={"enabled": False},
+            training={
+                "arrivals_per_day": 60,
+                "size": {"min_gpus": 8, "max_gpus": 1024, "alpha": 0.3},
+                "gpu_type": "GB200",
+            },
+            leases=[
+                {
+                    "name": "res",
+                    "tenant": "R",
+                    "gpu_type": "GB200",
+                    "gpus": 576,
+                    "term_days": 30,
+                    "price_usd_per_gpu_hour": 3,
+                }
+            ],
+        )
+    )
+    hall = res.hall_series[res.hall_series["hall"] == "Demo/B/L1"]
+    late = hall[hall["time_h"] >= 20 * 24]
+    assert (res.jobs["gpus"] == 1024).any()
+    assert late["busy_gpus"].mean() > 0.5 * (1152 - 576)

@@ -63,6 +63,7 @@ class Engine(LeaseMoves):
         # Inference fleets that lost servers since they last looked (they re-check their list).
         self.inference_lost: set[int] = set()
         self._repairs: list[tuple[float, int]] = []
+        self._room: dict[int, int] | None = None  # see _unleased_gpus
         self._repair_slots: set[float] = set()
         self.failures = 0
         self.failures_by_category: dict[str, int] = {}
@@ -170,9 +171,13 @@ class Engine(LeaseMoves):
                 pool_idle[pool] -= int(self.fleet.server_gpus[placement.servers].sum())
             elif i == 0 and (now - job.queued_since >= DRAIN_AFTER_HOURS or not math.isnan(job.first_start)):
                 # Drain: the head has waited too long. It reserves the pool closest to fitting it;
-                # nothing else starts there until it does, so big jobs cannot starve.
-                reserved_pool = max(pools, key=lambda p: pool_idle[p])
-                reserved_pods = self.fleet.pod_pool == reserved_pool
+                # nothing else starts there until it does, so big jobs cannot starve. A pool whose
+                # leases leave too little room for the job is never reserved: it would block for nothing.
+                room = self._unleased_gpus()
+                fitting = [p for p in pools if room.get(p, 0) >= job.gpus]
+                if fitting:
+                    reserved_pool = max(fitting, key=lambda p: pool_idle[p])
+                    reserved_pods = self.fleet.pod_pool == reserved_pool
         for i in reversed(started):
             job = self.queue[i][1]
             key = int(job.sites[0]) if job.sites.size == 1 else -1
@@ -184,6 +189,17 @@ class Engine(LeaseMoves):
             for pool in self.accepted(job)[1]:
                 if job.gpus < self._min_waiting.get(pool, 1 << 62):
                     self._min_waiting[pool] = job.gpus
+
+    def _unleased_gpus(self) -> dict[int, int]:
+        """GPUs per pool not carved out for leases (cached until a lease starts or ends)."""
+        if self._room is None:
+            f = self.fleet
+            leased = np.bincount(
+                f.server_pod[f.lease != FREE], weights=f.server_gpus[f.lease != FREE], minlength=f.pods
+            )
+            per_pool = np.bincount(f.pod_pool_key, weights=leased, minlength=f.pool_idle_gpus.size)
+            self._room = {p: n - int(per_pool[p]) for p, n in self._pool_gpus.items()}
+        return self._room
 
     def _start(self, job: Job, placement) -> None:
         now = self.env.now

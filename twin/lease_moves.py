@@ -33,6 +33,7 @@ class LeaseMoves:
 
     def start_lease(self, lease: LeaseState) -> None:
         f = self.fleet
+        self._room = None
         racks = choose_racks(f, lease, allow_busy=False)
         short = f.rack_gpus[racks].sum() < lease.spec.gpus
         if short and lease.guaranteed:
@@ -104,6 +105,7 @@ class LeaseMoves:
             )
 
     def end_lease(self, lease: LeaseState, why: str) -> None:
+        self._room = None
         lease.touch(self.env.now)
         lease.status = ENDED
         f = self.fleet
