@@ -542,3 +542,23 @@ def test_reserved_lease_takes_spot_racks_before_preempting_internal_work():
         (res.tenant_series["lease"] == "spotty") & (res.tenant_series["time_h"] >= 36)
     ]
     assert (spot_after["healthy_gpus"] == 0).all()
+
+
+def test_displaced_internal_value_counts_only_work_that_could_use_the_leased_gpus():
+    """Queued H100 jobs are not displaced by a GB200 lease; queued GB200 jobs are."""
+    common = {
+        "days": 6,
+        "failures": {"enabled": False},
+        "leases": [lease("res", "GB200", 576, term_days=6)],
+    }
+    h100_only = simulate(
+        scenario(
+            **common, training={"arrivals_per_day": 400, "gpu_type": "H100-SXM", "size": {"max_gpus": 512}}
+        )
+    )
+    assert h100_only.kpis["jobs_queued"] > 0, "the H100 pool is oversubscribed, so H100 jobs wait"
+    assert h100_only.kpis["displaced_internal_value_usd"] == 0
+    gb200 = simulate(
+        scenario(**common, training={"arrivals_per_day": 400, "gpu_type": "GB200", "size": {"max_gpus": 512}})
+    )
+    assert gb200.kpis["displaced_internal_value_usd"] > 0

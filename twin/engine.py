@@ -76,6 +76,8 @@ class Engine(LeaseMoves):
         self._job_pools: dict[int, tuple[np.ndarray, list[int]]] = {}
         # Queued GPUs by the one site a job asks for (-1: jobs that accept several sites).
         self.queued_gpus: dict[int, int] = {}
+        # Queued GPUs per (site, GPU type) pool a job accepts (a job counts in each of its pools).
+        self.queued_by_pool: dict[int, int] = {}
         # A lower bound, per pool, of the GPUs the smallest queued job accepting it wants: a
         # scheduling pass is skipped when no pool has that many idle (nothing could start).
         self._min_waiting: dict[int, int] = {}
@@ -141,6 +143,8 @@ class Engine(LeaseMoves):
             self._min_waiting[pool] = min(self._min_waiting.get(pool, job.gpus), job.gpus)
         key = int(job.sites[0]) if job.sites.size == 1 else -1
         self.queued_gpus[key] = self.queued_gpus.get(key, 0) + job.gpus
+        for pool in self.accepted(job)[1]:
+            self.queued_by_pool[pool] = self.queued_by_pool.get(pool, 0) + job.gpus
         bisect.insort(self.queue, ((-job.priority, job.submit, job.id), job), key=lambda e: e[0])
 
     def schedule(self) -> None:
@@ -182,6 +186,8 @@ class Engine(LeaseMoves):
             job = self.queue[i][1]
             key = int(job.sites[0]) if job.sites.size == 1 else -1
             self.queued_gpus[key] -= job.gpus
+            for pool in self.accepted(job)[1]:
+                self.queued_by_pool[pool] -= job.gpus
             del self.queue[i]
         # Only jobs a pass can start count: those in the scan window.
         self._min_waiting = {}

@@ -38,6 +38,8 @@ class Recorder:
         self._hall_to_site = np.zeros((halls, sites))
         self._hall_to_site[np.arange(halls), fleet.hall_site] = 1.0
         self._hall_idle_kw = np.bincount(fleet.rack_hall, weights=fleet.rack_idle_kw, minlength=halls)
+        self._rack_pool = fleet.pod_pool_key[fleet.rack_pod]
+        self._pools = int(fleet.pod_pool_key.max()) + 1
         self.taken = 0
 
     def process(self, engine):
@@ -51,6 +53,21 @@ class Recorder:
             self.sample(i, engine)
             self.taken = i + 1
             yield engine.env.timeout(self.step)
+
+    def _displaced(self, engine, queued_total: float) -> np.ndarray:
+        """Internal GPUs displaced by leases, per site: in each (site, GPU type) pool, the queued
+        internal GPUs that accept the pool, up to the GPUs leased there; a job accepting several pools
+        counts once in all (the total is capped at the GPUs queued)."""
+        sites = self.site.shape[2]
+        out = np.zeros(sites)
+        if not engine.queued_by_pool or queued_total <= 0:
+            return out
+        leased = np.bincount(self._rack_pool, weights=self.fleet.rack_leased_gpus, minlength=self._pools)
+        for pool, gpus in engine.queued_by_pool.items():
+            if gpus > 0 and leased[pool] > 0:
+                out[pool // 64] += min(gpus, leased[pool])
+        total = out.sum()
+        return out * (queued_total / total) if total > queued_total else out
 
     @property
     def rack_day(self) -> np.ndarray:
@@ -77,10 +94,7 @@ class Recorder:
         any_queued = engine.queued_gpus.get(-1, 0)
         self.site[5, i] = queued
         self.site[8, i] = any_queued  # jobs that accept several sites: the same fleet-wide figure per site
-        # Internal work displaced by leases: queued internal GPUs that leased GPUs could have served.
-        leased_site = per_site[1]
-        wanting = queued + any_queued * (leased_site / max(leased_site.sum(), 1.0))
-        self.site[7, i] = np.minimum(wanting, leased_site)
+        self.site[7, i] = self._displaced(engine, queued.sum() + any_queued)
         day = int(engine.env.now // 24.0)
         if day < self.days:
             row = self._day_rack[day]
