@@ -529,3 +529,20 @@ def test_a_job_that_cannot_fit_beside_leases_does_not_starve_its_pool():
     late = hall[hall["time_h"] >= 20 * 24]
     assert (res.jobs["gpus"] == 1024).any()
     assert late["busy_gpus"].mean() > 0.5 * (1152 - 576)
+
+
+@pytest.mark.parametrize("days", [0.01, 1.3, 2.0])
+def test_energy_covers_the_whole_horizon_even_when_it_is_not_a_whole_number_of_steps(days):
+    """Constant load: energy must be exactly power x horizon, whatever the step does at the end."""
+    res = simulate(
+        scenario(
+            days=days,
+            sample_hours=1,
+            training=None,
+            failures={"enabled": False},
+            inference=[{"site": "Demo", "gpu_type": "H100-SXM", "peak_gpus": 512, "trough_fraction": 1.0}],
+        )
+    )
+    kw = res.site_series["it_kw"].iloc[0]
+    assert (res.site_series["it_kw"] == kw).all()
+    assert res.kpis["it_energy_mwh"] == pytest.approx(kw * days * 24 / 1000, rel=1e-6)

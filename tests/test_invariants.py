@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from twin import recorder as recorder_module
@@ -35,7 +35,11 @@ def demo_site():
 def scenario(doc: dict) -> Scenario:
     spec = ScenarioSpec.model_validate({"name": "generated", "sites": ["demo.yaml"], **doc})
     problems = check_scenario(spec, [demo_site()], SITES)
-    assert not problems, problems
+    # Generated guaranteed leases may overlap beyond the site's GPUs: validation refuses those
+    # (tests/test_scenarios.py); here they are simply not a case to run.
+    assert all("guaranteed leases book" in message for _, message in problems), problems
+    if problems:
+        assume(False)
     return Scenario(spec=spec, sites=[demo_site()], file=str(SITES / "generated.yaml"))
 
 

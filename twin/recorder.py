@@ -23,11 +23,13 @@ class Recorder:
     def __init__(self, fleet: Fleet, horizon_hours: float, step_hours: float, busy_power_fraction: float):
         self.fleet = fleet
         self.step = step_hours
-        self.samples = int(np.floor(horizon_hours / step_hours + 1e-9))
+        # A horizon that is not a whole number of steps ends with a shorter, partly weighted step.
+        self.samples = max(1, int(np.ceil(horizon_hours / step_hours - 1e-9)))
         self.days = int(np.ceil(horizon_hours / 24.0 - 1e-9))
         halls = fleet.hall_site.size
         sites = len(fleet.campuses)
         self.t = np.arange(self.samples) * step_hours
+        self.weights = np.minimum(step_hours, horizon_hours - self.t)  # hours each sample stands for
         self.hall = np.zeros((len(HALL_METRICS), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_METRICS), self.samples, sites), dtype=np.float64)
         self.tenant_healthy: np.ndarray | None = None
@@ -98,8 +100,11 @@ class Recorder:
         day = int(engine.env.now // 24.0)
         if day < self.days:
             row = self._day_rack[day]
-            row += f.rack_busy_gpus
-            row += f.rack_leased_gpus
+            if self.weights[i] == self.step:
+                row += f.rack_busy_gpus
+                row += f.rack_leased_gpus
+            else:
+                row += (f.rack_busy_gpus + f.rack_leased_gpus) * (self.weights[i] / self.step)
         if self.tenant_healthy is not None and engine.leases:
             self.tenant_healthy[i] = [
                 lease.healthy_gpus if lease.status == "active" else 0 for lease in engine.leases

@@ -158,7 +158,8 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     # Sample times summed step by step, as the clock was when the recorder chose the day.
     sample_now = np.concatenate([[0.0], np.cumsum(np.full(max(n - 1, 0), step))])
     sample_day = np.minimum(sample_now // 24.0, recorder.days - 1).astype(np.int64)
-    day_hours = (np.bincount(sample_day, minlength=recorder.days) * step)[None, :].astype(np.float32)
+    day_hours = np.bincount(sample_day, weights=recorder.weights[:n], minlength=recorder.days)
+    day_hours = day_hours[None, :].astype(np.float32)
     rack_day = np.divide(
         recorder.rack_day,
         gpus_per_rack * day_hours,
@@ -175,11 +176,12 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     spec = scenario.spec
     f = engine.fleet
     site = recorder.site[:, :n, :]
-    installed_h = site[0].sum() * step
-    busy_h = site[1].sum() * step
-    leased_h = site[2].sum() * step
-    it_kwh_site = site[4].sum(axis=0) * step
-    leased_kwh_site = site[6].sum(axis=0) * step
+    w = recorder.weights[:n]  # hours each sample stands for (the last may be a partial step)
+    installed_h = (site[0] * w[:, None]).sum()
+    busy_h = (site[1] * w[:, None]).sum()
+    leased_h = (site[2] * w[:, None]).sum()
+    it_kwh_site = (site[4] * w[:, None]).sum(axis=0)
+    leased_kwh_site = (site[6] * w[:, None]).sum(axis=0)
     prices = np.array([c.site.spec.energy_price_usd_per_mwh for c in f.campuses])
     pue = spec.money.pue
     energy_cost = float((it_kwh_site / 1000.0 * pue * prices).sum())
@@ -194,7 +196,7 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     for lease in engine.leases:
         active_h = max(0.0, min(lease.end, spec.days * 24.0) - lease.start) if lease.granted_gpus else 0.0
         lease_dep += lease.granted_gpus * active_h * dep_rate[lease.gpu_type]
-    displaced = float(site[7].sum() * step * spec.money.internal_value_usd_per_gpu_hour)
+    displaced = float((site[7] * w[:, None]).sum() * spec.money.internal_value_usd_per_gpu_hour)
     revenue = float(leases["revenue_usd"].sum()) if "revenue_usd" in leases else 0.0
     credits = float(leases["credits_usd"].sum()) if "credits_usd" in leases else 0.0
     margin = revenue - credits - lease_energy_cost - lease_dep - displaced
@@ -251,7 +253,7 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "failures": engine.failures,
         "failures_by_category": dict(sorted(engine.failures_by_category.items())),
         "inference_failures": engine.inference_failures,
-        "inference_unmet_gpu_hours": float(unmet.sum() * step),
+        "inference_unmet_gpu_hours": float((unmet[:n] * w[:, None]).sum()),
         "preemptions": engine.preemptions,
         "effective_training_time": ettr,
         "queue_wait_mean_hours": float(started["queue_wait_hours"].mean()) if len(started) else 0.0,
