@@ -123,8 +123,8 @@ def _print_kpis(k: dict) -> None:
     )
     lines = [
         (
-            "jobs submitted / completed / queued",
-            f"{k['jobs_submitted']:,} / {k['jobs_completed']:,} / {k['jobs_queued']:,}",
+            "jobs submitted / completed / running / queued",
+            f"{k['jobs_submitted']:,} / {k['jobs_completed']:,} / {k['jobs_running']:,} / {k['jobs_queued']:,}",
         ),
         (
             "utilization (internal + leased)",
@@ -139,8 +139,15 @@ def _print_kpis(k: dict) -> None:
         ("energy MWh (IT)", f"{k['energy_mwh']:,.0f} ({k['it_energy_mwh']:,.0f})"),
         ("peak facility MW", f"{k['peak_facility_mw']:,.1f}"),
         ("revenue / credits USD", f"{k['revenue_usd']:,.0f} / {k['sla_credits_usd']:,.0f}"),
-        ("energy cost / depreciation USD", f"{k['energy_cost_usd']:,.0f} / {k['depreciation_usd']:,.0f}"),
-        ("lease margin USD", f"{k['margin_usd']:,.0f}"),
+        (
+            "campus energy cost / depreciation USD",
+            f"{k['energy_cost_usd']:,.0f} / {k['depreciation_usd']:,.0f}",
+        ),
+        (
+            "leases: energy / depreciation / displaced USD",
+            f"{k['lease_energy_cost_usd']:,.0f} / {k['lease_depreciation_usd']:,.0f} / {k['displaced_internal_value_usd']:,.0f}",
+        ),
+        ("lease margin USD (revenue - credits - the three above)", f"{k['margin_usd']:,.0f}"),
     ]
     for name, t in k["tenants"].items():
         att = t["sla_attainment"]

@@ -102,3 +102,27 @@ def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_a_bad_override_is_blamed_on_the_flag_not_the_file(capsys):
+    assert main(["simulate", str(SCENARIOS / "demo_whatif.yaml"), "--days", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("--days: must be greater than 0")
+    assert "demo_whatif.yaml" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "path", "words"),
+    [
+        ("simulate", SCENARIOS.parent / "demo.yaml", "this is a site file, not a scenario"),
+        (
+            "info",
+            SCENARIOS / "demo_whatif.yaml",
+            "this is a scenario file, not a site; run it with 'campustwin simulate'",
+        ),
+    ],
+)
+def test_a_file_of_the_wrong_kind_gets_one_line(command, path, words, capsys):
+    assert main([command, str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]

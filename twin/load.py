@@ -269,7 +269,9 @@ def load_site(path: str | Path) -> ResolvedSite:
     The site's own problems and its catalog's are gathered together before giving up, so one
     run shows both; the cross-checks need both to be valid and run only then.
     """
-    return _site_from(load_yaml(path, keep_going=True), Path(path))
+    doc = load_yaml(path, keep_going=True)
+    expect_kind(doc, "site")
+    return _site_from(doc, Path(path))
 
 
 def _site_from(doc: LocatedDocument, path: Path) -> ResolvedSite:
@@ -358,6 +360,31 @@ def file_kind(doc: LocatedDocument) -> str:
 
 def _score(keys: set[str], own: set[str]) -> float:
     return sum(1.0 if key in own else 0.5 if close_match(key, own) else 0.0 for key in keys)
+
+
+USE_FOR = {
+    "site": "use it with 'campustwin info' or name it in a scenario's sites:",
+    "scenario": "run it with 'campustwin simulate'",
+    "catalog": "a site names it in its catalog: field",
+}
+
+
+def expect_kind(doc: LocatedDocument, kind: str) -> None:
+    """Refuse, in one line, a file of another kind (a site given to simulate, say)."""
+    if not isinstance(doc.data, dict):
+        return
+    try:
+        actual = file_kind(doc)
+    except ProblemList:
+        return  # not clearly anything: the schema's own messages say more
+    if actual != kind:
+        raise ProblemList(
+            [
+                Problem(
+                    doc.file, doc.line_of(()), "", f"this is a {actual} file, not a {kind}; {USE_FOR[actual]}"
+                )
+            ]
+        )
 
 
 def validate_file(path: str | Path) -> str:

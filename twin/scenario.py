@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from twin.catalog import Strict
 from twin.errors import Problem, ProblemList, dotted
-from twin.load import load_site, validate_document
+from twin.load import expect_kind, load_site, validate_document
 from twin.resolve import ResolvedSite, did_you_mean
 from twin.yamlsafe import load_yaml
 
@@ -222,14 +222,22 @@ class Scenario:
 def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
     """Load a scenario and every site it names; raise ProblemList with all problems.
 
-    ``overrides`` (dotted path -> value, e.g. ``{"days": 30}``) are applied before validation, so a
-    bad override is reported like a bad line in the file.
+    ``overrides`` (dotted path -> value, e.g. ``{"days": 30}``) are applied before validation; a bad
+    override is reported against the override (``--days: ...``), not against the file's line.
     """
     doc = load_yaml(path)
+    expect_kind(doc, "scenario")
     if overrides and isinstance(doc.data, dict):
         for key, value in overrides.items():
             _set_dotted(doc.data, key, value)
-    spec = validate_document(doc, ScenarioSpec)
+    try:
+        spec = validate_document(doc, ScenarioSpec)
+    except ProblemList as exc:
+        keys = set(overrides or ())
+        raise ProblemList(
+            Problem(f"--{p.path}", 0, "", f"{p.message} (given on the command line)") if p.path in keys else p
+            for p in exc.problems
+        ) from None
     sites, problems = [], []
     for i, rel in enumerate(spec.sites):
         site_path = Path(path).parent / rel
