@@ -8,59 +8,19 @@ drive an :class:`~twin.engine.Engine` by hand (``bare_engine``) to set up an exa
 from __future__ import annotations
 
 import math
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from demo_helpers import bare_engine, scenario
 
-from twin.campus import build_campus
 from twin.engine import Engine
-from twin.fleet import FREE, INFERENCE, build_fleet
+from twin.fleet import FREE, INFERENCE
 from twin.jobs import Job
-from twin.leases import LeaseState
-from twin.load import load_site
-from twin.scenario import Scenario, ScenarioSpec, check_scenario
-from twin.simulate import STREAMS, month_edges, simulate
+from twin.simulate import simulate
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"
-
-
-@cache
-def demo_site():
-    return load_site(SITES / "demo.yaml")
-
-
-def scenario(**doc) -> Scenario:
-    """A scenario on the demo site from keyword fields (checked like a scenario file)."""
-    spec = ScenarioSpec.model_validate({"name": "test", "sites": ["demo.yaml"], **doc})
-    problems = check_scenario(spec, [demo_site()], SITES)
-    assert not problems, problems
-    return Scenario(spec=spec, sites=[demo_site()], file=str(SITES / "test.yaml"))
-
-
-def bare_engine(**doc) -> Engine:
-    """An engine on the demo fleet with the scenario's leases set up but no process running."""
-    spec = scenario(**doc).spec
-    fleet = build_fleet([build_campus(demo_site())])
-    horizon = spec.days * 24.0
-    rngs = {name: np.random.default_rng(0) for name in STREAMS}
-    engine = Engine(fleet, horizon, rngs)
-    fleet.lease_utilization = np.array([lease.tenant_utilization for lease in spec.leases] or [0.0])
-    for i, lease in enumerate(spec.leases):
-        engine.leases.append(
-            LeaseState(
-                index=i,
-                spec=lease,
-                site=0,
-                gpu_type=fleet.gpu_type_names.index(lease.gpu_type),
-                start=lease.start_day * 24.0,
-                end=(lease.start_day + lease.term_days) * 24.0,
-                month_edges=month_edges(spec.start, horizon),
-            )
-        )
-    return engine
 
 
 def pods_of(engine: Engine, gpu_type: str) -> np.ndarray:

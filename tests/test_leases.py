@@ -7,35 +7,20 @@ in hall B/L1). Runs are a few days long; a few regression tests drive the engine
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from demo_helpers import bare_engine, scenario
 
-from twin.campus import build_campus
 from twin.engine import Engine
-from twin.fleet import FREE, INFERENCE, build_fleet
+from twin.fleet import FREE, INFERENCE
 from twin.leases import LeaseState
-from twin.load import load_site
-from twin.scenario import Scenario, ScenarioSpec, check_scenario
-from twin.simulate import STREAMS, month_edges, simulate
+from twin.simulate import simulate
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 GB200_RACK = 72
 H100_RACK = 16
-
-
-@cache
-def demo_site():
-    return load_site(SITES / "demo.yaml")
-
-
-def scenario(**doc) -> Scenario:
-    spec = ScenarioSpec.model_validate({"name": "test", "sites": ["demo.yaml"], **doc})
-    problems = check_scenario(spec, [demo_site()], SITES)
-    assert not problems, problems
-    return Scenario(spec=spec, sites=[demo_site()], file=str(SITES / "test.yaml"))
 
 
 def lease(name: str, gpu_type: str, gpus: int, **kw) -> dict:
@@ -48,28 +33,6 @@ def lease(name: str, gpu_type: str, gpus: int, **kw) -> dict:
         "price_usd_per_gpu_hour": kw.pop("price_usd_per_gpu_hour", 2.5),
         **kw,
     }
-
-
-def bare_engine(**doc) -> Engine:
-    """An engine on the demo fleet with the scenario's leases set up but no process running."""
-    spec = scenario(**doc).spec
-    fleet = build_fleet([build_campus(demo_site())])
-    horizon = spec.days * 24.0
-    engine = Engine(fleet, horizon, {name: np.random.default_rng(0) for name in STREAMS})
-    fleet.lease_utilization = np.array([x.tenant_utilization for x in spec.leases] or [0.0])
-    for i, spec_lease in enumerate(spec.leases):
-        engine.leases.append(
-            LeaseState(
-                index=i,
-                spec=spec_lease,
-                site=0,
-                gpu_type=fleet.gpu_type_names.index(spec_lease.gpu_type),
-                start=spec_lease.start_day * 24.0,
-                end=(spec_lease.start_day + spec_lease.term_days) * 24.0,
-                month_edges=month_edges(spec.start, horizon),
-            )
-        )
-    return engine
 
 
 def own_racks(engine: Engine, state: LeaseState) -> np.ndarray:

@@ -254,10 +254,8 @@ class Engine(LeaseMoves):
         in service); then the job's server list is patched in place instead of re-scanned, which
         keeps a failure on a 100k-GPU job cheap.
         """
-        if job.status != RUNNING:
+        if not self._cut(job):
             return
-        job.account_until(self.env.now, failed=True)
-        job.version += 1
         job.interruptions += 1
         self.interruptions += 1
         f = self.fleet
@@ -288,12 +286,21 @@ class Engine(LeaseMoves):
             f.slot[job.servers] = np.arange(job.servers.size)
         self._begin_restart(job)
 
-    def preempt(self, job: Job, reason: str) -> None:
-        """Take a running job off its servers (a lease carve-out, a curtailment); it queues again."""
+    def _cut(self, job: Job) -> bool:
+        """End a running job's phase now (work since its last checkpoint is lost); False if not running.
+
+        Bumping the version makes the phase's pending timer stale.
+        """
         if job.status != RUNNING:
-            return
+            return False
         job.account_until(self.env.now, failed=True)
         job.version += 1
+        return True
+
+    def preempt(self, job: Job, reason: str) -> None:
+        """Take a running job off its servers (a lease carve-out, a curtailment); it queues again."""
+        if not self._cut(job):
+            return
         job.preemptions += 1
         self.preemptions += 1
         alive = job.servers[self.fleet.job[job.servers] == job.id]
