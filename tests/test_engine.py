@@ -8,7 +8,6 @@ drive an :class:`~twin.engine.Engine` by hand (``bare_engine``) to set up an exa
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +18,6 @@ from twin.engine import Engine
 from twin.fleet import FREE, INFERENCE
 from twin.jobs import Job
 from twin.simulate import simulate
-
-SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 
 
 def pods_of(engine: Engine, gpu_type: str) -> np.ndarray:

@@ -7,8 +7,6 @@ in hall B/L1). Runs are a few days long; a few regression tests drive the engine
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from demo_helpers import bare_engine, scenario
@@ -18,7 +16,6 @@ from twin.fleet import FREE, INFERENCE
 from twin.leases import LeaseState
 from twin.simulate import simulate
 
-SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 GB200_RACK = 72
 H100_RACK = 16
 
