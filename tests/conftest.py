@@ -177,3 +177,13 @@ def page_watch(page: Page) -> Iterator[PageWatch]:
 def console_page(page: Page, page_watch: PageWatch, console_url: str) -> Page:
     """``page`` showing the sample-sites console, rendered and idle."""
     return open_console(page, console_url, watch=page_watch)
+
+
+# -- validation tests ------------------------------------------------------------------------------
+@pytest.fixture
+def site_dir(tmp_path: Path) -> Path:
+    """A folder holding a copy of the sample catalog, for site files that refer to it."""
+    from validate_helpers import CATALOG, write
+
+    write(tmp_path, "catalog.yaml", CATALOG)
+    return tmp_path
