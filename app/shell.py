@@ -48,8 +48,8 @@ def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
                 "halls": inv["halls"],
                 "racks": inv["racks"],
                 "GPUs": inv["gpus"],
-                "IT MW": inv["it_mw"],
-                "facility MW": inv["facility_mw"],
+                "IT MW": round(inv["it_mw"], 1),
+                "facility MW": round(inv["facility_mw"], 1),
                 "switches": inv["switches"],
             }
         )
