@@ -15,10 +15,11 @@ from twin.fabric import (
     fabric_counts,
     pod_bisection_gbps,
     rack_share_gbps,
-    slowdown_factor,
     switch_counts,
 )
+from twin.fleet import build_fleet
 from twin.load import load_site
+from twin.placement import slowdown
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 
@@ -122,12 +123,22 @@ def test_wan_link_present(demo):
 
 
 def test_slowdown_over_pods(demo):
+    """The engine's slowdown model (twin.placement) on the demo's 1:7 pods, every step network-bound."""
+    fleet = build_fleet([demo])
+
+    def over(racks: np.ndarray) -> float:
+        pods, counts = np.unique(fleet.rack_pod[racks], return_counts=True)
+        return slowdown(fleet, pods, counts, sensitivity=1.0)
+
     one_pod = np.arange(0, 32)
     two_pods = np.arange(16, 48)  # half in pod 0, half in pod 1
-    assert slowdown_factor(demo, one_pod) == 1.0
-    s = slowdown_factor(demo, two_pods)
+    assert over(one_pod) == 1.0
+    s = over(two_pods)
     assert s == pytest.approx(1 + 0.5 * (7 - 1))
-    assert slowdown_factor(demo, np.arange(28, 60)) < s  # 4 of 32 racks outside the main pod
+    assert over(np.arange(28, 60)) < s  # 4 of 32 racks outside the main pod
+    # Only the network-bound share of a step slows down.
+    pods, counts = np.unique(fleet.rack_pod[two_pods], return_counts=True)
+    assert slowdown(fleet, pods, counts, sensitivity=0.05) == pytest.approx(1 + 0.05 * 0.5 * (7 - 1))
 
 
 def test_arithmetic_counts_match_the_graph(demo):

@@ -99,9 +99,6 @@ class Campus:
             self._fabric = build_fabric(self)
         return self._fabric
 
-    def building_fabric(self, building: int):
-        return self.site.buildings[building].fabric
-
 
 def build_campus(site: ResolvedSite) -> Campus:
     """Turn a resolved site into rack arrays (no graph yet; see :attr:`Campus.fabric`)."""

@@ -70,8 +70,10 @@ class Engine(LeaseMoves):
         self.preemptions = 0
         self._dirty = False
         self.site_names = [c.name for c in fleet.campuses]
-        self._max_pool = self._pool_sizes()
-        self._pool_gpus = {s * 64 + t: n for (s, t), n in self._max_pool.items()}
+        installed = np.bincount(
+            fleet.pod_pool_key, weights=np.diff(fleet.pod_first_server) * fleet.pod_gpus_per_server
+        )
+        self._pool_gpus = {int(p): int(installed[p]) for p in np.flatnonzero(installed)}  # GPUs per pool
         self._masks: dict[tuple, tuple[np.ndarray, list[int]]] = {}
         self._job_pools: dict[int, tuple[np.ndarray, list[int]]] = {}
         # Queued GPUs by the one site a job asks for (-1: jobs that accept several sites).
@@ -93,14 +95,6 @@ class Engine(LeaseMoves):
         ev.callbacks.append(lambda _ev: fn())
 
     # -- pools -----------------------------------------------------------------------------------
-    def _pool_sizes(self) -> dict[tuple[int, int], int]:
-        f = self.fleet
-        sizes: dict[tuple[int, int], int] = {}
-        gpus = np.bincount(f.server_site * 64 + f.server_gpu_type, weights=f.server_gpus)
-        for key in np.flatnonzero(gpus):
-            sizes[(int(key) // 64, int(key) % 64)] = int(gpus[key])
-        return sizes
-
     def accepted(self, job: Job) -> tuple[np.ndarray, list[int]]:
         """The job's pod mask and pool keys, cached per (types, sites) combination."""
         cached = self._job_pools.get(job.id)

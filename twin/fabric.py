@@ -81,27 +81,6 @@ def bandwidth_between(campus: Campus, a: int, b: int) -> Bandwidth:
     return Bandwidth(float(min(share[a], share[b])), tier)
 
 
-def slowdown_factor(campus: Campus, racks: np.ndarray) -> float:
-    """How much slower a gang job on ``racks`` runs than inside one pod (>= 1).
-
-    Data-parallel collectives cross the highest tier the job spans; the job runs at the ratio of
-    its in-pod bandwidth to the share it gets at that tier, weighted by the fraction of its
-    traffic that crosses the tier (the racks outside the largest pod).
-    """
-    racks = np.asarray(racks)
-    if racks.size <= 1:
-        return 1.0
-    pods, counts = np.unique(campus.rack_pod[racks], return_counts=True)
-    if pods.size == 1:
-        return 1.0
-    buildings = np.unique(campus.rack_building[racks])
-    tier = "aggregation" if buildings.size == 1 else "core"
-    inside = rack_share_gbps(campus, "spine")[racks].min()
-    across = rack_share_gbps(campus, tier)[racks].min()
-    crossing = 1.0 - counts.max() / racks.size
-    return float(1.0 + crossing * (inside / across - 1.0))
-
-
 def build_fabric(campus: Campus) -> nx.Graph:
     """Build the fabric graph of a campus (see the module docstring for its shape)."""
     g = nx.Graph(name=f"{campus.name} fabric")

@@ -306,17 +306,6 @@ class Fleet:
         return lease
 
     # -- views ---------------------------------------------------------------------------------
-    def gpus_per_state(self) -> dict[str, int]:
-        busy = int(self.rack_busy_gpus.sum())
-        leased = int(self.rack_leased_gpus.sum())
-        failed = int(self.rack_failed_gpus.sum())
-        return {
-            "installed": self.gpus,
-            "busy": busy,
-            "leased": leased,
-            "failed": failed,
-            "idle": self.gpus - busy - leased - failed,
-        }
 
 
 def build_fleet(campuses: list[Campus]) -> Fleet:

@@ -34,10 +34,6 @@ class Placement:
     gpu_type: int
 
 
-def servers_for(gpus: int, gpus_per_server: int) -> int:
-    return -(-gpus // gpus_per_server)
-
-
 def _take(fleet: Fleet, pods: np.ndarray, counts: np.ndarray) -> np.ndarray:
     chunks = []
     for pod, n in zip(pods.tolist(), counts.tolist(), strict=True):

@@ -1,7 +1,7 @@
 """Output paths a user names: checked before anything is written.
 
-A user-given output folder must be a folder (or not exist yet) and be writable; a file name
-inside it must not climb out of it (``..``, absolute paths, links).
+A user-given output folder must be a folder (or not exist yet) and be creatable; the problem says
+which, with exit code 2 at the command line.
 """
 
 from __future__ import annotations
@@ -25,14 +25,3 @@ def output_folder(path: str | Path) -> Path:
             [Problem(str(folder), 0, "", f"cannot create the output folder: {exc.strerror}")]
         ) from None
     return folder
-
-
-def inside(folder: Path, name: str) -> Path:
-    """``folder / name``, refusing names that would land outside ``folder``."""
-    base = folder.resolve()
-    target = (base / name).resolve()
-    if base != target and base not in target.parents:
-        raise ProblemList(
-            [Problem(name, 0, "", f"file name leaves the output folder {str(folder)!r}; use a plain name")]
-        )
-    return target

@@ -22,7 +22,7 @@ from twin.fleet import build_fleet
 from twin.leases import ACTIVE, LeaseState
 from twin.recorder import Recorder
 from twin.results import Results, collect
-from twin.scenario import Event, Scenario, TrainingDemand
+from twin.scenario import Event, Scenario, TrainingDemand, lease_site
 
 STREAMS = ("training", "failures", "trace", "inference", "events")
 
@@ -56,9 +56,10 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     env = engine.env
 
     edges = month_edges(spec.start, horizon)
+    installed = {c.name: c.gpus_by_type() for c in campuses}
     fleet.lease_utilization = np.array([lease.tenant_utilization for lease in spec.leases] or [0.0])
     for i, lease in enumerate(spec.leases):
-        site = _lease_site(fleet, lease)
+        site = fleet.site_index(lease_site(lease, installed))
         state = LeaseState(
             index=i,
             spec=lease,
@@ -102,19 +103,6 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
         if lease.status == ACTIVE:
             lease.touch(horizon)
     return collect(scenario, engine, recorder, unmet, time.perf_counter() - wall0)
-
-
-def _lease_site(fleet, lease) -> int:
-    if lease.site != "any":
-        return fleet.site_index(lease.site)
-    # "any": the site with the most GPUs of the type (checked to fit when the scenario loaded).
-    t = fleet.gpu_type_names.index(lease.gpu_type)
-    per_site = np.bincount(
-        fleet.server_site,
-        weights=fleet.server_gpus * (fleet.server_gpu_type == t),
-        minlength=len(fleet.campuses),
-    )
-    return int(np.argmax(per_site))
 
 
 def _progress(env, horizon: float, report: Callable[[float], None]):
