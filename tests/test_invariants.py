@@ -17,6 +17,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from twin import plant as plant_module
 from twin import recorder as recorder_module
 from twin.fleet import FREE
 from twin.load import load_site
@@ -176,6 +177,21 @@ def check_results(res, doc: dict) -> None:
         assert (healthy["healthy_gpus"] >= 0).all()
 
 
+def check_energy_balance(plant, i: int, recorded_it_kw: np.ndarray) -> None:
+    """facility = IT + losses + cooling + other, per hall and per site, and the plant's IT is the recorder's."""
+    hall = {m: plant.hall[k, i].astype(np.float64) for k, m in enumerate(plant_module.HALL_SERIES)}
+    site = {m: plant.site[k, i] for k, m in enumerate(plant_module.SITE_SERIES)}
+    for rows, rtol in ((hall, 1e-5), (site, 1e-9)):
+        parts = rows["it_kw"] + rows["losses_kw"] + rows["cooling_kw"] + rows["other_kw"]
+        assert np.allclose(rows["facility_kw"], parts, rtol=rtol, atol=1e-3), "energy balance broken"
+        assert (rows["losses_kw"] >= 0).all() and (rows["cooling_kw"] >= 0).all()
+    assert np.allclose(hall["it_kw"], recorded_it_kw, rtol=1e-5, atol=1e-2)
+    assert np.allclose(
+        site["facility_kw"], plant.hall[1, i].astype(np.float64) @ plant._hall_to_site, rtol=1e-5
+    )
+    assert ((hall["power_cap"] >= plant.min_cap - 1e-9) & (hall["power_cap"] <= 1.0)).all()
+
+
 def check_sample(recorder, i: int, engine) -> None:
     """The sample just taken agrees with a recount of the engine's state."""
     f = engine.fleet
@@ -195,11 +211,15 @@ def check_sample(recorder, i: int, engine) -> None:
     # busy and tenant-busy ones; out-of-service servers draw nothing.
     per_gpu_idle = f.rack_idle_kw / f.rack_gpus
     per_gpu_dyn = (f.rack_max_kw - f.rack_idle_kw) / f.rack_gpus
+    # A power-capped hall's GPUs draw only the cap's share of their busy dynamic power.
+    cap = recorder.plant.cap[f.rack_hall] if recorder.plant is not None else 1.0
     rack_kw = per_gpu_idle * (
         f.rack_gpus - f.rack_failed_gpus
-    ) + recorder.busy_power_fraction * per_gpu_dyn * (f.rack_busy_gpus + f.rack_tenant_busy_gpus)
+    ) + recorder.busy_power_fraction * cap * per_gpu_dyn * (f.rack_busy_gpus + f.rack_tenant_busy_gpus)
     expected_kw = np.bincount(f.rack_hall, weights=rack_kw, minlength=halls)
     assert np.allclose(hall["it_kw"], expected_kw, rtol=1e-5, atol=1e-2), "hall IT kW differs from a recount"
+    if recorder.plant is not None:
+        check_energy_balance(recorder.plant, i, hall["it_kw"])
     max_kw = np.bincount(f.rack_hall, weights=f.rack_max_kw, minlength=halls)
     assert (hall["it_kw"] <= max_kw + 1e-3).all()
     site = {m: recorder.site[k, i] for k, m in enumerate(recorder_module.SITE_METRICS)}

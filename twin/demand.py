@@ -217,6 +217,8 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
             for pod in pods[np.argsort(-f.pod_idle_servers[pods], kind="stable")].tolist():
                 if need == 0 or f.pod_idle_servers[pod] <= 0:
                     break
+                if not f.pod_open[pod]:
+                    continue
                 sl = f.pod_servers(pod)
                 idle = np.flatnonzero(f.idle_mask(sl))[:need] + sl.start
                 f.assign_internal(idle, owner)

@@ -83,6 +83,7 @@ class Engine(LeaseMoves):
         # A lower bound, per pool, of the GPUs the smallest queued job accepting it wants: a
         # scheduling pass is skipped when no pool has that many idle (nothing could start).
         self._min_waiting: dict[int, int] = {}
+        self.plant = None  # the physics model (twin.plant.Plant), when on
 
     # -- logging ---------------------------------------------------------------------------------
     def note(self, site: int | str, kind: str, subject: str, detail: str) -> None:
@@ -240,6 +241,21 @@ class Engine(LeaseMoves):
         job.servers = job.servers[:0]
         self._dirty = True
         self.schedule()
+
+    def set_speed(self, job: Job, speed: float) -> None:
+        """A running job's compute speed changes (a power cap): what it computed so far is kept."""
+        if job.status != RUNNING or speed == job.speed:
+            return
+        now = self.env.now
+        job.version += 1
+        if not math.isnan(job.restart_from) and now < job.phase_start:  # still restarting
+            job.speed = speed
+            version = job.version
+            self.at(job.phase_start - now + job.run_wall_hours(), lambda: self._phase_done(job, version))
+            return
+        job.account_at_horizon(now)  # compute so far counts, as at the end of a run
+        job.speed = speed
+        self._begin_run(job)
 
     def interrupt(self, job: Job, cause: str, lost: int | None = None) -> None:
         """A failure (or outage) took servers from a running job: lose work, replace, restart.

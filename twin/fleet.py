@@ -80,6 +80,7 @@ class Fleet:
         self.idle = np.ones(n, dtype=bool)  # not down, not leased, no internal work
         self.slot = np.zeros(n, dtype=np.int64)  # a training job's server: its index in job.servers
         self.pod_idle_servers = np.diff(self.pod_first_server).astype(np.int64)
+        self.pod_open = np.ones(self.pod_site.size, dtype=bool)  # False: closed to new work (physics)
         racks = self.rack_gpus.size
         self.rack_busy_gpus = np.zeros(racks, dtype=np.int64)
         self.rack_leased_gpus = np.zeros(racks, dtype=np.int64)

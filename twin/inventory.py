@@ -14,17 +14,8 @@ from typing import Any
 import numpy as np
 
 from twin.campus import Campus
+from twin.cooling import DEFAULT_COP_AT_DESIGN
 from twin.fabric import fabric_counts
-
-# Heat removed per unit of cooling power at the design wet-bulb, by plant kind, when the site
-# file does not say. Assumptions in the range of vendor literature for new builds (W): direct
-# liquid cooling with dry coolers or towers needs only pumps and fans at warm-water temperatures.
-DEFAULT_COP_AT_DESIGN = {
-    "air_evaporative": 7.0,
-    "air_economizer": 5.0,
-    "liquid_drycooler": 12.0,
-    "liquid_tower": 16.0,
-}
 
 
 def ups_efficiency(points: list[tuple[float, float]], load_fraction: float | np.ndarray) -> np.ndarray:

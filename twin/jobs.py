@@ -43,7 +43,8 @@ class Job:
     remaining: float = field(init=False)
     servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     pods: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # pods it runs in
-    slowdown: float = 1.0
+    slowdown: float = 1.0  # from spreading over pods
+    speed: float = 1.0  # compute speed under a power cap (1: uncapped)
     site: int = -1
     gpu_type: int = -1
     phase: str = ""  # "run" while RUNNING
@@ -73,7 +74,7 @@ class Job:
 
     def run_wall_hours(self) -> float:
         """Wall hours to finish the remaining work from the start of a run phase."""
-        compute = self.remaining * self.slowdown
+        compute = self.remaining * self.slowdown / self.speed
         writes = max(0, math.ceil(compute / self.checkpoint_interval - 1e-9) - 1)
         return compute + writes * self.checkpoint_write
 
@@ -94,12 +95,14 @@ class Job:
                 self.lost += elapsed - cycles * self.cycle
             else:
                 writes = max(
-                    0, math.ceil(self.remaining * self.slowdown / self.checkpoint_interval - 1e-9) - 1
+                    0,
+                    math.ceil(self.remaining * self.slowdown / self.speed / self.checkpoint_interval - 1e-9)
+                    - 1,
                 )
                 saved = elapsed - writes * self.checkpoint_write
                 self.checkpointing += writes * self.checkpoint_write
             self.productive += saved
-            self.remaining = max(0.0, self.remaining - saved / self.slowdown)
+            self.remaining = max(0.0, self.remaining - saved * self.speed / self.slowdown)
         self.phase_start = now
 
     def _fold_restart(self, now: float) -> bool:
@@ -114,7 +117,8 @@ class Job:
         return False
 
     def account_at_horizon(self, now: float) -> None:
-        """Count a run phase cut by the end of the simulation: compute so far is productive."""
+        """Count a run phase cut without loss (the end of the simulation, a change of speed):
+        compute so far is productive."""
         if self._fold_restart(now):
             return
         elapsed = max(0.0, now - self.phase_start)
@@ -124,7 +128,7 @@ class Job:
             writing = cycles * self.checkpoint_write + max(0.0, in_cycle - self.checkpoint_interval)
             self.checkpointing += writing
             self.productive += elapsed - writing
-            self.remaining = max(0.0, self.remaining - (elapsed - writing) / self.slowdown)
+            self.remaining = max(0.0, self.remaining - (elapsed - writing) * self.speed / self.slowdown)
         self.phase_start = now
 
     def wall(self, now: float) -> float:

@@ -144,6 +144,8 @@ def choose_racks(
     first_server = fleet.pod_first_server[fleet.rack_pod[site_racks]]
     type_ok = fleet.server_gpu_type[first_server] == lease.gpu_type
     racks = site_racks[type_ok]
+    if lease.spec.kind in ("on_demand", "spot"):  # not admitted where the plant stopped admission
+        racks = racks[fleet.pod_open[fleet.rack_pod[racks]]]
     leased = fleet.lease != FREE
     spot = (
         np.isin(fleet.lease, spot_leases)

@@ -63,6 +63,7 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
     need = fleet.servers_needed(gpus)  # per pod, by its server size
     # 1. one pod, best fit
     idle_servers = fleet.pod_idle_servers
+    ok = ok & fleet.pod_open
     cand = np.flatnonzero(ok & (idle_servers >= need))
     if cand.size:
         pod = int(cand[np.argmin(idle_servers[cand] - need[cand])])

@@ -43,6 +43,7 @@ class Recorder:
         self._rack_pool = fleet.pod_pool_key[fleet.rack_pod]
         self._pools = int(fleet.pod_pool_key.max()) + 1
         self.taken = 0
+        self.plant = None  # twin.plant.Plant when physics is on: it balances and records each sample
 
     def process(self, engine):
         """The sampling process: one sample at the start of each step."""
@@ -78,8 +79,12 @@ class Recorder:
 
     def sample(self, i: int, engine) -> None:
         f = self.fleet
+        cap = 1.0
+        if self.plant is not None:
+            self.plant.balance(engine, i)
+            cap = self.plant.cap
         counts = f.hall_counts  # busy, leased, failed, busy dyn kW, tenant dyn kW, leased idle kW
-        frac = self.busy_power_fraction
+        frac = self.busy_power_fraction * cap
         self.hall[0, i] = self._installed_hall
         self.hall[1:4, i] = counts[:3]
         hall_kw = self._hall_idle_kw - counts[6] + frac * (counts[3] + counts[4])

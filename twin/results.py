@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
+from twin.plant import HALL_SERIES, SITE_SERIES
 from twin.recorder import HALL_METRICS, SITE_METRICS
+from twin.sellable import weekly
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Results:
     events: pd.DataFrame
     rack_day_utilization: np.ndarray  # racks x days, share of GPU-hours in use
     rack_names: list[str]
+    sellable: pd.DataFrame = field(default_factory=pd.DataFrame)  # site/hall x week (physics on)
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write the results as JSON + Parquet files in ``folder``; return the paths written."""
@@ -48,7 +51,7 @@ class Results:
         p = out / "kpis.json"
         p.write_text(json.dumps(self.kpis, indent=2, default=_json_default) + "\n")
         paths.append(p)
-        for name in ("site_series", "hall_series", "tenant_series", "jobs", "leases", "events"):
+        for name in ("site_series", "hall_series", "tenant_series", "jobs", "leases", "events", "sellable"):
             p = out / f"{name}.parquet"
             getattr(self, name).to_parquet(p, index=False)
             paths.append(p)
@@ -90,13 +93,23 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
         cols = {m: recorder.site[k, :n, s] for k, m in enumerate(SITE_METRICS)}
         site_frames.append(pd.DataFrame({"time_h": t, "site": name, **cols}))
     site_series = pd.concat(site_frames, ignore_index=True)
-    site_series["facility_kw"] = site_series["it_kw"] * spec.money.pue
+    plant = recorder.plant
+    if plant is None:
+        site_series["facility_kw"] = site_series["it_kw"] * spec.money.pue
+    else:
+        for k, m in enumerate(SITE_SERIES):
+            site_series[m] = plant.site[k, :n].T.reshape(-1)
     halls = len(f.hall_names)
     hall_series = pd.DataFrame(
         {
             "time_h": np.repeat(t, halls),
             "hall": np.tile(np.array(f.hall_names, dtype=object), n),
             **{m: recorder.hall[k, :n].reshape(-1) for k, m in enumerate(HALL_METRICS)},
+            **(
+                {m: plant.hall[k, :n].reshape(-1) for k, m in enumerate(HALL_SERIES) if m not in HALL_METRICS}
+                if plant is not None
+                else {}
+            ),
         }
     )
     healthy = recorder.tenant_healthy[:n] if recorder.tenant_healthy is not None else np.zeros((n, 0))
@@ -169,7 +182,19 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     rack_names = [f"{c.name}/{c.rack_name(r)}" for c in f.campuses for r in range(c.racks)]
 
     kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)
-    return Results(kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names)
+    sellable = pd.DataFrame()
+    if plant is not None:
+        per_gpu = plant.busy_fraction * plant.dyn_kw_per_gpu * plant.hall_gpus
+        site_gpu_kw = {
+            name: float(
+                per_gpu[plant.hall_site == s].sum() / max(plant.hall_gpus[plant.hall_site == s].sum(), 1)
+            )
+            for s, name in enumerate(site_names)
+        }
+        sellable = weekly(site_series, hall_series, site_gpu_kw)
+    return Results(
+        kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable
+    )
 
 
 def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds) -> dict:
@@ -183,9 +208,16 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     it_kwh_site = (site[4] * w[:, None]).sum(axis=0)
     leased_kwh_site = (site[6] * w[:, None]).sum(axis=0)
     prices = np.array([c.site.spec.energy_price_usd_per_mwh for c in f.campuses])
-    pue = spec.money.pue
-    energy_cost = float((it_kwh_site / 1000.0 * pue * prices).sum())
-    lease_energy_cost = float((leased_kwh_site / 1000.0 * pue * prices).sum())
+    physics = _physics_kpis(recorder.plant, site, w, n, prices)
+    if physics:
+        # Leased racks pay their site's hourly PUE: the plant's overheads scale with what they draw.
+        site_pue = physics.pop("_site_pue")
+        lease_energy_cost = float((site[6] * site_pue * w[:, None] / 1000.0 * prices).sum())
+        energy_cost = physics["energy_cost_usd"]
+    else:
+        pue = spec.money.pue
+        energy_cost = float((it_kwh_site / 1000.0 * pue * prices).sum())
+        lease_energy_cost = float((leased_kwh_site / 1000.0 * pue * prices).sum())
     catalog_gpu = {name: gt for c in f.campuses for name, gt in c.site.catalog.gpu_types.items()}
     dep_rate = np.array(
         [catalog_gpu[t].capex_usd / (catalog_gpu[t].useful_life_years * 8760.0) for t in f.gpu_type_names]
@@ -210,7 +242,14 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     )
     started = jobs[jobs["first_start_h"].notna()]
     it_mwh = float(it_kwh_site.sum() / 1000.0)
-    facility_kw = site[4].sum(axis=1) * pue
+    if not physics:
+        facility_kw = site[4].sum(axis=1) * spec.money.pue
+        physics = {
+            "energy_mwh": it_mwh * spec.money.pue,
+            "pue": spec.money.pue,
+            "peak_facility_mw": float(facility_kw.max() / 1000.0) if facility_kw.size else 0.0,
+            "energy_cost_usd": energy_cost,
+        }
 
     tenants: dict[str, dict] = {}
     for row in leases.to_dict("records") if len(leases) else []:
@@ -264,13 +303,10 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         )
         if len(started)
         else 0.0,
-        "energy_mwh": it_mwh * pue,
         "it_energy_mwh": it_mwh,
-        "pue": pue,
-        "peak_facility_mw": float(facility_kw.max() / 1000.0) if facility_kw.size else 0.0,
+        **physics,
         "revenue_usd": revenue,
         "sla_credits_usd": credits,
-        "energy_cost_usd": energy_cost,
         "lease_energy_cost_usd": lease_energy_cost,
         "depreciation_usd": depreciation,
         "lease_depreciation_usd": lease_dep,
@@ -281,3 +317,40 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "wall_seconds": wall_seconds,
     }
     return {k: _clean(v) for k, v in kpis.items()}
+
+
+def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.ndarray) -> dict:
+    """Energy, PUE, water and throttling from the plant's series (empty when physics is off)."""
+    if plant is None:
+        return {}
+    col = {m: plant.site[k, :n] for k, m in enumerate(SITE_SERIES)}  # samples x sites
+    facility_kwh = (col["facility_kw"] * w[:, None]).sum(axis=0)
+    it_kwh = (col["it_kw"] * w[:, None]).sum(axis=0)
+    names = [c.name for c in plant.fleet.campuses]
+    total_fac = col["facility_kw"].sum(axis=1)
+    site_pue = np.divide(
+        col["facility_kw"], col["it_kw"], out=np.ones_like(col["it_kw"]), where=col["it_kw"] > 0
+    )
+    return {
+        "energy_mwh": float(facility_kwh.sum() / 1000.0),
+        "pue": float(facility_kwh.sum() / it_kwh.sum()) if it_kwh.sum() > 0 else None,
+        "peak_facility_mw": float(total_fac.max() / 1000.0) if total_fac.size else 0.0,
+        "energy_cost_usd": float((facility_kwh / 1000.0 * prices).sum()),
+        "cooling_energy_mwh": float((col["cooling_kw"] * w[:, None]).sum() / 1000.0),
+        "loss_energy_mwh": float((col["losses_kw"] * w[:, None]).sum() / 1000.0),
+        "water_m3": float((col["water_l"] * (w / plant.step)[:, None]).sum() / 1000.0),
+        "throttled_gpu_hours": float((col["throttled_gpus"] * w[:, None]).sum()),
+        "sites": {
+            name: {
+                "energy_mwh": float(facility_kwh[s] / 1000.0),
+                "it_energy_mwh": float(it_kwh[s] / 1000.0),
+                "pue": float(facility_kwh[s] / it_kwh[s]) if it_kwh[s] > 0 else None,
+                "peak_facility_mw": float(col["facility_kw"][:, s].max() / 1000.0),
+                "energy_cost_usd": float(facility_kwh[s] / 1000.0 * prices[s]),
+                "water_m3": float((col["water_l"][:, s] * w / plant.step).sum() / 1000.0),
+                "throttled_gpu_hours": float((col["throttled_gpus"][:, s] * w).sum()),
+            }
+            for s, name in enumerate(names)
+        },
+        "_site_pue": site_pue,
+    }

@@ -127,7 +127,7 @@ class Lease(Strict):
 class Event(Strict):
     """Something that happens to the campuses during the run."""
 
-    kind: Literal["outage", "curtailment", "lease_termination", "demand_shock"]
+    kind: Literal["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"]
     day: float = Field(ge=0, description="when it starts (or, for a termination, the notice day)")
     hours: float = Field(24, gt=0, description="how long it lasts")
     site: str | None = None
@@ -135,6 +135,7 @@ class Event(Strict):
     mw: float | None = Field(None, ge=0, description="curtailment: power the site must shed")
     lease: str | None = None
     factor: float | None = Field(None, ge=0, le=100, description="demand shock: arrival multiplier")
+    degrees_c: float | None = Field(None, gt=0, le=20, description="heat wave: degrees added to the dry-bulb")
 
     @model_validator(mode="after")
     def _needs(self) -> Event:
@@ -143,6 +144,7 @@ class Event(Strict):
             "curtailment": ["site", "mw"],
             "lease_termination": ["lease"],
             "demand_shock": ["factor"],
+            "heat_wave": ["site", "degrees_c"],
         }
         missing = [f for f in need[self.kind] if getattr(self, f) is None]
         if missing:
@@ -172,8 +174,20 @@ class Failures(Strict):
     repair_scale: float = Field(1.0, gt=0, le=100)
 
 
+class Physics(Strict):
+    """The power chain, cooling and weather (twin.plant); off, facility power is IT x money.pue."""
+
+    enabled: bool = True
+    min_power_cap: float = Field(
+        0.5, ge=0.2, le=1, description="lowest power cap, as a share of a GPU's busy dynamic power"
+    )
+    throughput_exponent: float = Field(
+        1 / 3, ge=0, le=2, description="a capped GPU computes at cap ** exponent of full speed"
+    )
+
+
 class Money(Strict):
-    pue: float = Field(1.10, ge=1, le=3, description="until the physics model: facility / IT")
+    pue: float = Field(1.10, ge=1, le=3, description="facility / IT when physics is off")
     internal_value_usd_per_gpu_hour: float = Field(
         2.0, ge=0, description="what displaced internal work was worth"
     )
@@ -196,6 +210,7 @@ class ScenarioSpec(Strict):
     leases: list[Lease] = []
     events: list[Event] = []
     failures: Failures = Failures()
+    physics: Physics = Physics()
     money: Money = Money()
 
     @field_validator("leases")
@@ -383,7 +398,7 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
     for i, ev in enumerate(spec.events):
         loc = ("events", i)
         check_site((*loc, "site"), ev.site)
-        if ev.kind in ("outage", "curtailment") and ev.site == "any":
+        if ev.kind in ("outage", "curtailment", "heat_wave") and ev.site == "any":
             out.append(((*loc, "site"), f"a {ev.kind} happens at one site; name it ({', '.join(by_name)})"))
         if ev.lease is not None and ev.lease not in lease_names:
             out.append(((*loc, "lease"), f"unknown lease {ev.lease!r}" + did_you_mean(ev.lease, lease_names)))

@@ -20,11 +20,13 @@ from twin.engine import Engine
 from twin.failures import FailureModel
 from twin.fleet import build_fleet
 from twin.leases import ACTIVE, LeaseState
+from twin.plant import Plant
 from twin.recorder import Recorder
 from twin.results import Results, collect
 from twin.scenario import Event, Scenario, TrainingDemand, lease_site
+from twin.weather import HeatWave, hourly_weather
 
-STREAMS = ("training", "failures", "trace", "inference", "events")
+STREAMS = ("training", "failures", "trace", "inference", "events", "weather")
 
 
 def month_edges(start: dt.date, horizon_hours: float) -> np.ndarray:
@@ -82,6 +84,8 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
         env.process(training_arrivals(engine, spec.training, demand, rngs["training"]))
 
     recorder = Recorder(fleet, horizon, spec.sample_hours, spec.money.gpu_busy_fraction_of_max_power)
+    if spec.physics.enabled:
+        engine.plant = recorder.plant = _plant(spec, campuses, fleet, recorder, rngs["weather"])
     unmet = np.zeros((recorder.samples, max(1, len(spec.inference))), dtype=np.float32)
     for k, inf in enumerate(spec.inference):
         env.process(inference_fleet(engine, k, inf, unmet, spec.sample_hours))
@@ -103,6 +107,30 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
         if lease.status == ACTIVE:
             lease.touch(horizon)
     return collect(scenario, engine, recorder, unmet, time.perf_counter() - wall0)
+
+
+def _plant(spec, campuses, fleet, recorder: Recorder, rng: np.random.Generator) -> Plant:
+    weather = []
+    for campus in campuses:
+        waves = [
+            HeatWave(ev.day * 24.0, ev.hours, ev.degrees_c or 0.0)
+            for ev in spec.events
+            if ev.kind == "heat_wave" and ev.site == campus.name
+        ]
+        site = campus.site.spec
+        weather.append(
+            hourly_weather(site.climate, site.location.longitude, spec.start, recorder.t, rng, waves)
+        )
+    physics = spec.physics
+    return Plant(
+        fleet,
+        weather,
+        recorder.t,
+        spec.sample_hours,
+        spec.money.gpu_busy_fraction_of_max_power,
+        physics.min_power_cap,
+        physics.throughput_exponent,
+    )
 
 
 def _progress(env, horizon: float, report: Callable[[float], None]):
@@ -137,6 +165,11 @@ def _event_process(engine: Engine, event: Event, demand: DemandState):
         engine.note(site, "outage", subject, f"{servers.size:,} servers down for {event.hours:g} h")
         engine.hit_servers(servers, event.hours, "outage")
         engine.schedule()
+    elif event.kind == "heat_wave":
+        detail = f"+{event.degrees_c:g} C dry-bulb for {event.hours:g} h"
+        engine.note(f.site_index(event.site), "heat_wave", event.site, detail)
+        yield env.timeout(event.hours)
+        engine.note(f.site_index(event.site), "heat_wave_end", event.site, "temperatures back to normal")
     elif event.kind == "curtailment":
         from twin.curtail import curtail
 

@@ -1,0 +1,120 @@
+"""Physics: weather drawn from the normals, the power chain and cooling, and their hold on the jobs.
+
+The energy balance (facility = IT + losses + cooling + other) is checked at every sample of the
+property-based runs in tests/test_invariants.py; these tests check what the plant says about the
+sample campuses over seasons, heat waves and curtailments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.load import load_site
+from twin.scenario import load_scenario
+from twin.simulate import simulate
+from twin.weather import HeatWave, hourly_weather
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "sample_sites" / "scenarios"
+
+
+def _ohio_year(seed: int, waves=()):
+    site = load_site(ROOT / "sample_sites" / "ohio.yaml").spec
+    return hourly_weather(
+        site.climate,
+        site.location.longitude,
+        dt.date(2030, 1, 1),
+        np.arange(8760.0),
+        np.random.default_rng(seed),
+        waves,
+    )
+
+
+def test_columbus_weather_matches_its_ashrae_design_values():
+    """ASHRAE 2009, Columbus (facts section 2): 0.4 % dry-bulb 32.4 C, 0.4 % evaporation wet-bulb 24.7 C."""
+    years = [_ohio_year(seed) for seed in range(3)]
+    dry = np.mean([np.percentile(w.dry_bulb_c, 99.6) for w in years])
+    wet = np.mean([np.percentile(w.wet_bulb_c, 99.6) for w in years])
+    mean = np.mean([w.dry_bulb_c.mean() for w in years])
+    assert dry == pytest.approx(32.4, abs=1.5)
+    assert wet == pytest.approx(24.7, abs=2.0)
+    assert mean == pytest.approx(11.9, abs=0.6)  # the 1991-2020 annual normal
+    assert all((w.wet_bulb_c <= w.dry_bulb_c + 1e-9).all() for w in years)
+
+
+def test_weather_is_seeded_and_a_heat_wave_lifts_its_days_only():
+    a, b, other = _ohio_year(1), _ohio_year(1), _ohio_year(2)
+    assert np.array_equal(a.dry_bulb_c, b.dry_bulb_c) and not np.array_equal(a.dry_bulb_c, other.dry_bulb_c)
+    hot = _ohio_year(1, [HeatWave(start_h=5000.0, hours=48.0, degrees_c=6.0)])
+    lift = hot.dry_bulb_c - a.dry_bulb_c
+    assert np.allclose(lift[5000:5048], 6.0) and np.allclose(np.delete(lift, np.s_[5000:5048]), 0.0)
+    assert (hot.wet_bulb_c[5000:5048] > a.wet_bulb_c[5000:5048]).all()
+
+
+@cache
+def steady_year():
+    return simulate(load_scenario(SCENARIOS / "steady_load.yaml"))
+
+
+def _season_pue(res, site: str, months: tuple[int, ...]) -> float:
+    s = res.site_series[res.site_series["site"] == site]
+    day = (s["time_h"] // 24).astype(int)
+    month = np.array([(dt.date(2030, 1, 1) + dt.timedelta(days=int(d))).month for d in day])
+    rows = s[np.isin(month, months)]
+    return float(rows["facility_kw"].sum() / rows["it_kw"].sum())
+
+
+def test_annual_pue_of_each_sample_campus_is_in_the_published_range():
+    sites = steady_year().kpis["sites"]
+    for name in ("Hyperion", "Prometheus"):
+        assert 1.05 <= sites[name]["pue"] <= 1.20, name
+
+
+def test_louisiana_summer_is_worst_and_every_summer_beats_its_winter():
+    res = steady_year()
+    summer, winter = (6, 7, 8), (12, 1, 2)
+    la_summer, oh_summer = _season_pue(res, "Hyperion", summer), _season_pue(res, "Prometheus", summer)
+    assert la_summer > oh_summer
+    assert la_summer > _season_pue(res, "Hyperion", winter)
+    assert oh_summer > _season_pue(res, "Prometheus", winter)
+
+
+def test_tower_cooled_louisiana_uses_water_and_the_kpis_add_up():
+    k = steady_year().kpis
+    assert k["sites"]["Hyperion"]["water_m3"] > 0
+    assert k["energy_mwh"] == pytest.approx(k["it_energy_mwh"] * k["pue"], rel=1e-9)
+    assert k["energy_mwh"] == pytest.approx(
+        k["it_energy_mwh"] + k["loss_energy_mwh"] + k["cooling_energy_mwh"]
+        + sum(0.02 * v["it_energy_mwh"] for v in k["sites"].values()),
+        rel=1e-6,
+    )  # fmt: skip
+    assert k["energy_cost_usd"] == pytest.approx(
+        k["sites"]["Hyperion"]["energy_mwh"] * 58 + k["sites"]["Prometheus"]["energy_mwh"] * 74, rel=1e-9
+    )
+
+
+def _heat_wave(with_event: bool):
+    sc = load_scenario(SCENARIOS / "heat_wave_louisiana.yaml")
+    if not with_event:
+        sc.spec.events = []
+    return simulate(sc)
+
+
+def test_a_heat_wave_in_august_throttles_and_lowers_sellable_capacity_and_says_where():
+    hot, normal = _heat_wave(True), _heat_wave(False)
+    assert hot.kpis["throttled_gpu_hours"] > normal.kpis["throttled_gpu_hours"]
+    week = lambda r: r.sellable[(r.sellable["hall"] == "") & (r.sellable["week"] == 1)].iloc[0]  # noqa: E731
+    assert week(hot)["sellable_gpus"] < week(normal)["sellable_gpus"]
+    assert week(hot)["binding"] == "cooling"
+    ev = hot.events
+    wave = ev[(ev["kind"] == "cooling") & (ev["time_h"].between(7 * 24, 12 * 24))]
+    assert len(wave) > 0
+    assert wave["detail"].str.contains(r"hall Hyperion/[AB]\d/H\d: heat .* over cooling capacity").all()
+    assert wave["detail"].str.contains("wet-bulb").all()
+    caps = hot.hall_series[hot.hall_series["time_h"].between(7 * 24, 12 * 24)]["power_cap"]
+    assert caps.min() < 1.0 and caps.min() >= 0.5

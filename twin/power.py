@@ -1,0 +1,89 @@
+"""The power chain: from the racks' IT draw to what the campus takes from its sources.
+
+Per hall, IT power flows back through the PDUs/busways (a fixed efficiency), the UPS (an
+efficiency that depends on how loaded each UPS module is) and, for the whole facility, the
+transformers. Cooling and other loads (lights, offices) hang off the transformers but not the
+UPS. The losses are computed from those efficiencies each sample, so
+
+    facility = IT + losses (PDU + UPS + transformer) + cooling + other
+
+holds exactly at every sample.
+
+A hall's UPS is sized to its IT capacity; redundancy decides how loaded each module is at a
+given draw: with 2N each side carries half, with N+1 (assumed 4+1 modules) each carries 4/5, so
+redundant halls run their UPS lower on its efficiency curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MODULE_SHARE = {"N": 1.0, "N+1": 0.8, "N+2": 4.0 / 6.0, "2N": 0.5}
+
+
+@dataclass
+class HallChain:
+    """Power-chain constants as arrays over halls (each hall takes its site's chain)."""
+
+    hall_site: np.ndarray
+    it_capacity_kw: np.ndarray
+    module_share: np.ndarray
+    pdu_efficiency: np.ndarray
+    transformer_efficiency: np.ndarray
+    other_fraction: np.ndarray
+    ups_curves: list[tuple[np.ndarray, np.ndarray]]  # per site: load fractions, efficiencies
+
+    def losses(self, it_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """PDU and UPS losses per hall at IT draw ``it_kw``."""
+        ups_out = it_kw / self.pdu_efficiency
+        load = ups_out / (self.it_capacity_kw / self.pdu_efficiency) * self.module_share
+        eff = np.empty_like(it_kw)
+        for s, (xs, ys) in enumerate(self.ups_curves):
+            here = self.hall_site == s
+            eff[here] = np.interp(load[here], xs, ys)
+        return ups_out - it_kw, ups_out / eff - ups_out
+
+    def facility(
+        self, it_kw: np.ndarray, cooling_kw: np.ndarray, losses: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Every term of the facility draw per hall (kW); ``losses``: PDU and UPS, if known."""
+        pdu, ups = losses if losses is not None else self.losses(it_kw)
+        other = it_kw * self.other_fraction
+        upstream = it_kw + pdu + ups + cooling_kw + other
+        transformer = upstream / self.transformer_efficiency - upstream
+        return {
+            "it_kw": it_kw,
+            "losses_kw": pdu + ups + transformer,
+            "cooling_kw": cooling_kw,
+            "other_kw": other,
+            "facility_kw": upstream + transformer,
+        }
+
+
+def hall_chain(campuses) -> HallChain:
+    site, cap, share, pdu, tr, other, curves = [], [], [], [], [], [], []
+    for si, campus in enumerate(campuses):
+        chain = campus.site.spec.power.chain
+        xs, ys = zip(*chain.ups_efficiency_at_load, strict=True)
+        curves.append((np.array(xs), np.array(ys)))
+        for cap_kw in campus.hall_it_capacity_kw.tolist():
+            site.append(si)
+            cap.append(cap_kw)
+            pdu.append(chain.pdu_efficiency)
+            tr.append(chain.transformer_efficiency)
+            other.append(chain.other_load_fraction)
+        share.extend(
+            MODULE_SHARE[hall.power_redundancy]
+            for building in campus.site.buildings
+            for hall in building.halls
+        )
+    return HallChain(
+        np.array(site), np.array(cap), np.array(share), np.array(pdu), np.array(tr), np.array(other), curves
+    )
+
+
+def firm_supply_kw(campus) -> float:
+    """What the campus can count on from its sources (their firm capacity)."""
+    return sum(s.capacity_mw * 1000.0 for s in campus.site.spec.power.sources)

@@ -1,0 +1,159 @@
+"""Hourly weather at a campus, drawn from the monthly normals in its site file.
+
+Cooling plants care about two temperatures: the **dry-bulb** (what a thermometer reads; dry
+coolers and air economisers reject heat against it) and the **wet-bulb** (the lowest temperature
+evaporation can reach; cooling towers and evaporative coolers reject heat against it). Site files
+carry monthly mean dry-bulb and relative humidity; a series for a run is built from them as:
+
+1. the **seasonal mean**: the twelve monthly normals placed at mid-month and interpolated
+   linearly (periodically) to each hour;
+2. a **daily cycle**: a cosine of amplitude ``daily_range_c / 2`` peaking at 15:00 local solar
+   time (the usual afternoon maximum);
+3. **weather noise**: a seeded first-order autoregressive series, hour to hour correlation
+   ``exp(-1 / 36 h)`` and standard deviation 2.5 C (assumed: weather systems last a few days and
+   move daily means by a few degrees, as in US station records), so warm spells last days rather
+   than hours;
+4. **humidity**: the month's mean relative humidity at the day's mean temperature fixes the dew
+   point; over the day the dew point holds while the temperature swings, so the afternoon is drier
+   than the dawn, as observed;
+5. **heat waves** (scenario events): ``+degrees_c`` on the dry-bulb for their hours, with the dew
+   point raised by half as much (assumed: heat waves here come with Gulf or continental humid air,
+   not desert air);
+6. the **wet-bulb** from dry-bulb and humidity by Stull's formula (J. Appl. Meteor. Climatol. 2011,
+   within ~0.3 C for RH 5-99 % at sea-level pressure).
+
+The same site, scenario and seed give the same series on every machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.site import Climate
+
+NOISE_SD_C = 2.5
+NOISE_CORRELATION_HOURS = 36.0
+PEAK_HOUR_LOCAL = 15.0
+DEW_POINT_SHARE_OF_HEAT_WAVE = 0.5
+DEW_POINT_SHARE_OF_NOISE = 0.3
+
+
+@dataclass(frozen=True)
+class HeatWave:
+    start_h: float
+    hours: float
+    degrees_c: float
+
+
+@dataclass(frozen=True)
+class WeatherSeries:
+    """Temperatures at each sample time of a run, for one site."""
+
+    dry_bulb_c: np.ndarray
+    wet_bulb_c: np.ndarray
+    relative_humidity_pct: np.ndarray
+
+
+def dew_point_c(dry_bulb_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
+    """Magnus formula (Alduchov & Eskridge 1996 coefficients)."""
+    a, b = 17.625, 243.04
+    gamma = np.log(np.clip(rh_pct, 1e-3, 100) / 100.0) + a * dry_bulb_c / (b + dry_bulb_c)
+    return b * gamma / (a - gamma)
+
+
+def relative_humidity_pct(dry_bulb_c: np.ndarray, dew_c: np.ndarray) -> np.ndarray:
+    a, b = 17.625, 243.04
+    rh = 100.0 * np.exp(a * dew_c / (b + dew_c) - a * dry_bulb_c / (b + dry_bulb_c))
+    return np.clip(rh, 1.0, 100.0)
+
+
+def wet_bulb_c(dry_bulb_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
+    """Stull (2011): wet-bulb from dry-bulb (C) and relative humidity (%) at sea-level pressure."""
+    t, rh = dry_bulb_c, np.clip(rh_pct, 5.0, 99.0)
+    return (
+        t * np.arctan(0.151977 * np.sqrt(rh + 8.313659))
+        + np.arctan(t + rh)
+        - np.arctan(rh - 1.676331)
+        + 0.00391838 * rh**1.5 * np.arctan(0.023101 * rh)
+        - 4.686035
+    )
+
+
+def _seasonal(monthly: list[float], day_of_year: np.ndarray) -> np.ndarray:
+    """Monthly normals placed mid-month, interpolated periodically to fractional days of the year."""
+    mid = np.array([15.5 + 30.4375 * m for m in range(12)])
+    xs = np.concatenate([mid - 365.25, mid, mid + 365.25])
+    ys = np.tile(np.asarray(monthly, dtype=np.float64), 3)
+    return np.interp(day_of_year % 365.25, xs, ys)
+
+
+def hourly_weather(
+    climate: Climate,
+    longitude: float,
+    start: dt.date,
+    times_h: np.ndarray,
+    rng: np.random.Generator,
+    heat_waves: list[HeatWave] = (),
+) -> WeatherSeries:
+    """The weather at ``times_h`` (hours from the run's start) for a site with ``climate``."""
+    times_h = np.asarray(times_h, dtype=np.float64)
+    day0 = start.timetuple().tm_yday - 1
+    day_of_year = day0 + times_h / 24.0
+    mean_c = _seasonal(climate.dry_bulb_monthly_c, day_of_year)
+    rh_mean = _seasonal(climate.relative_humidity_monthly_pct, day_of_year)
+    solar_hour = (times_h + longitude / 15.0) % 24.0
+    daily = 0.5 * climate.daily_range_c * np.cos(2 * math.pi * (solar_hour - PEAK_HOUR_LOCAL) / 24.0)
+    noise = _ar1(times_h, rng)
+    lift = np.zeros_like(times_h)
+    for wave in heat_waves:
+        lift += np.where(
+            (times_h >= wave.start_h) & (times_h < wave.start_h + wave.hours), wave.degrees_c, 0.0
+        )
+    day_mean_c = mean_c + noise + lift
+    # Moist air masses come with warm spells, but the dew point swings less than the temperature.
+    dew = (
+        _dew_point_for_mean_rh(mean_c, rh_mean, climate.daily_range_c)
+        + DEW_POINT_SHARE_OF_NOISE * noise
+        + DEW_POINT_SHARE_OF_HEAT_WAVE * lift
+    )
+    dew = np.minimum(dew, day_mean_c)
+    dry = day_mean_c + daily
+    rh = relative_humidity_pct(dry, dew)
+    return WeatherSeries(dry, wet_bulb_c(dry, rh), rh)
+
+
+def _dew_point_for_mean_rh(mean_c: np.ndarray, rh_pct: np.ndarray, daily_range_c: float) -> np.ndarray:
+    """The dew point whose relative humidity, averaged over a day's temperature cycle, is ``rh_pct``.
+
+    RH normals are means of hourly readings; RH is convex in temperature, so the RH at the mean
+    temperature is lower than the mean RH. Two fixed-point steps get within ~0.1 % RH.
+    """
+    cycle = 0.5 * daily_range_c * np.cos(np.linspace(0, 2 * math.pi, 24, endpoint=False))
+    target = np.asarray(rh_pct, dtype=np.float64)
+    guess = target.copy()
+    for _ in range(3):
+        dew = dew_point_c(mean_c, guess)
+        mean_rh = relative_humidity_pct(mean_c[:, None] + cycle[None, :], dew[:, None]).mean(axis=1)
+        guess = np.clip(guess * target / mean_rh, 1.0, 100.0)
+    return dew_point_c(mean_c, guess)
+
+
+def _ar1(times_h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Stationary AR(1) noise on the (possibly uneven) sample times, drawn in one vector."""
+    n = times_h.size
+    if n == 0:
+        return times_h.copy()
+    gaps = np.diff(times_h, prepend=times_h[0])
+    phi = np.exp(-gaps / NOISE_CORRELATION_HOURS)
+    shocks = rng.standard_normal(n) * NOISE_SD_C * np.sqrt(1.0 - phi**2)
+    shocks[0] = rng.standard_normal() * NOISE_SD_C
+    out = np.empty(n)
+    level = 0.0
+    for i, (p, s) in enumerate(zip(phi.tolist(), shocks.tolist(), strict=True)):
+        level = p * level + s
+        out[i] = level
+    return out
