@@ -25,6 +25,7 @@ from twin.scenario import load_scenario
 from twin.simulate import simulate
 import simpy
 scenario = load_scenario({path!r}, {overrides!r})
+scenario.spec.physics.enabled = {physics!r}
 t_run = time.perf_counter()
 r = simulate(scenario)
 run_s = time.perf_counter() - t_run
@@ -44,8 +45,8 @@ extra = {{"run_s": run_s, "jobs": k["jobs_submitted"], "events": k["sim_events"]
 """
 
 
-def bench(name: str, path: Path, overrides: dict, repeats: int) -> None:
-    r = run_fresh(RUN.format(path=str(path), overrides=overrides), repeats)
+def bench(name: str, path: Path, overrides: dict, repeats: int, physics: bool = True) -> None:
+    r = run_fresh(RUN.format(path=str(path), overrides=overrides, physics=physics), repeats)
     ratio = r["events_per_s"] / r["simpy_raw_per_s"]
     print(
         f"{name:<28}{r['jobs']:>9,}{r['failures']:>10,}{r['events']:>11,}{r['run_s']:>9.2f}{r['wall_s']:>9.2f}"
@@ -63,6 +64,7 @@ def main() -> None:
     )
     bench("demo 30 days", SCENARIOS / "demo_baseline.yaml", {"days": 30}, args.repeats)
     bench("both campuses, 1 year", SCENARIOS / "baseline.yaml", {}, args.repeats)
+    bench("  the same, physics off", SCENARIOS / "baseline.yaml", {}, args.repeats, physics=False)
     bench("both campuses + lease, 1 year", SCENARIOS / "baseline_lease.yaml", {}, args.repeats)
     print(
         "sim s = simulate() alone (median); total s = process incl. imports and loading; "
