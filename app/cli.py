@@ -138,6 +138,11 @@ def _print_kpis(k: dict) -> None:
         ("queue wait mean / p95 h", f"{k['queue_wait_mean_hours']:.1f} / {k['queue_wait_p95_hours']:.1f}"),
         ("energy MWh (IT)", f"{k['energy_mwh']:,.0f} ({k['it_energy_mwh']:,.0f})"),
         ("peak facility MW", f"{k['peak_facility_mw']:,.1f}"),
+        (
+            "PUE" + (" / water m3 / throttled GPU-h" if "water_m3" in k else " (constant, physics off)"),
+            f"{k['pue']:.3f}"
+            + (f" / {k['water_m3']:,.0f} / {k['throttled_gpu_hours']:,.0f}" if "water_m3" in k else ""),
+        ),
         ("revenue / credits USD", f"{k['revenue_usd']:,.0f} / {k['sla_credits_usd']:,.0f}"),
         (
             "campus energy cost / depreciation USD",
