@@ -16,12 +16,7 @@ import numpy as np
 from twin.campus import Campus
 from twin.cooling import DEFAULT_COP_AT_DESIGN
 from twin.fabric import fabric_counts
-
-
-def ups_efficiency(points: list[tuple[float, float]], load_fraction: float | np.ndarray) -> np.ndarray:
-    """The UPS efficiency at a load fraction, interpolated on the site's curve."""
-    xs, ys = zip(*points, strict=True)
-    return np.interp(load_fraction, xs, ys)
+from twin.power import ups_efficiency
 
 
 def chain_efficiency_at_full_load(campus: Campus) -> float:

@@ -56,8 +56,6 @@ class Plant:
     ):
         campuses = fleet.campuses
         self.fleet = fleet
-        self.weather = weather
-        self.times_h = times_h
         self.step = step_hours
         self.busy_fraction = busy_fraction
         self.min_cap = min_power_cap
@@ -82,14 +80,10 @@ class Plant:
         self._hall_to_site[np.arange(halls), self.hall_site] = 1.0
         self._installed_gpus = float(self.hall_gpus.sum())
         site_gpus = self.hall_gpus @ self._hall_to_site
-        site_dyn = (self.hall_gpus * self.dyn_kw_per_gpu) @ self._hall_to_site
-        self._site_gpu_kw = busy_fraction * np.divide(
+        site_dyn = dyn @ self._hall_to_site
+        self.site_gpu_kw = busy_fraction * np.divide(
             site_dyn, site_gpus, out=np.ones(sites), where=site_gpus > 0
         )
-        self._dry = np.column_stack([w.dry_bulb_c for w in weather])  # samples x sites
-        self._wet = np.column_stack([w.wet_bulb_c for w in weather])
-        self._hall_to_site = np.zeros((halls, sites))
-        self._hall_to_site[np.arange(halls), self.hall_site] = 1.0
         self.hall = np.zeros((len(HALL_SERIES), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_SERIES), self.samples, sites), dtype=np.float64)
         self.spare_share = 0.0  # failed / installed so far: the spares a new lease needs
@@ -144,7 +138,7 @@ class Plant:
         if self._acted:
             d = self._draw(i)
         self._balance_sites(engine, hours, d)
-        self._retime(engine, old_cap)
+        self._apply(engine, old_cap)
         self._record(i, self._draw(i) if self._acted else d)
 
     def curtail(self, engine, site: int, kw: float, cause: str) -> None:
@@ -160,7 +154,7 @@ class Plant:
         # Act now, not at the next sample; servers shed stay out until then.
         next_sample = (math.floor(engine.env.now / self.step + 1e-9) + 1) * self.step
         self._balance_sites(engine, max(next_sample - engine.env.now, 1e-3), d, cause)
-        self._retime(engine, None)
+        self._apply(engine, None)
 
     def _balance_sites(self, engine, hours: float, d: dict, cause: str | None = None) -> None:
         limit = np.minimum(self.supply_kw, self.limit_kw)
@@ -191,14 +185,14 @@ class Plant:
             return t * avail, f"{halls.size} hall(s) capped to {self.cap[halls].mean():.0%} of busy power"
 
         def stop_admission() -> str:
-            self.open[halls] = False
-            f.pod_open[:] = self.open[f.pod_hall]
+            self.open[halls] = False  # the fleet sees it in _apply, before anything is placed again
             return f"{halls.size} hall(s) closed to new work"
 
         shed(engine, site, scope, need_kw, hours, kind, cause, cap, stop_admission)
 
-    def _retime(self, engine, old_cap: np.ndarray | None) -> None:
-        """Jobs in halls whose cap changed run at their new speed (the slowest hall they use)."""
+    def _apply(self, engine, old_cap: np.ndarray | None) -> None:
+        """Hand the halls' admission flags to placement, and re-time jobs in halls whose cap changed
+        (a job runs at the speed of the slowest hall it uses)."""
         self.fleet.pod_open[:] = self.open[self.fleet.pod_hall]
         changed = np.flatnonzero(self.cap != old_cap) if old_cap is not None else np.flatnonzero(self.cap < 1)
         if changed.size == 0:
@@ -242,7 +236,7 @@ class Plant:
         pue = np.divide(
             d["site_facility_kw"], sums["it_kw"], out=np.ones_like(limit), where=sums["it_kw"] > 0
         )
-        by_supply = np.maximum(0.0, supply_room) / (self._site_gpu_kw * pue) / (1.0 + self.spare_share)
+        by_supply = np.maximum(0.0, supply_room) / (self.site_gpu_kw * pue) / (1.0 + self.spare_share)
         site_rows = {
             "it_kw": sums["it_kw"], "facility_kw": d["site_facility_kw"], "cooling_kw": sums["cooling_kw"],
             "losses_kw": sums["losses_kw"], "other_kw": sums["other_kw"], "supply_kw": limit,

@@ -23,6 +23,12 @@ import numpy as np
 MODULE_SHARE = {"N": 1.0, "N+1": 0.8, "N+2": 4.0 / 6.0, "2N": 0.5}
 
 
+def ups_efficiency(points: list[tuple[float, float]], load_fraction: float | np.ndarray) -> np.ndarray:
+    """The UPS efficiency at a load fraction, interpolated on the site's curve."""
+    xs, ys = zip(*points, strict=True)
+    return np.interp(load_fraction, xs, ys)
+
+
 @dataclass
 class HallChain:
     """Power-chain constants as arrays over halls (each hall takes its site's chain)."""
@@ -33,16 +39,16 @@ class HallChain:
     pdu_efficiency: np.ndarray
     transformer_efficiency: np.ndarray
     other_fraction: np.ndarray
-    ups_curves: list[tuple[np.ndarray, np.ndarray]]  # per site: load fractions, efficiencies
+    ups_curves: list[list[tuple[float, float]]]  # per site: (load fraction, efficiency) points
 
     def losses(self, it_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """PDU and UPS losses per hall at IT draw ``it_kw``."""
         ups_out = it_kw / self.pdu_efficiency
-        load = ups_out / (self.it_capacity_kw / self.pdu_efficiency) * self.module_share
+        load = it_kw / self.it_capacity_kw * self.module_share  # the UPS is sized to the hall's IT
         eff = np.empty_like(it_kw)
-        for s, (xs, ys) in enumerate(self.ups_curves):
+        for s, points in enumerate(self.ups_curves):
             here = self.hall_site == s
-            eff[here] = np.interp(load[here], xs, ys)
+            eff[here] = ups_efficiency(points, load[here])
         return ups_out - it_kw, ups_out / eff - ups_out
 
     def facility(
@@ -66,8 +72,7 @@ def hall_chain(campuses) -> HallChain:
     site, cap, share, pdu, tr, other, curves = [], [], [], [], [], [], []
     for si, campus in enumerate(campuses):
         chain = campus.site.spec.power.chain
-        xs, ys = zip(*chain.ups_efficiency_at_load, strict=True)
-        curves.append((np.array(xs), np.array(ys)))
+        curves.append(chain.ups_efficiency_at_load)
         for cap_kw in campus.hall_it_capacity_kw.tolist():
             site.append(si)
             cap.append(cap_kw)

@@ -184,13 +184,7 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)
     sellable = pd.DataFrame()
     if plant is not None:
-        per_gpu = plant.busy_fraction * plant.dyn_kw_per_gpu * plant.hall_gpus
-        site_gpu_kw = {
-            name: float(
-                per_gpu[plant.hall_site == s].sum() / max(plant.hall_gpus[plant.hall_site == s].sum(), 1)
-            )
-            for s, name in enumerate(site_names)
-        }
+        site_gpu_kw = dict(zip(site_names, plant.site_gpu_kw.tolist(), strict=True))
         sellable = weekly(site_series, hall_series, site_gpu_kw)
     return Results(
         kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable
