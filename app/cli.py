@@ -165,6 +165,50 @@ def _print_kpis(k: dict) -> None:
     width = max(len(a) for a, _ in lines)
     for a, b in lines:
         print(f"  {a:<{width}}  {b}")
+    _print_products(k.get("products") or {}, k.get("product_comparison") or {})
+
+
+def _money(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _print_products(products: dict, best: dict) -> None:
+    """One row per lease or hosted model: what it earned per GPU-hour held and per MWh drawn."""
+    if not products:
+        return
+    print("  products (net of credits; margin after energy and depreciation):")
+    head = ("name", "kind", "GPU-h", "revenue", "margin", "$/GPU-h", "margin $/GPU-h", "$/MWh", "SLA")
+    rows = []
+    for name, p in products.items():
+        sla = p.get("latency_attainment") if p["product"] == "hosted_model" else p.get("sla_attainment")
+        rows.append(
+            (
+                name,
+                p.get("kind") or "hosted model",
+                f"{p['gpu_hours']:,.0f}",
+                f"{p['revenue_usd'] - p['credits_usd']:,.0f}",
+                f"{p['margin_usd']:,.0f}",
+                _money(p["revenue_per_gpu_hour_usd"]),
+                _money(p["margin_per_gpu_hour_usd"]),
+                _money(p["revenue_per_mwh_usd"], 0),
+                "-" if sla is None else f"{sla:.4f}",
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        print(
+            "    "
+            + "  ".join(
+                str(c).rjust(w) if i > 1 else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    if best:
+        print(
+            f"    most per GPU-hour: {best.get('best_revenue_per_gpu_hour', '-')} (revenue), "
+            f"{best.get('best_margin_per_gpu_hour', '-')} (margin); "
+            f"per MWh: {best.get('best_revenue_per_mwh', '-')}"
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -30,7 +30,10 @@ def run_fresh(body: str, repeats: int = 3) -> dict:
         line = next(ln for ln in out.splitlines() if ln.startswith("@@"))
         runs.append(json.loads(line[2:]))
     result = dict(runs[-1])
-    result["wall_s"] = statistics.median(r["wall_s"] for r in runs)
+    # Every timing (a key ending in _s) is the median over the runs, not the last run's.
+    for key, value in runs[-1].items():
+        if key.endswith("_s") and isinstance(value, float):
+            result[key] = statistics.median(r[key] for r in runs)
     result["wall_s_runs"] = [round(r["wall_s"], 3) for r in runs]
     result["peak_mb"] = max(r["peak_mb"] for r in runs)
     return result

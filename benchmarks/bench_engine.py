@@ -1,11 +1,12 @@
 """The twin's speed: a year of both campuses, 30 days of the demo site, and SimPy's own floor.
 
-    .venv/bin/python benchmarks/bench_engine.py [--repeats 3]
+    .venv/bin/python benchmarks/bench_engine.py [--repeats 3] [--only TEXT]
 
 Each run is a fresh process (so peak memory is the run's own); SimPy's raw rate (a bare timeout
 loop) is measured in the same process right after the run, so the ratio is robust to how busy
 the machine is. Targets (issue 3): year of both campuses with failures and >= 100k jobs under
-10 s and 1.5 GB; demo 30 days under 1 s.
+10 s and 1.5 GB; demo 30 days under 1 s. Issue 5: the lease-vs-tokens comparison (demo campus,
+a year, a reserved lease and a hosted model side by side) under 5 s.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ extra = {{"run_s": run_s, "jobs": k["jobs_submitted"], "events": k["sim_events"]
 """
 
 
-def bench(name: str, path: Path, overrides: dict, repeats: int, physics: bool = True) -> None:
+def bench(name: str, path: Path, overrides: dict, repeats: int, physics: bool = True, only: str = "") -> None:
+    if only not in name:
+        return
     r = run_fresh(RUN.format(path=str(path), overrides=overrides, physics=physics), repeats)
     ratio = r["events_per_s"] / r["simpy_raw_per_s"]
     print(
@@ -57,15 +60,18 @@ def bench(name: str, path: Path, overrides: dict, repeats: int, physics: bool = 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="", help="run only the benchmarks whose name contains this")
     args = parser.parse_args()
+    only = args.only
     print(
         f"{'run':<28}{'jobs':>9}{'failures':>10}{'events':>11}{'sim s':>9}{'total s':>9}{'peak MB':>9}"
         f"{'events/s':>11}{'SimPy raw':>11}{'ratio':>8}"
     )
-    bench("demo 30 days", SCENARIOS / "demo_baseline.yaml", {"days": 30}, args.repeats)
-    bench("both campuses, 1 year", SCENARIOS / "baseline.yaml", {}, args.repeats)
-    bench("  the same, physics off", SCENARIOS / "baseline.yaml", {}, args.repeats, physics=False)
-    bench("both campuses + lease, 1 year", SCENARIOS / "baseline_lease.yaml", {}, args.repeats)
+    bench("demo 30 days", SCENARIOS / "demo_baseline.yaml", {"days": 30}, args.repeats, only=only)
+    bench("lease vs tokens, 1 year", SCENARIOS / "lease_vs_tokens.yaml", {}, args.repeats, only=only)
+    bench("both campuses, 1 year", SCENARIOS / "baseline.yaml", {}, args.repeats, only=only)
+    bench("  the same, physics off", SCENARIOS / "baseline.yaml", {}, args.repeats, physics=False, only=only)
+    bench("both campuses + lease, 1 year", SCENARIOS / "baseline_lease.yaml", {}, args.repeats, only=only)
     print(
         "sim s = simulate() alone (median); total s = process incl. imports and loading; "
         "peak MB = max RSS; ratio = twin events/s over SimPy's bare timeout rate in the same process"

@@ -12,7 +12,8 @@ from twin.engine import Engine
 from twin.fleet import build_fleet
 from twin.leases import LeaseState
 from twin.load import load_site
-from twin.scenario import Scenario, ScenarioSpec, check_scenario
+from twin.scenario import Scenario, ScenarioSpec
+from twin.scenario_checks import check_scenario
 from twin.simulate import STREAMS, month_edges
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"

@@ -21,7 +21,8 @@ from twin import plant as plant_module
 from twin import recorder as recorder_module
 from twin.fleet import FREE
 from twin.load import load_site
-from twin.scenario import Scenario, ScenarioSpec, check_scenario
+from twin.scenario import Scenario, ScenarioSpec
+from twin.scenario_checks import check_scenario
 from twin.simulate import simulate
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"
@@ -77,6 +78,13 @@ def check_engine(engine) -> None:
         (f.rack_busy_gpus >= 0).all() and (f.rack_leased_gpus >= 0).all() and (f.rack_failed_gpus >= 0).all()
     )
     assert (used <= f.rack_gpus).all(), "a rack is over-allocated"
+    # Hosted models hold exactly their replicas' servers, all healthy; their GPU count is a recount.
+    for owner, service in engine.hosted.items():
+        held = [s for r in service.replicas.values() for s in r.servers.tolist()]
+        assert np.count_nonzero(f.job == owner) == len(held) == len(set(held)), "hosted servers drifted"
+        assert (f.job[held] == owner).all() and not f.down[held].any()
+        assert service._held_gpus == sum(r.gpus for r in service.replicas.values())
+        assert len(service.replicas) <= service.spec.max_replicas
     assert np.array_equal(f.rack_gpus - used, per_rack(idle))
     tenant_busy = np.bincount(
         f.server_rack,
@@ -172,6 +180,15 @@ def check_results(res, doc: dict) -> None:
         if row["status"] == "refused":
             assert row["granted_gpus"] == 0 and row["revenue_usd"] == 0
     assert math.isclose(k["revenue_usd"], float(res.leases["revenue_usd"].sum()) if len(res.leases) else 0.0)
+    # Hosted models: every request and token is served, dropped or still queued.
+    hosted = res.hosted_series
+    for name, s in hosted.groupby("product") if len(hosted) else []:
+        for unit in ("requests", "input_tokens", "output_tokens"):
+            accounted = s[f"served_{unit}"].cumsum() + s[f"dropped_{unit}"].cumsum() + s[f"queued_{unit}"]
+            assert np.allclose(s[unit].cumsum(), accounted, rtol=1e-9, atol=1e-6), (name, unit)
+        assert (
+            (s[["served_requests", "dropped_requests", "queued_requests", "gpu_hours"]] >= -1e-9).all().all()
+        )
     healthy = res.tenant_series
     if len(healthy):
         assert (healthy["healthy_gpus"] >= 0).all()
@@ -348,9 +365,35 @@ def scenarios(draw) -> dict:
                 "peak_gpus": draw(st.sampled_from([40, 300, 900])),
             }
         )
+    hosted = []
+    if draw(st.booleans()):
+        gpu_type = draw(st.sampled_from(["H100-SXM", "GB200"]))
+        hosted.append(
+            {
+                "name": "api",
+                "model": "generated",
+                "site": "Demo",
+                "gpu_type": gpu_type,
+                "gpus_per_replica": draw(st.sampled_from([8, 16, 64])),
+                "input_tokens_per_second": 20000,
+                "output_tokens_per_second": 3000,
+                "demand": {
+                    "peak_requests_per_second": draw(st.sampled_from([1.0, 50.0, 400.0])),
+                    "bursts": [{"day": 0.5, "hours": 4, "factor": draw(st.sampled_from([1.0, 6.0]))}],
+                },
+                "price_usd_per_million_input_tokens": 1.0,
+                "price_usd_per_million_output_tokens": 3.0,
+                "min_replicas": draw(st.integers(0, 2)),
+                "max_replicas": draw(st.sampled_from([2, 4, 40])),
+                "autoscaler": {"startup_minutes": draw(st.sampled_from([0, 10, 60]))},
+                "start_day": draw(st.sampled_from([0, 0, 0.5])),
+                "step_minutes": draw(st.sampled_from([5, 15, 60])),
+            }
+        )
     return {
         "days": days,
         "seed": draw(st.integers(0, 2**32)),
+        "hosted_models": hosted,
         "sample_hours": draw(st.sampled_from([1.0, 1.0, 2.0, 0.5])),
         "training": training,
         "inference": inference,

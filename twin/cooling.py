@@ -93,8 +93,8 @@ class HallPlants:
         self._evap_from = pick([m.evaporation_from_c for m in models])[self.kind]
 
     def reference_c(self, dry_bulb_c: np.ndarray, wet_bulb_c: np.ndarray) -> np.ndarray:
-        """Each hall's reference temperature, given per-site dry- and wet-bulb."""
-        return np.where(self._wet, wet_bulb_c[self.hall_site], dry_bulb_c[self.hall_site])
+        """Each hall's reference temperature, given per-site dry- and wet-bulb (sites on the last axis)."""
+        return np.where(self._wet, wet_bulb_c[..., self.hall_site], dry_bulb_c[..., self.hall_site])
 
     def cop(self, ref_c: np.ndarray) -> np.ndarray:
         mech = self.cop_design * np.maximum(COP_FLOOR, 1.0 + COP_SLOPE * (self.design_ref_c - ref_c))
@@ -107,9 +107,12 @@ class HallPlants:
         over = np.maximum(0.0, ref_c - self.design_ref_c)
         return self.capacity_kw * np.maximum(CAPACITY_FLOOR, 1.0 - DERATE_PER_C * over)
 
-    def water_l(self, heat_kwh: np.ndarray, dry_bulb_c: np.ndarray) -> np.ndarray:
-        """Litres evaporated (with blowdown) to reject ``heat_kwh`` in each hall."""
-        db = dry_bulb_c[self.hall_site]
+    def water_l(self, heat_kwh: np.ndarray, dry_bulb_c: np.ndarray, per_hall: bool = False) -> np.ndarray:
+        """Litres evaporated (with blowdown) to reject ``heat_kwh`` in each hall.
+
+        ``dry_bulb_c`` is per site, or already per hall (any leading axes) with ``per_hall``.
+        """
+        db = dry_bulb_c if per_hall else dry_bulb_c[self.hall_site]
         ramp = np.clip((db - self._evap_from) / 10.0 + 0.5, 0.0, 1.0)
         share = np.where(self._evaporates, self._evap_lo + (self._evap_hi - self._evap_lo) * ramp, 0.0)
         return heat_kwh * share * WATER_L_PER_KWH_EVAPORATED

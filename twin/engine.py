@@ -84,6 +84,8 @@ class Engine(LeaseMoves):
         # scheduling pass is skipped when no pool has that many idle (nothing could start).
         self._min_waiting: dict[int, int] = {}
         self.plant = None  # the physics model (twin.plant.Plant), when on
+        self.month_edges = np.array([0.0, horizon_hours])  # calendar months (set by simulate)
+        self.hosted: dict[int, object] = {}  # hosted-model services (twin.hosted) by owner code
 
     # -- logging ---------------------------------------------------------------------------------
     def note(self, site: int | str, kind: str, subject: str, detail: str) -> None:
@@ -409,11 +411,19 @@ class Engine(LeaseMoves):
             else:
                 self.preempt(self.jobs[owner], cause)
         elif owner <= -2:
-            self.inference_lost.add(owner)
-            self.inference_failures += failure
+            self.internal_lost(owner, [server], failure)
         if lease != FREE:
             self.lease_server_lost(self.leases[lease], server)
         self._dirty = True
+
+    def internal_lost(self, owner: int, servers: list[int], failure: bool) -> None:
+        """Servers of an inference fleet or a hosted model went out of service."""
+        service = self.hosted.get(owner)
+        if service is not None:
+            service.lost(servers, failure)
+            return
+        self.inference_lost.add(owner)
+        self.inference_failures += failure
 
     def hit_servers(self, servers: np.ndarray, repair_hours: float, cause: str, failure: bool = True) -> None:
         """Servers go out of service together (one failure, or a whole hall in an outage).
@@ -442,8 +452,7 @@ class Engine(LeaseMoves):
             if owner >= 0:
                 owners[owner] = None
             elif owner <= -2:
-                self.inference_lost.add(owner)
-                self.inference_failures += failure
+                self.internal_lost(owner, [server], failure)
             if lease != FREE:
                 lost.append((lease, server))
         for owner in owners:

@@ -54,9 +54,10 @@ class LeaseMoves:
         for owner in owners.tolist():
             self.preempt(self.jobs[owner], f"preempted for lease {lease.spec.name}")
         infer = servers[f.job[servers] <= -2]
-        if infer.size:
-            self.inference_lost.update(np.unique(f.job[infer]).tolist())
-            f.release_internal(infer)
+        for owner in np.unique(f.job[infer]).tolist():
+            # A hosted model gives back whole replicas (their servers off these racks too).
+            self.internal_lost(owner, infer[f.job[infer] == owner].tolist(), failure=False)
+        f.release_internal(servers[f.job[servers] <= -2])
         healthy = servers[~f.down[servers]]
         down = servers[f.down[servers]]
         f.assign_lease(healthy, lease.index)

@@ -91,13 +91,7 @@ class LeaseState:
     def credits_by_month(self) -> np.ndarray:
         if not self.guaranteed:
             return np.zeros_like(self.committed)
-        att = self.attainment_by_month()
-        frac = np.zeros_like(att)
-        for step in self.spec.sla.credits:
-            frac = np.where(
-                np.nan_to_num(att, nan=1.0) < step.below - 1e-12, np.maximum(frac, step.credit), frac
-            )
-        return frac * self.revenue_by_month()
+        return credit_share(self.attainment_by_month(), self.spec.sla.credits) * self.revenue_by_month()
 
     def summary(self) -> dict:
         committed = float(self.committed.sum())
@@ -129,6 +123,16 @@ class LeaseState:
             "preempted_internal_servers": self.preempted_servers,
             "note": self.note,
         }
+
+
+def credit_share(attainment: np.ndarray, steps) -> np.ndarray:
+    """Share of each month's bill credited back: the largest credit whose threshold the month's
+    attainment fell below (NaN, a month with nothing owed, earns none)."""
+    att = np.nan_to_num(attainment, nan=1.0)
+    frac = np.zeros_like(att)
+    for step in steps:
+        frac = np.where(att < step.below - 1e-12, np.maximum(frac, step.credit), frac)
+    return frac
 
 
 def choose_racks(

@@ -41,6 +41,8 @@ SITE_SERIES = (
     "it_kw", "facility_kw", "cooling_kw", "losses_kw", "other_kw", "supply_kw", "supply_headroom_kw",
     "dry_bulb_c", "wet_bulb_c", "throttled_gpus", "water_l", "sellable_gpus",
 )  # fmt: skip
+HALL_ROW = {name: k for k, name in enumerate(HALL_SERIES)}
+SITE_ROW = {name: k for k, name in enumerate(SITE_SERIES)}
 
 
 class Plant:
@@ -76,6 +78,13 @@ class Plant:
         self.samples = times_h.size
         self._dry = np.column_stack([w.dry_bulb_c for w in weather])  # samples x sites
         self._wet = np.column_stack([w.wet_bulb_c for w in weather])
+        # What depends on the weather alone (COP, derated capacity, the evaporated share) is
+        # computed for every sample at once; only the load-dependent part runs per sample.
+        hall_dry = self._dry[:, self.hall_site]
+        ref = self.cooling.reference_c(self._dry, self._wet)
+        self._cop = self.cooling.cop(ref)  # samples x halls
+        self._cooling_capacity_kw = self.cooling.capacity(ref)
+        self._water_l_per_kwh = self.cooling.water_l(np.ones_like(ref), hall_dry, per_hall=True)
         self._hall_to_site = np.zeros((halls, sites))
         self._hall_to_site[np.arange(halls), self.hall_site] = 1.0
         self._installed_gpus = float(self.hall_gpus.sum())
@@ -86,6 +95,7 @@ class Plant:
         )
         self.hall = np.zeros((len(HALL_SERIES), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_SERIES), self.samples, sites), dtype=np.float64)
+        self._rows = np.zeros((len(HALL_SERIES), halls))
         self.spare_share = 0.0  # failed / installed so far: the spares a new lease needs
         self._i = 0
         self._acted = False
@@ -95,13 +105,17 @@ class Plant:
         counts = self.fleet.hall_counts
         dyn = self.busy_fraction * (counts[3] + counts[4])
         it = np.maximum(0.0, self.hall_idle_kw - counts[6] + self.cap * dyn)  # no rounding below 0
-        dry, wet = self._dry[i], self._wet[i]
-        ref = self.cooling.reference_c(dry, wet)
         pdu, ups = self.chain.losses(it)
         heat = it + pdu + ups
-        cooling_kw = heat / self.cooling.cop(ref)
+        cooling_kw = heat / self._cop[i]
         terms = self.chain.facility(it, cooling_kw, (pdu, ups))
-        terms.update(dyn=dyn, heat=heat, cooling_capacity_kw=self.cooling.capacity(ref), dry=dry, wet=wet)
+        terms.update(
+            dyn=dyn,
+            heat=heat,
+            cooling_capacity_kw=self._cooling_capacity_kw[i],
+            dry=self._dry[i],
+            wet=self._wet[i],
+        )
         terms["site_facility_kw"] = terms["facility_kw"] @ self._hall_to_site
         terms["counts"] = counts
         return terms
@@ -220,29 +234,29 @@ class Plant:
         fits = np.where(self.open & (self.cap >= 1.0) & (per_gpu > 0), np.maximum(fits, 0.0), 0.0)
         if self._installed_gpus:
             self.spare_share = max(self.spare_share, float(failed.sum()) / self._installed_gpus)
-        rows = {
-            "it_kw": d["it_kw"], "facility_kw": d["facility_kw"], "cooling_kw": d["cooling_kw"],
-            "losses_kw": d["losses_kw"], "other_kw": d["other_kw"], "power_cap": self.cap,
-            "cooling_capacity_kw": d["cooling_capacity_kw"], "cooling_headroom_kw": cool_room,
-            "power_headroom_kw": power_room, "throttled_gpus": throttled,
-            "water_l": self.cooling.water_l(d["heat"] * self.step, d["dry"]),
-            "sellable_gpus": np.floor(fits / (1.0 + self.spare_share)),
-        }  # fmt: skip
-        hall_rows = np.vstack([rows[name] for name in HALL_SERIES])
-        self.hall[:, i] = hall_rows
-        sums = dict(zip(HALL_SERIES, hall_rows @ self._hall_to_site, strict=True))
+        hall = self._rows  # float64 scratch, filled row by row (no per-sample dict or stacking)
+        for name, row in (
+            ("it_kw", d["it_kw"]), ("facility_kw", d["facility_kw"]), ("cooling_kw", d["cooling_kw"]),
+            ("losses_kw", d["losses_kw"]), ("other_kw", d["other_kw"]), ("power_cap", self.cap),
+            ("cooling_capacity_kw", d["cooling_capacity_kw"]), ("cooling_headroom_kw", cool_room),
+            ("power_headroom_kw", power_room), ("throttled_gpus", throttled),
+            ("water_l", d["heat"] * self.step * self._water_l_per_kwh[i]),
+            ("sellable_gpus", np.floor(fits / (1.0 + self.spare_share))),
+        ):  # fmt: skip
+            hall[HALL_ROW[name]] = row
+        self.hall[:, i] = hall
+        sums = hall @ self._hall_to_site  # series x sites, summed before the float32 store
         limit = np.minimum(self.supply_kw, self.limit_kw)
         supply_room = limit - d["site_facility_kw"]
-        pue = np.divide(
-            d["site_facility_kw"], sums["it_kw"], out=np.ones_like(limit), where=sums["it_kw"] > 0
-        )
+        it_site = sums[HALL_ROW["it_kw"]]
+        pue = np.divide(d["site_facility_kw"], it_site, out=np.ones_like(limit), where=it_site > 0)
         by_supply = np.maximum(0.0, supply_room) / (self.site_gpu_kw * pue) / (1.0 + self.spare_share)
-        site_rows = {
-            "it_kw": sums["it_kw"], "facility_kw": d["site_facility_kw"], "cooling_kw": sums["cooling_kw"],
-            "losses_kw": sums["losses_kw"], "other_kw": sums["other_kw"], "supply_kw": limit,
-            "supply_headroom_kw": supply_room, "dry_bulb_c": d["dry"], "wet_bulb_c": d["wet"],
-            "throttled_gpus": sums["throttled_gpus"], "water_l": sums["water_l"],
-            "sellable_gpus": np.floor(np.minimum(sums["sellable_gpus"], by_supply)),
-        }  # fmt: skip
-        for k, name in enumerate(SITE_SERIES):
-            self.site[k, i] = site_rows[name]
+        site = self.site[:, i]
+        for name in ("it_kw", "cooling_kw", "losses_kw", "other_kw", "throttled_gpus", "water_l"):
+            site[SITE_ROW[name]] = sums[HALL_ROW[name]]
+        site[SITE_ROW["facility_kw"]] = d["site_facility_kw"]
+        site[SITE_ROW["supply_kw"]] = limit
+        site[SITE_ROW["supply_headroom_kw"]] = supply_room
+        site[SITE_ROW["dry_bulb_c"]] = d["dry"]
+        site[SITE_ROW["wet_bulb_c"]] = d["wet"]
+        site[SITE_ROW["sellable_gpus"]] = np.floor(np.minimum(sums[HALL_ROW["sellable_gpus"]], by_supply))

@@ -11,7 +11,11 @@ Money, and how it adds up (every figure in USD over the run):
 * ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity,
   at the scenario's internal value per GPU-hour;
 * ``margin_usd`` = revenue - credits - lease energy - lease depreciation - displaced internal value:
-  what leasing earns over what it costs, the question the console exists to answer.
+  what leasing earns over what it costs, the question the console exists to answer;
+* ``hosted_revenue_usd`` / ``hosted_credits_usd``: token bills of hosted models and their latency
+  credits; ``depreciation_covered`` counts both kinds of sale;
+* ``products``: each lease and hosted model on one footing, per GPU-hour and per MWh
+  (:mod:`twin.products`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pandas as pd
 
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
 from twin.plant import HALL_SERIES, SITE_SERIES
+from twin.products import comparison, hosted_products, lease_products
 from twin.recorder import HALL_METRICS, SITE_METRICS
 from twin.sellable import weekly
 
@@ -42,6 +47,7 @@ class Results:
     rack_day_utilization: np.ndarray  # racks x days, share of GPU-hours in use
     rack_names: list[str]
     sellable: pd.DataFrame = field(default_factory=pd.DataFrame)  # site/hall x week (physics on)
+    hosted_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # product x serving step
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write the results as JSON + Parquet files in ``folder``; return the paths written."""
@@ -51,7 +57,16 @@ class Results:
         p = out / "kpis.json"
         p.write_text(json.dumps(self.kpis, indent=2, default=_json_default) + "\n")
         paths.append(p)
-        for name in ("site_series", "hall_series", "tenant_series", "jobs", "leases", "events", "sellable"):
+        for name in (
+            "site_series",
+            "hall_series",
+            "tenant_series",
+            "jobs",
+            "leases",
+            "events",
+            "sellable",
+            "hosted_series",
+        ):
             p = out / f"{name}.parquet"
             getattr(self, name).to_parquet(p, index=False)
             paths.append(p)
@@ -73,7 +88,12 @@ def _json_default(value):
 
 
 def _clean(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+    """NaN and infinities become null (JSON has neither), in nested sections too."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, (float, np.floating)) and (math.isnan(value) or math.isinf(value)):
         return None
     return value
 
@@ -186,9 +206,12 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     if plant is not None:
         site_gpu_kw = dict(zip(site_names, plant.site_gpu_kw.tolist(), strict=True))
         sellable = weekly(site_series, hall_series, site_gpu_kw)
+    hosted = [service.series() for service in engine.hosted.values()]
+    hosted_series = pd.concat(hosted, ignore_index=True) if hosted else pd.DataFrame()
     return Results(
-        kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable
-    )
+        kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable,
+        hosted_series,
+    )  # fmt: skip
 
 
 def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds) -> dict:
@@ -210,6 +233,7 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         energy_cost = physics["energy_cost_usd"]
     else:
         pue = spec.money.pue
+        site_pue = np.full((max(n, 1), prices.size), pue)
         energy_cost = float((it_kwh_site / 1000.0 * pue * prices).sum())
         lease_energy_cost = float((leased_kwh_site / 1000.0 * pue * prices).sum())
     catalog_gpu = {name: gt for c in f.campuses for name, gt in c.site.catalog.gpu_types.items()}
@@ -226,6 +250,12 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     revenue = float(leases["revenue_usd"].sum()) if "revenue_usd" in leases else 0.0
     credits = float(leases["credits_usd"].sum()) if "credits_usd" in leases else 0.0
     margin = revenue - credits - lease_energy_cost - lease_dep - displaced
+    products = lease_products(
+        engine, leases, site_pue, step, prices, dep_rate, spec.money.gpu_busy_fraction_of_max_power
+    ) | hosted_products(engine, site_pue, step, prices, dep_rate, engine.month_edges)
+    hosted_rows = [row for row in products.values() if row["product"] == "hosted_model"]
+    hosted_revenue = sum(row["revenue_usd"] for row in hosted_rows)
+    hosted_credits = sum(row["credits_usd"] for row in hosted_rows)
 
     training = jobs[jobs["kind"].isin(["training", "trace"]) & (jobs["wall_hours"] > 0)]
     gpu_wall = float((training["wall_hours"] * training["gpus"]).sum())
@@ -306,8 +336,14 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "lease_depreciation_usd": lease_dep,
         "displaced_internal_value_usd": displaced,
         "margin_usd": margin,
-        "depreciation_covered": (revenue - credits) / depreciation if depreciation else 0.0,
+        "hosted_revenue_usd": hosted_revenue,
+        "hosted_credits_usd": hosted_credits,
+        "depreciation_covered": (revenue - credits + hosted_revenue - hosted_credits) / depreciation
+        if depreciation
+        else 0.0,
         "tenants": tenants,
+        "products": products,
+        "product_comparison": comparison(products),
         "wall_seconds": wall_seconds,
     }
     return {k: _clean(v) for k, v in kpis.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 import time
 from collections.abc import Callable
 
@@ -19,14 +20,16 @@ from twin.demand import DemandState, inference_fleet, load_trace, trace_arrivals
 from twin.engine import Engine
 from twin.failures import FailureModel
 from twin.fleet import build_fleet
+from twin.hosted import HostedService, curve_demand, load_request_trace, trace_demand
 from twin.leases import ACTIVE, LeaseState
 from twin.plant import Plant
 from twin.recorder import Recorder
 from twin.results import Results, collect
-from twin.scenario import Event, Scenario, TrainingDemand, lease_site
+from twin.scenario import Event, Scenario, TrainingDemand
+from twin.scenario_checks import lease_site
 from twin.weather import HeatWave, hourly_weather
 
-STREAMS = ("training", "failures", "trace", "inference", "events", "weather")
+STREAMS = ("training", "failures", "trace", "inference", "events", "weather", "hosted")
 
 
 def month_edges(start: dt.date, horizon_hours: float) -> np.ndarray:
@@ -57,7 +60,7 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     engine = Engine(fleet, horizon, rngs, spec.money.pue, spec.money.gpu_busy_fraction_of_max_power)
     env = engine.env
 
-    edges = month_edges(spec.start, horizon)
+    edges = engine.month_edges = month_edges(spec.start, horizon)
     installed = {c.name: c.gpus_by_type() for c in campuses}
     fleet.lease_utilization = np.array([lease.tenant_utilization for lease in spec.leases] or [0.0])
     for i, lease in enumerate(spec.leases):
@@ -89,6 +92,12 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     unmet = np.zeros((recorder.samples, max(1, len(spec.inference))), dtype=np.float32)
     for k, inf in enumerate(spec.inference):
         env.process(inference_fleet(engine, k, inf, unmet, spec.sample_hours))
+    product_rngs = rngs["hosted"].spawn(len(spec.hosted_models))
+    for j, product in enumerate(spec.hosted_models):
+        service = _hosted_service(scenario, engine, j, product, product_rngs[j])
+        if service.steps:
+            engine.hosted[service.owner] = service
+            env.process(service.process())
     if spec.failures.enabled:
         env.process(
             engine.failure_process(FailureModel.llama3(spec.failures.rate_scale, spec.failures.repair_scale))
@@ -106,7 +115,30 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     for lease in engine.leases:
         if lease.status == ACTIVE:
             lease.touch(horizon)
+    for service in engine.hosted.values():
+        service.finish()
     return collect(scenario, engine, recorder, unmet, time.perf_counter() - wall0)
+
+
+def _hosted_service(scenario: Scenario, engine: Engine, j: int, product, rng) -> HostedService:
+    """A hosted model's service with its demand bucketed into serving steps over its life."""
+    spec = scenario.spec
+    horizon = engine.horizon
+    start_h = min(product.start_day * 24.0, horizon)
+    end_h = horizon if product.term_days is None else min(horizon, start_h + product.term_days * 24.0)
+    step_h = product.step_minutes / 60.0
+    steps = max(0, math.ceil((end_h - start_h) / step_h - 1e-9))
+    t0 = start_h + np.arange(steps) * step_h
+    dt_h = np.minimum(step_h, end_h - t0)
+    if product.trace is not None:
+        requests = load_request_trace(scenario.folder / product.trace.file, product.trace)
+        demand = trace_demand(requests, product.trace, step_h, steps)
+    else:
+        site = engine.fleet.campuses[engine.fleet.site_index(product.site)].site.spec
+        tz_hours = round(site.location.longitude / 15.0)
+        demand = curve_demand(product.demand, t0, dt_h, tz_hours, spec.start, rng)
+    owner = -2 - len(spec.inference) - j
+    return HostedService(engine, j, owner, product, demand, start_h)
 
 
 def _plant(spec, campuses, fleet, recorder: Recorder, rng: np.random.Generator) -> Plant:

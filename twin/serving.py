@@ -1,0 +1,100 @@
+"""Queueing for hosted models: one step of a model service, computed, never simulated per request.
+
+A replica of a hosted model is a group of GPUs running one copy of the model. It has a prefill
+rate (input tokens per second) and a decode rate (output tokens per second, summed over the
+sequences it batches), and it serves up to ``concurrency`` requests at once. A request of ``i``
+input and ``o`` output tokens therefore costs ``i / prefill + o / decode`` *replica-seconds* of
+work: the currency in which demand and capacity are compared here.
+
+A step of ``dt`` seconds is served in two layers:
+
+* **the fluid layer** (conservation): the backlog carried in and the step's arrivals share the
+  step's capacity (replica-seconds actually up, failures and start-ups included). Whatever does
+  not fit stays queued, except what could not start within the client timeout even after the
+  step: that is dropped. Requests and tokens move in proportion, so requested = served +
+  dropped + still queued holds exactly, for requests and for both kinds of token.
+* **the M/M/c layer** (latency): within the step, arrivals meet ``c = replicas x concurrency``
+  slots. Erlang C gives the chance a request waits; its wait is then exponential with rate
+  ``c mu - lambda``. Time to first token (TTFT) = backlog wait + that wait + the request's
+  prefill. With a real-valued ``c`` (replicas up only part of the step) Erlang's formula is
+  taken through the incomplete gamma function, its standard continuous extension.
+
+Everything here falls as replicas are added at a fixed demand: the backlog, the chance of waiting
+and the wait's tail. So more replicas never raise the p95 TTFT (tests/test_hosted.py checks it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from scipy.special import gammaincc
+
+P95_TAIL = 0.05
+
+
+def erlang_c(servers: float, offered_erlangs: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (1.0 when it is overloaded)."""
+    c, a = servers, offered_erlangs
+    if a <= 0:
+        return 0.0
+    if c <= a:
+        return 1.0
+    # Erlang B = Poisson pmf(c; a) / cdf(c; a), both through the gamma function (real c allowed).
+    log_pmf = c * math.log(a) - a - math.lgamma(c + 1.0)
+    cdf = float(gammaincc(c + 1.0, a))
+    if cdf <= 0.0:
+        return 1.0
+    b = math.exp(log_pmf) / cdf
+    return min(1.0, c * b / (c - a * (1.0 - b)))
+
+
+class StepOutcome(NamedTuple):
+    served_share: float  # of backlog + arrivals, served this step
+    dropped_share: float  # of backlog + arrivals, dropped (would wait past the timeout)
+    ttft_p95_s: float  # p95 time to first token of the step's arrivals (timeout if none served)
+    within_target_share: float  # of the step's arrivals, answered within the TTFT target
+
+
+def serve_step(
+    backlog_work_s: float,
+    arrivals: float,
+    arrival_work_s: float,
+    capacity_replica_s: float,
+    replicas_at_end: float,
+    step_s: float,
+    concurrency: int,
+    prefill_s: float,
+    timeout_s: float,
+    target_s: float,
+) -> StepOutcome:
+    """Serve one step; works in replica-seconds (see the module docstring)."""
+    total = backlog_work_s + arrival_work_s
+    served = 1.0 if total <= 0 else min(1.0, capacity_replica_s / total)
+    left = (1.0 - served) * total
+    # What is still queued must start within the timeout on the replicas that are up.
+    keep_limit = max(0.0, replicas_at_end) * timeout_s
+    drop_of_left = 0.0 if left <= keep_limit else (left - keep_limit) / left
+    dropped = (1.0 - served) * drop_of_left
+    kept = left * (1.0 - drop_of_left)
+    mean_replicas = capacity_replica_s / step_s
+    if mean_replicas <= 0 or arrivals <= 0:
+        return StepOutcome(served, dropped, timeout_s if arrivals > 0 else 0.0, 0.0)
+    # The worst backlog of the step, cleared at the step's rate: what a request may queue behind.
+    backlog_wait = max(backlog_work_s, kept) / mean_replicas
+    rate = arrivals / step_s  # requests per second
+    work = arrival_work_s / arrivals  # replica-seconds per request
+    slots = mean_replicas * concurrency
+    offered = rate * work * concurrency  # Erlangs, with a slot serving at 1 / (work x concurrency)
+    p_wait = erlang_c(slots, offered)
+    decay = mean_replicas / work - rate  # c mu - lambda, per second
+    if p_wait >= 1.0 or decay <= 0:
+        wait95 = 0.0  # overloaded: the fluid backlog above is the wait
+        late_beyond = 0.0 if backlog_wait + prefill_s <= target_s else 1.0
+    else:
+        wait95 = math.log(p_wait / P95_TAIL) / decay if p_wait > P95_TAIL else 0.0
+        slack = target_s - prefill_s - backlog_wait
+        late_beyond = 1.0 if slack < 0 else p_wait * math.exp(-decay * slack)
+    ttft95 = min(timeout_s, backlog_wait + wait95 + prefill_s)
+    within = max(0.0, 1.0 - late_beyond) * served
+    return StepOutcome(served, dropped, ttft95, within)
