@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from twin.catalog import Strict
+from twin.sla import CreditStep
 
 
 class Burst(Strict):
@@ -68,11 +69,6 @@ class Autoscaler(Strict):
 class Latency(Strict):
     ttft_p95_seconds: float = Field(2.0, gt=0, le=3600, description="target: time to first token, p95")
     timeout_seconds: float = Field(60, gt=0, le=24 * 3600, description="a request waiting longer is dropped")
-
-
-class CreditStep(Strict):
-    below: float = Field(gt=0, le=1)
-    credit: float = Field(ge=0, le=1)
 
 
 class LatencySla(Strict):

@@ -24,6 +24,7 @@ import numpy as np
 
 from twin.fleet import FREE
 from twin.scenario import Lease
+from twin.sla import credit_share
 
 PENDING, ACTIVE, ENDED, REFUSED = "pending", "active", "ended", "refused"
 
@@ -123,16 +124,6 @@ class LeaseState:
             "preempted_internal_servers": self.preempted_servers,
             "note": self.note,
         }
-
-
-def credit_share(attainment: np.ndarray, steps) -> np.ndarray:
-    """Share of each month's bill credited back: the largest credit whose threshold the month's
-    attainment fell below (NaN, a month with nothing owed, earns none)."""
-    att = np.nan_to_num(attainment, nan=1.0)
-    frac = np.zeros_like(att)
-    for step in steps:
-        frac = np.where(att < step.below - 1e-12, np.maximum(frac, step.credit), frac)
-    return frac
 
 
 def choose_racks(

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from twin.hosted import COL
-from twin.leases import credit_share
+from twin.sla import credit_share
 
 
 def per_gpu_kw(fleet, site: int, gpu_type: int) -> tuple[float, float]:
@@ -37,6 +37,20 @@ def _window_pue(site_pue: np.ndarray, sample_h: float, site: int, start_h: float
     a, b = int(start_h // sample_h), max(int(start_h // sample_h) + 1, math.ceil(end_h / sample_h - 1e-9))
     window = site_pue[a:b, site]
     return float(window.mean()) if window.size else float(site_pue[:, site].mean())
+
+
+def _money(gpu_h: float, revenue: float, credits: float, energy_mwh: float, price: float, dep: float) -> dict:
+    """The money columns every product shares; margin = revenue - credits - energy - depreciation."""
+    energy_cost = energy_mwh * price
+    return {
+        "gpu_hours": gpu_h,
+        "revenue_usd": revenue,
+        "credits_usd": credits,
+        "energy_mwh": energy_mwh,
+        "energy_cost_usd": energy_cost,
+        "depreciation_usd": dep,
+        "margin_usd": revenue - credits - energy_cost - dep,
+    }
 
 
 def _ratios(row: dict) -> dict:
@@ -58,7 +72,6 @@ def lease_products(engine, leases_table, site_pue, sample_h, prices, dep_rate, b
         kw = idle_kw + dyn_kw * busy_fraction * lease.spec.tenant_utilization
         it_mwh = row["delivered_gpu_hours"] * kw / 1000.0
         energy_mwh = it_mwh * _window_pue(site_pue, sample_h, lease.site, lease.start, lease.end)
-        energy_cost = energy_mwh * prices[lease.site]
         dep = gpu_h * dep_rate[lease.gpu_type]
         revenue, credits = float(row["revenue_usd"]), float(row["credits_usd"])
         out[lease.spec.name] = _ratios(
@@ -69,13 +82,7 @@ def lease_products(engine, leases_table, site_pue, sample_h, prices, dep_rate, b
                 "site": engine.site_names[lease.site],
                 "gpu_type": lease.spec.gpu_type,
                 "gpus": lease.granted_gpus,
-                "gpu_hours": gpu_h,
-                "revenue_usd": revenue,
-                "credits_usd": credits,
-                "energy_mwh": energy_mwh,
-                "energy_cost_usd": energy_cost,
-                "depreciation_usd": dep,
-                "margin_usd": revenue - credits - energy_cost - dep,
+                **_money(gpu_h, revenue, credits, energy_mwh, prices[lease.site], dep),
                 "sla_attainment": row["sla_attainment"],
             }
         )
@@ -98,7 +105,6 @@ def hosted_products(engine, site_pue, sample_h, prices, dep_rate, month_edges) -
         credits = float((credit_share(attainment_m, spec.sla.credits) * revenue_m).sum())
         revenue = float(revenue_m.sum())
         gpu_h = float(d[COL["gpu_hours"]].sum())
-        energy_cost = energy_mwh * prices[service.site]
         dep = gpu_h * dep_rate[service.gpu_type]
         asked = float(d[COL["requests"]].sum())
         served_in, served_out = (
@@ -111,13 +117,7 @@ def hosted_products(engine, site_pue, sample_h, prices, dep_rate, month_edges) -
                 "site": spec.site,
                 "gpu_type": spec.gpu_type,
                 "gpus": int(d[COL["replicas_held"]].max() * service.replica_gpus) if d.shape[1] else 0,
-                "gpu_hours": gpu_h,
-                "revenue_usd": revenue,
-                "credits_usd": credits,
-                "energy_mwh": energy_mwh,
-                "energy_cost_usd": energy_cost,
-                "depreciation_usd": dep,
-                "margin_usd": revenue - credits - energy_cost - dep,
+                **_money(gpu_h, revenue, credits, energy_mwh, prices[service.site], dep),
                 "requests": asked,
                 "served_requests": float(d[COL["served_requests"]].sum()),
                 "dropped_requests": float(d[COL["dropped_requests"]].sum()),

@@ -32,6 +32,7 @@ from twin.hosted_spec import HostedModel
 from twin.load import expect_kind, load_site, validate_document
 from twin.resolve import ResolvedSite
 from twin.scenario_checks import check_scenario
+from twin.sla import CreditStep
 from twin.yamlsafe import load_yaml
 
 LeaseKind = Literal["reserved", "capacity_block", "on_demand", "spot"]
@@ -82,13 +83,6 @@ class InferenceDemand(Strict):
     trough_fraction: float = Field(0.55, gt=0, le=1, description="night load / peak load")
     peak_hour: float = Field(15, ge=0, lt=24, description="local hour of the daily peak")
     growth_per_year: float = Field(0.0, ge=-0.9, le=10)
-
-
-class CreditStep(Strict):
-    """Below ``below`` attainment in a month, ``credit`` of that month's bill is returned."""
-
-    below: float = Field(gt=0, le=1)
-    credit: float = Field(ge=0, le=1)
 
 
 class Sla(Strict):
