@@ -83,7 +83,7 @@ def check_engine(engine) -> None:
         held = [s for r in service.replicas.values() for s in r.servers.tolist()]
         assert np.count_nonzero(f.job == owner) == len(held) == len(set(held)), "hosted servers drifted"
         assert (f.job[held] == owner).all() and not f.down[held].any()
-        assert service._held_gpus == sum(r.gpus for r in service.replicas.values())
+        assert service._held_gpus == service.replica_gpus * len(service.replicas)
         assert len(service.replicas) <= service.spec.max_replicas
     assert np.array_equal(f.rack_gpus - used, per_rack(idle))
     tenant_busy = np.bincount(

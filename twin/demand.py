@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twin.errors import Problem, ProblemList
+from twin.csvread import numeric, read_columns
+from twin.errors import ProblemList
 from twin.jobs import Job, size_distribution
 from twin.scenario import InferenceDemand, JobTrace, TrainingDemand
 
@@ -102,42 +103,10 @@ def _submit_training(engine, spec: TrainingDemand, gpus: int, hours: float, type
 
 def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
     """Read a job trace CSV into submit_h, gpus, duration_h, owner; raise ProblemList on bad data."""
-    file = str(path)
     cols = trace.columns
     wanted = [cols.submit, cols.gpus, cols.duration] + ([cols.owner] if cols.owner else [])
-    try:
-        head = pd.read_csv(path, nrows=0)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
-    missing = [c for c in wanted if c not in head.columns]
-    if missing:
-        raise ProblemList(
-            [
-                Problem(
-                    file,
-                    1,
-                    "",
-                    f"missing column(s) {', '.join(missing)}; columns are {', '.join(map(str, head.columns))}; set trace.columns in the scenario",
-                )
-            ]
-        )
-    df = pd.read_csv(path, usecols=wanted)
-    problems = []
-    for name in (cols.submit, cols.gpus, cols.duration):
-        values = pd.to_numeric(df[name], errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy() | (values.to_numpy() < 0))
-        if name == cols.gpus:
-            bad = np.union1d(bad, np.flatnonzero(values.fillna(0).to_numpy() <= 0))
-        for row in bad[:5]:
-            problems.append(
-                Problem(
-                    file,
-                    int(row) + 2,
-                    f"{name}",
-                    f"bad value {df[name].iloc[row]!r}; expected a non-negative number",
-                )
-            )
-        df[name] = values
+    df = read_columns(path, wanted, "trace.columns in the scenario")
+    problems = numeric(df, str(path), [cols.submit, cols.gpus, cols.duration], positive=(cols.gpus,))
     if problems:
         raise ProblemList(problems)
     unit = TIME_UNITS[trace.time_unit]

@@ -130,6 +130,15 @@ class Fleet:
     def site_index(self, name: str) -> int:
         return [c.name for c in self.campuses].index(name)
 
+    def gpu_kw(self, site: int, gpu_type: int) -> tuple[float, float]:
+        """Idle and dynamic (max - idle) IT kW per GPU of one (site, GPU type), over its racks."""
+        racks = (self.rack_site == site) & (self.pod_gpu_type[self.rack_pod] == gpu_type)
+        gpus = self.rack_gpus[racks].sum()
+        if gpus == 0:
+            return 0.0, 0.0
+        idle = self.rack_idle_kw[racks].sum() / gpus
+        return float(idle), float(self.rack_max_kw[racks].sum() / gpus - idle)
+
     def pod_servers(self, pod: int) -> slice:
         return slice(int(self.pod_first_server[pod]), int(self.pod_first_server[pod + 1]))
 

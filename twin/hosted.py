@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twin.csvread import numeric, read_columns
 from twin.errors import Problem, ProblemList
 from twin.hosted_spec import HostedModel, RequestCurve, RequestTrace
 from twin.serving import serve_step
-from twin.shedding import server_kw
 
 TIME_UNITS = {"s": 1 / 3600.0, "min": 1 / 60.0, "h": 1.0}
 # The per-step series, in this order (``HostedService.series`` names them).
@@ -54,7 +54,6 @@ COL = {name: i for i, name in enumerate(COLUMNS)}
 @dataclass(slots=True)
 class Replica:
     servers: np.ndarray
-    gpus: int
     ready_h: float  # serving from then on
 
 
@@ -88,42 +87,12 @@ def curve_demand(
 
 def load_request_trace(path: Path, trace: RequestTrace) -> pd.DataFrame:
     """Read a request trace into hour, input_tokens, output_tokens; raise ProblemList on bad data."""
-    file = str(path)
     cols = trace.columns
     wanted = [cols.timestamp, cols.input_tokens, cols.output_tokens]
-    try:
-        head = pd.read_csv(path, nrows=0)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
-        raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
-    missing = [c for c in wanted if c not in head.columns]
-    if missing:
-        have = ", ".join(map(str, head.columns))
-        raise ProblemList(
-            [
-                Problem(
-                    file,
-                    1,
-                    "",
-                    f"missing column(s) {', '.join(missing)}; columns are {have}; set trace.columns in the product",
-                )
-            ]
-        )
-    try:
-        df = pd.read_csv(path, usecols=wanted)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
-    problems = []
-    for name in wanted:
-        values = pd.to_numeric(df[name], errors="coerce")
-        raw = values.to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(raw) | (raw < 0))
-        for row in bad[:5]:
-            problems.append(
-                Problem(file, int(row) + 2, name, f"bad value {df[name].iloc[row]!r}; expected a number >= 0")
-            )
-        df[name] = raw
+    df = read_columns(path, wanted, "trace.columns in the product")
+    problems = numeric(df, str(path), wanted)
     if not len(df):
-        problems.append(Problem(file, 2, "", "the trace has no requests"))
+        problems.append(Problem(str(path), 2, "", "the trace has no requests"))
     if problems:
         raise ProblemList(problems)
     hours = df[cols.timestamp].to_numpy() * TIME_UNITS[trace.time_unit]
@@ -158,32 +127,34 @@ def trace_demand(requests: pd.DataFrame, trace: RequestTrace, step_h: float, ste
 class HostedService:
     """One hosted-model product in one run (see the module docstring)."""
 
-    def __init__(self, engine, index: int, owner: int, spec: HostedModel, demand: StepDemand, start_h: float):
+    def __init__(self, engine, owner: int, spec: HostedModel, demand: StepDemand, start_h: float):
         f = engine.fleet
-        self.engine, self.index, self.owner, self.spec = engine, index, owner, spec
+        self.engine, self.owner, self.spec = engine, owner, spec
         self.site = f.site_index(spec.site)
         self.gpu_type = f.gpu_type_names.index(spec.gpu_type)
         self.pods = np.flatnonzero((f.pod_site == self.site) & (f.pod_gpu_type == self.gpu_type))
         gps = int(f.pod_gpus_per_server[self.pods[0]])
         self.servers_per_replica = -(-spec.gpus_per_replica // gps)
         self.replica_gpus = self.servers_per_replica * gps
-        _, busy_kw = server_kw(f, engine.busy_power_fraction)
-        pod_servers = np.concatenate(
-            [np.arange(*f.pod_servers(int(p)).indices(f.servers)) for p in self.pods]
-        )
-        self.kw_per_gpu = float(busy_kw[pod_servers].sum() / f.server_gpus[pod_servers].sum())
+        idle_kw, dyn_kw = f.gpu_kw(self.site, self.gpu_type)
+        self.kw_per_gpu = idle_kw + dyn_kw * engine.busy_power_fraction  # a held GPU draws busy power
         self.step_h = spec.step_minutes / 60.0
         self.start_h = start_h
-        self.demand = demand
         self.steps = demand.requests.size
         self.t0 = start_h + np.arange(self.steps) * self.step_h
         self.data = np.zeros((len(COLUMNS), self.steps))  # filled by finish()
         self._rows: list[tuple] = []
+        # Per step: requests, input and output tokens, and their work in replica-seconds.
+        work = (
+            demand.input_tokens / spec.input_tokens_per_second
+            + demand.output_tokens / spec.output_tokens_per_second
+        )
         self._demand = list(
             zip(
                 demand.requests.tolist(),
                 demand.input_tokens.tolist(),
                 demand.output_tokens.tolist(),
+                work.tolist(),
                 strict=True,
             )
         )
@@ -241,9 +212,8 @@ class HostedService:
                 serving_s += (t1 - max(t0, ready_h)) * 3600.0
                 del self._starting[rid]
         up_end = len(self.replicas) - len(self._starting)
-        n, i_tok, o_tok = self._demand[k]
-        in_rate, out_rate = spec.input_tokens_per_second, spec.output_tokens_per_second
-        work = i_tok / in_rate + o_tok / out_rate
+        n, i_tok, o_tok, work = self._demand[k]
+        in_rate = spec.input_tokens_per_second
         b_n, b_in, b_out, b_work = self._backlog
         prefill_s = (
             i_tok / n if n > 0 else (spec.demand.mean_input_tokens if spec.demand else 0.0)
@@ -270,8 +240,7 @@ class HostedService:
 
     def _autoscale(self, k: int, now: float, dt_h: float) -> None:
         spec = self.spec
-        n, i_tok, o_tok = self._demand[k]
-        work = i_tok / spec.input_tokens_per_second + o_tok / spec.output_tokens_per_second
+        n, _, _, work = self._demand[k]
         step_s = dt_h * 3600.0
         need = (work + self._backlog[3]) / step_s / spec.autoscaler.target_utilization
         wanted = min(spec.max_replicas, max(spec.min_replicas, math.ceil(need - 1e-9) if n > 0 else 0))
@@ -315,7 +284,7 @@ class HostedService:
             f.assign_internal(servers, self.owner)
             rid = self._next_id
             self._next_id += 1
-            self.replicas[rid] = Replica(servers, self.replica_gpus, ready_h)
+            self.replicas[rid] = Replica(servers, ready_h)
             self._held_gpus += self.replica_gpus
             if ready_h > self.engine.env.now:
                 self._starting[rid] = ready_h
@@ -323,48 +292,49 @@ class HostedService:
                 self.by_server[s] = rid
         self._short = False
 
-    def _remove(self, ids: list[int]) -> None:
+    def _drop(self, rid: int) -> tuple[Replica, bool]:
+        """Take a replica off the books and give its servers still up back; (it, was it starting)."""
         f = self.engine.fleet
+        replica = self.replicas.pop(rid)
+        starting = self._starting.pop(rid, None) is not None
+        self._held_gpus -= self.replica_gpus
+        for s in replica.servers.tolist():
+            self.by_server.pop(s, None)
+        f.release_internal(replica.servers[f.job[replica.servers] == self.owner])
+        return replica, starting
+
+    def _remove(self, ids: list[int]) -> None:
         for rid in ids:
-            replica = self.replicas.pop(rid)
-            self._starting.pop(rid, None)
-            self._held_gpus -= replica.gpus
-            for s in replica.servers.tolist():
-                self.by_server.pop(s, None)
-            f.release_internal(replica.servers[f.job[replica.servers] == self.owner])
+            self._drop(rid)
         if ids:
             self.engine._dirty = True
             self.engine.schedule()
 
     def lost(self, servers: list[int], failure: bool) -> None:
         """Servers of this product went out of service (a failure, a shed, a lease carve-out)."""
-        engine, f = self.engine, self.engine.fleet
+        engine = self.engine
         now = engine.env.now
+        gpus = self.replica_gpus
         for server in servers:
             rid = self.by_server.get(server)
             if rid is None:  # another server of the same replica went first
                 continue
-            replica = self.replicas.pop(rid)
-            self._held_gpus -= replica.gpus
-            starting = self._starting.pop(rid, None) is not None
-            for s in replica.servers.tolist():
-                self.by_server.pop(s, None)
+            # Its other servers go back to the pool; the autoscaler replaces it at the next step.
+            replica, starting = self._drop(rid)
             if replica.ready_h <= now:
-                self._changes.append((now, -1, -replica.gpus))
+                self._changes.append((now, -1, -gpus))
                 if starting:  # it became ready inside this step, after the step's count was taken
                     self._changes.append((replica.ready_h, 1, 0))
             else:
-                self._changes.append((now, 0, -replica.gpus))
+                self._changes.append((now, 0, -gpus))
             if failure:
                 self.replica_failures += 1
             else:
                 self.replicas_shed += 1
             engine.note(
                 self.site, "replica_lost", self.spec.name,
-                f"replica of {replica.gpus} GPUs down ({'failure' if failure else 'shed'}); {len(self.replicas)} left",
+                f"replica of {gpus} GPUs down ({'failure' if failure else 'shed'}); {len(self.replicas)} left",
             )  # fmt: skip
-            # Its other servers go back to the pool; the autoscaler replaces it at the next step.
-            f.release_internal(replica.servers[f.job[replica.servers] == self.owner])
         engine._dirty = True
 
     # -- results --------------------------------------------------------------------------------

@@ -23,16 +23,6 @@ from twin.hosted import COL
 from twin.sla import credit_share
 
 
-def per_gpu_kw(fleet, site: int, gpu_type: int) -> tuple[float, float]:
-    """Idle and dynamic (max - idle) IT kW per GPU of one (site, GPU type), averaged over its racks."""
-    racks = (fleet.rack_site == site) & (fleet.pod_gpu_type[fleet.rack_pod] == gpu_type)
-    gpus = fleet.rack_gpus[racks].sum()
-    if gpus == 0:
-        return 0.0, 0.0
-    idle = fleet.rack_idle_kw[racks].sum() / gpus
-    return float(idle), float((fleet.rack_max_kw[racks].sum() / gpus) - idle)
-
-
 def _window_pue(site_pue: np.ndarray, sample_h: float, site: int, start_h: float, end_h: float) -> float:
     a, b = int(start_h // sample_h), max(int(start_h // sample_h) + 1, math.ceil(end_h / sample_h - 1e-9))
     window = site_pue[a:b, site]
@@ -68,7 +58,7 @@ def lease_products(engine, leases_table, site_pue, sample_h, prices, dep_rate, b
     for lease, row in zip(engine.leases, leases_table.to_dict("records"), strict=True):
         active_h = max(0.0, min(lease.end, engine.horizon) - lease.start) if lease.granted_gpus else 0.0
         gpu_h = lease.granted_gpus * active_h
-        idle_kw, dyn_kw = per_gpu_kw(engine.fleet, lease.site, lease.gpu_type)
+        idle_kw, dyn_kw = engine.fleet.gpu_kw(lease.site, lease.gpu_type)
         kw = idle_kw + dyn_kw * busy_fraction * lease.spec.tenant_utilization
         it_mwh = row["delivered_gpu_hours"] * kw / 1000.0
         energy_mwh = it_mwh * _window_pue(site_pue, sample_h, lease.site, lease.start, lease.end)

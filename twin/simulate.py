@@ -138,7 +138,7 @@ def _hosted_service(scenario: Scenario, engine: Engine, j: int, product, rng) ->
         tz_hours = round(site.location.longitude / 15.0)
         demand = curve_demand(product.demand, t0, dt_h, tz_hours, spec.start, rng)
     owner = -2 - len(spec.inference) - j
-    return HostedService(engine, j, owner, product, demand, start_h)
+    return HostedService(engine, owner, product, demand, start_h)
 
 
 def _plant(spec, campuses, fleet, recorder: Recorder, rng: np.random.Generator) -> Plant:

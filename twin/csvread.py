@@ -1,0 +1,49 @@
+"""Reading users' CSV files (job traces, request traces) with errors that name file, row and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import Problem, ProblemList
+
+
+def read_columns(path: Path, wanted: list[str], where: str) -> pd.DataFrame:
+    """The ``wanted`` columns of a CSV; ``where`` says where the column names are set (the fix)."""
+    file = str(path)
+    try:
+        head = pd.read_csv(path, nrows=0)
+        missing = [c for c in wanted if c not in head.columns]
+        if missing:
+            have = ", ".join(map(str, head.columns))
+            raise ProblemList(
+                [
+                    Problem(
+                        file,
+                        1,
+                        "",
+                        f"missing column(s) {', '.join(missing)}; columns are {have}; set {where}",
+                    )
+                ]
+            )
+        return pd.read_csv(path, usecols=wanted)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
+
+
+def numeric(df: pd.DataFrame, file: str, names: list[str], positive: tuple[str, ...] = ()) -> list[Problem]:
+    """Make ``names`` numeric in place; a problem (first five per column) for each value that is
+    not a finite number >= 0, or > 0 for the ``positive`` columns."""
+    problems = []
+    for name in names:
+        values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (values < 0) | ((values <= 0) if name in positive else False)
+        expected = "a number > 0" if name in positive else "a non-negative number"
+        for row in np.flatnonzero(bad)[:5]:
+            problems.append(
+                Problem(file, int(row) + 2, name, f"bad value {df[name].iloc[row]!r}; expected {expected}")
+            )
+        df[name] = values
+    return problems
