@@ -214,7 +214,17 @@ def _print_products(products: dict, best: dict) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
-    return serve(port=args.port, address=args.address, show=args.show, sites_dir=args.sites)
+    if args.workers < 1:
+        print(f"--workers: must be at least 1, got {args.workers}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return serve(
+        port=args.port,
+        address=args.address,
+        show=args.show,
+        sites_dir=args.sites,
+        workers=args.workers,
+        data_dir=None if args.no_cache else args.data,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--sites", default=None, help="folder of site files (default: sample_sites)")
     p.add_argument("--show", action="store_true", help="open a browser")
+    p.add_argument("--workers", type=int, default=1, help="processes that run scenarios (default 1)")
+    p.add_argument(
+        "--data", default=".campustwin", help="folder for cached run results (default .campustwin)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="keep results in memory only")
     p.set_defaults(func=cmd_serve)
     return parser
 

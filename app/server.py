@@ -13,26 +13,46 @@ SAMPLE_SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 
 
 def serve(
-    port: int = 5006, address: str = "127.0.0.1", show: bool = False, sites_dir: str | None = None
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    show: bool = False,
+    sites_dir: str | None = None,
+    workers: int = 1,
+    data_dir: str | None = ".campustwin",
 ) -> int:
+    """Serve the console until interrupted; runs go to ``workers`` processes, results cached in ``data_dir``."""
+    import holoviews as hv
     import panel as pn
 
-    from app.shell import build_app
+    from app.context import ConsoleContext
+    from app.runs import RunPool
+    from app.shell import PAGES, build_page
 
     folder = Path(sites_dir) if sites_dir else SAMPLE_SITES
     pn.config.inline = False
+    hv.extension("bokeh", logo=False)
+    pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if data_dir else None)
+    pool.warm()
+    context = ConsoleContext(folder, pool)
+    routes = {"/": lambda: build_page(context, "whatif")}
+    routes.update({f"/{page}": (lambda page=page: build_page(context, page)) for page in PAGES})
     print(f"campustwin console on http://{address}:{port}/  (sites from {folder})", file=sys.stderr)
     if address not in ("127.0.0.1", "localhost", "::1"):
         print("warning: serving beyond this machine; sign-in is not configured", file=sys.stderr)
-    pn.serve(
-        {"/": lambda: build_app(folder)},
+    server = pn.serve(
+        routes,
         port=port,
         address=address,
         show=show,
         title="campustwin",
         websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
         num_procs=1,
-        start=True,
+        start=False,
         print=False,
     )
+    server.start()
+    try:
+        server.io_loop.start()
+    finally:
+        pool.shutdown()
     return 0

@@ -7,11 +7,13 @@ Until the console issue lands this shows the inventory of every site in the site
 from __future__ import annotations
 
 import functools
+import importlib
 from pathlib import Path
 
 import pandas as pd
 import panel as pn
 
+from app.context import ConsoleContext
 from twin.campus import build_campus
 from twin.errors import ProblemList
 from twin.inventory import inventory
@@ -56,12 +58,39 @@ def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), problems
 
 
-def build_app(folder: Path) -> pn.viewable.Viewable:
-    table, problems = site_inventories(folder)
-    parts: list = [
-        pn.pane.Markdown("# campustwin\nSites loaded from the sites folder."),
-        pn.widgets.Tabulator(table, disabled=True, show_index=False, name="sites"),
-    ]
-    if problems:
-        parts.append(pn.pane.Alert("\n".join(problems), alert_type="danger"))
-    return pn.Column(*parts, sizing_mode="stretch_width")
+PAGES = {
+    "whatif": "What-if",
+    "capacity": "Capacity",
+    "network": "Network",
+    "site": "Site",
+}
+
+VIEWS = {
+    "whatif": ("app.views.whatif", "WhatIfView"),
+    "capacity": ("app.views.capacity", "CapacityView"),
+    "network": ("app.views.network", "NetworkView"),
+    "site": ("app.views.site", "SiteView"),
+}
+
+NAV_CSS = """
+nav.ct { display: flex; gap: 18px; align-items: baseline; padding: 6px 4px; border-bottom: 1px solid #d0d7de; }
+nav.ct b { font-size: 20px; margin-right: 12px; }
+nav.ct a { color: #0969da; text-decoration: none; font-size: 15px; }
+nav.ct a.here { color: #1f2328; font-weight: 600; border-bottom: 2px solid #fd8c73; }
+"""
+
+
+def nav_html(page: str) -> str:
+    links = "".join(
+        f'<a href="./{key}" class="{"here" if key == page else ""}">{label}</a>'
+        for key, label in PAGES.items()
+    )
+    return f'<nav class="ct"><b>campustwin</b>{links}</nav>'
+
+
+def build_page(context: ConsoleContext, page: str) -> pn.viewable.Viewable:
+    """One page of the console for one browser session: the navigation bar and the page's view."""
+    module, cls = VIEWS[page]
+    view = getattr(importlib.import_module(module), cls)(context)
+    header = pn.pane.HTML(nav_html(page), sizing_mode="stretch_width", stylesheets=[NAV_CSS])
+    return pn.Column(header, view, sizing_mode="stretch_width")

@@ -48,6 +48,18 @@ class Results:
     rack_names: list[str]
     sellable: pd.DataFrame = field(default_factory=pd.DataFrame)  # site/hall x week (physics on)
     hosted_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # product x serving step
+    rack_leases: list[str] = field(default_factory=list)  # lease holding each rack at the horizon, or ""
+
+    TABLES = (
+        "site_series",
+        "hall_series",
+        "tenant_series",
+        "jobs",
+        "leases",
+        "events",
+        "sellable",
+        "hosted_series",
+    )
 
     def write(self, folder: str | Path) -> list[Path]:
         """Write the results as JSON + Parquet files in ``folder``; return the paths written."""
@@ -57,26 +69,35 @@ class Results:
         p = out / "kpis.json"
         p.write_text(json.dumps(self.kpis, indent=2, default=_json_default) + "\n")
         paths.append(p)
-        for name in (
-            "site_series",
-            "hall_series",
-            "tenant_series",
-            "jobs",
-            "leases",
-            "events",
-            "sellable",
-            "hosted_series",
-        ):
+        for name in self.TABLES:
             p = out / f"{name}.parquet"
             getattr(self, name).to_parquet(p, index=False)
             paths.append(p)
         days = self.rack_day_utilization.shape[1]
         matrix = pd.DataFrame(self.rack_day_utilization, columns=[f"d{d:04d}" for d in range(days)])
         matrix.insert(0, "rack", self.rack_names)
+        matrix.insert(1, "lease", self.rack_leases or [""] * len(self.rack_names))
         p = out / "rack_day_utilization.parquet"
         matrix.to_parquet(p, index=False)
         paths.append(p)
         return paths
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Results:
+        """Results written by :meth:`write` (NaN KPIs come back as None, as JSON has them)."""
+        src = Path(folder)
+        kpis = json.loads((src / "kpis.json").read_text())
+        tables = {name: pd.read_parquet(src / f"{name}.parquet") for name in cls.TABLES}
+        matrix = pd.read_parquet(src / "rack_day_utilization.parquet")
+        names = matrix.pop("rack").tolist()
+        leases = matrix.pop("lease").tolist()
+        return cls(
+            kpis=kpis,
+            **tables,
+            rack_day_utilization=matrix.to_numpy(np.float32),
+            rack_names=names,
+            rack_leases=leases,
+        )
 
 
 def _json_default(value):
@@ -200,6 +221,11 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
         where=day_hours > 0,
     )
     rack_names = [f"{c.name}/{c.rack_name(r)}" for c in f.campuses for r in range(c.racks)]
+    holder = np.full(len(rack_names), -1, dtype=np.int64)
+    held = f.lease >= 0
+    holder[f.server_rack[held]] = f.lease[held]
+    lease_names = [lease.spec.name for lease in engine.leases]
+    rack_leases = [lease_names[i] if i >= 0 else "" for i in holder.tolist()]
 
     kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)
     sellable = pd.DataFrame()
@@ -210,7 +236,7 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     hosted_series = pd.concat(hosted, ignore_index=True) if hosted else pd.DataFrame()
     return Results(
         kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable,
-        hosted_series,
+        hosted_series, rack_leases,
     )  # fmt: skip
 
 

@@ -33,7 +33,7 @@ from twin.load import expect_kind, load_site, validate_document
 from twin.resolve import ResolvedSite
 from twin.scenario_checks import check_scenario
 from twin.sla import CreditStep
-from twin.yamlsafe import load_yaml
+from twin.yamlsafe import LocatedDocument, load_yaml, parse_yaml
 
 LeaseKind = Literal["reserved", "capacity_block", "on_demand", "spot"]
 
@@ -248,7 +248,19 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
     ``overrides`` (dotted path -> value, e.g. ``{"days": 30}``) are applied before validation; a bad
     override is reported against the override (``--days: ...``), not against the file's line.
     """
-    doc = load_yaml(path)
+    return scenario_from_document(load_yaml(path), Path(path).parent, overrides)
+
+
+def load_scenario_text(text: str, folder: str | Path, file: str = "<what-if>") -> Scenario:
+    """A scenario written in memory (the console's what-if), its site paths relative to ``folder``.
+
+    Checked exactly as a file is; problems name ``file`` and the line of the generated YAML.
+    """
+    return scenario_from_document(parse_yaml(text, file), Path(folder))
+
+
+def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict | None = None) -> Scenario:
+    """Validate a parsed scenario document and load every site it names (paths relative to ``folder``)."""
     expect_kind(doc, "scenario")
     if overrides and isinstance(doc.data, dict):
         for key, value in overrides.items():
@@ -263,7 +275,7 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
         ) from None
     sites, problems = [], []
     for i, rel in enumerate(spec.sites):
-        site_path = Path(path).parent / rel
+        site_path = folder / rel
         loc = ("sites", i)
         if not site_path.is_file():
             problems.append(
@@ -287,11 +299,11 @@ def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
     if not problems:
         problems.extend(
             Problem(doc.file, doc.line_of(loc), dotted(loc), msg)
-            for loc, msg in check_scenario(spec, sites, Path(path).parent)
+            for loc, msg in check_scenario(spec, sites, folder)
         )
     if problems:
         raise ProblemList(problems)
-    return Scenario(spec=spec, sites=sites, file=str(path))
+    return Scenario(spec=spec, sites=sites, file=str(folder / Path(doc.file).name))
 
 
 def _set_dotted(data: dict, key: str, value: object) -> None:

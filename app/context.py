@@ -1,0 +1,49 @@
+"""What every page of one console server shares: where the sites are, and the run pool.
+
+Made once by :func:`app.server.serve` and handed to each session's page; sessions keep their own
+state (a :class:`app.state.whatif.WhatIf` each) and share only what is the same for everyone.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.runs import RunPool
+from twin.campus import Campus, build_campus
+from twin.errors import ProblemList
+from twin.load import file_kind, load_site
+from twin.yamlsafe import load_yaml
+
+
+@dataclass(eq=False)
+class ConsoleContext:
+    sites_dir: Path
+    pool: RunPool
+
+    @property
+    def scenarios_dir(self) -> Path:
+        return self.sites_dir / "scenarios"
+
+    def site_files(self) -> dict[str, Path]:
+        """Site files in the sites folder by campus name (files that are not sites are skipped)."""
+        found = {}
+        for path in sorted(self.sites_dir.glob("*.yaml")):
+            try:
+                doc = load_yaml(path)
+                if file_kind(doc) == "site":
+                    found[str(doc.data.get("name", path.stem))] = path
+            except ProblemList:
+                continue
+        return found
+
+    def campus(self, name: str) -> Campus:
+        path = self.site_files()[name]
+        return _campus(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _campus(path: str, mtime_ns: int) -> Campus:
+    """A built campus, shared by every session until its file changes."""
+    return build_campus(load_site(path))

@@ -1,0 +1,263 @@
+"""Running scenarios for the console: a process pool, progress, cancel, and a results cache.
+
+A run of the twin is pure CPU for a fraction of a second (the demo) to a minute (both campuses
+for a year). On the server's event loop it would freeze every session; in a thread it would still
+hold the GIL. So runs go to worker processes (``spawn``: the server has threads, ``fork`` would
+copy their locks), and the event loop only awaits a future.
+
+Progress and cancel cross the process boundary through one shared array, not messages: run ``k``
+owns slot ``k`` of ``progress`` (the worker writes its share done) and of ``cancel`` (the server
+writes 1; the worker's progress callback raises :class:`RunCancelled` at its next report, about
+every 0.5 % of the horizon). Slots are few on purpose: they bound how many runs can wait.
+
+A run is named by the SHA-256 of its scenario text, its folder and the stamp (names, sizes and
+modification times) of the site and trace files beside it; same key, same results, because the
+twin is deterministic by seed. Results are kept in memory (a small LRU) and, optionally, on disk
+as the Parquet + JSON of :meth:`twin.results.Results.write`, so a year of both campuses is
+simulated once per change of its inputs, not once per visit.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import multiprocessing as mp
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.results import Results
+
+
+class RunCancelled(Exception):
+    """Raised inside a worker when its run was cancelled."""
+
+
+class PoolBusy(Exception):
+    """Too many runs are waiting; the message says what to do."""
+
+
+@dataclass
+class RunOutcome:
+    """What came back from a run: results, or the problems that stopped it (validation, cancel)."""
+
+    key: str
+    results: Results | None = None
+    problems: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    cached: bool = False
+
+
+# ----------------------------------------------------------------------------------- worker side
+
+_shared = None  # the worker's view of RunPool._shared, set once by the pool initializer
+
+
+def _init_worker(shared) -> None:
+    global _shared
+    _shared = shared
+    # Import the twin now, while the worker is idle, so the first run does not pay for it.
+    import twin.simulate  # noqa: F401
+
+
+def _warm() -> bool:
+    return True
+
+
+def _run_in_worker(slot: int, slots: int, text: str, folder: str, key: str) -> RunOutcome:
+    from twin.errors import ProblemList
+    from twin.scenario import load_scenario_text
+    from twin.simulate import simulate
+
+    def report(done: float) -> None:
+        _shared[slot] = done
+        if _shared[slots + slot]:
+            raise RunCancelled()
+
+    try:
+        scenario = load_scenario_text(text, folder)
+        results = simulate(scenario, progress=report)
+    except ProblemList as exc:
+        return RunOutcome(key, problems=[str(p) for p in exc.problems])
+    except RunCancelled:
+        return RunOutcome(key, cancelled=True, problems=["cancelled"])
+    return RunOutcome(key, results=results)
+
+
+# ----------------------------------------------------------------------------------- server side
+
+
+def files_stamp(folder: Path) -> list[tuple[str, int, int]]:
+    """Names, sizes and mtimes of the inputs a scenario in ``folder`` can read (sites, traces)."""
+    found = []
+    for base in (folder, folder.parent):
+        for sub in ("", "traces"):
+            d = base / sub
+            if d.is_dir():
+                for p in sorted(d.iterdir()):
+                    if p.is_file() and p.suffix in (".yaml", ".yml", ".csv"):
+                        st = p.stat()
+                        found.append((str(p), st.st_size, st.st_mtime_ns))
+    return found
+
+
+def run_key(text: str, folder: Path) -> str:
+    h = hashlib.sha256()
+    h.update(text.encode())
+    h.update(str(folder.resolve()).encode())
+    for name, size, mtime in files_stamp(folder):
+        h.update(f"{name}\0{size}\0{mtime}\n".encode())
+    return h.hexdigest()
+
+
+@dataclass(eq=False)
+class RunHandle:
+    """One submitted run, as a session sees it."""
+
+    key: str
+    future: cf.Future
+    pool: RunPool
+    slot: int | None = None
+
+    @property
+    def progress(self) -> float:
+        if self.future.done():
+            return 1.0
+        return self.pool.progress_of(self.slot)
+
+    def cancel(self) -> None:
+        self.pool.cancel(self)
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
+class RunPool:
+    """Worker processes for scenario runs, shared by every session of one server.
+
+    ``workers`` processes run at once; at most ``slots`` runs may be queued or running, beyond
+    which :meth:`submit` raises :class:`PoolBusy`. ``cache_dir`` keeps results on disk.
+    """
+
+    def __init__(
+        self, workers: int = 1, slots: int = 32, memory_cache: int = 16, cache_dir: Path | None = None
+    ):
+        ctx = mp.get_context("spawn")
+        self.slots = slots
+        self._shared = ctx.Array("d", 2 * slots, lock=False)
+        self._executor = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(self._shared,)
+        )
+        self._free = list(range(slots))
+        self._lock = threading.Lock()
+        self._running: dict[str, RunHandle] = {}
+        self._memory: OrderedDict[str, Results] = OrderedDict()
+        self._memory_cache = memory_cache
+        self.cache_dir = cache_dir
+
+    def warm(self) -> cf.Future:
+        """Start the workers now (they import the twin), so the first what-if is not slow."""
+        return self._executor.submit(_warm)
+
+    def shutdown(self) -> None:
+        for handle in list(self._running.values()):
+            handle.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- cache ----------------------------------------------------------------------------------
+
+    def cached(self, key: str) -> Results | None:
+        with self._lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key]
+        if self.cache_dir is not None and (self.cache_dir / key / "kpis.json").is_file():
+            try:
+                results = Results.read(self.cache_dir / key)
+            except (OSError, ValueError):  # a damaged entry is recomputed, not fatal
+                return None
+            self._remember(key, results)
+            return results
+        return None
+
+    def _remember(self, key: str, results: Results) -> None:
+        with self._lock:
+            self._memory[key] = results
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_cache:
+                self._memory.popitem(last=False)
+
+    def _store(self, key: str, results: Results) -> None:
+        self._remember(key, results)
+        if self.cache_dir is None:
+            return
+        final = self.cache_dir / key
+        if final.exists():
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=self.cache_dir))
+        try:
+            results.write(tmp)
+            tmp.rename(final)  # atomic: a reader sees a whole entry or none
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def submit(self, text: str, folder: Path) -> RunHandle:
+        """Run a scenario (YAML text, site paths relative to ``folder``), or reuse a run of it."""
+        key = run_key(text, folder)
+        results = self.cached(key)
+        if results is not None:
+            done: cf.Future = cf.Future()
+            done.set_result(RunOutcome(key, results=results, cached=True))
+            return RunHandle(key, done, self)
+        with self._lock:
+            if key in self._running:  # the same what-if from another session: share the run
+                return self._running[key]
+            if not self._free:
+                raise PoolBusy(
+                    f"{self.slots} runs are already queued or running; wait for one to finish or cancel one"
+                )
+            slot = self._free.pop()
+            self._shared[slot] = 0.0
+            self._shared[self.slots + slot] = 0.0
+            future = self._executor.submit(_run_in_worker, slot, self.slots, text, str(folder), key)
+            handle = RunHandle(key, future, self, slot)
+            self._running[key] = handle
+        future.add_done_callback(lambda f: self._finished(handle, f))
+        return handle
+
+    def _finished(self, handle: RunHandle, future: cf.Future) -> None:
+        with self._lock:
+            self._running.pop(handle.key, None)
+            if handle.slot is not None:
+                self._free.append(handle.slot)
+                handle.slot = None
+        if future.cancelled() or future.exception() is not None:
+            return
+        outcome: RunOutcome = future.result()
+        if outcome.results is not None:
+            self._store(handle.key, outcome.results)
+
+    def progress_of(self, slot: int | None) -> float:
+        return 0.0 if slot is None else float(self._shared[slot])
+
+    def cancel(self, handle: RunHandle) -> None:
+        with self._lock:
+            if handle.slot is not None:
+                self._shared[self.slots + handle.slot] = 1.0
+        handle.future.cancel()  # succeeds only while it is still waiting for a worker
+
+
+def outcome_of(handle: RunHandle) -> RunOutcome:
+    """The handle's outcome once done, with a worker crash or pool cancel told as a problem."""
+    if handle.future.cancelled():
+        return RunOutcome(handle.key, cancelled=True, problems=["cancelled"])
+    exc = handle.future.exception()
+    if exc is not None:
+        return RunOutcome(handle.key, problems=[f"the run failed: {type(exc).__name__}: {exc}"])
+    return handle.future.result()

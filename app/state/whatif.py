@@ -1,0 +1,353 @@
+"""The what-if an operator is editing: a base scenario, a few knobs, and tables of what is sold.
+
+A what-if starts from a scenario file (its sites, internal demand and money) and changes what an
+operator changes: the horizon and seed, how much internal work arrives, how often hardware fails,
+the leases and hosted-model products sold, and events. From it come two scenario texts: the
+what-if itself and its *baseline*, the same with nothing sold, so that the difference between
+their results is what the sales do.
+
+Tables are lists of plain rows (one dict per lease, product or event) with the columns an
+operator edits; fields the table does not show (a custom credit schedule, a request trace) are
+kept from the base scenario's item of the same name. The whole what-if fits in a URL query
+(:meth:`WhatIf.to_query`), so a link reproduces it. No Panel here: views bind to these params.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import param
+import yaml
+
+from twin.errors import ProblemList
+from twin.load import file_kind
+from twin.yamlsafe import load_yaml
+
+LEASE_COLUMNS = {
+    "name": "lease",
+    "tenant": "tenant",
+    "gpu_type": "H100-SXM",
+    "gpus": 512,
+    "site": "any",
+    "kind": "reserved",
+    "billing": "take_or_pay",
+    "start_day": 0.0,
+    "term_days": 365.0,
+    "price_usd_per_gpu_hour": 2.35,
+    "sla_availability": 0.99,
+    "isolation": "pod",
+    "termination_notice_days": 90.0,
+}
+
+#: A new hosted product: Llama 3.1 70B on 8 x H100 (the lease_vs_tokens sample, its assumptions).
+HOSTED_COLUMNS = {
+    "name": "model-api",
+    "model": "Llama 3.1 70B Instruct (FP8, TP8)",
+    "site": "",
+    "gpu_type": "H100-SXM",
+    "gpus_per_replica": 8,
+    "peak_requests_per_second": 100.0,
+    "price_usd_per_million_input_tokens": 0.55,
+    "price_usd_per_million_output_tokens": 2.20,
+    "ttft_p95_seconds": 2.0,
+    "min_replicas": 2,
+    "max_replicas": 16,
+}
+HOSTED_FIXED = {"input_tokens_per_second": 40000, "output_tokens_per_second": 6000, "concurrency": 64}
+
+EVENT_COLUMNS = {
+    "kind": "outage",
+    "day": 1.0,
+    "hours": 24.0,
+    "site": "",
+    "hall": "",
+    "mw": None,
+    "lease": "",
+    "factor": None,
+    "degrees_c": None,
+}
+
+#: A URL longer than this is refused: links are for sharing a what-if, not for carrying a file.
+MAX_QUERY_CHARS = 16_000
+MAX_ROWS = 64
+
+
+class WhatIfError(ValueError):
+    """A what-if that cannot be built or read back; the message says what to change."""
+
+
+def scenario_files(folder: Path) -> dict[str, Path]:
+    """Scenario files in ``folder`` by stem (the name a URL uses), valid YAML of kind scenario only."""
+    found = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            if file_kind(load_yaml(path)) == "scenario":
+                found[path.stem] = path
+        except ProblemList:
+            continue
+    return found
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _row(item: dict, columns: dict) -> dict:
+    return {k: item.get(k, default) for k, default in columns.items()}
+
+
+def lease_row(lease: dict) -> dict:
+    row = _row(lease, LEASE_COLUMNS)
+    row["sla_availability"] = (lease.get("sla") or {}).get("availability", LEASE_COLUMNS["sla_availability"])
+    return row
+
+
+def hosted_row(product: dict) -> dict:
+    row = _row(product, HOSTED_COLUMNS)
+    demand = product.get("demand") or {}
+    row["peak_requests_per_second"] = demand.get("peak_requests_per_second")
+    row["ttft_p95_seconds"] = (product.get("latency") or {}).get("ttft_p95_seconds", 2.0)
+    return row
+
+
+class WhatIf(param.Parameterized):
+    """One session's what-if: a base scenario and the operator's changes to it."""
+
+    base = param.String(default="demo_baseline", doc="stem of the base scenario file")
+    days = param.Number(default=30, bounds=(1, 3650), doc="horizon")
+    seed = param.Integer(default=7, bounds=(0, 2**63 - 1))
+    training_scale = param.Number(default=1.0, bounds=(0, 10), doc="x the base's training arrivals")
+    inference_scale = param.Number(default=1.0, bounds=(0, 10), doc="x the base's inference peaks")
+    failure_scale = param.Number(default=1.0, bounds=(0, 100), doc="x the Llama 3 failure rates")
+    physics = param.Boolean(default=True, doc="power chain, cooling and weather on")
+    leases = param.List(default=[], item_type=dict)
+    hosted = param.List(default=[], item_type=dict)
+    events = param.List(default=[], item_type=dict)
+
+    def __init__(self, folder: Path, **params: Any) -> None:
+        super().__init__(**params)
+        self.folder = Path(folder)
+        self.choices = scenario_files(self.folder)
+        self._base_data: dict = {}
+        self.load_base(self.base)
+
+    # -- the base -------------------------------------------------------------------------------
+
+    def load_base(self, stem: str) -> None:
+        """Start over from scenario ``stem``: its horizon, seed, sales and events become the tables."""
+        if stem not in self.choices:
+            raise WhatIfError(
+                f"no scenario {stem!r} in {self.folder}; choose one of: {', '.join(self.choices)}"
+            )
+        data = load_yaml(self.choices[stem]).data
+        self._base_data = data
+        failures = data.get("failures") or {}
+        self.param.update(
+            base=stem,
+            days=float(data.get("days", 365)),
+            seed=int(data.get("seed", 0)),
+            training_scale=1.0,
+            inference_scale=1.0,
+            failure_scale=float(failures.get("rate_scale", 1.0)),
+            physics=bool((data.get("physics") or {}).get("enabled", True)),
+            leases=[lease_row(x) for x in data.get("leases") or []],
+            hosted=[hosted_row(x) for x in data.get("hosted_models") or []],
+            events=[_row(x, EVENT_COLUMNS) for x in data.get("events") or []],
+        )
+
+    @property
+    def site_names(self) -> list[str]:
+        names = []
+        for rel in self._base_data.get("sites") or []:
+            try:
+                names.append(str(load_yaml(self.folder / rel).data.get("name")))
+            except (ProblemList, AttributeError):
+                continue
+        return names
+
+    def new_lease(self) -> dict:
+        taken = {r["name"] for r in self.leases}
+        n = len(self.leases) + 1
+        while f"lease-{n}" in taken:
+            n += 1
+        sites = self.site_names
+        return LEASE_COLUMNS | {
+            "name": f"lease-{n}",
+            "tenant": f"Tenant {n}",
+            "site": sites[0] if sites else "any",
+        }
+
+    def new_hosted(self) -> dict:
+        taken = {r["name"] for r in self.hosted} | {r["name"] for r in self.leases}
+        n = len(self.hosted) + 1
+        while f"model-api-{n}" in taken:
+            n += 1
+        sites = self.site_names
+        return HOSTED_COLUMNS | {"name": f"model-api-{n}", "site": sites[0] if sites else ""}
+
+    # -- scenario text --------------------------------------------------------------------------
+
+    def scenario_data(self, sales: bool = True) -> dict:
+        """The scenario as a dict; ``sales=False`` gives the baseline (no leases, no products)."""
+        data = copy.deepcopy(self._base_data)
+        data["name"] = f"{data.get('name', self.base)}-{'what-if' if sales else 'baseline'}"
+        data["days"] = self.days
+        data["seed"] = self.seed
+        if isinstance(data.get("training"), dict) and self.training_scale != 1.0:
+            data["training"]["arrivals_per_day"] = (
+                data["training"].get("arrivals_per_day", 20) * self.training_scale
+            )
+        for inf in data.get("inference") or []:
+            if isinstance(inf, dict) and "peak_gpus" in inf:
+                inf["peak_gpus"] = max(1, round(inf["peak_gpus"] * self.inference_scale))
+        if self.inference_scale == 0:
+            data["inference"] = []
+        data["failures"] = {**(data.get("failures") or {}), "rate_scale": self.failure_scale}
+        data["failures"]["enabled"] = self.failure_scale > 0
+        data["physics"] = {**(data.get("physics") or {}), "enabled": self.physics}
+        base_leases = {x.get("name"): x for x in data.get("leases") or [] if isinstance(x, dict)}
+        base_hosted = {x.get("name"): x for x in data.get("hosted_models") or [] if isinstance(x, dict)}
+        data["leases"] = (
+            [self._lease(r, base_leases.get(r.get("name"))) for r in self.leases] if sales else []
+        )
+        data["hosted_models"] = (
+            [self._hosted(r, base_hosted.get(r.get("name"))) for r in self.hosted] if sales else []
+        )
+        lease_names = {r.get("name") for r in self.leases}
+        data["events"] = [
+            e
+            for e in (self._event(r) for r in self.events)
+            if sales or e["kind"] != "lease_termination" or e.get("lease") not in lease_names
+        ]
+        return data
+
+    def scenario_text(self, sales: bool = True) -> str:
+        return yaml.safe_dump(self.scenario_data(sales), sort_keys=False, allow_unicode=True)
+
+    @staticmethod
+    def _lease(row: dict, base: dict | None) -> dict:
+        out = copy.deepcopy(base) if base else {}
+        for key in LEASE_COLUMNS:
+            if key == "sla_availability":
+                continue
+            if not _blank(row.get(key)):
+                out[key] = row[key]
+        if not _blank(row.get("sla_availability")):
+            out["sla"] = {**(out.get("sla") or {}), "availability": row["sla_availability"]}
+        if out.get("kind") in ("on_demand", "spot"):
+            out["billing"] = "metered"  # they are billed by use; a table should not trip on it
+        return out
+
+    @staticmethod
+    def _hosted(row: dict, base: dict | None) -> dict:
+        out = copy.deepcopy(base) if base else dict(HOSTED_FIXED)
+        for key in HOSTED_COLUMNS:
+            if key in ("peak_requests_per_second", "ttft_p95_seconds"):
+                continue
+            if not _blank(row.get(key)):
+                out[key] = row[key]
+        rate = row.get("peak_requests_per_second")
+        if not _blank(rate) and "trace" not in out:
+            out["demand"] = {**(out.get("demand") or {}), "peak_requests_per_second": rate}
+        if not _blank(row.get("ttft_p95_seconds")):
+            out["latency"] = {**(out.get("latency") or {}), "ttft_p95_seconds": row["ttft_p95_seconds"]}
+        return out
+
+    @staticmethod
+    def _event(row: dict) -> dict:
+        return {k: row[k] for k in EVENT_COLUMNS if not _blank(row.get(k))}
+
+    # -- the URL --------------------------------------------------------------------------------
+
+    def to_query(self) -> dict[str, str]:
+        """The what-if as URL query parameters (values are strings; tables are compact JSON)."""
+        return {
+            "base": self.base,
+            "days": _num(self.days),
+            "seed": str(self.seed),
+            "training": _num(self.training_scale),
+            "inference": _num(self.inference_scale),
+            "failures": _num(self.failure_scale),
+            "physics": "1" if self.physics else "0",
+            "leases": _json(self.leases),
+            "hosted": _json(self.hosted),
+            "events": _json(self.events),
+        }
+
+    def apply_query(self, query: dict[str, str]) -> None:
+        """Set the what-if from URL query parameters; raise WhatIfError naming the parameter at fault."""
+        if sum(len(k) + len(v) for k, v in query.items()) > MAX_QUERY_CHARS:
+            raise WhatIfError(
+                f"the link is longer than {MAX_QUERY_CHARS:,} characters; share a saved scenario instead"
+            )
+        if "base" in query:
+            self.load_base(query["base"])
+        updates: dict[str, Any] = {}
+        for key, name, kind in (
+            ("days", "days", float),
+            ("seed", "seed", int),
+            ("training", "training_scale", float),
+            ("inference", "inference_scale", float),
+            ("failures", "failure_scale", float),
+        ):
+            if key in query:
+                updates[name] = _parse(key, query[key], kind, self.param[name].bounds)
+        if "physics" in query:
+            if query["physics"] not in ("0", "1"):
+                raise WhatIfError("link parameter physics: expected 0 or 1")
+            updates["physics"] = query["physics"] == "1"
+        for key, columns in (
+            ("leases", LEASE_COLUMNS),
+            ("hosted", HOSTED_COLUMNS),
+            ("events", EVENT_COLUMNS),
+        ):
+            if key in query:
+                updates[key] = _rows(key, query[key], columns)
+        self.param.update(**updates)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _json(rows: list[dict]) -> str:
+    clean = [{k: (None if _blank(v) else v) for k, v in r.items()} for r in rows]
+    return json.dumps(clean, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse(key: str, text: str, kind: type, bounds: tuple) -> float | int:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise WhatIfError(f"link parameter {key}: {text[:40]!r} is not a number") from None
+    lo, hi = bounds
+    if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise WhatIfError(f"link parameter {key}: {value} is outside {lo}..{hi}")
+    return value
+
+
+def _rows(key: str, text: str, columns: dict) -> list[dict]:
+    try:
+        rows = json.loads(text)
+    except ValueError:
+        raise WhatIfError(f"link parameter {key}: not valid JSON; copy the link again") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise WhatIfError(f"link parameter {key}: expected a list of rows")
+    if len(rows) > MAX_ROWS:
+        raise WhatIfError(f"link parameter {key}: at most {MAX_ROWS} rows")
+    out = []
+    for i, r in enumerate(rows):
+        unknown = set(r) - set(columns)
+        if unknown:
+            raise WhatIfError(f"link parameter {key}, row {i + 1}: unknown column {sorted(unknown)[0]!r}")
+        bad = [
+            k for k, v in r.items() if not isinstance(v, (str, int, float, type(None))) or isinstance(v, bool)
+        ]
+        if bad:
+            raise WhatIfError(f"link parameter {key}, row {i + 1}: {bad[0]} must be a number or text")
+        out.append({k: r.get(k, columns[k]) for k in columns})
+    return out

@@ -1,0 +1,200 @@
+"""The Capacity page: what is committed, free, failed and sellable, by site, hall and week.
+
+For executives: headline figures of a run, four site x hall x week heatmaps, and the rack x day
+utilisation matrix. That matrix has ~20,000 rows for Louisiana, too tall for a browser as a plain
+image (WebGL refuses it) and far too many cells for a HeatMap, so it goes through datashader's
+``rasterize`` with a ``max`` aggregator: each screen pixel shows the busiest rack-day under it,
+and a hot spot is never averaged away.
+
+The run shown is named in the URL: ``?run=KEY`` (a what-if just run) or ``?scenario=STEM`` (a
+scenario file as written, run once and then read from the cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from holoviews.operation.datashader import rasterize
+
+from app.context import ConsoleContext
+from app.runs import PoolBusy, outcome_of
+from app.state.whatif import scenario_files
+from app.views.compare import CARD_CSS, fmt
+from twin.results import Results
+from twin.yamlsafe import read_text
+
+HOURS_PER_WEEK = 168.0
+DEFAULT_SCENARIO = "lease_vs_tokens"
+
+
+def weekly_capacity(results: Results) -> pd.DataFrame:
+    """GPUs by hall and week: committed to leases (mean), free (mean), failed (peak), sellable (worst)."""
+    h = results.hall_series
+    week = (h["time_h"] // HOURS_PER_WEEK).astype(int)
+    free = h["installed_gpus"] - h["busy_gpus"] - h["leased_gpus"] - h["failed_gpus"]
+    frame = pd.DataFrame(
+        {
+            "hall": h["hall"],
+            "week": week,
+            "committed": h["leased_gpus"],
+            "free": free,
+            "failed": h["failed_gpus"],
+        }
+    )
+    out = frame.groupby(["hall", "week"], sort=False).agg(
+        committed=("committed", "mean"), free=("free", "mean"), failed=("failed", "max")
+    )
+    sell = results.sellable
+    if len(sell):
+        halls = sell[sell["hall"] != ""].set_index(["hall", "week"])["sellable_gpus"]
+        out = out.join(halls.rename("sellable"), how="left")
+    else:
+        out["sellable"] = np.nan
+    return out.reset_index()
+
+
+def headline(results: Results) -> dict[str, str]:
+    k = results.kpis
+    days = float(k.get("days") or 1)
+    revenue = float(k.get("revenue_usd") or 0) + float(k.get("hosted_revenue_usd") or 0)
+    it_mw = results.site_series.groupby("time_h")["it_kw"].sum().mean() / 1000.0
+    return {
+        "GPUs": f"{int(k.get('gpus', 0)):,}",
+        "Mean IT load": f"{it_mw:,.1f} MW",
+        "Peak facility": fmt(k.get("peak_facility_mw"), "mw"),
+        "Utilisation": fmt(k.get("utilization"), "share"),
+        "Leased share": fmt(k.get("leased_share"), "share"),
+        "Revenue run-rate": fmt(revenue / days * 365.0, "usd") + " / yr",
+        "Depreciation covered": fmt(k.get("depreciation_covered"), "share"),
+    }
+
+
+def headline_html(results: Results) -> str:
+    cards = "".join(
+        f'<div class="card" data-kpi="{html.escape(label)}"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div></div>'
+        for label, value in headline(results).items()
+    )
+    return f'<div class="cards">{cards}</div>'
+
+
+HEATMAPS = {
+    "committed": ("Committed to leases (mean GPUs)", "Purples"),
+    "free": ("Free (mean GPUs)", "Greens"),
+    "failed": ("Failed (peak GPUs)", "Reds"),
+    "sellable": ("Sellable on top (worst hour, GPUs)", "Blues"),
+}
+
+
+def heatmap(weekly: pd.DataFrame, metric: str) -> hv.HeatMap:
+    title, cmap = HEATMAPS[metric]
+    data = weekly[["week", "hall", metric]].rename(columns={metric: "gpus"})
+    return hv.HeatMap(data, ["week", "hall"], "gpus").opts(
+        title=title, cmap=cmap, colorbar=True, tools=["hover"], responsive=True,
+        height=max(220, 40 + 18 * weekly["hall"].nunique()), xlabel="week", ylabel="",
+    )  # fmt: skip
+
+
+def rack_day_image(results: Results) -> hv.DynamicMap:
+    """Rack x day utilisation, rasterized with max so the busiest rack-day under a pixel shows."""
+    matrix = results.rack_day_utilization
+    racks, days = matrix.shape
+    image = hv.Image(
+        matrix[::-1],  # hv.Image's first row is the top; rack 0 is drawn at the bottom
+        bounds=(0, 0, days, racks),
+        kdims=["day", "rack"],
+        vdims=["utilisation"],
+    )
+    return rasterize(image, aggregator="max").opts(
+        cmap="viridis", clim=(0, 1), colorbar=True, tools=["hover"], responsive=True, height=420,
+        title=f"Rack x day utilisation ({racks:,} racks; max per pixel)",
+    )  # fmt: skip
+
+
+class CapacityView(pn.viewable.Viewer):
+    """Capacity of one run: ``?run=KEY`` or ``?scenario=STEM``; a scenario is run on demand."""
+
+    scenario = param.Selector(default=DEFAULT_SCENARIO, objects=[DEFAULT_SCENARIO])
+
+    def __init__(self, context: ConsoleContext, **params):
+        choices = list(scenario_files(context.scenarios_dir))
+        super().__init__(**params)
+        self.param.scenario.objects = choices
+        self.context = context
+        self._select = pn.widgets.Select.from_param(self.param.scenario, name="Scenario", width=260)
+        self._progress = pn.indicators.Progress(value=0, max=100, visible=False, width=300)
+        self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._body = pn.Column(sizing_mode="stretch_width")
+        self._run_key: str | None = None
+        args = (pn.state.session_args or {}) if pn.state.curdoc is not None else {}
+        if args.get("run"):
+            self._run_key = args["run"][0].decode("ascii", "replace")[:64]
+        elif args.get("scenario"):
+            stem = args["scenario"][0].decode("utf-8", "replace")
+            if stem in choices:
+                self.scenario = stem
+        if pn.state.curdoc is not None:
+            pn.state.onload(self._load)
+        self.param.watch(self._on_scenario, "scenario")
+
+    async def _on_scenario(self, event) -> None:
+        self._run_key = None
+        if pn.state.location is not None:
+            pn.state.location.search = "?scenario=" + event.new
+        await self._load()
+
+    async def _load(self) -> None:
+        pool = self.context.pool
+        if self._run_key is not None:
+            results = pool.cached(self._run_key)
+            if results is None:
+                self._status.object = (
+                    "That run is no longer in the cache; pick a scenario or run the what-if again."
+                )
+                return
+            self._status.object = "A what-if run from the What-if page."
+            self._show(results)
+            return
+        path = scenario_files(self.context.scenarios_dir)[self.scenario]
+        try:
+            handle = pool.submit(read_text(path), path.parent)
+        except PoolBusy as exc:
+            self._status.object = str(exc)
+            return
+        self._progress.visible = not handle.done()
+        while not handle.done():
+            self._status.object = f"Running **{self.scenario}** (once; later visits read the cache)…"
+            self._progress.value = int(100 * handle.progress)
+            await asyncio.sleep(0.2)
+        self._progress.visible = False
+        outcome = outcome_of(handle)
+        if outcome.results is None:
+            self._status.object = "The scenario could not run: " + "; ".join(outcome.problems)
+            return
+        self._status.object = f"Scenario **{self.scenario}**, as written in its file."
+        self._show(outcome.results)
+
+    def _show(self, results: Results) -> None:
+        weekly = weekly_capacity(results)
+        maps = [pn.pane.HoloViews(heatmap(weekly, m), sizing_mode="stretch_width") for m in HEATMAPS]
+        if weekly["sellable"].isna().all():
+            maps[-1] = pn.pane.Markdown("Sellable capacity needs physics on (power, cooling, weather).")
+        self._body.objects = [
+            pn.pane.HTML(headline_html(results), sizing_mode="stretch_width", stylesheets=[CARD_CSS]),
+            pn.GridBox(*maps, ncols=2, sizing_mode="stretch_width"),
+            pn.pane.HoloViews(rack_day_image(results), sizing_mode="stretch_width"),
+        ]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self._select, self._progress),
+            self._status,
+            self._body,
+            sizing_mode="stretch_width",
+        )

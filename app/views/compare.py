@@ -1,0 +1,292 @@
+"""A what-if beside its baseline: KPI cards with deltas, series overlays, SLA and impact tables.
+
+Pure functions from :class:`twin.results.Results` to HTML, tables and HoloViews/Bokeh objects;
+the what-if view lays them out. Every user-given name (tenants, leases, products) is escaped
+before it reaches HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+from bokeh.plotting import figure
+
+from twin.results import Results
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    kind: str  # usd, share, hours, mw, ratio, count
+    better: int  # +1 higher is better, -1 lower is better, 0 neither
+
+
+def sales_money(kpis: dict) -> dict[str, float]:
+    """Revenue to margin of everything sold (leases and hosted models), as the waterfall shows it."""
+    products = (kpis.get("products") or {}).values()
+
+    def total(key: str) -> float:
+        return float(sum((p.get(key) or 0.0) for p in products))
+
+    displaced = float(kpis.get("displaced_internal_value_usd") or 0.0)
+    money = {
+        "revenue": total("revenue_usd"),
+        "credits": total("credits_usd"),
+        "energy": total("energy_cost_usd"),
+        "depreciation": total("depreciation_usd"),
+        "displaced internal work": displaced,
+    }
+    money["margin"] = total("margin_usd") - displaced
+    return money
+
+
+def kpi_values(results: Results) -> dict[str, float | None]:
+    k = results.kpis
+    money = sales_money(k)
+    jobs = results.jobs
+    training = jobs[(jobs["kind"] == "training") & (jobs["status"] == "done")] if len(jobs) else jobs
+    turnaround = float((training["end_h"] - training["submit_h"]).mean()) if len(training) else None
+    return {
+        "revenue": money["revenue"],
+        "margin": money["margin"],
+        "credits": money["credits"],
+        "utilization": k.get("utilization"),
+        "leased_share": k.get("leased_share"),
+        "internal_utilization": k.get("internal_utilization"),
+        "queue_wait": k.get("queue_wait_mean_hours"),
+        "turnaround": turnaround,
+        "ettr": k.get("effective_training_time"),
+        "pue": k.get("pue"),
+        "peak_mw": k.get("peak_facility_mw"),
+        "energy_cost": k.get("energy_cost_usd"),
+        "depreciation_covered": k.get("depreciation_covered"),
+    }
+
+
+CARDS = {
+    "revenue": Card("Sales revenue", "usd", +1),
+    "margin": Card("Sales margin", "usd", +1),
+    "credits": Card("SLA credits", "usd", -1),
+    "utilization": Card("GPU utilisation", "share", +1),
+    "leased_share": Card("Leased share", "share", 0),
+    "internal_utilization": Card("Internal utilisation", "share", 0),
+    "queue_wait": Card("Mean queue wait", "hours", -1),
+    "turnaround": Card("Training turnaround", "hours", -1),
+    "ettr": Card("Effective training time", "share", +1),
+    "pue": Card("PUE", "ratio", -1),
+    "peak_mw": Card("Peak facility", "mw", 0),
+    "energy_cost": Card("Energy cost", "usd", 0),
+    "depreciation_covered": Card("Depreciation covered", "share", +1),
+}
+
+
+def fmt(value: float | None, kind: str, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    sign = "+" if signed and value > 0 else ("−" if value < 0 else "")
+    v = abs(value)
+    if kind == "usd":
+        for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+            if v >= scale:
+                return f"{sign}${v / scale:,.2f}{unit}"
+        return f"{sign}${v:,.0f}"
+    if kind == "share":
+        return f"{sign}{v * 100:.1f}{' pts' if signed else ' %'}"
+    if kind == "hours":
+        return f"{sign}{v:,.2f} h"
+    if kind == "mw":
+        return f"{sign}{v:,.1f} MW"
+    if kind == "ratio":
+        return f"{sign}{v:.3f}"
+    return f"{sign}{v:,.0f}"
+
+
+def cards_html(whatif: Results, baseline: Results | None) -> str:
+    """KPI cards: the what-if's value, and its change from the baseline coloured good or bad."""
+    now = kpi_values(whatif)
+    before = kpi_values(baseline) if baseline is not None else {}
+    parts = []
+    for key, card in CARDS.items():
+        value, base = now.get(key), before.get(key)
+        delta_html = ""
+        if base is not None and value is not None:
+            delta = value - base
+            tone = "same"
+            if abs(delta) > 1e-9 * max(1.0, abs(base)):
+                tone = "neutral" if card.better == 0 else ("good" if delta * card.better > 0 else "bad")
+            text = fmt(delta, card.kind, signed=True) if tone != "same" else "no change"
+            delta_html = f'<div class="delta {tone}">{html.escape(text)} vs baseline</div>'
+        parts.append(
+            f'<div class="card" data-kpi="{key}"><div class="label">{html.escape(card.label)}</div>'
+            f'<div class="value">{html.escape(fmt(value, card.kind))}</div>{delta_html}</div>'
+        )
+    return '<div class="cards">' + "".join(parts) + "</div>"
+
+
+CARD_CSS = """
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px; }
+.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 10px; background: #fff; }
+.card .label { font-size: 12px; color: #57606a; }
+.card .value { font-size: 20px; font-weight: 600; }
+.card .delta { font-size: 12px; }
+.delta.good { color: #1a7f37; } .delta.bad { color: #cf222e; }
+.delta.neutral { color: #0969da; } .delta.same { color: #57606a; }
+"""
+
+
+# ------------------------------------------------------------------------------------- series
+
+
+def _campus_series(results: Results) -> pd.DataFrame:
+    s = results.site_series.groupby("time_h", sort=True).sum(numeric_only=True).reset_index()
+    s["day"] = s["time_h"] / 24.0
+    if "facility_kw" in s and "it_kw" in s:
+        s["pue"] = np.divide(s["facility_kw"], s["it_kw"], out=np.full(len(s), np.nan), where=s["it_kw"] > 0)
+    halls = results.hall_series
+    if "cooling_headroom_kw" in halls:
+        h = halls.groupby("time_h", sort=True)[["cooling_headroom_kw", "power_headroom_kw"]].sum()
+        s = s.merge(h.reset_index(), on="time_h", how="left")
+    return s
+
+
+SERIES = {
+    "GPUs": [("busy_gpus", "busy"), ("leased_gpus", "leased"), ("failed_gpus", "failed")],
+    "Headroom (MW)": [
+        ("supply_headroom_kw", "site supply"),
+        ("power_headroom_kw", "hall power"),
+        ("cooling_headroom_kw", "cooling"),
+    ],
+    "PUE": [("pue", "PUE")],
+}
+COLORS = {"busy": "#0969da", "leased": "#8250df", "failed": "#cf222e", "site supply": "#1a7f37",
+          "hall power": "#9a6700", "cooling": "#0598bc", "PUE": "#57606a"}  # fmt: skip
+
+
+def overlays(whatif: Results, baseline: Results | None) -> list[hv.Overlay]:
+    """One plot per group of SERIES: the what-if solid, the baseline dashed, hover gives values."""
+    runs = [("what-if", _campus_series(whatif), "solid")]
+    if baseline is not None:
+        runs.append(("baseline", _campus_series(baseline), "dashed"))
+    plots = []
+    for title, metrics in SERIES.items():
+        curves = []
+        for run, frame, dash in runs:
+            for col, label in metrics:
+                if col not in frame:
+                    continue
+                y = frame[col] / 1000.0 if col.endswith("_kw") else frame[col]
+                data = pd.DataFrame({"day": frame["day"], "value": y})
+                curves.append(
+                    hv.Curve(data, "day", "value", label=f"{label} ({run})").opts(
+                        color=COLORS[label], line_dash=dash, tools=["hover"]
+                    )
+                )
+        if not curves:
+            continue
+        plots.append(
+            hv.Overlay(curves).opts(
+                title=title,
+                height=260,
+                responsive=True,
+                legend_position="top_left",
+                xlabel="day",
+                ylabel=title,
+            )
+        )
+    return plots
+
+
+# --------------------------------------------------------------------------------------- tables
+
+
+def sla_table(results: Results) -> pd.DataFrame:
+    """SLA attainment per tenant: leases (availability) and hosted models (latency)."""
+    rows = []
+    for name, p in (results.kpis.get("products") or {}).items():
+        hosted = p.get("product") == "hosted_model"
+        rows.append(
+            {
+                "product": name,
+                "tenant": p.get("tenant") or ("hosted: " + str(p.get("model", ""))),
+                "kind": "hosted model" if hosted else p.get("kind", ""),
+                "GPUs": p.get("gpus"),
+                "SLA": "latency p95" if hosted else "availability",
+                "attainment": p.get("latency_attainment") if hosted else p.get("sla_attainment"),
+                "revenue $": p.get("revenue_usd"),
+                "credits $": p.get("credits_usd"),
+                "margin $": p.get("margin_usd"),
+                "margin $/GPU-h": p.get("margin_per_gpu_hour_usd"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["product", "tenant", "kind", "GPUs", "SLA", "attainment", "revenue $",
+                                        "credits $", "margin $", "margin $/GPU-h"])  # fmt: skip
+    leases = results.leases
+    if len(frame) and len(leases) and "months_below_target" in leases:
+        below = dict(zip(leases["lease"], leases["months_below_target"], strict=True))
+        frame["months below"] = frame["product"].map(below)
+    return frame
+
+
+IMPACT = [
+    ("queue_wait_mean_hours", "mean queue wait (h)"),
+    ("queue_wait_p95_hours", "p95 queue wait (h)"),
+    ("queue_wait_gpu_weighted_hours", "GPU-weighted queue wait (h)"),
+    ("effective_training_time", "effective training time"),
+    ("internal_utilization", "internal utilisation"),
+    ("jobs_completed", "jobs completed"),
+    ("preemptions", "preemptions"),
+    ("inference_unmet_gpu_hours", "inference unmet GPU-h"),
+    ("displaced_internal_value_usd", "displaced internal value ($)"),
+]
+
+
+def impact_table(whatif: Results, baseline: Results | None) -> pd.DataFrame:
+    """Internal work, baseline against what-if."""
+    rows = []
+    turn_now = kpi_values(whatif)["turnaround"]
+    turn_base = kpi_values(baseline)["turnaround"] if baseline is not None else None
+    for key, label in IMPACT:
+        now = whatif.kpis.get(key)
+        base = baseline.kpis.get(key) if baseline is not None else None
+        rows.append({"measure": label, "baseline": base, "what-if": now})
+    rows.append({"measure": "training turnaround (h)", "baseline": turn_base, "what-if": turn_now})
+    frame = pd.DataFrame(rows)
+    frame["change"] = pd.to_numeric(frame["what-if"], errors="coerce") - pd.to_numeric(
+        frame["baseline"], errors="coerce"
+    )
+    return frame
+
+
+def waterfall(kpis: dict):
+    """Revenue down to margin for everything sold, as floating bars (a Bokeh figure)."""
+    money = sales_money(kpis)
+    steps = [("revenue", money["revenue"])] + [
+        (k, -money[k]) for k in ("credits", "energy", "depreciation", "displaced internal work")
+    ]
+    names, bottoms, tops, colors, amounts = [], [], [], [], []
+    level = 0.0
+    for name, amount in steps:
+        names.append(name)
+        bottoms.append(min(level, level + amount))
+        tops.append(max(level, level + amount))
+        colors.append("#1a7f37" if amount >= 0 else "#cf222e")
+        amounts.append(fmt(amount, "usd", signed=True))
+        level += amount
+    names.append("margin")
+    bottoms.append(min(0.0, level))
+    tops.append(max(0.0, level))
+    colors.append("#0969da" if level >= 0 else "#cf222e")
+    amounts.append(fmt(level, "usd", signed=True))
+    source = ColumnDataSource(dict(name=names, bottom=bottoms, top=tops, color=colors, amount=amounts))
+    fig = figure(x_range=names, height=280, sizing_mode="stretch_width", title="Sales: revenue to margin",
+                 toolbar_location=None)  # fmt: skip
+    fig.vbar(x="name", bottom="bottom", top="top", width=0.7, color="color", source=source)
+    fig.add_tools(HoverTool(tooltips=[("", "@name"), ("amount", "@amount")]))
+    fig.yaxis.formatter = NumeralTickFormatter(format="$0.0a")
+    return fig

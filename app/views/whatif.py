@@ -1,0 +1,286 @@
+"""The What-if page: edit what is sold, run it beside its baseline, read the difference.
+
+The page edits a :class:`~app.state.whatif.WhatIf`; *Run* sends the what-if and its baseline to
+the server's :class:`~app.runs.RunPool` and awaits them without blocking the event loop, showing
+their progress; *Cancel* stops them at their next progress report. A finished run writes the
+what-if into the page URL, and opening such a URL reruns it (from the cache when it can).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import urllib.parse
+
+import pandas as pd
+import panel as pn
+import param
+
+from app.context import ConsoleContext
+from app.runs import PoolBusy, RunHandle, outcome_of
+from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
+from app.views import compare
+from twin.results import Results
+
+POLL_S = 0.1
+KINDS = ["reserved", "capacity_block", "on_demand", "spot"]
+TABLES = {
+    "leases": (LEASE_COLUMNS, "Leases"),
+    "hosted": (HOSTED_COLUMNS, "Hosted models"),
+    "events": (EVENT_COLUMNS, "Events"),
+}
+
+
+def _frame(rows: list[dict], columns: dict) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(columns)) if rows else pd.DataFrame(columns=list(columns))
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for rec in frame.to_dict(orient="records"):
+        out.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+    return out
+
+
+_WHERE = re.compile(r"^<what-if>:\d+: (leases|hosted_models|events)\[(\d+)\]\.?(\S*): ")
+
+
+def explain(problem: str) -> str:
+    """A problem of the generated scenario, told as the table row and column to fix."""
+    m = _WHERE.match(problem)
+    if not m:
+        return problem.replace("<what-if>:", "what-if, line ")
+    table = {"leases": "Leases", "hosted_models": "Hosted models", "events": "Events"}[m.group(1)]
+    column = f", {m.group(3)}" if m.group(3) else ""
+    return f"{table} table, row {int(m.group(2)) + 1}{column}: {problem[m.end() :]}"
+
+
+class WhatIfView(pn.viewable.Viewer):
+    """The what-if editor, its run controls, and the comparison with the baseline."""
+
+    whatif = param.ClassSelector(class_=WhatIf)
+    status = param.String(default="Edit the leases and products, then Run.")
+
+    def __init__(self, context: ConsoleContext, **params):
+        super().__init__(whatif=WhatIf(context.scenarios_dir), **params)
+        self.context = context
+        self._handles: list[RunHandle] = []
+        w = self.whatif
+        self._base = pn.widgets.Select(name="Base scenario", options=list(w.choices), value=w.base, width=260)
+        self._base.param.watch(self._on_base, "value")
+        self._days = pn.widgets.FloatInput.from_param(w.param.days, name="Days", width=120)
+        self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed", width=120)
+        self._knobs = [
+            pn.widgets.FloatSlider.from_param(
+                w.param.training_scale, name="Training arrivals ×", step=0.1, end=4
+            ),
+            pn.widgets.FloatSlider.from_param(
+                w.param.inference_scale, name="Inference peak ×", step=0.1, end=4
+            ),
+            pn.widgets.FloatSlider.from_param(
+                w.param.failure_scale, name="Failure rates ×", step=0.5, end=20
+            ),
+            pn.widgets.Checkbox.from_param(w.param.physics, name="Power, cooling and weather"),
+        ]
+        self._tables = {key: self._table(key) for key in TABLES}
+        w.param.watch(self._refresh_tables, list(TABLES))
+        self._run = pn.widgets.Button(name="Run", button_type="primary", width=120)
+        self._run.on_click(self._on_run)
+        self._cancel = pn.widgets.Button(name="Cancel", disabled=True, width=120)
+        self._cancel.on_click(self._on_cancel)
+        self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
+        self._status = pn.pane.Markdown(self.param.status, sizing_mode="stretch_width")
+        self._problems = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self._results = pn.Column(sizing_mode="stretch_width")
+        if pn.state.curdoc is not None:
+            pn.state.onload(self._from_link)
+
+    # -- the editor -----------------------------------------------------------------------------
+
+    def _table(self, key: str) -> pn.Column:
+        columns, title = TABLES[key]
+        editors = {}
+        if key == "leases":
+            editors = {
+                "kind": {"type": "list", "values": KINDS},
+                "billing": {"type": "list", "values": ["take_or_pay", "metered"]},
+                "isolation": {"type": "list", "values": ["rack", "pod"]},
+            }
+        elif key == "events":
+            editors = {"kind": {"type": "list", "values": list(
+                ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
+        table = pn.widgets.Tabulator(
+            _frame(getattr(self.whatif, key), columns),
+            show_index=False,
+            editors=editors,
+            selectable="checkbox",
+            layout="fit_data_table",
+            sizing_mode="stretch_width",
+            height=160,
+            name=key,
+        )
+        add = pn.widgets.Button(name=f"Add {title.lower().rstrip('s')}", width=170)
+        remove = pn.widgets.Button(name="Remove selected", width=150)
+        add.on_click(lambda _: self._add_row(key))
+        remove.on_click(lambda _: self._remove_rows(key))
+        return pn.Column(
+            pn.pane.Markdown(f"### {title}"), pn.Row(add, remove), table, sizing_mode="stretch_width"
+        )
+
+    def _grid(self, key: str) -> pn.widgets.Tabulator:
+        return self._tables[key][2]
+
+    def _sync_from_tables(self) -> None:
+        updates = {key: _rows(self._grid(key).value) for key in TABLES}
+        with param.discard_events(self.whatif):
+            self.whatif.param.update(**updates)
+
+    def _add_row(self, key: str) -> None:
+        self._sync_from_tables()
+        maker = {"leases": self.whatif.new_lease, "hosted": self.whatif.new_hosted}.get(key)
+        row = maker() if maker else dict(EVENT_COLUMNS)
+        setattr(self.whatif, key, [*getattr(self.whatif, key), row])
+
+    def _remove_rows(self, key: str) -> None:
+        self._sync_from_tables()
+        chosen = set(self._grid(key).selection)
+        setattr(self.whatif, key, [r for i, r in enumerate(getattr(self.whatif, key)) if i not in chosen])
+
+    def _refresh_tables(self, *events) -> None:
+        for key, (columns, _) in TABLES.items():
+            self._grid(key).value = _frame(getattr(self.whatif, key), columns)
+
+    def _on_base(self, event) -> None:
+        if event.new != self.whatif.base:
+            self.whatif.load_base(event.new)
+            self._refresh_tables()
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def _from_link(self) -> None:
+        args = pn.state.session_args or {}
+        query = {k: v[0].decode("utf-8", "replace") for k, v in args.items() if v and k != "bokeh-session-id"}
+        if "base" not in query:
+            return
+        try:
+            self.whatif.apply_query(query)
+        except WhatIfError as exc:
+            self._show_problems([str(exc)])
+            return
+        self._base.value = self.whatif.base
+        self._refresh_tables()
+        await self._on_run()
+
+    async def _on_run(self, *_) -> None:
+        if self._handles:
+            return
+        self._sync_from_tables()
+        folder = self.context.scenarios_dir
+        try:
+            self._handles = [
+                self.context.pool.submit(self.whatif.scenario_text(sales=True), folder),
+                self.context.pool.submit(self.whatif.scenario_text(sales=False), folder),
+            ]
+        except PoolBusy as exc:
+            self._handles = []
+            self._show_problems([str(exc)])
+            return
+        self._problems.visible = False
+        self._run.disabled, self._cancel.disabled = True, False
+        self._progress.visible, self._progress.value = True, 0
+        self.status = "Running the what-if and its baseline…"
+        try:
+            while not all(h.done() for h in self._handles):
+                self._progress.value = int(100 * sum(h.progress for h in self._handles) / len(self._handles))
+                await asyncio.sleep(POLL_S)
+            outcomes = [outcome_of(h) for h in self._handles]
+        finally:
+            self._handles = []
+            self._run.disabled, self._cancel.disabled = False, True
+            self._progress.visible = False
+        if any(o.cancelled for o in outcomes):
+            self.status = "Cancelled. Nothing was changed; edit and Run again."
+            return
+        problems = [explain(p) for o in outcomes for p in o.problems]
+        if problems:
+            self.status = "The what-if could not run; fix the rows named below."
+            self._show_problems(list(dict.fromkeys(problems)))
+            return
+        whatif, baseline = outcomes[0].results, outcomes[1].results
+        cached = " (from the cache)" if all(o.cached for o in outcomes) else ""
+        self.status = (
+            f"Ran **{self.whatif.base}** for {self.whatif.days:g} days, seed {self.whatif.seed}{cached}. "
+            f"[Open its capacity](./capacity?run={outcomes[0].key})"
+        )
+        self._show(whatif, baseline)
+        if pn.state.location is not None:
+            pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
+
+    def _on_cancel(self, *_) -> None:
+        for handle in self._handles:
+            handle.cancel()
+        self.status = "Cancelling…"
+
+    def _show_problems(self, problems: list[str]) -> None:
+        self._problems.object = "\n".join(f"- {p}" for p in problems[:20])
+        self._problems.visible = True
+
+    def _show(self, whatif: Results, baseline: Results) -> None:
+        plots = [pn.pane.HoloViews(p, sizing_mode="stretch_width", linked_axes=False)
+                 for p in compare.overlays(whatif, baseline)]  # fmt: skip
+        sla = compare.sla_table(whatif)
+        self._results.objects = [
+            pn.pane.HTML(
+                compare.cards_html(whatif, baseline),
+                sizing_mode="stretch_width",
+                stylesheets=[compare.CARD_CSS],
+            ),  # fmt: skip
+            pn.Row(
+                pn.Column("### SLA per tenant", _readonly(sla, "sla"), sizing_mode="stretch_width"),
+                pn.Column(
+                    "### Internal work",
+                    _readonly(compare.impact_table(whatif, baseline), "impact"),
+                    sizing_mode="stretch_width",
+                ),
+                sizing_mode="stretch_width",
+            ),
+            pn.pane.Bokeh(compare.waterfall(whatif.kpis), sizing_mode="stretch_width"),
+            *plots,
+            pn.Column(
+                "### Event log", _readonly(whatif.events.tail(500), "events"), sizing_mode="stretch_width"
+            ),
+        ]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        controls = pn.Column(
+            self._base,
+            pn.Row(self._days, self._seed),
+            *self._knobs,
+            pn.Row(self._run, self._cancel),
+            width=300,
+        )
+        editor = pn.Column(*self._tables.values(), sizing_mode="stretch_width")
+        return pn.Column(
+            pn.Row(controls, editor, sizing_mode="stretch_width"),
+            self._progress,
+            self._status,
+            self._problems,
+            self._results,
+            sizing_mode="stretch_width",
+        )
+
+
+def _readonly(frame: pd.DataFrame, name: str) -> pn.widgets.Tabulator:
+    """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML."""
+    text_cols = [c for c in frame.columns if frame[c].dtype == object]
+    return pn.widgets.Tabulator(
+        frame,
+        disabled=True,
+        show_index=False,
+        layout="fit_data_table",
+        sizing_mode="stretch_width",
+        max_height=320,
+        formatters={c: {"type": "plaintext"} for c in text_cols},
+        name=name,
+    )
