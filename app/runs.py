@@ -121,10 +121,12 @@ class RunHandle:
     future: cf.Future
     pool: RunPool
     slot: int | None = None
+    #: set once the run is over *and* its results are in the cache (so a link to them works)
+    settled: threading.Event = field(default_factory=threading.Event)
 
     @property
     def progress(self) -> float:
-        if self.future.done():
+        if self.settled.is_set():
             return 1.0
         return self.pool.progress_of(self.slot)
 
@@ -132,7 +134,7 @@ class RunHandle:
         self.pool.cancel(self)
 
     def done(self) -> bool:
-        return self.future.done()
+        return self.settled.is_set()
 
 
 class RunPool:
@@ -214,7 +216,9 @@ class RunPool:
         if results is not None:
             done: cf.Future = cf.Future()
             done.set_result(RunOutcome(key, results=results, cached=True))
-            return RunHandle(key, done, self)
+            handle = RunHandle(key, done, self)
+            handle.settled.set()
+            return handle
         with self._lock:
             if key in self._running:  # the same what-if from another session: share the run
                 return self._running[key]
@@ -232,6 +236,12 @@ class RunPool:
         return handle
 
     def _finished(self, handle: RunHandle, future: cf.Future) -> None:
+        try:
+            self._settle(handle, future)
+        finally:
+            handle.settled.set()
+
+    def _settle(self, handle: RunHandle, future: cf.Future) -> None:
         with self._lock:
             self._running.pop(handle.key, None)
             if handle.slot is not None:

@@ -284,8 +284,10 @@ class WhatIf(param.Parameterized):
             raise WhatIfError(
                 f"the link is longer than {MAX_QUERY_CHARS:,} characters; share a saved scenario instead"
             )
-        if "base" in query:
-            self.load_base(query["base"])
+        if "base" in query and query["base"] not in self.choices:
+            raise WhatIfError(
+                f"link parameter base: no scenario {query['base'][:80]!r}; one of: {', '.join(self.choices)}"
+            )
         updates: dict[str, Any] = {}
         for key, name, kind in (
             ("days", "days", float),
@@ -307,6 +309,8 @@ class WhatIf(param.Parameterized):
         ):
             if key in query:
                 updates[key] = _rows(key, query[key], columns)
+        if "base" in query:  # only now: a bad parameter above leaves the what-if as it was
+            self.load_base(query["base"])
         self.param.update(**updates)
 
 

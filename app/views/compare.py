@@ -11,7 +11,6 @@ import html
 import math
 from dataclasses import dataclass
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
@@ -168,38 +167,54 @@ COLORS = {"busy": "#0969da", "leased": "#8250df", "failed": "#cf222e", "site sup
           "hall power": "#9a6700", "cooling": "#0598bc", "PUE": "#57606a"}  # fmt: skip
 
 
-def overlays(whatif: Results, baseline: Results | None) -> list[hv.Overlay]:
-    """One plot per group of SERIES: the what-if solid, the baseline dashed, hover gives values."""
+def overlays(whatif: Results, baseline: Results | None) -> list:
+    """One Bokeh figure per group of SERIES: the what-if solid, the baseline dashed, shared x range.
+
+    Plain Bokeh rather than HoloViews here: a handful of lines needs no HoloViews machinery, and
+    converting it cost ~1 s per what-if on this machine (measured), which an operator waits for.
+    """
     runs = [("what-if", _campus_series(whatif), "solid")]
     if baseline is not None:
         runs.append(("baseline", _campus_series(baseline), "dashed"))
-    plots = []
+    figures = []
+    x_range = None
     for title, metrics in SERIES.items():
-        curves = []
+        fig = figure(height=240, sizing_mode="stretch_width", title=title, x_axis_label="day",
+                     tools="pan,xwheel_zoom,box_zoom,reset,save", toolbar_location="right")  # fmt: skip
+        if x_range is None:
+            x_range = fig.x_range
+        else:
+            fig.x_range = x_range
+        drawn = []
         for run, frame, dash in runs:
-            for col, label in metrics:
-                if col not in frame:
-                    continue
-                y = frame[col] / 1000.0 if col.endswith("_kw") else frame[col]
-                data = pd.DataFrame({"day": frame["day"], "value": y})
-                curves.append(
-                    hv.Curve(data, "day", "value", label=f"{label} ({run})").opts(
-                        color=COLORS[label], line_dash=dash, tools=["hover"]
-                    )
+            cols = {col: label for col, label in metrics if col in frame}
+            if not cols:
+                continue
+            data = {"day": frame["day"].to_numpy()}
+            for col in cols:
+                data[col] = (frame[col] / 1000.0 if col.endswith("_kw") else frame[col]).to_numpy()
+            source = ColumnDataSource(data)
+            for col, label in cols.items():
+                drawn.append(
+                    fig.line(
+                        "day",
+                        col,
+                        source=source,
+                        color=COLORS[label],
+                        line_dash=dash,
+                        legend_label=f"{label} ({run})",
+                    )  # fmt: skip
                 )
-        if not curves:
+        if not drawn:
             continue
-        plots.append(
-            hv.Overlay(curves).opts(
-                title=title,
-                height=260,
-                responsive=True,
-                legend_position="top_left",
-                xlabel="day",
-                ylabel=title,
-            )
-        )
-    return plots
+        fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=[("day", "@day{0.0}")] + [
+            (label, f"@{col}{{0,0.00}}") for col, label in metrics if col in runs[0][1]
+        ], mode="vline"))  # fmt: skip
+        fig.legend.location = "top_left"
+        fig.legend.click_policy = "hide"
+        fig.legend.label_text_font_size = "10px"
+        figures.append(fig)
+    return figures
 
 
 # --------------------------------------------------------------------------------------- tables

@@ -213,9 +213,9 @@ class WhatIfView(pn.viewable.Viewer):
             f"Ran **{self.whatif.base}** for {self.whatif.days:g} days, seed {self.whatif.seed}{cached}. "
             f"[Open its capacity](./capacity?run={outcomes[0].key})"
         )
-        self._show(whatif, baseline)
         if pn.state.location is not None:
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
+        await self._show(whatif, baseline)
 
     def _on_cancel(self, *_) -> None:
         for handle in self._handles:
@@ -226,9 +226,8 @@ class WhatIfView(pn.viewable.Viewer):
         self._problems.object = "\n".join(f"- {p}" for p in problems[:20])
         self._problems.visible = True
 
-    def _show(self, whatif: Results, baseline: Results) -> None:
-        plots = [pn.pane.HoloViews(p, sizing_mode="stretch_width", linked_axes=False)
-                 for p in compare.overlays(whatif, baseline)]  # fmt: skip
+    async def _show(self, whatif: Results, baseline: Results) -> None:
+        """The figures an operator reads first (cards, SLA, impact) at once; the plots a moment later."""
         sla = compare.sla_table(whatif)
         self._results.objects = [
             pn.pane.HTML(
@@ -245,12 +244,17 @@ class WhatIfView(pn.viewable.Viewer):
                 ),
                 sizing_mode="stretch_width",
             ),
-            pn.pane.Bokeh(compare.waterfall(whatif.kpis), sizing_mode="stretch_width"),
-            *plots,
-            pn.Column(
-                "### Event log", _readonly(whatif.events.tail(500), "events"), sizing_mode="stretch_width"
-            ),
         ]
+        await asyncio.sleep(0.05)  # let the cards reach the browser before the plots are built
+        figures = [compare.waterfall(whatif.kpis), *compare.overlays(whatif, baseline)]
+        self._results.extend(
+            [
+                *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in figures),
+                pn.Column(
+                    "### Event log", _readonly(whatif.events.tail(500), "events"), sizing_mode="stretch_width"
+                ),
+            ]
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(

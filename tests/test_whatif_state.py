@@ -1,0 +1,113 @@
+"""The what-if an operator edits: scenario text, its baseline, and its round trip through a URL."""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.state.whatif import MAX_QUERY_CHARS, WhatIf, WhatIfError
+from twin.errors import ProblemList
+from twin.scenario import load_scenario, load_scenario_text
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
+
+
+@pytest.fixture
+def whatif() -> WhatIf:
+    return WhatIf(SCENARIOS, base="demo_whatif")
+
+
+def test_base_file_becomes_the_tables(whatif: WhatIf) -> None:
+    assert [r["name"] for r in whatif.leases] == ["acme-gb200-pod"]
+    row = whatif.leases[0]
+    assert (row["gpus"], row["price_usd_per_gpu_hour"], row["sla_availability"]) == (576, 4.0, 0.99)
+    assert whatif.days == 30 and whatif.seed == 7
+
+
+def test_unchanged_what_if_is_the_file(whatif: WhatIf) -> None:
+    """Read into tables and written back, the base scenario means the same to the twin."""
+    from_file = load_scenario(SCENARIOS / "demo_whatif.yaml").spec
+    from_text = load_scenario_text(whatif.scenario_text(), SCENARIOS).spec
+    assert from_text.model_dump(exclude={"name"}) == from_file.model_dump(exclude={"name"})
+
+
+def test_baseline_sells_nothing_and_keeps_the_rest(whatif: WhatIf) -> None:
+    whatif.hosted = [whatif.new_hosted()]
+    whatif.training_scale = 1.5
+    sold = load_scenario_text(whatif.scenario_text(sales=True), SCENARIOS).spec
+    base = load_scenario_text(whatif.scenario_text(sales=False), SCENARIOS).spec
+    assert len(sold.leases) == 1 and len(sold.hosted_models) == 1
+    assert base.leases == [] and base.hosted_models == []
+    assert base.training == sold.training
+    assert base.training.arrivals_per_day == pytest.approx(35 * 1.5)
+    assert base.seed == sold.seed and base.days == sold.days
+
+
+def test_table_edit_keeps_fields_the_table_does_not_show(whatif: WhatIf) -> None:
+    rows = [dict(r) for r in whatif.leases]
+    rows[0]["gpus"] = 288
+    rows[0]["sla_availability"] = 0.95
+    whatif.leases = rows
+    lease = load_scenario_text(whatif.scenario_text(), SCENARIOS).spec.leases[0]
+    assert lease.gpus == 288 and lease.sla.availability == 0.95
+    assert [c.credit for c in lease.sla.credits] == [0.10, 0.25, 1.00]  # from the file
+    assert lease.tenant_utilization == 0.85
+
+
+def test_spot_row_is_billed_by_use(whatif: WhatIf) -> None:
+    whatif.leases = [whatif.new_lease() | {"kind": "spot", "billing": "take_or_pay"}]
+    lease = load_scenario_text(whatif.scenario_text(), SCENARIOS).spec.leases[0]
+    assert lease.billing == "metered"
+
+
+def test_link_reproduces_the_what_if(whatif: WhatIf) -> None:
+    whatif.leases = [*whatif.leases, whatif.new_lease() | {"tenant": "Zeta <b>&</b> Co", "gpus": 64}]
+    whatif.param.update(days=12.5, seed=99, failure_scale=3.0, physics=False)
+    url = "http://x/whatif?" + urllib.parse.urlencode(whatif.to_query())
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    other = WhatIf(SCENARIOS)
+    other.apply_query(query)
+    assert other.scenario_text() == whatif.scenario_text()
+    assert other.leases[1]["tenant"] == "Zeta <b>&</b> Co"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"base": "nope"}, "base: no scenario 'nope'"),
+        ({"base": "demo_baseline", "days": "-3"}, "days: -3.0 is outside"),
+        ({"days": "abc"}, "days: 'abc' is not a number"),
+        ({"days": "0"}, "days: 0.0 is outside"),
+        ({"seed": "-1"}, "seed: -1 is outside"),
+        ({"days": "nan"}, "days: nan is outside"),
+        ({"physics": "yes"}, "physics: expected 0 or 1"),
+        ({"leases": "[{"}, "leases: not valid JSON"),
+        ({"leases": '{"a": 1}'}, "leases: expected a list of rows"),
+        ({"leases": '[{"bogus": 1}]'}, "leases, row 1: unknown column 'bogus'"),
+        ({"leases": '[{"gpus": [1, 2]}]'}, "leases, row 1: gpus must be a number or text"),
+        ({"events": "[" + ",".join(["{}"] * 65) + "]"}, "at most 64 rows"),
+        ({"leases": "x" * (MAX_QUERY_CHARS + 1)}, "longer than"),
+    ],
+)
+def test_bad_link_names_the_parameter(whatif: WhatIf, query: dict, message: str) -> None:
+    before = whatif.scenario_text()
+    with pytest.raises(WhatIfError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        whatif.apply_query(query)
+    assert whatif.scenario_text() == before  # nothing half-applied
+
+
+def test_invalid_row_is_reported_by_the_twin_with_its_place(whatif: WhatIf) -> None:
+    whatif.leases = [*whatif.leases, whatif.new_lease() | {"gpus": -5}]
+    with pytest.raises(ProblemList) as err:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    assert any(p.path == "leases[1].gpus" for p in err.value.problems)
+
+
+def test_generated_text_is_plain_yaml(whatif: WhatIf) -> None:
+    """Names with YAML syntax in them stay data: safe_dump quotes them."""
+    whatif.leases = [whatif.new_lease() | {"tenant": "!!python/object:os.system ['x']", "name": "&a *a"}]
+    data = yaml.safe_load(whatif.scenario_text())
+    assert data["leases"][0]["tenant"] == "!!python/object:os.system ['x']"
