@@ -152,7 +152,7 @@ def start_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 @pytest.fixture(scope="session")
 def console_server(start_console: Callable[..., ConsoleServer]) -> ConsoleServer:
     """The console serving ``sample_sites/``."""
-    return start_console()
+    return start_console("--no-cache")  # each test session computes its own runs
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,166 @@
+"""The console's pages in a real Chromium: what an operator and an executive do with them.
+
+Each test drives the served console (``campustwin serve`` on a free loopback port) as a user
+would: clicks, types into table cells, reads the cards and tables. Pages must load with no
+console error and without reaching beyond this machine (``page_watch`` checks at teardown).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from ui_util import PageWatch, open_console, wait_for_idle
+
+RUN_TIMEOUT_MS = 120_000
+
+
+def card(page: Page, key: str):
+    return page.locator(f'[data-kpi="{key}"]')
+
+
+def run_and_wait(page: Page, watch: PageWatch | None = None) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^Ran "))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_for_idle(page, watch=watch)
+
+
+def type_into(cell, text: str) -> None:
+    """Edit a Tabulator cell as a user does: click it, replace what its editor holds, press Enter."""
+    cell.click()
+    editor = cell.locator("input")
+    editor.fill(text)
+    editor.press("Enter")
+
+
+def lease_table(page: Page):
+    return page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="isolation"]'))
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("whatif", "Base scenario"),
+        ("capacity", "as written in its file"),
+        ("network", None),
+        ("site", None),
+    ],
+)
+def test_every_page_loads_clean(page: Page, page_watch: PageWatch, console_url: str, path: str, text) -> None:
+    open_console(page, console_url + path, text, watch=page_watch)
+    expect(page.get_by_role("link", name="Capacity")).to_be_visible()
+    page_watch.assert_no_errors()
+    page_watch.assert_offline()
+
+
+def test_adding_a_lease_changes_the_kpis_and_the_sla_table(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
+    run_and_wait(page, page_watch)
+    expect(card(page, "leased_share").locator(".value")).to_have_text("0.0 %")
+    expect(card(page, "revenue").locator(".value")).to_have_text("$0")
+
+    page.get_by_role("button", name="Add lease").click()
+    leases = lease_table(page)
+    expect(leases.locator(".tabulator-row")).to_have_count(1)
+    tenant = leases.locator('.tabulator-row .tabulator-cell[tabulator-field="tenant"]').first
+    type_into(tenant, "<img src=x onerror=alert(1)>")
+    expect(tenant).to_have_text("<img src=x onerror=alert(1)>")
+
+    run_and_wait(page, page_watch)
+    # One H100 pod of the demo campus (512 of 3,200 GPUs) at $2.35 per GPU-hour for 30 days.
+    expect(card(page, "leased_share").locator(".value")).to_have_text("16.0 %")
+    expect(card(page, "leased_share").locator(".delta")).to_have_text("+16.0 pts vs baseline")
+    expect(card(page, "revenue").locator(".value")).to_have_text("$866.30k")
+    sla = page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="attainment"]'))
+    sla_row = sla.get_by_role("row").filter(has=page.get_by_role("gridcell", name="lease-1", exact=True))
+    expect(sla_row).to_have_count(1)
+    expect(sla_row).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, never as markup
+    expect(sla_row).to_contain_text("availability")
+    assert page.locator("img[src=x]").count() == 0
+
+
+def test_heatmaps_render(page: Page, page_watch: PageWatch, console_url: str) -> None:
+    from PIL import Image
+
+    open_console(page, console_url + "capacity", "as written in its file", watch=page_watch)
+    expect(card(page, "GPUs").locator(".value")).to_have_text("3,200")
+    # The rasterized rack x day image: a canvas with many colours, not a blank frame.
+    canvases = page.locator("canvas")
+    assert canvases.count() >= 5
+    biggest = max(
+        range(canvases.count()), key=lambda i: (canvases.nth(i).bounding_box() or {}).get("height", 0)
+    )
+    shot = Image.open(io.BytesIO(canvases.nth(biggest).screenshot())).convert("RGB")
+    colours = len(set(shot.getdata()))
+    assert colours > 50, f"the utilisation image has only {colours} colours"
+
+
+def test_second_session_stays_responsive_while_a_what_if_runs(
+    browser: Browser, page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    url = console_url + "whatif"
+    other = browser.new_context()
+    other_watch = PageWatch.on_context(other)
+    try:
+        second = other.new_page()
+        start = time.monotonic()
+        open_console(second, url, "Base scenario", watch=other_watch)
+        idle_s = time.monotonic() - start
+
+        open_console(page, url, "Base scenario", watch=page_watch)
+        page.get_by_label("Days").fill("365")
+        page.get_by_label("Days").press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.get_by_text("Running the what-if")).to_be_visible(timeout=10_000)
+
+        start = time.monotonic()
+        second.reload()
+        wait_for_idle(second, "Base scenario", watch=other_watch)
+        busy_s = time.monotonic() - start
+        assert page.get_by_text("Running the what-if").is_visible(), "the run ended before the check"
+        assert busy_s < max(3.0, 1.5 * idle_s), (
+            f"page load {busy_s:.2f} s while a run was going (idle {idle_s:.2f} s)"
+        )
+
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.get_by_text("Cancelled.")).to_be_visible(timeout=30_000)
+        other_watch.assert_clean()
+    finally:
+        other.close()
+
+
+def test_shared_link_reproduces_the_what_if(
+    browser: Browser, page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
+    page.get_by_role("button", name="Add lease").click()
+    leases = lease_table(page)
+    price = leases.locator('.tabulator-row .tabulator-cell[tabulator-field="price_usd_per_gpu_hour"]').first
+    type_into(price, "3.1")
+    run_and_wait(page, page_watch)
+    link = page.url
+    assert "leases=" in link
+    revenue = card(page, "revenue").locator(".value").inner_text()
+    margin = card(page, "margin").locator(".value").inner_text()
+
+    other = browser.new_context()
+    try:
+        watch = PageWatch.on_context(other)
+        second = other.new_page()
+        second.goto(link)
+        expect(second.get_by_text(re.compile(r"^Ran "))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        wait_for_idle(second, watch=watch)
+        expect(card(second, "revenue").locator(".value")).to_have_text(revenue)
+        expect(card(second, "margin").locator(".value")).to_have_text(margin)
+        shared = lease_table(second)
+        expect(
+            shared.locator('.tabulator-cell[tabulator-field="price_usd_per_gpu_hour"]').first
+        ).to_have_text("3.1")
+        watch.assert_clean()
+    finally:
+        other.close()
