@@ -106,8 +106,12 @@ def fmt(value: float | None, kind: str, signed: bool = False) -> str:
     return f"{sign}{v:,.0f}"
 
 
-def cards_html(whatif: Results, baseline: Results | None) -> str:
-    """KPI cards: the what-if's value, and its change from the baseline coloured good or bad."""
+def cards_html(whatif: Results, baseline: Results | None, run_id: str = "") -> str:
+    """KPI cards: the what-if's value, and its change from the baseline coloured good or bad.
+
+    ``run_id`` marks which run the cards show (``data-run``), so a test or a script can tell
+    fresh cards from the previous ones.
+    """
     now = kpi_values(whatif)
     before = kpi_values(baseline) if baseline is not None else {}
     parts = []
@@ -125,7 +129,7 @@ def cards_html(whatif: Results, baseline: Results | None) -> str:
             f'<div class="card" data-kpi="{key}"><div class="label">{html.escape(card.label)}</div>'
             f'<div class="value">{html.escape(fmt(value, card.kind))}</div>{delta_html}</div>'
         )
-    return '<div class="cards">' + "".join(parts) + "</div>"
+    return f'<div class="cards" data-run="{html.escape(run_id)}">' + "".join(parts) + "</div>"
 
 
 CARD_CSS = """
@@ -167,54 +171,64 @@ COLORS = {"busy": "#0969da", "leased": "#8250df", "failed": "#cf222e", "site sup
           "hall power": "#9a6700", "cooling": "#0598bc", "PUE": "#57606a"}  # fmt: skip
 
 
-def overlays(whatif: Results, baseline: Results | None) -> list:
-    """One Bokeh figure per group of SERIES: the what-if solid, the baseline dashed, shared x range.
+class SeriesFigures:
+    """One Bokeh figure per group of SERIES, the what-if solid and the baseline dashed, shared x.
 
-    Plain Bokeh rather than HoloViews here: a handful of lines needs no HoloViews machinery, and
-    converting it cost ~1 s per what-if on this machine (measured), which an operator waits for.
+    Built once per page and refreshed in place (:meth:`update` swaps the sources' data): a new
+    run then costs a data patch, not new plot models for the server to build and the browser to
+    lay out. Plain Bokeh rather than HoloViews: converting these overlays cost ~1 s per what-if
+    on this machine (measured), which an operator waits for.
     """
-    runs = [("what-if", _campus_series(whatif), "solid")]
-    if baseline is not None:
-        runs.append(("baseline", _campus_series(baseline), "dashed"))
-    figures = []
-    x_range = None
-    for title, metrics in SERIES.items():
-        fig = figure(height=240, sizing_mode="stretch_width", title=title, x_axis_label="day",
-                     tools="pan,xwheel_zoom,box_zoom,reset,save", toolbar_location="right")  # fmt: skip
-        if x_range is None:
-            x_range = fig.x_range
-        else:
-            fig.x_range = x_range
-        drawn = []
-        for run, frame, dash in runs:
-            cols = {col: label for col, label in metrics if col in frame}
-            if not cols:
+
+    RUNS = (("what-if", "solid"), ("baseline", "dashed"))
+
+    def __init__(self) -> None:
+        columns = ["day", *(col for metrics in SERIES.values() for col, _ in metrics)]
+        self.sources = {run: ColumnDataSource({c: [] for c in columns}) for run, _ in self.RUNS}
+        self.figures = []
+        x_range = None
+        for title, metrics in SERIES.items():
+            fig = figure(height=240, sizing_mode="stretch_width", title=title, x_axis_label="day",
+                         tools="pan,xwheel_zoom,box_zoom,reset,save", toolbar_location="right")  # fmt: skip
+            if x_range is None:
+                x_range = fig.x_range
+            else:
+                fig.x_range = x_range
+            drawn = [
+                fig.line(
+                    "day",
+                    col,
+                    source=self.sources[run],
+                    color=COLORS[label],
+                    line_dash=dash,
+                    legend_label=f"{label} ({run})",
+                )  # fmt: skip
+                for run, dash in self.RUNS
+                for col, label in metrics
+            ]
+            tips = [("day", "@day{0.0}"), *((label, f"@{col}{{0,0.00}}") for col, label in metrics)]
+            fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=tips, mode="vline"))
+            fig.legend.location = "top_left"
+            fig.legend.click_policy = "hide"
+            fig.legend.label_text_font_size = "10px"
+            self.figures.append(fig)
+
+    def update(self, whatif: Results, baseline: Results | None) -> None:
+        for (run, _), results in zip(self.RUNS, (whatif, baseline), strict=True):
+            source = self.sources[run]
+            if results is None:
+                source.data = {c: [] for c in source.data}
                 continue
+            frame = _campus_series(results)
             data = {"day": frame["day"].to_numpy()}
-            for col in cols:
-                data[col] = (frame[col] / 1000.0 if col.endswith("_kw") else frame[col]).to_numpy()
-            source = ColumnDataSource(data)
-            for col, label in cols.items():
-                drawn.append(
-                    fig.line(
-                        "day",
-                        col,
-                        source=source,
-                        color=COLORS[label],
-                        line_dash=dash,
-                        legend_label=f"{label} ({run})",
-                    )  # fmt: skip
-                )
-        if not drawn:
-            continue
-        fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=[("day", "@day{0.0}")] + [
-            (label, f"@{col}{{0,0.00}}") for col, label in metrics if col in runs[0][1]
-        ], mode="vline"))  # fmt: skip
-        fig.legend.location = "top_left"
-        fig.legend.click_policy = "hide"
-        fig.legend.label_text_font_size = "10px"
-        figures.append(fig)
-    return figures
+            for col in source.data:
+                if col == "day":
+                    continue
+                if col not in frame:  # physics off: no headroom or PUE, drawn as nothing
+                    data[col] = np.full(len(frame), np.nan)
+                else:
+                    data[col] = (frame[col] / 1000.0 if col.endswith("_kw") else frame[col]).to_numpy(float)
+            source.data = data
 
 
 # --------------------------------------------------------------------------------------- tables
@@ -239,13 +253,24 @@ def sla_table(results: Results) -> pd.DataFrame:
                 "margin $/GPU-h": p.get("margin_per_gpu_hour_usd"),
             }
         )
-    frame = pd.DataFrame(rows, columns=["product", "tenant", "kind", "GPUs", "SLA", "attainment", "revenue $",
-                                        "credits $", "margin $", "margin $/GPU-h"])  # fmt: skip
+    frame = sla_table_frame(rows)
     leases = results.leases
     if len(frame) and len(leases) and "months_below_target" in leases:
         below = dict(zip(leases["lease"], leases["months_below_target"], strict=True))
         frame["months below"] = frame["product"].map(below)
-    return frame
+    return frame.round({"attainment": 4, "revenue $": 0, "credits $": 0, "margin $": 0, "margin $/GPU-h": 3})
+
+
+SLA_COLUMNS = ["product", "tenant", "kind", "GPUs", "SLA", "attainment", "revenue $", "credits $", "margin $",
+               "margin $/GPU-h", "months below"]  # fmt: skip
+
+
+def sla_table_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    return pd.DataFrame(rows or [], columns=SLA_COLUMNS)
+
+
+def impact_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    return pd.DataFrame(rows or [], columns=["measure", "baseline", "what-if", "change"])
 
 
 IMPACT = [
@@ -271,37 +296,51 @@ def impact_table(whatif: Results, baseline: Results | None) -> pd.DataFrame:
         base = baseline.kpis.get(key) if baseline is not None else None
         rows.append({"measure": label, "baseline": base, "what-if": now})
     rows.append({"measure": "training turnaround (h)", "baseline": turn_base, "what-if": turn_now})
-    frame = pd.DataFrame(rows)
-    frame["change"] = pd.to_numeric(frame["what-if"], errors="coerce") - pd.to_numeric(
-        frame["baseline"], errors="coerce"
-    )
-    return frame
+    for row in rows:
+        for key in ("baseline", "what-if"):
+            row[key] = None if row[key] is None else round(float(row[key]), 3)
+        both = row["baseline"] is not None and row["what-if"] is not None
+        row["change"] = round(row["what-if"] - row["baseline"], 3) if both else None
+    return impact_frame(rows)
 
 
-def waterfall(kpis: dict):
-    """Revenue down to margin for everything sold, as floating bars (a Bokeh figure)."""
+WATERFALL_STEPS = ["revenue", "credits", "energy", "depreciation", "displaced internal work", "margin"]
+
+
+def waterfall_data(kpis: dict) -> dict[str, list]:
+    """Floating bars from revenue down to margin for everything sold (bottom, top, colour, label)."""
     money = sales_money(kpis)
-    steps = [("revenue", money["revenue"])] + [
-        (k, -money[k]) for k in ("credits", "energy", "depreciation", "displaced internal work")
-    ]
-    names, bottoms, tops, colors, amounts = [], [], [], [], []
+    data: dict[str, list] = {"name": [], "bottom": [], "top": [], "color": [], "amount": []}
     level = 0.0
-    for name, amount in steps:
-        names.append(name)
-        bottoms.append(min(level, level + amount))
-        tops.append(max(level, level + amount))
-        colors.append("#1a7f37" if amount >= 0 else "#cf222e")
-        amounts.append(fmt(amount, "usd", signed=True))
-        level += amount
-    names.append("margin")
-    bottoms.append(min(0.0, level))
-    tops.append(max(0.0, level))
-    colors.append("#0969da" if level >= 0 else "#cf222e")
-    amounts.append(fmt(level, "usd", signed=True))
-    source = ColumnDataSource(dict(name=names, bottom=bottoms, top=tops, color=colors, amount=amounts))
-    fig = figure(x_range=names, height=280, sizing_mode="stretch_width", title="Sales: revenue to margin",
-                 toolbar_location=None)  # fmt: skip
-    fig.vbar(x="name", bottom="bottom", top="top", width=0.7, color="color", source=source)
-    fig.add_tools(HoverTool(tooltips=[("", "@name"), ("amount", "@amount")]))
-    fig.yaxis.formatter = NumeralTickFormatter(format="$0.0a")
-    return fig
+    for name in WATERFALL_STEPS:
+        if name == "margin":
+            lo, hi, color, amount = (
+                min(0.0, level),
+                max(0.0, level),
+                "#0969da" if level >= 0 else "#cf222e",
+                level,
+            )
+        else:
+            amount = money[name] if name == "revenue" else -money[name]
+            lo, hi = min(level, level + amount), max(level, level + amount)
+            color = "#1a7f37" if amount >= 0 else "#cf222e"
+            level += amount
+        for key, value in zip(data, (name, lo, hi, color, fmt(amount, "usd", signed=True)), strict=True):
+            data[key].append(value)
+    return data
+
+
+class Waterfall:
+    """Revenue, credits, energy, depreciation and displaced internal work down to margin."""
+
+    def __init__(self) -> None:
+        self.source = ColumnDataSource({k: [] for k in ("name", "bottom", "top", "color", "amount")})
+        fig = figure(x_range=WATERFALL_STEPS, height=280, sizing_mode="stretch_width",
+                     title="Sales: revenue to margin", toolbar_location=None)  # fmt: skip
+        fig.vbar(x="name", bottom="bottom", top="top", width=0.7, color="color", source=self.source)
+        fig.add_tools(HoverTool(tooltips=[("", "@name"), ("amount", "@amount")]))
+        fig.yaxis.formatter = NumeralTickFormatter(format="$0.0a")
+        self.figure = fig
+
+    def update(self, kpis: dict) -> None:
+        self.source.data = waterfall_data(kpis)

@@ -9,6 +9,7 @@ what-if into the page URL, and opening such a URL reruns it (from the cache when
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 import urllib.parse
@@ -92,7 +93,8 @@ class WhatIfView(pn.viewable.Viewer):
         self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
         self._status = pn.pane.Markdown(self.param.status, sizing_mode="stretch_width")
         self._problems = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self._results = pn.Column(sizing_mode="stretch_width")
+        self._results = self._build_results()
+        self._doc = pn.state.curdoc
         if pn.state.curdoc is not None:
             pn.state.onload(self._from_link)
 
@@ -215,7 +217,7 @@ class WhatIfView(pn.viewable.Viewer):
         )
         if pn.state.location is not None:
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
-        await self._show(whatif, baseline)
+        self._show(whatif, baseline, outcomes[0].key[:16])
 
     def _on_cancel(self, *_) -> None:
         for handle in self._handles:
@@ -226,35 +228,45 @@ class WhatIfView(pn.viewable.Viewer):
         self._problems.object = "\n".join(f"- {p}" for p in problems[:20])
         self._problems.visible = True
 
-    async def _show(self, whatif: Results, baseline: Results) -> None:
-        """The figures an operator reads first (cards, SLA, impact) at once; the plots a moment later."""
-        sla = compare.sla_table(whatif)
-        self._results.objects = [
-            pn.pane.HTML(
-                compare.cards_html(whatif, baseline),
-                sizing_mode="stretch_width",
-                stylesheets=[compare.CARD_CSS],
-            ),  # fmt: skip
+    def _build_results(self) -> pn.Column:
+        """The comparison's components, made once; each run refreshes them in place."""
+        self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
+        self._sla = _readonly(compare.sla_table_frame(), "sla")
+        self._impact = _readonly(compare.impact_frame(), "impact")
+        self._log = _readonly(pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]), "events")
+        self._waterfall = compare.Waterfall()
+        self._series = compare.SeriesFigures()
+        return pn.Column(
+            self._cards,
             pn.Row(
-                pn.Column("### SLA per tenant", _readonly(sla, "sla"), sizing_mode="stretch_width"),
-                pn.Column(
-                    "### Internal work",
-                    _readonly(compare.impact_table(whatif, baseline), "impact"),
-                    sizing_mode="stretch_width",
-                ),
+                pn.Column("### SLA per tenant", self._sla, sizing_mode="stretch_width"),
+                pn.Column("### Internal work", self._impact, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),
-        ]
-        await asyncio.sleep(0.05)  # let the cards reach the browser before the plots are built
-        figures = [compare.waterfall(whatif.kpis), *compare.overlays(whatif, baseline)]
-        self._results.extend(
-            [
-                *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in figures),
-                pn.Column(
-                    "### Event log", _readonly(whatif.events.tail(500), "events"), sizing_mode="stretch_width"
-                ),
-            ]
+            pn.pane.Bokeh(self._waterfall.figure, sizing_mode="stretch_width"),
+            *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
+            pn.Column("### Event log", self._log, sizing_mode="stretch_width"),
+            visible=False,
+            sizing_mode="stretch_width",
         )
+
+    def _show(self, whatif: Results, baseline: Results, run_id: str) -> None:
+        self._cards.object = compare.cards_html(whatif, baseline, run_id)
+        self._sla.value = compare.sla_table(whatif)
+        self._impact.value = compare.impact_table(whatif, baseline)
+        # Panel locks the document for its own components; the Bokeh sources below are changed
+        # directly, which Bokeh allows only in a callback that holds the document's lock.
+        plots = functools.partial(self._update_plots, whatif, baseline)
+        if self._doc is not None:
+            self._doc.add_next_tick_callback(plots)
+        else:
+            plots()
+        self._log.value = whatif.events.tail(500).round({"time_h": 2}).reset_index(drop=True)
+        self._results.visible = True
+
+    def _update_plots(self, whatif: Results, baseline: Results) -> None:
+        self._waterfall.update(whatif.kpis)
+        self._series.update(whatif, baseline)
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
