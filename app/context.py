@@ -10,9 +10,12 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from app.runs import RunPool
 from twin.campus import Campus, build_campus
 from twin.errors import ProblemList
+from twin.inventory import inventory
 from twin.load import file_kind, load_site
 from twin.yamlsafe import load_yaml
 
@@ -40,10 +43,47 @@ class ConsoleContext:
 
     def campus(self, name: str) -> Campus:
         path = self.site_files()[name]
-        return _campus(str(path), path.stat().st_mtime_ns)
+        return cached_campus(str(path), path.stat().st_mtime_ns)
+
+
+def site_inventories(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Inventory rows for every valid site file in ``folder``, and the problems of the others.
+
+    Cached on the files' names and modification times: every session shares one computation
+    until a site file changes.
+    """
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml")))
+    return _inventories(str(folder), stamp)
 
 
 @functools.lru_cache(maxsize=8)
-def _campus(path: str, mtime_ns: int) -> Campus:
+def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
+    rows, problems = [], []
+    for name, _ in stamp:
+        path = Path(folder) / name
+        try:
+            if file_kind(load_yaml(path)) != "site":
+                continue
+            inv = inventory(cached_campus(str(path), path.stat().st_mtime_ns))
+        except ProblemList as exc:
+            problems.extend(str(p) for p in exc.problems)
+            continue
+        rows.append(
+            {
+                "campus": inv["name"],
+                "buildings": inv["buildings"],
+                "halls": inv["halls"],
+                "racks": inv["racks"],
+                "GPUs": inv["gpus"],
+                "IT MW": round(inv["it_mw"], 1),
+                "facility MW": round(inv["facility_mw"], 1),
+                "switches": inv["switches"],
+            }
+        )
+    return pd.DataFrame(rows), problems
+
+
+@functools.lru_cache(maxsize=8)
+def cached_campus(path: str, mtime_ns: int) -> Campus:
     """A built campus, shared by every session until its file changes."""
     return build_campus(load_site(path))

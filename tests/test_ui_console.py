@@ -164,3 +164,24 @@ def test_shared_link_reproduces_the_what_if(
         watch.assert_clean()
     finally:
         other.close()
+
+
+def test_network_and_site_pages_show_the_run_tenants_and_a_blast_radius(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    page.goto(console_url + "whatif?base=demo_whatif")  # a link with a base: the what-if runs at once
+    expect(page.get_by_text(re.compile(r"^Ran "))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_for_idle(page, watch=page_watch)
+
+    page.get_by_role("link", name="network", exact=True).click()
+    wait_for_idle(page, "Tenants and utilisation from the run", watch=page_watch)
+    page.locator("select").filter(has=page.locator('option[value="Demo/core"]')).select_option("Demo/core")
+    summary = page.get_by_text(re.compile(r"fails: 144 racks"))
+    expect(summary).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("cell", name="Acme AI")).to_be_visible()
+
+    page.go_back()
+    wait_for_idle(page, watch=page_watch)
+    page.get_by_role("link", name="racks", exact=True).click()
+    wait_for_idle(page, "Tenants and utilisation from the run", watch=page_watch)
+    expect(page.get_by_role("grid").get_by_role("gridcell", name="Demo", exact=True)).to_be_visible()

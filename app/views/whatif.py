@@ -213,7 +213,8 @@ class WhatIfView(pn.viewable.Viewer):
         cached = " (from the cache)" if all(o.cached for o in outcomes) else ""
         self.status = (
             f"Ran **{self.whatif.base}** for {self.whatif.days:g} days, seed {self.whatif.seed}{cached}. "
-            f"[Open its capacity](./capacity?run={outcomes[0].key})"
+            f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
+            f"and [network](./network?run={outcomes[0].key})."
         )
         if pn.state.location is not None:
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())

@@ -1,0 +1,323 @@
+"""The Site page: the racks of one data hall as a floor grid, coloured by tenant, power or utilisation.
+
+A hall is drawn the way it is built: each pod is a block of racks, wrapped into rows of
+``racks_per_row`` (16 by default), blocks side by side with an aisle between them. Each rack is one
+rectangle coloured by the tenant holding it at the end of a run, by its power envelope (kW per
+rack, the figure that decides where liquid cooling is needed) or by its mean utilisation over the
+run. Tenants and utilisation come from the run named in the page URL (``?run=KEY``); without one
+the racks are shown as the owner's own (``internal``) and utilisation is not known.
+
+The functions at the top are pure (no Panel), so the Network page shares the run helpers and the
+tests check the grid without a browser.
+"""
+
+from __future__ import annotations
+
+import math
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from app.context import ConsoleContext, site_inventories
+from twin.campus import Campus
+from twin.results import Results
+
+INTERNAL = "internal"  # racks no lease holds: the owner's own work
+INTERNAL_COLOR = "#b4b4b4"
+# Category10 without its grey, which is kept for internal racks.
+TENANT_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
+)  # fmt: skip
+RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
+POD_GAP_CELLS = 1.0  # aisle between pod blocks, in rack widths
+COLOR_BY = {
+    "tenant": "Tenant",
+    "kw": "Power density (kW per rack)",
+    "utilisation": "Utilisation (mean over run)",
+}
+
+
+# ------------------------------------------------------------------------------- run helpers
+
+
+def query_args() -> dict[str, str]:
+    """The page URL's query, first value of each key (empty outside a server session)."""
+    if pn.state.curdoc is None:
+        return {}
+    args = pn.state.session_args or {}
+    return {key: values[0].decode("utf-8", "replace") for key, values in args.items() if values}
+
+
+def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Results | None, str]:
+    """The cached run named by ``?run=KEY``, or None, with a line telling which."""
+    key = args.get("run", "")[:64]
+    if not key:
+        return None, "No run in the URL (`?run=KEY`): racks are shown with no tenants."
+    results = context.pool.cached(key)
+    if results is None:
+        return None, "That run is no longer in the cache: racks are shown with no tenants."
+    return results, "Tenants and utilisation from the run in the URL (leases held at the end of the run)."
+
+
+def rack_tenancy(campus: Campus, results: Results | None) -> pd.DataFrame:
+    """Lease, tenant and mean utilisation (0..1, NaN without a run) of each rack of the campus.
+
+    The run names racks ``Campus/B1/H1/P1/R001``; racks of other campuses in the run are ignored.
+    """
+    n = campus.racks
+    lease = np.full(n, "", dtype=object)
+    utilisation = np.full(n, np.nan)
+    tenant_of: dict[str, str] = {}
+    if results is not None:
+        prefix = campus.name + "/"
+        where = {name: i for i, name in enumerate(results.rack_names) if name.startswith(prefix)}
+        rows = np.array([where.get(prefix + campus.rack_name(r), -1) for r in range(n)], dtype=np.int64)
+        found = rows >= 0
+        if len(results.rack_leases) == len(results.rack_names):
+            lease[found] = np.asarray(results.rack_leases, dtype=object)[rows[found]]
+        matrix = results.rack_day_utilization
+        if matrix.ndim == 2 and matrix.shape[1] and matrix.shape[0] == len(results.rack_names):
+            utilisation[found] = matrix[rows[found]].mean(axis=1)
+        if {"lease", "tenant"} <= set(results.leases.columns):
+            pairs = zip(results.leases["lease"], results.leases["tenant"], strict=True)
+            tenant_of = {str(k): str(v) for k, v in pairs}
+    lease = np.where(pd.isna(lease), "", lease)
+    tenant = np.array([tenant_of.get(x, x) if x else INTERNAL for x in lease], dtype=object)
+    return pd.DataFrame({"lease": lease, "tenant": tenant, "utilisation": utilisation})
+
+
+def tenant_colors(tenants) -> dict[str, str]:
+    """A colour per tenant, stable for a given set of tenants; internal racks are grey."""
+    colors = {INTERNAL: INTERNAL_COLOR}
+    others = sorted({str(t) for t in tenants} - {INTERNAL})
+    colors.update({t: TENANT_PALETTE[i % len(TENANT_PALETTE)] for i, t in enumerate(others)})
+    return colors
+
+
+# ---------------------------------------------------------------------------------- the grid
+
+
+def hall_grid(campus: Campus, hall_index: int, racks_per_row: int = 16) -> pd.DataFrame:
+    """One rectangle per rack of the hall, in rack-width units, row 0 at the top.
+
+    Pods are blocks of ``racks_per_row`` racks per row, set side by side in bands of about
+    sqrt(pods) blocks so a hall of many pods stays roughly square. Columns: rack (campus index),
+    name, pod, x0, y0, x1, y1, gpus, gpu_type, kw (the rack's full-load envelope).
+    """
+    if racks_per_row < 1:
+        raise ValueError("racks_per_row must be at least 1")
+    pods = np.flatnonzero(campus.pod_hall == hall_index)
+    per_band = max(1, math.ceil(math.sqrt(len(pods))))
+    parts = []
+    x_offset = y_offset = band_rows = 0.0
+    for k, pod in enumerate(pods.tolist()):
+        if k and k % per_band == 0:  # a new band of blocks below the last one
+            y_offset += band_rows + POD_GAP_CELLS
+            x_offset = band_rows = 0.0
+        sl = campus.pod_racks(pod)
+        within = np.arange(sl.stop - sl.start)
+        col, row = within % racks_per_row, within // racks_per_row
+        x, y = x_offset + col, y_offset + row
+        parts.append(
+            pd.DataFrame({"rack": np.arange(sl.start, sl.stop), "pod": campus.pod_names[pod], "x": x, "y": y})
+        )
+        x_offset += min(len(within), racks_per_row) + POD_GAP_CELLS
+        band_rows = max(band_rows, float(row.max() + 1) if len(within) else 0.0)
+    if not parts:
+        return pd.DataFrame(columns=["rack", "name", "pod", "x0", "y0", "x1", "y1", "gpus", "gpu_type", "kw"])
+    cells = pd.concat(parts, ignore_index=True)
+    racks = cells["rack"].to_numpy()
+    return pd.DataFrame(
+        {
+            "rack": racks,
+            "name": [campus.rack_name(int(r)) for r in racks],
+            "pod": cells["pod"],
+            "x0": cells["x"] + RACK_MARGIN,
+            "y0": cells["y"] + RACK_MARGIN,
+            "x1": cells["x"] + 1 - RACK_MARGIN,
+            "y1": cells["y"] + 1 - RACK_MARGIN,
+            "gpus": campus.rack_gpus[racks].astype(int),
+            "gpu_type": [campus.gpu_type_names[t] for t in campus.rack_gpu_type[racks]],
+            "kw": campus.rack_max_kw[racks],
+        }
+    )
+
+
+def hall_summary(campus: Campus, hall_index: int) -> pd.DataFrame:
+    """Pods of the hall with racks, GPU type, GPUs and IT draw at full load (kW), and a hall total."""
+    rows = []
+    for pod in np.flatnonzero(campus.pod_hall == hall_index).tolist():
+        sl = campus.pod_racks(pod)
+        types = sorted({campus.gpu_type_names[t] for t in campus.rack_gpu_type[sl]})
+        rows.append(
+            {
+                "pod": campus.pod_names[pod],
+                "racks": sl.stop - sl.start,
+                "GPU type": ", ".join(types),
+                "GPUs": int(campus.rack_gpus[sl].sum()),
+                "IT at full draw (kW)": float(campus.rack_max_kw[sl].sum()),
+            }
+        )
+    table = pd.DataFrame(rows, columns=["pod", "racks", "GPU type", "GPUs", "IT at full draw (kW)"])
+    in_hall = campus.rack_hall == hall_index
+    by_type = np.bincount(campus.rack_gpu_type[in_hall], weights=campus.rack_gpus[in_hall])
+    total = {
+        "pod": f"hall ({len(table)} pods)",
+        "racks": int(in_hall.sum()),
+        "GPU type": ", ".join(f"{campus.gpu_type_names[t]}: {int(c):,}" for t, c in enumerate(by_type) if c),
+        "GPUs": int(campus.rack_gpus[in_hall].sum()),
+        "IT at full draw (kW)": float(campus.rack_max_kw[in_hall].sum()),
+    }
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def grid_plot(
+    grid: pd.DataFrame, tenancy: pd.DataFrame, color_by: str, kw_max: float | None = None
+) -> hv.Overlay:
+    """The hall's rectangles coloured by ``color_by`` (a key of COLOR_BY), with pod labels.
+
+    ``kw_max`` tops the power scale; the campus-wide maximum lets halls be compared by eye.
+    """
+    frame = grid.join(tenancy, on="rack")
+    frame["utilisation (%)"] = frame["utilisation"] * 100.0
+    vdims = ["name", "pod", "gpus", "gpu_type", "kw", "tenant", "lease", "utilisation (%)"]
+    tooltips = [
+        ("rack", "@name"), ("GPUs", "@gpus"), ("GPU type", "@gpu_type"), ("power", "@kw{0,0.0} kW"),
+        ("tenant", "@tenant"), ("lease", "@lease"), ("utilisation", "@{utilisation (%)}{0.0} %"),
+    ]  # fmt: skip
+    rects = hv.Rectangles(frame, ["x0", "y0", "x1", "y1"], vdims)
+    if color_by == "tenant":
+        style = {"color": "tenant", "cmap": tenant_colors(frame["tenant"]), "show_legend": True}
+    elif color_by == "kw":
+        top = kw_max if kw_max else (float(frame["kw"].max()) if len(frame) else 1.0)
+        style = {
+            "color": "kw",
+            "cmap": "YlOrRd",
+            "clim": (0.0, top),
+            "colorbar": True,
+            "clabel": "kW per rack",
+        }
+    else:
+        style = {"color": "utilisation (%)", "cmap": "viridis", "clim": (0.0, 100.0), "colorbar": True}
+        style["clabel"] = "utilisation (%)"
+    rects = rects.opts(line_color=None, hover_tooltips=tooltips, tools=["hover"], **style)
+    heads = grid.groupby("pod", sort=False).agg(x=("x0", "min"), y=("y0", "min")).reset_index()
+    heads["label"] = heads["pod"].str.rsplit("/", n=1).str[-1]
+    labels = hv.Labels(heads.assign(y=heads["y"] - 0.45), ["x", "y"], "label").opts(
+        text_align="left", text_font_size="9pt", text_color="#444444"
+    )
+    rows = float(grid["y1"].max()) if len(grid) else 1.0
+    return (rects * labels).opts(
+        responsive=True, height=int(min(720, max(260, 90 + 26 * rows))), invert_yaxis=True, xaxis=None,
+        yaxis=None, legend_position="right", toolbar="above",
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------ the view
+
+
+class SiteView(pn.viewable.Viewer):
+    """A hall's rack grid with its colour choice and summary table; state from ``?campus=&hall=&color=``."""
+
+    campus = param.Selector(objects=[])
+    hall = param.Selector(objects=[])
+    color = param.Selector(default="tenant", objects=list(COLOR_BY))
+
+    def __init__(self, context: ConsoleContext, **params):
+        super().__init__(**params)
+        self.context = context
+        self._files = context.site_files()
+        args = query_args()
+        self._results, run_note = run_from_query(context, args)
+        self._tenancy: dict[str, pd.DataFrame] = {}  # per campus, for this session's run
+        names = list(self._files)
+        self.param.campus.objects = names
+        self._syncing = True
+        try:
+            self.campus = args.get("campus") if args.get("campus") in names else (names[0] if names else None)
+            self._fill_halls(args.get("hall"))
+            if args.get("color") in COLOR_BY:
+                self.color = args["color"]
+        finally:
+            self._syncing = False
+        self._run_note = pn.pane.Markdown(run_note, sizing_mode="stretch_width")
+        self._note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
+        self._table = pn.pane.DataFrame(None, index=False, width=760)
+        self._widgets = pn.Row(
+            pn.widgets.Select.from_param(self.param.campus, name="Campus", width=200),
+            pn.widgets.Select.from_param(self.param.hall, name="Hall", width=160),
+            pn.widgets.Select.from_param(
+                self.param.color, name="Colour by", width=240, options=_color_options()
+            ),
+        )
+        self.param.watch(self._on_change, ["campus", "hall", "color"])
+        self._draw()
+
+    def _fill_halls(self, wanted: str | None = None) -> None:
+        halls = self.context.campus(self.campus).hall_names if self.campus else []
+        self.param.hall.objects = halls
+        keep = wanted if wanted in halls else (self.hall if self.hall in halls else None)
+        self.hall = keep or (halls[0] if halls else None)
+
+    def _on_change(self, event: param.parameterized.Event) -> None:
+        if self._syncing:
+            return
+        if event.name == "campus":
+            self._syncing = True
+            try:
+                self._fill_halls()
+            finally:
+                self._syncing = False
+        if pn.state.location is not None:  # update_query keeps run= and the other pages' keys
+            pn.state.location.update_query(campus=self.campus, hall=self.hall, color=self.color)
+        self._draw()
+
+    def _tenancy_of(self, campus: Campus) -> pd.DataFrame:
+        if campus.name not in self._tenancy:
+            self._tenancy[campus.name] = rack_tenancy(campus, self._results)
+        return self._tenancy[campus.name]
+
+    def _draw(self) -> None:
+        if not self.campus or self.hall is None:
+            self._note.object = "No site files in the sites folder."
+            self._plot.object, self._table.object = None, None
+            return
+        campus = self.context.campus(self.campus)
+        hall = campus.hall_names.index(self.hall)
+        grid = hall_grid(campus, hall)
+        kw_max = float(campus.rack_max_kw.max()) if campus.racks else None
+        self._plot.object = grid_plot(grid, self._tenancy_of(campus), self.color, kw_max)
+        table = hall_summary(campus, hall)
+        numbers = ["racks", "GPUs", "IT at full draw (kW)"]
+        self._table.object = table.assign(**{c: table[c].map("{:,.0f}".format) for c in numbers})
+        envelope = float(campus.hall_it_capacity_kw[hall])
+        note = f"IT envelope of the hall: {envelope:,.0f} kW. Rack cells: {len(grid):,}."
+        if self.color == "utilisation" and self._results is None:
+            note += " Utilisation needs a run (`?run=KEY`): racks are shown grey."
+        self._note.object = note
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        table, problems = site_inventories(self.context.sites_dir)
+        campuses = pn.widgets.Tabulator(table, disabled=True, show_index=False, name="sites")
+        parts: list = ["### Campuses in the sites folder", campuses]
+        if problems:
+            parts.append(pn.pane.Alert("\n".join(problems), alert_type="danger"))
+        return pn.Column(
+            *parts,
+            "### Hall",
+            self._widgets,
+            self._run_note,
+            self._plot,
+            self._note,
+            self._table,
+            sizing_mode="stretch_width",
+        )
+
+
+def _color_options() -> dict[str, str]:
+    return {label: key for key, label in COLOR_BY.items()}

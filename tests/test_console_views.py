@@ -1,0 +1,272 @@
+"""The Network and Site pages without a browser: their pure functions, then the views built off-server.
+
+The demo campus (``sample_sites/demo.yaml``) has one leaf per rack, four spines per pod and four
+aggregation switches per building, so a leaf cuts off exactly its one rack and no spine or
+aggregation switch cuts off anything; a copy of its graph with one spine left shows the other case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import pytest
+
+from app.context import ConsoleContext
+from app.runs import RunPool
+from app.views import network, site
+from app.views.network import (
+    NetworkView,
+    blast_radius,
+    cached_layout,
+    cut_off_leases,
+    fabric_layout,
+    summary_html,
+)
+from app.views.site import INTERNAL, SiteView, hall_grid, hall_summary, rack_tenancy
+from twin.campus import Campus
+from twin.results import Results
+
+SITES = Path(__file__).resolve().parent.parent / "sample_sites"
+HOSTILE = "<b>Evil</b> & Co"
+RUN_KEY = "f" * 64
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Iterator[ConsoleContext]:
+    hv.extension("bokeh", logo=False)
+    pool = RunPool(workers=1)
+    yield ConsoleContext(SITES, pool)
+    pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def demo(ctx: ConsoleContext) -> Campus:
+    return ctx.campus("Demo")
+
+
+def kinds(graph, kind: str) -> list[str]:
+    return [n for n, k in graph.nodes(data="kind") if k == kind]
+
+
+def fake_run(campus: Campus) -> Results:
+    """A run of the demo plus another campus's racks: the first pod of building B leased to HOSTILE."""
+    names = [f"{campus.name}/{campus.rack_name(r)}" for r in range(campus.racks)]
+    leased = set(range(*campus.pod_racks(campus.pod_names.index("B/L1/P1")).indices(campus.racks)))
+    leases = ["gb200-pod" if r in leased else "" for r in range(campus.racks)]
+    days = 4
+    util = np.tile(np.linspace(0.0, 1.0, days, dtype=np.float32), (campus.racks, 1))
+    util[0] = 0.5  # rack 0's mean is 0.5; every other rack's is the mean of the ramp, also 0.5
+    util[1] = 1.0
+    other = ["Elsewhere/X/H1/P1/R001"]
+    empty = pd.DataFrame()
+    return Results(
+        kpis={}, site_series=empty, hall_series=empty, tenant_series=empty, jobs=empty, events=empty,
+        leases=pd.DataFrame({"lease": ["gb200-pod"], "tenant": [HOSTILE]}),
+        rack_day_utilization=np.vstack([np.zeros((1, days), np.float32), util]),
+        rack_names=other + names, rack_leases=["gb200-pod"] + leases,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- blast radius
+
+
+def test_a_leaf_cuts_off_exactly_its_racks(demo: Campus) -> None:
+    g = demo.fabric
+    leaves = kinds(g, "leaf")
+    assert len(leaves) == demo.racks  # racks_per_leaf: 1
+    for leaf in leaves:
+        attached = {n for n in g[leaf] if g.nodes[n]["kind"] == "rack"}
+        assert len(attached) == 1
+        assert blast_radius(g, leaf) == attached
+
+
+def test_redundant_spines_and_aggregation_cut_off_nothing(demo: Campus) -> None:
+    g = demo.fabric
+    assert all(len(spines) == 4 for spines in g.graph["pod_spines"].values())
+    for switch in kinds(g, "spine") + kinds(g, "aggregation"):
+        assert blast_radius(g, switch) == set(), switch
+
+
+def test_the_core_cuts_off_every_rack(demo: Campus) -> None:
+    g = demo.fabric
+    cut = blast_radius(g, g.graph["core"])
+    assert cut == set(kinds(g, "rack"))
+    assert len(cut) == demo.racks == 144
+
+
+def test_the_only_spine_of_a_pod_cuts_off_the_pod(demo: Campus) -> None:
+    g = demo.fabric.copy()  # never edit the shared campus graph
+    pod = demo.pod_names.index("A/H1/P1")
+    first, *others = g.graph["pod_spines"][pod]
+    g.remove_nodes_from(others)
+    expected = {demo.rack_name(r) for r in range(*demo.pod_racks(pod).indices(demo.racks))}
+    assert blast_radius(g, first) == expected
+    assert len(expected) == 32
+
+
+def test_blast_radius_refuses_a_rack(demo: Campus) -> None:
+    with pytest.raises(ValueError, match="not a switch"):
+        blast_radius(demo.fabric, demo.rack_name(0))
+
+
+def test_cut_off_leases_and_summary_escape_names(demo: Campus) -> None:
+    tenancy = rack_tenancy(demo, fake_run(demo))
+    g = demo.fabric
+    first_rack = int(demo.pod_first_rack[demo.pod_names.index("B/L1/P1")])
+    (leaf,) = g[demo.rack_name(first_rack)]  # a rack's one neighbour is its leaf
+    table = cut_off_leases(demo, blast_radius(g, leaf), tenancy)
+    assert table.to_dict("records") == [{"tenant": HOSTILE, "lease": "gb200-pod", "racks": 1, "GPUs": 72}]
+    text = summary_html("B/<i>L1</i>", table)
+    assert "<b>Evil" not in text and "<i>" not in text
+    assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in text and "racks and leases cut off" in text.lower()
+    nothing = cut_off_leases(demo, set(), tenancy)
+    assert "0</b> racks" in summary_html("A/A01", nothing)
+
+
+# ---------------------------------------------------------------------------------------- layout
+
+
+def test_layered_layout_of_a_building(demo: Campus) -> None:
+    g = demo.fabric
+    layout = fabric_layout(demo, 0)
+    nodes = layout.nodes
+    expected = {n for n, b in g.nodes(data="building") if b == 0} | {g.graph["core"]}
+    assert set(nodes["node"]) == expected and nodes["node"].is_unique
+    tier_y = nodes.groupby("tier")["y"].agg(["min", "max"])
+    assert (tier_y["min"] == tier_y["max"]).all()  # one row per tier ...
+    assert tier_y["min"].is_unique and len(tier_y) == 5  # ... and each its own row
+    assert tier_y.loc["core", "min"] > tier_y.loc["aggregation", "min"] > tier_y.loc["spine", "min"]
+    assert tier_y.loc["spine", "min"] > tier_y.loc["leaf", "min"] > tier_y.loc["rack", "min"]
+    assert np.isfinite(nodes["x"]).all()
+    x = dict(zip(nodes["node"], nodes["x"], strict=True))
+    for leaf in nodes.loc[nodes["tier"] == "leaf", "node"]:  # a leaf sits over its racks
+        racks = [n for n in g[leaf] if g.nodes[n]["kind"] == "rack"]
+        assert x[leaf] == pytest.approx(np.mean([x[r] for r in racks]))
+    for pod, spines in g.graph["pod_spines"].items():  # a pod's spines sit over the pod
+        if demo.rack_building[demo.pod_first_rack[pod]] == 0:
+            span = nodes.loc[(nodes["tier"] == "rack") & (nodes["pod"] == pod), "x"]
+            assert all(span.min() <= x[s] <= span.max() for s in spines)
+    assert len(layout.edges) == g.subgraph(expected).number_of_edges()
+    assert set(layout.edges["tier"]) == {"leaf", "spine", "aggregation", "core"}
+
+
+def test_layout_of_one_pod_has_no_core(demo: Campus) -> None:
+    pod = demo.pod_names.index("B/L1/P2")
+    nodes = fabric_layout(demo, 1, pod).nodes
+    assert "core" not in set(nodes["tier"])
+    assert set(nodes.loc[nodes["tier"] == "rack", "rack"]) == set(
+        range(*demo.pod_racks(pod).indices(demo.racks))
+    )
+    assert (nodes["tier"] == "aggregation").sum() == 4
+    with pytest.raises(ValueError, match="not in building"):
+        fabric_layout(demo, 0, pod)
+
+
+def test_layout_is_cached(ctx: ConsoleContext) -> None:
+    path = ctx.site_files()["Demo"]
+    first = cached_layout(str(path), path.stat().st_mtime_ns, 0, None)
+    assert cached_layout(str(path), path.stat().st_mtime_ns, 0, None) is first
+    assert cached_layout(str(path), path.stat().st_mtime_ns, 0, 0) is not first
+
+
+# ------------------------------------------------------------------------------------ hall grid
+
+
+@pytest.mark.parametrize("racks_per_row", [16, 5])
+def test_hall_grid_has_every_rack_once_and_no_overlap(demo: Campus, racks_per_row: int) -> None:
+    for hall in range(demo.halls):
+        grid = hall_grid(demo, hall, racks_per_row)
+        in_hall = np.flatnonzero(demo.rack_hall == hall)
+        assert len(grid) == len(in_hall) and sorted(grid["rack"]) == in_hall.tolist()
+        assert list(grid["name"]) == [demo.rack_name(r) for r in grid["rack"]]
+        assert (grid["x1"] > grid["x0"]).all() and (grid["y1"] > grid["y0"]).all()
+        x0, y0, x1, y1 = (grid[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
+        overlap = (x0[:, None] < x1[None, :]) & (x0[None, :] < x1[:, None])
+        overlap &= (y0[:, None] < y1[None, :]) & (y0[None, :] < y1[:, None])
+        np.fill_diagonal(overlap, False)
+        assert not overlap.any()
+        per_pod_columns = grid.groupby("pod")["x0"].nunique()
+        assert (per_pod_columns <= racks_per_row).all()
+        assert grid["gpus"].sum() == demo.rack_gpus[in_hall].sum()
+
+
+def test_hall_summary_totals(demo: Campus) -> None:
+    hall = demo.hall_names.index("B/L1")
+    table = hall_summary(demo, hall)
+    assert list(table["pod"][:-1]) == ["B/L1/P1", "B/L1/P2"]
+    total = table.iloc[-1]
+    assert total["racks"] == 16 and total["GPUs"] == 16 * 72 and total["GPU type"] == "GB200: 1,152"
+    assert total["IT at full draw (kW)"] == pytest.approx(demo.rack_max_kw[demo.rack_hall == hall].sum())
+
+
+def test_rack_tenancy_from_a_run(demo: Campus) -> None:
+    none = rack_tenancy(demo, None)
+    assert (none["tenant"] == INTERNAL).all() and none["utilisation"].isna().all()
+    tenancy = rack_tenancy(demo, fake_run(demo))
+    leased = tenancy["lease"] == "gb200-pod"
+    assert leased.sum() == 8 and (tenancy.loc[leased, "tenant"] == HOSTILE).all()
+    assert (tenancy.loc[~leased, "tenant"] == INTERNAL).all()
+    assert tenancy["utilisation"].iloc[0] == pytest.approx(0.5)
+    assert tenancy["utilisation"].iloc[1] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------- views, off-server
+
+
+def test_network_view_builds_and_shows_a_blast_radius(ctx: ConsoleContext) -> None:
+    assert pn.state.curdoc is None
+    view = NetworkView(ctx)
+    assert isinstance(view.__panel__(), pn.viewable.Viewable)
+    assert view.campus == "Demo" and view.building == "A" and view.pod == network.ALL_PODS
+    pn.panel(view).get_root()  # Bokeh models build; later changes update this root
+    view.switch = "A/H1/P1/L001"  # through the tap/highlight stream of the drawn figure
+    assert "<b>1</b> racks" in view._summary.object
+    view.switch = "Demo/core"
+    assert "<b>144</b> racks" in view._summary.object
+    view = NetworkView(ctx)  # not rendered: a new building would redraw every root (slow here)
+    view.switch = "Demo/core"
+    view.building = "B"
+    assert view.switch == network.NO_SWITCH and "B/L1/P1" in view.param.pod.objects
+    view.pod = "B/L1/P2"
+    assert {"B/L1/P2/S01", "B/A01"} <= set(view.param.switch.objects)
+    assert "Demo/core" not in view.param.switch.objects
+
+
+def test_views_colour_racks_from_the_run_in_the_url(ctx: ConsoleContext, demo: Campus, monkeypatch) -> None:
+    results = fake_run(demo)
+    monkeypatch.setattr(ctx.pool, "cached", lambda key: results if key == RUN_KEY else None)
+    for module in (network, site):  # as if the URL were ?run=KEY...&building=B
+        monkeypatch.setattr(module, "query_args", lambda: {"run": RUN_KEY + "extra", "building": "B"})
+    view = NetworkView(ctx)
+    assert "from the run" in view._run_note.object and view.building == "B"
+    view.switch = "B/L1/P1/L001"
+    assert "&lt;b&gt;Evil" in view._summary.object and "<b>Evil" not in view._summary.object
+    page = SiteView(ctx, color="utilisation")
+    assert "needs a run" not in page._note.object
+    pn.panel(page).get_root()
+
+
+def test_grid_plot_renders_for_every_colour(demo: Campus) -> None:
+    grid = hall_grid(demo, demo.hall_names.index("B/L1"))
+    tenancy = rack_tenancy(demo, fake_run(demo))
+    for color in site.COLOR_BY:
+        hv.render(site.grid_plot(grid, tenancy, color, kw_max=float(demo.rack_max_kw.max())))
+
+
+def test_site_view_builds(ctx: ConsoleContext) -> None:
+    view = SiteView(ctx)
+    assert isinstance(view.__panel__(), pn.viewable.Viewable)
+    assert "no tenants" in view._run_note.object
+    view.color = "utilisation"
+    assert "needs a run" in view._note.object
+    view.hall = "B/L1"
+    assert len(view._table.object) == 3
+    view.campus = "Llama3Cluster"
+    assert view.hall in ctx.campus("Llama3Cluster").hall_names
+    view.color = "kw"
+    pn.panel(view).get_root()
