@@ -7,6 +7,7 @@ Nothing is fetched from the internet: Panel and Bokeh serve their own scripts fr
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 SAMPLE_SITES = Path(__file__).resolve().parent.parent / "sample_sites"
@@ -33,6 +34,9 @@ def serve(
     hv.extension("bokeh", logo=False)
     pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if data_dir else None)
     pool.warm()
+    from app.views.capacity import warm_rasterize
+
+    threading.Thread(target=warm_rasterize, name="warm-datashader", daemon=True).start()
     context = ConsoleContext(folder, pool)
     routes = {"/": lambda: build_page(context, "whatif")}
     routes.update({f"/{page}": (lambda page=page: build_page(context, page)) for page in PAGES})
