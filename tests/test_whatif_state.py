@@ -111,3 +111,35 @@ def test_generated_text_is_plain_yaml(whatif: WhatIf) -> None:
     whatif.leases = [whatif.new_lease() | {"tenant": "!!python/object:os.system ['x']", "name": "&a *a"}]
     data = yaml.safe_load(whatif.scenario_text())
     assert data["leases"][0]["tenant"] == "!!python/object:os.system ['x']"
+
+
+def test_picking_one_campus_of_two_runs_it_alone_with_its_own_demand() -> None:
+    w = WhatIf(SCENARIOS, base="baseline_lease")
+    assert w.sites == ["Hyperion", "Prometheus"]
+    w.sites = ["Prometheus"]
+    w.leases = [w.new_lease() | {"gpu_type": "H100-SXM", "gpus": 1024}]
+    scenario = load_scenario_text(w.scenario_text(), SCENARIOS)
+    assert [s.spec.name for s in scenario.sites] == ["Prometheus"]
+    assert [x.site for x in scenario.spec.inference] == ["Prometheus"]
+    assert scenario.spec.leases[0].site == "Prometheus"  # a new row goes to a campus that runs
+    query = w.to_query()
+    assert query["sites"] == "Prometheus"
+    other = WhatIf(SCENARIOS)
+    other.apply_query(query)
+    assert other.scenario_text() == w.scenario_text()
+
+
+def test_a_row_on_a_campus_left_out_is_refused_with_its_row() -> None:
+    w = WhatIf(SCENARIOS, base="baseline_lease")
+    w.sites = ["Prometheus"]
+    w.leases = [w.leases[0] | {"site": "Hyperion"}]
+    with pytest.raises(ProblemList) as err:
+        load_scenario_text(w.scenario_text(), SCENARIOS)
+    assert any(p.path.startswith("leases[0]") for p in err.value.problems)
+
+
+def test_sites_in_a_link_must_belong_to_the_base(whatif: WhatIf) -> None:
+    with pytest.raises(WhatIfError, match="sites: expected some of Demo"):
+        whatif.apply_query({"sites": "Atlantis"})
+    with pytest.raises(WhatIfError, match="sites: expected some of"):
+        whatif.apply_query({"base": "baseline", "sites": ""})

@@ -212,7 +212,10 @@ def _overbooked(spec: ScenarioSpec, installed: dict) -> list[tuple[tuple, str]]:
     guaranteed = [
         (i, lease, lease_site(lease, installed))
         for i, lease in enumerate(spec.leases)
-        if lease.kind in ("reserved", "capacity_block") and lease.gpu_type != "any"
+        # A lease on a site the scenario does not run is reported by its own check, not here.
+        if lease.kind in ("reserved", "capacity_block")
+        and lease.gpu_type != "any"
+        and (lease.site == "any" or lease.site in installed)
     ]
     for i, lease, site in guaranteed:
         t = lease.start_day

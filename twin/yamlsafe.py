@@ -187,7 +187,10 @@ def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Problem:
         return Problem(file, line, "", "malformed YAML: a second document starts here; keep one per file")
     if "maximum nesting depth" in problem:  # PyYAML >= 6.0.3 stops deep flow nesting in its scanner
         return Problem(
-            file, line, "", f"nesting deeper than {MAX_DEPTH} levels; no campustwin file needs this, flatten it"
+            file,
+            line,
+            "",
+            f"nesting deeper than {MAX_DEPTH} levels; no campustwin file needs this, flatten it",
         )
     msg = f"malformed YAML: {problem}"
     if context:

@@ -118,6 +118,7 @@ class WhatIf(param.Parameterized):
     """One session's what-if: a base scenario and the operator's changes to it."""
 
     base = param.String(default="demo_baseline", doc="stem of the base scenario file")
+    sites = param.ListSelector(default=[], objects=[], doc="campuses of the base to run (all by default)")
     days = param.Number(default=30, bounds=(1, 3650), doc="horizon")
     seed = param.Integer(default=7, bounds=(0, 2**63 - 1))
     training_scale = param.Number(default=1.0, bounds=(0, 10), doc="x the base's training arrivals")
@@ -145,9 +146,12 @@ class WhatIf(param.Parameterized):
             )
         data = load_yaml(self.choices[stem]).data
         self._base_data = data
+        self._site_files = self._campus_names(data.get("sites") or [])
+        self.param.sites.objects = list(self._site_files)
         failures = data.get("failures") or {}
         self.param.update(
             base=stem,
+            sites=list(self._site_files),
             days=float(data.get("days", 365)),
             seed=int(data.get("seed", 0)),
             training_scale=1.0,
@@ -159,15 +163,21 @@ class WhatIf(param.Parameterized):
             events=[_row(x, EVENT_COLUMNS) for x in data.get("events") or []],
         )
 
+    def _campus_names(self, paths: list) -> dict[str, str]:
+        """Campus name -> site path of the base (a file that cannot be read keeps its path as name)."""
+        names = {}
+        for rel in paths:
+            try:
+                name = str(load_yaml(self.folder / str(rel)).data.get("name"))
+            except (ProblemList, AttributeError):
+                name = str(rel)  # the twin reports the file itself when the scenario is loaded
+            names[name] = str(rel)
+        return names
+
     @property
     def site_names(self) -> list[str]:
-        names = []
-        for rel in self._base_data.get("sites") or []:
-            try:
-                names.append(str(load_yaml(self.folder / rel).data.get("name")))
-            except (ProblemList, AttributeError):
-                continue
-        return names
+        """The campuses this what-if runs."""
+        return [name for name in self._site_files if name in self.sites]
 
     def new_lease(self) -> dict:
         taken = {r["name"] for r in self.leases}
@@ -195,6 +205,12 @@ class WhatIf(param.Parameterized):
         """The scenario as a dict; ``sales=False`` gives the baseline (no leases, no products)."""
         data = copy.deepcopy(self._base_data)
         data["name"] = f"{data.get('name', self.base)}-{'what-if' if sales else 'baseline'}"
+        if not self.sites:
+            raise WhatIfError("pick at least one site")
+        if set(self.sites) != set(self._site_files):
+            _keep_sites(
+                data, set(self.sites), [self._site_files[n] for n in self._site_files if n in self.sites]
+            )
         data["days"] = self.days
         data["seed"] = self.seed
         if isinstance(data.get("training"), dict) and self.training_scale != 1.0:
@@ -267,6 +283,7 @@ class WhatIf(param.Parameterized):
         """The what-if as URL query parameters (values are strings; tables are compact JSON)."""
         return {
             "base": self.base,
+            "sites": ",".join(self.site_names),
             "days": _num(self.days),
             "seed": str(self.seed),
             "training": _num(self.training_scale),
@@ -298,6 +315,8 @@ class WhatIf(param.Parameterized):
         ):
             if key in query:
                 updates[name] = _parse(key, query[key], kind, self.param[name].bounds)
+        if "sites" in query:
+            updates["sites"] = query["sites"].split(",") if query["sites"] else []
         if "physics" in query:
             if query["physics"] not in ("0", "1"):
                 raise WhatIfError("link parameter physics: expected 0 or 1")
@@ -309,9 +328,32 @@ class WhatIf(param.Parameterized):
         ):
             if key in query:
                 updates[key] = _rows(key, query[key], columns)
+        known = (
+            self._campus_names(load_yaml(self.choices[query["base"]]).data.get("sites") or [])
+            if ("base" in query)
+            else self._site_files
+        )
+        unknown = [n for n in updates.get("sites", []) if n not in known]
+        if unknown or updates.get("sites") == []:
+            raise WhatIfError(f"link parameter sites: expected some of {', '.join(known)}")
         if "base" in query:  # only now: a bad parameter above leaves the what-if as it was
             self.load_base(query["base"])
         self.param.update(**updates)
+
+
+def _keep_sites(data: dict, keep: set[str], paths: list[str]) -> None:
+    """Run only the campuses in ``keep``, with the base's internal demand of those campuses.
+
+    Rows of the tables (leases, products, events) are not dropped: one bound to a campus left
+    out is refused by the twin with its row named, which says more than a row quietly gone.
+    """
+    data["sites"] = paths
+    training = data.get("training")
+    if isinstance(training, dict) and training.get("site", "any") not in keep:
+        training["site"] = "any"
+    data["inference"] = [
+        x for x in data.get("inference") or [] if isinstance(x, dict) and x.get("site") in keep
+    ]
 
 
 def _num(x: float) -> str:

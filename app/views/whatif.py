@@ -70,6 +70,7 @@ class WhatIfView(pn.viewable.Viewer):
         w = self.whatif
         self._base = pn.widgets.Select(name="Base scenario", options=list(w.choices), value=w.base, width=260)
         self._base.param.watch(self._on_base, "value")
+        self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
         self._days = pn.widgets.FloatInput.from_param(w.param.days, name="Days", width=120)
         self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed", width=120)
         self._knobs = [
@@ -93,9 +94,12 @@ class WhatIfView(pn.viewable.Viewer):
         self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
         self._status = pn.pane.Markdown(self.param.status, sizing_mode="stretch_width")
         self._problems = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self._results = self._build_results()
+        # The comparison's components are made after the first paint (onload): the editor shows
+        # sooner, and they are ready, hidden, before a run needs them.
+        self._results = pn.Column(visible=False, sizing_mode="stretch_width")
         self._doc = pn.state.curdoc
         if pn.state.curdoc is not None:
+            pn.state.onload(self._prepare_results)
             pn.state.onload(self._from_link)
 
     # -- the editor -----------------------------------------------------------------------------
@@ -184,7 +188,7 @@ class WhatIfView(pn.viewable.Viewer):
                 self.context.pool.submit(self.whatif.scenario_text(sales=True), folder),
                 self.context.pool.submit(self.whatif.scenario_text(sales=False), folder),
             ]
-        except PoolBusy as exc:
+        except (PoolBusy, WhatIfError) as exc:
             self._handles = []
             self._show_problems([str(exc)])
             return
@@ -229,7 +233,11 @@ class WhatIfView(pn.viewable.Viewer):
         self._problems.object = "\n".join(f"- {p}" for p in problems[:20])
         self._problems.visible = True
 
-    def _build_results(self) -> pn.Column:
+    def _prepare_results(self) -> None:
+        if not self._results.objects:
+            self._results.objects = self._build_results()
+
+    def _build_results(self) -> list:
         """The comparison's components, made once; each run refreshes them in place."""
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
         self._sla = _readonly(compare.sla_table_frame(), "sla")
@@ -237,7 +245,7 @@ class WhatIfView(pn.viewable.Viewer):
         self._log = _readonly(pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]), "events")
         self._waterfall = compare.Waterfall()
         self._series = compare.SeriesFigures()
-        return pn.Column(
+        return [
             self._cards,
             pn.Row(
                 pn.Column("### SLA per tenant", self._sla, sizing_mode="stretch_width"),
@@ -247,11 +255,10 @@ class WhatIfView(pn.viewable.Viewer):
             pn.pane.Bokeh(self._waterfall.figure, sizing_mode="stretch_width"),
             *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
             pn.Column("### Event log", self._log, sizing_mode="stretch_width"),
-            visible=False,
-            sizing_mode="stretch_width",
-        )
+        ]
 
     def _show(self, whatif: Results, baseline: Results, run_id: str) -> None:
+        self._prepare_results()
         self._cards.object = compare.cards_html(whatif, baseline, run_id)
         self._sla.value = compare.sla_table(whatif)
         self._impact.value = compare.impact_table(whatif, baseline)
@@ -272,6 +279,7 @@ class WhatIfView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
             self._base,
+            self._sites,
             pn.Row(self._days, self._seed),
             *self._knobs,
             pn.Row(self._run, self._cancel),
