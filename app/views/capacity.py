@@ -197,7 +197,7 @@ class CapacityView(pn.viewable.Viewer):
         try:
             handle = pool.submit(read_text(path), path.parent)
         except PoolBusy as exc:
-            self._status.object = str(exc)
+            self._status.object = html.escape(str(exc))
             return
         self._progress.visible = not handle.done()
         while not handle.done():
@@ -207,7 +207,7 @@ class CapacityView(pn.viewable.Viewer):
         self._progress.visible = False
         outcome = outcome_of(handle)
         if outcome.results is None:
-            self._status.object = "The scenario could not run: " + "; ".join(outcome.problems)
+            self._status.object = "The scenario could not run: " + html.escape("; ".join(outcome.problems))
             return
         self._status.object = f"Scenario **{self.scenario}**, as written in its file."
         self._show(outcome.results)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import math
 import re
 import urllib.parse
@@ -230,7 +231,8 @@ class WhatIfView(pn.viewable.Viewer):
         self.status = "Cancelling…"
 
     def _show_problems(self, problems: list[str]) -> None:
-        self._problems.object = "\n".join(f"- {p}" for p in problems[:20])
+        # Problems quote what the user typed (a tenant, a link): shown as text, never as markup.
+        self._problems.object = "\n".join(f"- {html.escape(p)}" for p in problems[:20])
         self._problems.visible = True
 
     def _prepare_results(self) -> None:
