@@ -190,7 +190,8 @@ class CapacityView(pn.viewable.Viewer):
                     "That run is no longer in the cache; pick a scenario or run the what-if again."
                 )
                 return
-            self._status.object = "A what-if run from the What-if page."
+            self._select.visible = False  # the menu names scenario files; this run is none of them
+            self._status.object = "A what-if run from the What-if page. [Pick a scenario instead](./capacity)"
             self._show(results)
             return
         path = scenario_files(self.context.scenarios_dir)[self.scenario]

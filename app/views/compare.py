@@ -244,7 +244,7 @@ def sla_table(results: Results) -> pd.DataFrame:
                 "product": name,
                 "tenant": p.get("tenant") or ("hosted: " + str(p.get("model", ""))),
                 "kind": "hosted model" if hosted else p.get("kind", ""),
-                "GPUs": p.get("gpus"),
+                "GPUs held": p.get("gpus"),
                 "SLA": "latency p95" if hosted else "availability",
                 "attainment": p.get("latency_attainment") if hosted else p.get("sla_attainment"),
                 "revenue $": p.get("revenue_usd"),
@@ -261,7 +261,7 @@ def sla_table(results: Results) -> pd.DataFrame:
     return frame.round({"attainment": 4, "revenue $": 0, "credits $": 0, "margin $": 0, "margin $/GPU-h": 3})
 
 
-SLA_COLUMNS = ["product", "tenant", "kind", "GPUs", "SLA", "attainment", "revenue $", "credits $", "margin $",
+SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held", "SLA", "attainment", "revenue $", "credits $", "margin $",
                "margin $/GPU-h", "months below"]  # fmt: skip
 
 
