@@ -29,7 +29,7 @@ import param
 # cached_campus is the context's cache of built campuses: the layout cache reuses it rather than
 # building a second copy of a 20,000-rack campus.
 from app.context import ConsoleContext, cached_campus
-from app.views.site import query_args, rack_tenancy, run_from_query, tenant_colors
+from app.views.site import RunTenancy, query_args, tenant_colors
 from twin.campus import Campus
 
 TIER_Y = {"rack": 0.0, "leaf": 1.0, "spine": 2.0, "aggregation": 3.0, "core": 4.0}
@@ -208,8 +208,7 @@ class NetworkView(pn.viewable.Viewer):
         self.context = context
         self._files = context.site_files()
         args = query_args()
-        self._results, run_note = run_from_query(context, args)
-        self._tenancy: dict[str, pd.DataFrame] = {}  # per campus, for this session's run
+        self._run = RunTenancy(context, args)
         self._layout: FabricLayout | None = None
         self._pipe = hv.streams.Pipe(data=_nothing())
         names = list(self._files)
@@ -221,7 +220,7 @@ class NetworkView(pn.viewable.Viewer):
             self._fill_pods(args.get("pod"))
         finally:
             self._syncing = False
-        self._run_note = pn.pane.Markdown(run_note, sizing_mode="stretch_width")
+        self._run_note = pn.pane.Markdown(self._run.note, sizing_mode="stretch_width")
         self._plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
         self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
         self._widgets = pn.Row(
@@ -267,11 +266,6 @@ class NetworkView(pn.viewable.Viewer):
             pn.state.location.update_query(campus=self.campus, building=self.building, pod=self.pod)
         self._draw()
 
-    def _tenancy_of(self, campus: Campus) -> pd.DataFrame:
-        if campus.name not in self._tenancy:
-            self._tenancy[campus.name] = rack_tenancy(campus, self._results)
-        return self._tenancy[campus.name]
-
     def _draw(self) -> None:
         """Rebuild the drawing for the campus, building and pod chosen (the switch is reset)."""
         if not self.campus or self.building is None:
@@ -292,7 +286,7 @@ class NetworkView(pn.viewable.Viewer):
         finally:
             self._syncing = False
         self._pipe = hv.streams.Pipe(data=_nothing())
-        racks = nodes[nodes["tier"] == "rack"].join(self._tenancy_of(campus), on="rack")
+        racks = nodes[nodes["tier"] == "rack"].join(self._run.of(campus), on="rack")
         racks = racks.assign(gpus=campus.rack_gpus[racks["rack"].to_numpy()].astype(int))
         self._plot.object = self._figure(layout.edges, switches, racks)
         self._summary.object = PICK_HINT
@@ -354,7 +348,7 @@ class NetworkView(pn.viewable.Viewer):
         nodes = self._layout.nodes
         shown = nodes[nodes["node"].isin(cut) | (nodes["node"] == self.switch)]
         self._pipe.send(shown[["x", "y", "node", "tier"]])
-        table = cut_off_leases(campus, cut, self._tenancy_of(campus))
+        table = cut_off_leases(campus, cut, self._run.of(campus))
         self._summary.object = summary_html(self.switch, table)
 
     def __panel__(self) -> pn.viewable.Viewable:

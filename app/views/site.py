@@ -90,6 +90,19 @@ def rack_tenancy(campus: Campus, results: Results | None) -> pd.DataFrame:
     return pd.DataFrame({"lease": lease, "tenant": tenant, "utilisation": utilisation})
 
 
+class RunTenancy:
+    """The run a page colours its racks by (``?run=KEY``), and each campus's rack tenancy from it."""
+
+    def __init__(self, context: ConsoleContext, args: dict[str, str]):
+        self.results, self.note = run_from_query(context, args)
+        self._by_campus: dict[str, pd.DataFrame] = {}
+
+    def of(self, campus: Campus) -> pd.DataFrame:
+        if campus.name not in self._by_campus:
+            self._by_campus[campus.name] = rack_tenancy(campus, self.results)
+        return self._by_campus[campus.name]
+
+
 def tenant_colors(tenants) -> dict[str, str]:
     """A colour per tenant, stable for a given set of tenants; internal racks are grey."""
     colors = {INTERNAL: INTERNAL_COLOR}
@@ -232,8 +245,7 @@ class SiteView(pn.viewable.Viewer):
         self.context = context
         self._files = context.site_files()
         args = query_args()
-        self._results, run_note = run_from_query(context, args)
-        self._tenancy: dict[str, pd.DataFrame] = {}  # per campus, for this session's run
+        self._run = RunTenancy(context, args)
         names = list(self._files)
         self.param.campus.objects = names
         self._syncing = True
@@ -244,7 +256,7 @@ class SiteView(pn.viewable.Viewer):
                 self.color = args["color"]
         finally:
             self._syncing = False
-        self._run_note = pn.pane.Markdown(run_note, sizing_mode="stretch_width")
+        self._run_note = pn.pane.Markdown(self._run.note, sizing_mode="stretch_width")
         self._note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", linked_axes=False)
         self._table = pn.pane.DataFrame(None, index=False, width=760)
@@ -277,11 +289,6 @@ class SiteView(pn.viewable.Viewer):
             pn.state.location.update_query(campus=self.campus, hall=self.hall, color=self.color)
         self._draw()
 
-    def _tenancy_of(self, campus: Campus) -> pd.DataFrame:
-        if campus.name not in self._tenancy:
-            self._tenancy[campus.name] = rack_tenancy(campus, self._results)
-        return self._tenancy[campus.name]
-
     def _draw(self) -> None:
         if not self.campus or self.hall is None:
             self._note.object = "No site files in the sites folder."
@@ -291,13 +298,13 @@ class SiteView(pn.viewable.Viewer):
         hall = campus.hall_names.index(self.hall)
         grid = hall_grid(campus, hall)
         kw_max = float(campus.rack_max_kw.max()) if campus.racks else None
-        self._plot.object = grid_plot(grid, self._tenancy_of(campus), self.color, kw_max)
+        self._plot.object = grid_plot(grid, self._run.of(campus), self.color, kw_max)
         table = hall_summary(campus, hall)
         numbers = ["racks", "GPUs", "IT at full draw (kW)"]
         self._table.object = table.assign(**{c: table[c].map("{:,.0f}".format) for c in numbers})
         envelope = float(campus.hall_it_capacity_kw[hall])
         note = f"IT envelope of the hall: {envelope:,.0f} kW. Rack cells: {len(grid):,}."
-        if self.color == "utilisation" and self._results is None:
+        if self.color == "utilisation" and self._run.results is None:
             note += " Utilisation needs a run (`?run=KEY`): racks are shown grey."
         self._note.object = note
 
