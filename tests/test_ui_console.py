@@ -109,8 +109,10 @@ def test_second_session_stays_responsive_while_a_what_if_runs(
     other_watch = PageWatch.on_context(other)
     try:
         second = other.new_page()
-        start = time.monotonic()
         open_console(second, url, "Base scenario", watch=other_watch)
+        start = time.monotonic()  # a reload, like the one measured below: scripts cached both times
+        second.reload()
+        wait_for_idle(second, "Base scenario", watch=other_watch)
         idle_s = time.monotonic() - start
 
         open_console(page, url, "Base scenario", watch=page_watch)
@@ -123,6 +125,7 @@ def test_second_session_stays_responsive_while_a_what_if_runs(
         second.reload()
         wait_for_idle(second, "Base scenario", watch=other_watch)
         busy_s = time.monotonic() - start
+        print(f"second session: page load {busy_s:.2f} s while a what-if ran, {idle_s:.2f} s idle")
         assert page.get_by_text("Running the what-if").is_visible(), "the run ended before the check"
         assert busy_s < max(3.0, 1.5 * idle_s), (
             f"page load {busy_s:.2f} s while a run was going (idle {idle_s:.2f} s)"
