@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 from twin.catalog import Catalog
 from twin.errors import dotted
-from twin.site import BuildingSpec, Cooling, Fabric, HallSpec, PodSpec, SiteSpec
+from twin.site import BuildingSpec, Cooling, Fabric, Floor, HallSpec, PodSpec, SiteSpec
 
 Loc = tuple[str | int, ...]
 T = TypeVar("T", HallSpec, BuildingSpec)
@@ -43,6 +43,7 @@ class Hall:
     cooling: Cooling
     power_redundancy: str
     pods: tuple[Pod, ...]
+    floor: Floor = field(default_factory=Floor)
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ def _resolve_halls(
                     cooling=hall.cooling,  # type: ignore[arg-type]
                     power_redundancy=hall.power_redundancy or "2N",
                     pods=tuple(pods),
+                    floor=hall.floor or spec.floor,
                 )
             )
             locs.append(loc)

@@ -144,6 +144,30 @@ class PodSpec(Strict):
     racks: int = Field(gt=0, le=100_000)
 
 
+class Room(Strict):
+    """A plant room along one end of a hall (its full width), for the floor plan."""
+
+    kind: Literal["power", "cooling"]
+    depth_mm: int = Field(6000, gt=0, le=100_000)
+    name: str | None = Field(None, max_length=64)
+
+
+class Floor(Strict):
+    """How a hall's racks stand on its floor: rows in hot/cold aisle pairs (layouts/).
+
+    Racks of a pod stand side by side in rows of at most ``racks_per_row``; two rows face each
+    other across a cold aisle; pairs of rows are back to back across a hot aisle; every pod starts
+    a new pair. Defaults follow common practice (two 600 mm tiles of cold aisle, 1.2 m hot aisle,
+    1.5 m clear along the walls).
+    """
+
+    racks_per_row: int = Field(20, gt=0, le=1000)
+    cold_aisle_mm: int = Field(1200, ge=600, le=10_000)
+    hot_aisle_mm: int = Field(1200, ge=600, le=10_000)
+    wall_clearance_mm: int = Field(1500, ge=0, le=20_000)
+    rooms: list[Room] = Field([], max_length=8)
+
+
 class HallSpec(Strict):
     """A data hall, or a hall template (then every field may come from the template)."""
 
@@ -154,6 +178,7 @@ class HallSpec(Strict):
     cooling: Cooling | None = None
     power_redundancy: Redundancy | None = None
     pods: list[PodSpec] | None = Field(None, min_length=1)
+    floor: Floor | None = Field(None, description="floor plan of the hall; default: the site's floor")
 
 
 class BuildingSpec(Strict):
@@ -185,6 +210,7 @@ class SiteSpec(Strict):
     energy_price_usd_per_mwh: float = Field(gt=0, le=10_000)
     power: Power
     fabric: Fabric = Fabric()
+    floor: Floor = Floor()
     wan_links: list[WanLink] = []
     hall_templates: dict[str, HallSpec] = {}
     building_templates: dict[str, BuildingSpec] = {}

@@ -1,0 +1,93 @@
+"""Colouring a floor plan's racks: by tenant, by power density or by utilisation, with a legend.
+
+Tenants come from a run of the twin (:class:`twin.results.Results`): the lease holding each rack
+at the end of the run, so a scenario run to day ``T`` gives the placement at day ``T``. Without a
+run every rack is the owner's own (``internal``). Power density is each rack's full draw in kW;
+utilisation is its mean share of GPU-hours in use over the run, and needs a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from layouts.geometry import CampusPlan
+from twin.results import Results
+
+COLOR_BY = ("tenant", "kw", "utilisation")
+INTERNAL = "internal"
+INTERNAL_HEX = "#b4b4b4"
+NO_DATA_HEX = "#e6e6e6"
+TENANT_HEX = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
+)  # fmt: skip
+# Five steps from pale yellow to dark red (ColorBrewer YlOrRd) and from dark blue to yellow
+# (viridis): enough to read a band at a glance, few enough to name in a legend.
+KW_HEX = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+UTIL_HEX = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+
+
+@dataclass
+class Colouring:
+    by: str
+    hex: list[str]  # per rack, in plan.racks order
+    value: list[str]  # per rack, what the colour says ("Acme AI", "132 kW", "63 %")
+    tenant: list[str]  # per rack ("internal" when no lease holds it)
+    lease: list[str]  # per rack ("" when none)
+    legend: list[tuple[str, str]]  # (label, hex) in reading order
+    title: str
+
+
+def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None = None) -> Colouring:
+    """Colours for every rack of ``plan``; raise ValueError for an unknown ``by``."""
+    if by not in COLOR_BY:
+        raise ValueError(f"colour by one of {', '.join(COLOR_BY)}, not {by!r}")
+    tenant, lease, util = _from_run(plan, results)
+    if by == "tenant":
+        names = sorted({t for t in tenant if t != INTERNAL})
+        palette = {name: TENANT_HEX[i % len(TENANT_HEX)] for i, name in enumerate(names)}
+        palette[INTERNAL] = INTERNAL_HEX
+        hexes = [palette[t] for t in tenant]
+        legend = [(name, palette[name]) for name in names] + [(INTERNAL, INTERNAL_HEX)]
+        title = "Racks by tenant" + ("" if results is not None else " (no run: all internal)")
+        return Colouring(by, hexes, list(tenant), tenant, lease, legend, title)
+    if by == "kw":
+        kw = plan.racks["kw"].to_numpy(float)
+        top = float(kw.max()) if kw.size else 1.0
+        edges = np.linspace(0.0, top, len(KW_HEX) + 1)
+        band = np.clip(np.searchsorted(edges, kw, side="right") - 1, 0, len(KW_HEX) - 1)
+        legend = [(f"{edges[i]:,.0f}-{edges[i + 1]:,.0f} kW", KW_HEX[i]) for i in range(len(KW_HEX))]
+        return Colouring(by, [KW_HEX[b] for b in band], [f"{v:,.0f} kW" for v in kw], tenant, lease, legend,
+                         "Racks by power density (kW per rack at full draw)")  # fmt: skip
+    band = np.clip((np.nan_to_num(util, nan=-1.0) * len(UTIL_HEX)).astype(int), -1, len(UTIL_HEX) - 1)
+    hexes = [UTIL_HEX[b] if b >= 0 else NO_DATA_HEX for b in band]
+    values = ["no run" if np.isnan(u) else f"{u * 100:.0f} %" for u in util]
+    step = 100 // len(UTIL_HEX)
+    legend = [(f"{i * step}-{(i + 1) * step} %", UTIL_HEX[i]) for i in range(len(UTIL_HEX))]
+    if results is None:
+        legend = [("no run", NO_DATA_HEX)]
+    return Colouring(by, hexes, values, tenant, lease, legend, "Racks by mean utilisation over the run")
+
+
+def _from_run(plan: CampusPlan, results: Results | None) -> tuple[list[str], list[str], np.ndarray]:
+    n = len(plan.racks)
+    tenant, lease, util = [INTERNAL] * n, [""] * n, np.full(n, np.nan)
+    if results is None:
+        return tenant, lease, util
+    prefix = plan.name + "/"
+    where = {name: i for i, name in enumerate(results.rack_names) if name.startswith(prefix)}
+    tenant_of = dict(zip(results.leases.get("lease", []), results.leases.get("tenant", []), strict=True))
+    matrix = results.rack_day_utilization
+    for k, name in enumerate(plan.racks["name"].tolist()):
+        i = where.get(prefix + name)
+        if i is None:
+            continue
+        held = results.rack_leases[i] if i < len(results.rack_leases) else ""
+        if held:
+            lease[k] = held
+            tenant[k] = str(tenant_of.get(held, held))
+        if matrix.shape[1]:
+            util[k] = float(matrix[i].mean())
+    return tenant, lease, util
