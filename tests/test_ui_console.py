@@ -133,7 +133,9 @@ def test_second_session_stays_responsive_while_a_what_if_runs(
 
         page.get_by_role("button", name="Cancel").click()
         expect(page.get_by_text("Cancelled.")).to_be_visible(timeout=30_000)
-        other_watch.assert_clean()
+        # A reload aborts the stylesheets the page was still fetching: the browser's doing, not an error.
+        problems = [p for p in other_watch.problems if "net::ERR_ABORTED" not in p]
+        assert not problems, "the second session was not clean:\n  " + "\n  ".join(problems)
     finally:
         other.close()
 
