@@ -1,0 +1,305 @@
+"""Floor plans as a PDF to print: a campus overview, then one page per hall, on A3 landscape.
+
+Each page draws its plan at a standard scale 1:N (the smallest that fits the drawing area, so a
+ruler on the printed page measures the floor), north up, with the same content as the SVG
+(:mod:`layouts.svg` picks it): buildings, halls, tinted aisles, hatched plant rooms, racks in
+their colouring with a line along each row's front, row and pod labels where they are legible.
+A panel on the right holds the legend, a scale bar with a north arrow and the title block
+(campus, hall, colouring, scale, page ``k of n``); the overview names each hall with its page.
+
+Racks are drawn one path per colour, in floor millimetres under one transform, so 12,800 racks
+are a few thousand short operators. ``invariant=1`` pins the file's date and id: the same plan
+and colouring give the same bytes. Text is drawn as plain strings, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from reportlab.lib.colors import HexColor
+from reportlab.lib.pagesizes import A3, landscape
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from layouts import svg
+from layouts.colour import Colouring
+from layouts.geometry import CORRIDOR_MM, CampusPlan
+
+MM = 72 / 25.4  # points per paper millimetre
+PAGE_W, PAGE_H = landscape(A3)
+MARGIN, PANEL_W, GAP = 10 * MM, 100 * MM, 6 * MM
+LABEL_ROOM = 8 * MM  # above the drawing, for building and hall names
+MIN_PT = 3.5  # labels that would be smaller are left out: they could not be read on paper
+FONT, BOLD = "Helvetica", "Helvetica-Bold"
+
+
+def write_pdf(
+    plan: CampusPlan,
+    colouring: Colouring,
+    path: str | Path,
+    hall: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write the campus overview and a page per hall (or only ``hall``'s) to ``path``; return it."""
+    names = [hall] if hall is not None else [h.name for h in plan.halls]
+    scenes = [svg.scene(plan)] + [svg.scene(plan, name) for name in names]
+    hall_pages = {name: k for k, name in enumerate(names, start=2)}
+    target = Path(path)
+    c = Canvas(str(target), pagesize=(PAGE_W, PAGE_H), invariant=1, pageCompression=1)
+    c.setTitle(f"{plan.name} floor plan")
+    c.setAuthor("campustwin")
+    c.setCreator("campustwin")
+    c.setSubject(colouring.title)
+    for k, sc in enumerate(scenes, start=1):
+        _page(c, plan, colouring, sc, k, len(scenes), hall_pages)
+        c.showPage()
+        if progress is not None:
+            progress(k, len(scenes))
+    c.save()
+    return target
+
+
+def _fit(text: str, font: str, cap: float, width: float, height: float) -> float:
+    """The largest size up to ``cap`` points at which ``text`` fits ``width x height`` points; 0 if unreadable."""
+    size = min(cap, height, width / max(stringWidth(text, font, 1.0), 1e-6))
+    return size if size >= MIN_PT else 0.0
+
+
+def _label(c: Canvas, x: float, y: float, text: str, size: float, font: str = FONT, ink: str = svg.INK, align: str = "left") -> None:  # fmt: skip
+    if size <= 0:
+        return
+    c.setFont(font, size)
+    c.setFillColor(HexColor(ink))
+    {"left": c.drawString, "centre": c.drawCentredString, "right": c.drawRightString}[align](x, y, text)
+
+
+def _page(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, page: int, pages: int, hall_pages: dict[str, int]) -> None:  # fmt: skip
+    area_w = PAGE_W - 2 * MARGIN - PANEL_W - GAP
+    area_h = PAGE_H - 2 * MARGIN - LABEL_ROOM
+    n = svg.paper_scale(sc.box.w_mm, sc.box.d_mm, area_w / MM, area_h / MM)
+    k = MM / n  # points per floor millimetre
+    ox = MARGIN + (area_w - sc.box.w_mm * k) / 2 - sc.box.x_mm * k
+    oy = MARGIN + (area_h - sc.box.d_mm * k) / 2 - sc.box.y_mm * k
+    _floor(c, col, sc, k, ox, oy)
+    _labels(c, sc, k, ox, oy, hall_pages if sc.buildings else {})
+    x = PAGE_W - MARGIN - PANEL_W
+    title_h = _title_block(c, plan, col, sc, n, page, pages, x)
+    bar_top = MARGIN + title_h + GAP + 24 * MM
+    _scale_bar(c, sc, n, x, bar_top)
+    _legend(c, sc, col, x, PAGE_H - MARGIN, bar_top + GAP)
+    _label(c, MARGIN, MARGIN / 2, f"campustwin · {plan.name} · {sc.name}", 7, ink="#555555")
+    _label(c, PAGE_W - MARGIN, MARGIN / 2, f"page {page} of {pages}", 7, ink="#555555", align="right")
+
+
+def _floor(c: Canvas, col: Colouring, sc: svg.Scene, k: float, ox: float, oy: float) -> None:
+    """Everything in floor millimetres under one transform: outlines, aisles, rooms, racks, fronts."""
+    c.saveState()
+    c.translate(ox, oy)
+    c.scale(k, k)
+    pt = 1 / k  # one point, in floor mm
+    c.setStrokeColor(HexColor(svg.INK))
+    c.setFillColor(HexColor(svg.BUILDING_HEX))
+    c.setLineWidth(0.9 * pt)
+    for _, b in sc.buildings:
+        c.rect(b.x_mm, b.y_mm, b.w_mm, b.d_mm, stroke=1, fill=1)
+    c.setFillColor(HexColor("#ffffff"))
+    c.setLineWidth(0.6 * pt)
+    for h in sc.halls:
+        c.rect(h.box.x_mm, h.box.y_mm, h.box.w_mm, h.box.d_mm, stroke=1, fill=1)
+    areas = [a for h in sc.halls for a in h.areas]
+    for kind, hx in (("cold_aisle", svg.COLD_HEX), ("hot_aisle", svg.HOT_HEX)):
+        c.setFillColor(HexColor(hx))
+        p = c.beginPath()
+        for a in areas:
+            if a.kind == kind:
+                p.rect(a.box.x_mm, a.box.y_mm, a.box.w_mm, a.box.d_mm)
+        c.drawPath(p, stroke=0, fill=1)
+    for a in areas:
+        if a.kind in ("power", "cooling"):
+            _hatched(c, a.box.x_mm, a.box.y_mm, a.box.w_mm, a.box.d_mm, 2 * MM * pt)
+    # Racks: one path per colour, in the order colours first appear (deterministic).
+    r = sc.racks
+    by_hex: dict[str, list[int]] = {}
+    for j, i in enumerate(sc.positions.tolist()):
+        by_hex.setdefault(col.hex[i], []).append(j)
+    xs, ys, ws, ds = (r[name].tolist() for name in ("x_mm", "y_mm", "w_mm", "d_mm"))
+    c.setStrokeColor(HexColor(svg.RACK_EDGE_HEX))
+    c.setLineWidth(min(0.25 * pt, 0.05 * min(ws, default=600)))
+    for hx, js in by_hex.items():
+        c.setFillColor(HexColor(hx))
+        p = c.beginPath()
+        for j in js:
+            p.rect(xs[j], ys[j], ws[j], ds[j])
+        c.drawPath(p, stroke=1, fill=1)
+    c.setStrokeColor(HexColor(svg.FRONT_HEX))
+    for _, _, a, face, _ in sc.rows:
+        width = min(1.0 * pt, 0.08 * a.box.d_mm)
+        y = a.box.y1_mm - width / 2 if face == "N" else a.box.y_mm + width / 2
+        c.setLineWidth(width)
+        c.line(a.box.x_mm, y, a.box.x1_mm, y)
+    c.restoreState()
+
+
+def _hatched(c: Canvas, x: float, y: float, w: float, d: float, step: float) -> None:
+    """A grey rectangle with 45-degree hatching clipped to it: a plant room."""
+    c.saveState()
+    c.setFillColor(HexColor(svg.ROOM_HEX))
+    c.setStrokeColor(HexColor(svg.ROOM_INK))
+    c.setLineWidth(step / 6)
+    p = c.beginPath()
+    p.rect(x, y, w, d)
+    c.clipPath(p, stroke=1, fill=1)
+    hatch = c.beginPath()
+    off = 0.0
+    while off < w + d:
+        hatch.moveTo(x + off, y)
+        hatch.lineTo(x + off - d, y + d)
+        off += step
+    c.drawPath(hatch, stroke=1, fill=0)
+    c.restoreState()
+
+
+def _labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_pages: dict[str, int]) -> None:
+    """Names in page points, each sized to the room it has and left out where it would not be legible."""
+    for name, b in sc.buildings:
+        text = f"building {name}"
+        _label(
+            c,
+            ox + b.x_mm * k,
+            oy + b.y1_mm * k + 2.5,
+            text,
+            _fit(text, BOLD, 11, b.w_mm * k, LABEL_ROOM),
+            BOLD,
+        )
+    for h in sc.halls:
+        text = f"{h.name} · p. {hall_pages[h.name]}" if h.name in hall_pages else h.name
+        size = _fit(text, BOLD, 10, h.box.w_mm * k, CORRIDOR_MM * k * 0.75 if sc.buildings else LABEL_ROOM)
+        _label(c, ox + h.box.x_mm * k, oy + h.box.y1_mm * k + 1.5, text, size, BOLD)
+        for a in (a for a in h.areas if a.kind != "row"):
+            _, ink, text = svg.area_style(a)
+            cx, cy = ox + (a.box.x_mm + a.box.w_mm / 2) * k, oy + (a.box.y_mm + a.box.d_mm / 2) * k
+            if a.kind.endswith("aisle"):
+                _label(c, cx, cy - 2.5, text, _fit(text, FONT, 7, a.box.w_mm * k / 2, a.box.d_mm * k * 0.6), FONT, ink, "centre")  # fmt: skip
+                continue
+            size = _fit(text, BOLD, 11, a.box.w_mm * k * 0.9, a.box.d_mm * k * 0.45)
+            if size:  # a white band keeps a plant room's name readable on its hatching
+                c.setFillColor(HexColor("#ffffff"))
+                half = stringWidth(text, BOLD, size) / 2 + 2
+                c.rect(cx - half, cy - size * 0.45, 2 * half, size * 1.2, stroke=0, fill=1)
+            _label(c, cx, cy - size * 0.35, text, size, BOLD, ink, "centre")
+    for h, number, a, _, pod in sc.rows:
+        cy, height = oy + (a.box.y_mm + a.box.d_mm / 2) * k, a.box.d_mm * k * 0.75
+        # Row names in the west wall clearance, a pod's name east of its first row (as in the SVG).
+        west, east = (
+            max(v, CORRIDOR_MM / 2) * k * 0.85 for v in (a.box.x_mm - h.box.x_mm, h.box.x1_mm - a.box.x1_mm)
+        )
+        size = _fit(f"R{number:02d}", FONT, 8, west, height)
+        _label(c, ox + a.box.x_mm * k - 0.15 * size, cy - 0.35 * size, f"R{number:02d}", size, align="right")
+        if pod:
+            size = _fit(pod, BOLD, 8, east, height)
+            _label(c, ox + a.box.x1_mm * k + 0.15 * size, cy - 0.35 * size, pod, size, BOLD, svg.FRONT_HEX)
+
+
+def _box(c: Canvas, x: float, y: float, w: float, h: float, width: float = 0.7) -> None:
+    c.setStrokeColor(HexColor(svg.INK))
+    c.setFillColor(HexColor("#ffffff"))
+    c.setLineWidth(width)
+    c.rect(x, y, w, h, stroke=1, fill=1)
+
+
+def _clip(text: str, font: str, size: float, width: float) -> str:
+    """``text``, cut with an ellipsis to ``width`` points."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _title_block(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, n: int, page: int, pages: int, x: float) -> float:  # fmt: skip
+    """The title block at the panel's foot; returns its height in points."""
+    texts = svg.title_lines(plan, sc, col, f"scale 1:{n} on A3", f"campustwin · page {page} of {pages}")
+    styles = [(BOLD, 16, svg.INK), (BOLD, 11, svg.INK), (FONT, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 7, "#555555"), (BOLD, 8, svg.FRONT_HEX)]  # fmt: skip
+    lines = [(text, *style) for text, style in zip(texts, styles, strict=True)]
+    height = sum(size * 1.4 for _, _, size, _ in lines) + 4 * MM
+    _box(c, x, MARGIN, PANEL_W, height, 1.0)
+    y = MARGIN + height - 2 * MM
+    for text, font, size, ink in lines:
+        y -= size * 1.4
+        _label(c, x + 3 * MM, y + size * 0.3, _clip(text, font, size, PANEL_W - 6 * MM), size, font, ink)
+    return height
+
+
+def _scale_bar(c: Canvas, sc: svg.Scene, n: int, x: float, top: float) -> None:
+    """A scale bar of a round length in alternate quarters, and a north arrow, in a 24 mm box."""
+    _box(c, x, top - 24 * MM, PANEL_W, 24 * MM)
+    length = svg.bar_length_mm(n, PANEL_W / MM - 40, sc.box.w_mm)
+    paper = length / n * MM
+    bx, by = x + 6 * MM, top - 13 * MM
+    c.setLineWidth(0.5)
+    for q in range(4):
+        c.setFillColor(HexColor(svg.INK if q % 2 == 0 else "#ffffff"))
+        c.rect(bx + q * paper / 4, by, paper / 4, 2 * MM, stroke=1, fill=1)
+    for frac, text in ((0, "0"), (0.5, f"{length / 2000:g}"), (1, f"{length // 1000} m")):
+        _label(c, bx + frac * paper, by + 3 * MM, text, 8, align="centre")
+    _label(c, bx, by - 6 * MM, f"scale 1:{n} (A3)", 8, ink="#555555")
+    ax, ay = x + PANEL_W - 14 * MM, top - 20 * MM
+    p = c.beginPath()
+    p.moveTo(ax, ay + 13 * MM)
+    p.lineTo(ax + 4 * MM, ay)
+    p.lineTo(ax, ay + 3 * MM)
+    p.lineTo(ax - 4 * MM, ay)
+    p.close()
+    c.setFillColor(HexColor(svg.INK))
+    c.drawPath(p, stroke=0, fill=1)
+    _label(c, ax, ay - 3.5 * MM, "N", 10, BOLD, align="centre")
+
+
+def _legend(c: Canvas, sc: svg.Scene, col: Colouring, x: float, top: float, bottom: float) -> None:
+    """Colour swatches with rack counts, then the floor key; in two columns, then cut, if too many."""
+    rows, step = svg.legend_rows(sc, col), 5 * MM
+    fixed = 25 * MM + (len(svg.FLOOR_KEY) + 1) * step + 3 * MM  # headings, floor key, plant room, front line
+    fit = max(int((top - bottom - fixed) // step), 1)
+    columns = 1 if len(rows) <= fit else 2
+    shown = (
+        rows if len(rows) <= fit * columns else rows[: fit * columns - 1]
+    )  # the last slot says how many more
+    per_col = max(-(-(len(shown) + (len(shown) < len(rows))) // columns), 1)
+    height = fixed + per_col * step
+    _box(c, x, top - height, PANEL_W, height)
+    _label(c, x + 3 * MM, top - 7 * MM, "Legend", 11, BOLD)
+    _label(c, x + 3 * MM, top - 12 * MM, _clip(col.title, FONT, 7.5, PANEL_W - 6 * MM), 7.5)
+    col_w = PANEL_W / columns
+    for j, (label, hx, count) in enumerate(shown):
+        cx, y = x + (j // per_col) * col_w, top - 18 * MM - (j % per_col) * step
+        _swatch(c, cx + 3 * MM, y, hx)
+        right = cx + col_w - 3 * MM
+        count_w = stringWidth(f"{count} racks", FONT, 6.5) + 2 * MM if count else 0
+        _label(c, cx + 11 * MM, y + 0.8 * MM, _clip(label, FONT, 8, right - count_w - cx - 11 * MM), 8)
+        if count:
+            _label(c, right, y + 0.8 * MM, f"{count} racks", 6.5, ink="#666666", align="right")
+    if len(shown) < len(rows):
+        cx, y = x + (columns - 1) * col_w, top - 18 * MM - (per_col - 1) * step
+        _label(c, cx + 3 * MM, y + 0.8 * MM, f"+ {len(rows) - len(shown)} more (SVG, CSV)", 8)
+    y = top - 18 * MM - per_col * step
+    _label(c, x + 3 * MM, y - 1 * MM, "Floor", 9, BOLD)
+    y -= 7 * MM
+    for label, hx in svg.FLOOR_KEY:
+        _swatch(c, x + 3 * MM, y, hx)
+        _label(c, x + 11 * MM, y + 0.8 * MM, label, 8)
+        y -= step
+    _hatched(c, x + 3 * MM, y, 6 * MM, 3.6 * MM, 1.5 * MM)
+    _label(c, x + 11 * MM, y + 0.8 * MM, svg.PLANT_KEY, 8)
+    y -= step
+    c.setStrokeColor(HexColor(svg.FRONT_HEX))
+    c.setLineWidth(1.6)
+    c.line(x + 3 * MM, y + 1.8 * MM, x + 9 * MM, y + 1.8 * MM)
+    _label(c, x + 11 * MM, y + 0.8 * MM, svg.FRONT_KEY, 8)
+
+
+def _swatch(c: Canvas, x: float, y: float, hx: str) -> None:
+    c.setStrokeColor(HexColor(svg.INK))
+    c.setLineWidth(0.4)
+    c.setFillColor(HexColor(hx))
+    c.rect(x, y, 6 * MM, 3.6 * MM, stroke=1, fill=1)

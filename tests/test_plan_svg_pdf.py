@@ -1,0 +1,149 @@
+"""SVG and PDF floor plans of the demo site.
+
+The SVG must be well-formed XML with exactly one ``rect.rack`` per rack drawn, each with a
+tooltip; text a user typed (a tenant name) must stay text, never become markup; the PDF has a
+campus page plus one per hall; and the same input gives the same bytes in both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from demo_helpers import SITES, demo_site
+
+from layouts.colour import Colouring, colour_racks
+from layouts.geometry import CampusPlan, plan_campus
+from layouts.pdf import write_pdf
+from layouts.svg import write_svg
+from twin.campus import build_campus
+from twin.load import load_site
+
+NS = "{http://www.w3.org/2000/svg}"
+HOSTILE = "<img src=x onerror=alert(1)>"
+ODD = 'Bell\x07 & "Sons" <Co>'  # a control character XML forbids, quotes, an ampersand, brackets
+
+
+@pytest.fixture(scope="module")
+def plan() -> CampusPlan:
+    return plan_campus(build_campus(demo_site()))
+
+
+@pytest.fixture(scope="module")
+def tenants(plan: CampusPlan) -> Colouring:
+    """Racks by tenant as a run would colour them, with tenant names a user could type."""
+    names, hexes = [HOSTILE, ODD, "internal"], ["#ff7f0e", "#2ca02c", "#b4b4b4"]
+    which = [(i // 10) % 3 for i in range(len(plan.racks))]
+    return dataclasses.replace(
+        colour_racks(plan, "tenant"),
+        tenant=[names[k] for k in which],
+        value=[names[k] for k in which],
+        lease=["" if k == 2 else f"L{k}" for k in which],
+        hex=[hexes[k] for k in which],
+        legend=list(zip(names, hexes, strict=True)),
+        title="Racks by tenant",
+    )
+
+
+def svg_racks(root: ET.Element) -> list[ET.Element]:
+    return [e for e in root.iter(f"{NS}rect") if e.get("class") == "rack"]
+
+
+def texts(root: ET.Element) -> list[str]:
+    return ["".join(e.itertext()) for e in root.iter(f"{NS}text")]
+
+
+def pdf_pages(path: Path) -> int:
+    try:
+        from pypdf import PdfReader
+    except ImportError:  # not in every venv: count page objects, not the /Pages tree node
+        return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", path.read_bytes()))
+    return len(PdfReader(path).pages)
+
+
+def test_svg_campus_has_one_rack_rect_with_tooltip_per_rack(plan: CampusPlan, tmp_path: Path) -> None:
+    colouring = colour_racks(plan, "kw")
+    root = ET.parse(write_svg(plan, colouring, tmp_path / "campus.svg")).getroot()
+    racks = svg_racks(root)
+    assert [e.get("data-rack") for e in racks] == plan.racks["name"].tolist()
+    assert [e.get("fill") for e in racks] == colouring.hex
+    for rect, (_, rack) in zip(racks, plan.racks.iterrows(), strict=True):
+        tip = rect.find(f"{NS}title").text
+        assert tip.startswith(rack["name"] + "\n")
+        for part in (rack["rack_type"], rack["gpu_type"], f"{rack['gpus']} ×", f"{rack['kw']:,.0f} kW",
+                     "tenant internal", "lease none", f"row R{rack['row']:02d}", f"position {rack['position']}"):  # fmt: skip
+            assert part in tip
+    assert root.get("width").endswith("mm") and len(root.get("viewBox").split()) == 4
+    words = texts(root)
+    assert all(label in words for label, _ in colouring.legend)
+    assert colouring.title in words and "whole campus" in words and "N" in words
+    assert any(w.startswith("scale 1:") for w in words) and any(w.endswith(" m") for w in words)
+    assert {f"building {name}" for name, _ in plan.buildings} <= set(words)
+
+
+def test_svg_of_one_hall_draws_its_racks_from_its_own_origin(plan: CampusPlan, tmp_path: Path) -> None:
+    hall = plan.halls[1]
+    root = ET.parse(
+        write_svg(plan, colour_racks(plan, "kw"), tmp_path / "hall.svg", hall=hall.name)
+    ).getroot()
+    racks = svg_racks(root)
+    mine = plan.racks.iloc[hall.rack_slice]
+    assert [e.get("data-rack") for e in racks] == mine["name"].tolist()
+    assert [int(e.get("x")) for e in racks] == mine["hall_x_mm"].tolist()
+    # SVG's y grows down: a rack's top edge sits (hall depth - its north edge) below the hall's.
+    assert [int(e.get("y")) for e in racks] == (hall.box.d_mm - mine["hall_y_mm"] - mine["d_mm"]).tolist()
+    assert all(e.find(f"{NS}title") is not None for e in racks)
+    assert f"hall {hall.name} (building {hall.building})" in texts(root)
+
+
+def test_tenant_names_stay_text(plan: CampusPlan, tenants: Colouring, tmp_path: Path) -> None:
+    path = write_svg(plan, tenants, tmp_path / "tenants.svg")
+    raw = path.read_text(encoding="utf-8")
+    assert "<img" not in raw and "&lt;img src=x onerror=alert(1)&gt;" in raw and "\x07" not in raw
+    root = ET.fromstring(raw)  # well-formed despite the control character and quotes
+    assert not [e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "img"]
+    tips = [e.find(f"{NS}title").text for e in svg_racks(root)]
+    assert f"tenant {HOSTILE} · lease L0" in tips[0]
+    assert any('tenant Bell & "Sons" <Co> · lease L1' in tip for tip in tips)
+    assert HOSTILE in texts(root) and 'Bell & "Sons" <Co>' in texts(root)
+    # The PDF draws names as plain strings: it is written, and it says nothing of markup.
+    assert pdf_pages(write_pdf(plan, tenants, tmp_path / "tenants.pdf", hall=plan.halls[0].name)) == 2
+
+
+def test_pdf_has_a_campus_page_and_one_per_hall(plan: CampusPlan, tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    path = write_pdf(
+        plan, colour_racks(plan, "kw"), tmp_path / "plan.pdf", progress=lambda d, t: calls.append((d, t))
+    )
+    pages = 1 + len(plan.halls)
+    assert path.read_bytes().startswith(b"%PDF-") and pdf_pages(path) == pages
+    assert calls == [(k, pages) for k in range(1, pages + 1)]
+    one = write_pdf(plan, colour_racks(plan, "kw"), tmp_path / "hall.pdf", hall=plan.halls[-1].name)
+    assert pdf_pages(one) == 2
+
+
+def test_same_input_gives_the_same_bytes(plan: CampusPlan, tenants: Colouring, tmp_path: Path) -> None:
+    for write in (write_svg, write_pdf):
+        suffix = ".svg" if write is write_svg else ".pdf"
+        first = write(plan, tenants, tmp_path / f"a{suffix}").read_bytes()
+        again = write(plan_campus(build_campus(demo_site())), tenants, tmp_path / f"b{suffix}").read_bytes()
+        assert first == again
+        assert (
+            write(plan, tenants, tmp_path / f"h{suffix}", hall="A/H2").read_bytes()
+            == write(plan, tenants, tmp_path / f"i{suffix}", hall="A/H2").read_bytes()
+        )
+
+
+def test_plant_rooms_are_drawn_and_named(tmp_path: Path) -> None:
+    text = (SITES / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("catalog: catalog.yaml", f"catalog: {SITES / 'catalog.yaml'}")
+    text += "\nfloor:\n  rooms:\n    - {kind: power, depth_mm: 5000, name: UPS hall}\n    - {kind: cooling}\n"
+    (tmp_path / "rooms.yaml").write_text(text, encoding="utf-8")
+    plan = plan_campus(build_campus(load_site(tmp_path / "rooms.yaml")))
+    root = ET.parse(write_svg(plan, colour_racks(plan, "kw"), tmp_path / "rooms.svg", hall="A/H1")).getroot()
+    assert {"UPS hall (power)", "cooling room"} <= set(texts(root))
+    assert len([e for e in root.iter(f"{NS}rect") if e.get("fill") == "url(#ct-hatch)"]) == 2
+    assert pdf_pages(write_pdf(plan, colour_racks(plan, "kw"), tmp_path / "rooms.pdf")) == 1 + len(plan.halls)
