@@ -256,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the KPIs as one JSON object")
     p.set_defaults(func=cmd_simulate)
 
+    from app.cli_plan import add_parser as add_plan
+
+    add_plan(sub)
+
     p = sub.add_parser("serve", help="serve the console")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1")

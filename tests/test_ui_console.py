@@ -191,3 +191,25 @@ def test_network_and_site_pages_show_the_run_tenants_and_a_blast_radius(
     page.get_by_role("link", name="racks", exact=True).click()
     wait_for_idle(page, "Tenants and utilisation from the run", watch=page_watch)
     expect(page.get_by_role("grid").get_by_role("gridcell", name="Demo", exact=True)).to_be_visible()
+
+
+def test_site_page_downloads_the_hall_plan(
+    page: Page, page_watch: PageWatch, console_url: str, tmp_path
+) -> None:
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    open_console(page, console_url + "site", "Campuses in the sites folder", watch=page_watch)
+    with page.expect_download() as svg_download:
+        page.get_by_role("button", name="SVG plan").click()
+    svg = tmp_path / svg_download.value.suggested_filename
+    svg_download.value.save_as(svg)
+    assert svg.name == "Demo-A_H1.svg"
+    racks = [e for e in ET.parse(svg).iter() if e.get("data-rack")]
+    assert len(racks) == 64  # hall A/H1 of the demo campus: two pods of 32 racks
+    with page.expect_download() as bundle:
+        page.get_by_role("button", name="NetBox bundle").click()
+    path = tmp_path / "bundle.zip"
+    bundle.value.save_as(path)
+    names = zipfile.ZipFile(path).namelist()
+    assert any(n.endswith("racks.csv") for n in names) and any(n.endswith("README.md") for n in names)

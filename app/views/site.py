@@ -13,7 +13,11 @@ tests check the grid without a browser.
 
 from __future__ import annotations
 
+import io
 import math
+import re
+import tempfile
+from pathlib import Path
 
 import holoviews as hv
 import numpy as np
@@ -34,6 +38,14 @@ TENANT_PALETTE = (
 )  # fmt: skip
 RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
 POD_GAP_CELLS = 1.0  # aisle between pod blocks, in rack widths
+#: Site-plan downloads of the hall shown: format -> (button label, file suffix).
+DOWNLOADS = {
+    "svg": ("SVG plan", ".svg"),
+    "pdf": ("PDF plan", ".pdf"),
+    "dxf": ("DXF for CAD", ".dxf"),
+    "csv": ("Rack CSV", ".csv"),
+    "netbox": ("NetBox bundle", ".zip"),
+}
 COLOR_BY = {
     "tenant": "Tenant",
     "kw": "Power density (kW per rack)",
@@ -267,8 +279,34 @@ class SiteView(pn.viewable.Viewer):
                 self.param.color, name="Colour by", width=240, options=_color_options()
             ),
         )
+        self._downloads = pn.Row(*(self._download(fmt) for fmt in DOWNLOADS))
         self.param.watch(self._on_change, ["campus", "hall", "color"])
         self._draw()
+
+    def _download(self, fmt: str) -> pn.widgets.FileDownload:
+        label, suffix = DOWNLOADS[fmt]
+        button = pn.widgets.FileDownload(
+            callback=lambda: self._export(fmt), filename=f"plan{suffix}", label=label, width=150
+        )
+        # The file name follows the hall shown; set when the hall changes, read when clicked.
+        self.param.watch(lambda *_: setattr(button, "filename", self._file_name(suffix)), ["campus", "hall"])
+        button.filename = self._file_name(suffix)
+        return button
+
+    def _file_name(self, suffix: str) -> str:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.campus}-{self.hall}") if self.campus else "plan"
+        return stem + suffix
+
+    def _export(self, fmt: str) -> io.BytesIO:
+        """The hall shown, as ``fmt``, coloured as on screen (one hall: fast enough to serve inline)."""
+        from layouts.export import export, safe_output
+
+        campus = self.context.campus(self.campus)
+        with tempfile.TemporaryDirectory(prefix="campustwin-plan-") as tmp:
+            # Campus and hall names come from a site file: the name is checked to stay in tmp.
+            out = safe_output(Path(tmp), self._file_name(DOWNLOADS[fmt][1]))
+            path = export(campus, fmt, out, self.hall, self.color, self._run.results)
+            return io.BytesIO(path.read_bytes())
 
     def _fill_halls(self, wanted: str | None = None) -> None:
         halls = self.context.campus(self.campus).hall_names if self.campus else []
@@ -319,6 +357,7 @@ class SiteView(pn.viewable.Viewer):
             "### Hall",
             self._widgets,
             self._run_note,
+            self._downloads,
             self._plot,
             self._note,
             self._table,

@@ -1,0 +1,108 @@
+"""``campustwin plan``: a site's floor plan as SVG, PDF, DXF, a CSV inventory or a NetBox bundle.
+
+With ``--scenario`` the racks are coloured from a run of the twin: tenants as placed on the
+scenario's last day (``--day`` runs it to an earlier day instead), utilisation as the mean over
+the days run. Every problem a user can cause ends with exit code 2 and a line that names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from layouts.colour import COLOR_BY
+    from layouts.export import FORMATS
+
+    p = sub.add_parser("plan", help="floor plan of a site: svg, pdf, dxf, csv or a NetBox bundle")
+    p.add_argument("site", metavar="SITE")
+    p.add_argument("--format", required=True, choices=list(FORMATS))
+    p.add_argument("--out", required=True, help="file to write (netbox: a folder, or a .zip)")
+    p.add_argument("--hall", default=None, help="one hall, named as the twin names it (e.g. A1/H1)")
+    p.add_argument("--color-by", default="tenant", choices=list(COLOR_BY))
+    p.add_argument("--scenario", default=None, help="colour racks from a run of this scenario")
+    p.add_argument("--day", type=float, default=None, help="with --scenario: run to this day")
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from layouts.export import FORMATS, ExportError, export
+    from twin.campus import build_campus
+    from twin.load import load_site
+
+    out = Path(args.out)
+    suffix = FORMATS[args.format]
+    if suffix and out.suffix.lower() != suffix:
+        print(f"--out {out}: a {args.format} file should end in {suffix}; e.g. --out {out.with_suffix(suffix)}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USER_ERROR
+    if out.exists() and out.is_dir() and args.format != "netbox":
+        print(f"--out {out}: is a folder; give a file name ending in {suffix}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.day is not None and args.scenario is None:
+        print("--day: needs --scenario (the run that places the tenants)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    campus = build_campus(load_site(args.site))
+    results = _run(args, campus.name) if args.scenario else None
+    bar = _bar(f"{args.format} {campus.name}")
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        path = export(campus, args.format, out, args.hall, args.color_by, results, progress)
+    except ExportError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        print(f"--out {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _bar(desc: str):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=1, desc=desc, unit="page", file=sys.stderr, leave=False)
+
+
+def _run(args: argparse.Namespace, campus_name: str):
+    """The scenario's run, to ``--day`` if given; ProblemList (exit 2) when it cannot be run here."""
+    from twin.errors import Problem, ProblemList
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    scenario = load_scenario(args.scenario, {"days": args.day} if args.day is not None else None)
+    if campus_name not in [s.spec.name for s in scenario.sites]:
+        names = ", ".join(s.spec.name for s in scenario.sites)
+        raise ProblemList(
+            [
+                Problem(
+                    args.scenario,
+                    0,
+                    "sites",
+                    f"runs {names}, not {campus_name}; give a scenario of this site",
+                )
+            ]
+        )
+    bar = _bar(f"running {scenario.spec.name}")
+    try:
+        return simulate(
+            scenario, (lambda f: (setattr(bar, "n", round(100 * f)), bar.refresh())) if bar else None
+        )
+    finally:
+        if bar is not None:
+            bar.close()
