@@ -102,7 +102,9 @@ def test_dxf_audits_clean_with_one_attributed_insert_per_rack(demo, tmp_path):
     seen = set()
     for ref in inserts:
         attribs = {a.dxf.tag: a.dxf.text for a in ref.attribs}
-        assert set(attribs) == {"NAME", "KW", "TENANT", "LEASE", "GPUS", "TYPE"}
+        assert set(attribs) == {"NAME", "KW", "TENANT", "LEASE"}
+        consts = {a.dxf.tag: a.dxf.text for a in doc.blocks[ref.dxf.name].attdefs() if a.is_const}
+        assert set(consts) == {"GPUS", "TYPE"}
         kw, tenant, lease = expected[attribs["NAME"]]
         assert float(attribs["KW"]) == kw
         assert attribs["TENANT"] == ("" if tenant == INTERNAL else tenant)
