@@ -1,9 +1,11 @@
 """Floor plans in millimetres: campus -> buildings -> halls -> rows in aisle pairs -> racks.
 
 A hall is laid out the way data halls are built. The racks of a pod stand side by side in rows
-of at most ``floor.racks_per_row``; two rows face each other across a *cold aisle* (their fronts
-take in cool air) and form a pair; pairs stand back to back across a *hot aisle* (their backs
-exhaust into it). Every pod starts a new pair, so a pod is a block a planner can point at. The
+of at most ``floor.racks_per_row``, pod after pod; two rows face each other across a *cold aisle*
+(their fronts take in cool air) and form a pair; pairs stand back to back across a *hot aisle*
+(their backs exhaust into it). Rows alternate through the hall whatever pod they belong to, so a
+hot aisle never opens onto a cold one (a pod that started a fresh pair would leave a single row
+blowing its exhaust into its neighbour's cold aisle); a pod's rows stay together. The
 racks keep ``floor.wall_clearance_mm`` from the walls; plant rooms the site names (power,
 cooling) run the full width of the hall beyond the last pair.
 
@@ -196,42 +198,33 @@ def _lay_hall(campus, hall, h_index, footprint, local, row_of, position, facing)
     wall = floor.wall_clearance_mm
     pods = np.flatnonzero(campus.pod_hall == h_index)
     areas: list[Area] = []
-    y = wall
-    width = 0
-    row_number = 0
-    first_pair = True
+    rows = []  # (racks of the row, rack width, rack depth), pod after pod
     for pod in pods.tolist():
         start, stop = int(campus.pod_first_rack[pod]), int(campus.pod_first_rack[pod + 1])
         w, d = (int(v) for v in footprint[campus.rack_type[start]])
-        per_row = floor.racks_per_row
-        chunks = [range(i, min(i + per_row, stop)) for i in range(start, stop, per_row)]
-        for k in range(0, len(chunks), 2):
-            if not first_pair:
-                areas.append(
-                    Area(
-                        "hot_aisle",
-                        f"hot aisle before R{row_number + 1:02d}",
-                        Box(wall, y, 0, floor.hot_aisle_mm),
-                    )
-                )
-                y += floor.hot_aisle_mm
-            first_pair = False
-            pair = chunks[k : k + 2]
-            for side, chunk in enumerate(pair):
-                row_number += 1
-                idx = np.fromiter(chunk, dtype=np.int64)
-                local[idx, 0] = wall + w * np.arange(idx.size)
-                local[idx, 1] = y
-                row_of[idx] = row_number
-                position[idx] = np.arange(1, idx.size + 1)
-                facing[idx] = side == 1  # the pair's second row faces back south, across the cold aisle
-                areas.append(Area("row", f"R{row_number:02d}", Box(wall, y, w * idx.size, d)))
-                width = max(width, w * idx.size)
-                y += d
-                if side == 0:
-                    areas.append(Area("cold_aisle", f"cold aisle R{row_number:02d}-R{row_number + 1:02d}",
-                                      Box(wall, y, 0, floor.cold_aisle_mm)))  # fmt: skip
-                    y += floor.cold_aisle_mm
+        step = floor.racks_per_row
+        rows += [(np.arange(i, min(i + step, stop)), w, d) for i in range(start, stop, step)]
+    y = wall
+    width = 0
+    for k, (idx, w, d) in enumerate(rows):
+        number = k + 1
+        south = k % 2 == 1  # rows alternate: fronts meet across cold aisles, backs across hot ones
+        local[idx, 0] = wall + w * np.arange(idx.size)
+        local[idx, 1] = y
+        row_of[idx] = number
+        position[idx] = np.arange(1, idx.size + 1)
+        facing[idx] = south
+        areas.append(Area("row", f"R{number:02d}", Box(wall, y, w * idx.size, d)))
+        width = max(width, w * idx.size)
+        y += d
+        if not south:  # a north-facing row always has a cold aisle in front, paired row or not
+            areas.append(Area("cold_aisle", f"cold aisle R{number:02d}-R{number + 1:02d}",
+                              Box(wall, y, 0, floor.cold_aisle_mm)))  # fmt: skip
+            y += floor.cold_aisle_mm
+        elif k + 1 < len(rows):
+            areas.append(Area("hot_aisle", f"hot aisle R{number:02d}-R{number + 1:02d}",
+                              Box(wall, y, 0, floor.hot_aisle_mm)))  # fmt: skip
+            y += floor.hot_aisle_mm
     y += wall
     total_w = width + 2 * wall
     for room in floor.rooms:

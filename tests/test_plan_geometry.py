@@ -52,6 +52,8 @@ def check_plan(plan: CampusPlan, floors: dict) -> None:
         tops = (rows["y0"] + rows["d"]).to_numpy()
         gaps = rows["y0"].to_numpy()[1:] - tops[:-1]
         facing = part.groupby("row")["facing"].first().to_numpy()
+        # Fronts meet fronts and backs meet backs: a hot aisle never opens onto a cold one.
+        assert (facing[1:] != facing[:-1]).all(), f"{hall.name}: rows do not alternate"
         for k, gap in enumerate(gaps):
             # a row facing north and the next facing south share a cold aisle; otherwise backs meet
             need = floor.cold_aisle_mm if (facing[k] == "N" and facing[k + 1] == "S") else floor.hot_aisle_mm
