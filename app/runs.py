@@ -141,11 +141,12 @@ class RunPool:
     """Worker processes for scenario runs, shared by every session of one server.
 
     ``workers`` processes run at once; at most ``slots`` runs may be queued or running, beyond
-    which :meth:`submit` raises :class:`PoolBusy`. ``cache_dir`` keeps results on disk.
+    which :meth:`submit` raises :class:`PoolBusy`. ``cache_dir`` keeps results on disk; memory
+    keeps the last ``memory_cache`` (a year of both campuses is 118 MB of tables, measured).
     """
 
     def __init__(
-        self, workers: int = 1, slots: int = 32, memory_cache: int = 16, cache_dir: Path | None = None
+        self, workers: int = 1, slots: int = 32, memory_cache: int = 6, cache_dir: Path | None = None
     ):
         ctx = mp.get_context("spawn")
         self.slots = slots
