@@ -114,27 +114,44 @@ def run_key(text: str, folder: Path) -> str:
 
 
 @dataclass(eq=False)
-class RunHandle:
-    """One submitted run, as a session sees it."""
+class _Run:
+    """One run in the pool, shared by every session that asked for the same scenario."""
 
     key: str
     future: cf.Future
-    pool: RunPool
     slot: int | None = None
+    sharers: int = 1
     #: set once the run is over *and* its results are in the cache (so a link to them works)
     settled: threading.Event = field(default_factory=threading.Event)
 
+
+@dataclass(eq=False)
+class RunHandle:
+    """A run as one session sees it: its progress, its end, and this session's cancel.
+
+    Cancelling withdraws this session only; the run stops when no session wants it any more.
+    """
+
+    key: str
+    run: _Run
+    pool: RunPool
+    withdrawn: bool = False
+
+    @property
+    def future(self) -> cf.Future:
+        return self.run.future
+
     @property
     def progress(self) -> float:
-        if self.settled.is_set():
+        if self.done():
             return 1.0
-        return self.pool.progress_of(self.slot)
+        return self.pool.progress_of(self.run.slot)
 
     def cancel(self) -> None:
         self.pool.cancel(self)
 
     def done(self) -> bool:
-        return self.settled.is_set()
+        return self.withdrawn or self.run.settled.is_set()
 
 
 class RunPool:
@@ -156,7 +173,7 @@ class RunPool:
         )
         self._free = list(range(slots))
         self._lock = threading.Lock()
-        self._running: dict[str, RunHandle] = {}
+        self._running: dict[str, _Run] = {}
         self._memory: OrderedDict[str, Results] = OrderedDict()
         self._memory_cache = memory_cache
         self.cache_dir = cache_dir
@@ -217,12 +234,14 @@ class RunPool:
         if results is not None:
             done: cf.Future = cf.Future()
             done.set_result(RunOutcome(key, results=results, cached=True))
-            handle = RunHandle(key, done, self)
-            handle.settled.set()
-            return handle
+            run = _Run(key, done)
+            run.settled.set()
+            return RunHandle(key, run, self)
         with self._lock:
             if key in self._running:  # the same what-if from another session: share the run
-                return self._running[key]
+                run = self._running[key]
+                run.sharers += 1
+                return RunHandle(key, run, self)
             if not self._free:
                 raise PoolBusy(
                     f"{self.slots} runs are already queued or running; wait for one to finish or cancel one"
@@ -231,42 +250,50 @@ class RunPool:
             self._shared[slot] = 0.0
             self._shared[self.slots + slot] = 0.0
             future = self._executor.submit(_run_in_worker, slot, self.slots, text, str(folder), key)
-            handle = RunHandle(key, future, self, slot)
-            self._running[key] = handle
-        future.add_done_callback(lambda f: self._finished(handle, f))
-        return handle
+            run = _Run(key, future, slot)
+            self._running[key] = run
+        future.add_done_callback(lambda f: self._finished(run, f))
+        return RunHandle(key, run, self)
 
-    def _finished(self, handle: RunHandle, future: cf.Future) -> None:
+    def _finished(self, run: _Run, future: cf.Future) -> None:
         try:
-            self._settle(handle, future)
+            self._settle(run, future)
         finally:
-            handle.settled.set()
+            run.settled.set()
 
-    def _settle(self, handle: RunHandle, future: cf.Future) -> None:
+    def _settle(self, run: _Run, future: cf.Future) -> None:
         with self._lock:
-            self._running.pop(handle.key, None)
-            if handle.slot is not None:
-                self._free.append(handle.slot)
-                handle.slot = None
+            self._running.pop(run.key, None)
+            if run.slot is not None:
+                self._free.append(run.slot)
+                run.slot = None
         if future.cancelled() or future.exception() is not None:
             return
         outcome: RunOutcome = future.result()
         if outcome.results is not None:
-            self._store(handle.key, outcome.results)
+            self._store(run.key, outcome.results)
 
     def progress_of(self, slot: int | None) -> float:
         return 0.0 if slot is None else float(self._shared[slot])
 
     def cancel(self, handle: RunHandle) -> None:
+        """Withdraw ``handle``'s session; stop the run once no session wants it."""
+        run = handle.run
         with self._lock:
-            if handle.slot is not None:
-                self._shared[self.slots + handle.slot] = 1.0
-        handle.future.cancel()  # succeeds only while it is still waiting for a worker
+            if handle.withdrawn:
+                return
+            handle.withdrawn = True
+            run.sharers -= 1
+            if run.sharers > 0:
+                return
+            if run.slot is not None:
+                self._shared[self.slots + run.slot] = 1.0
+        run.future.cancel()  # succeeds only while it is still waiting for a worker
 
 
 def outcome_of(handle: RunHandle) -> RunOutcome:
     """The handle's outcome once done, with a worker crash or pool cancel told as a problem."""
-    if handle.future.cancelled():
+    if handle.withdrawn or handle.future.cancelled():
         return RunOutcome(handle.key, cancelled=True, problems=["cancelled"])
     exc = handle.future.exception()
     if exc is not None:

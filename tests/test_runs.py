@@ -107,14 +107,25 @@ def test_invalid_what_if_comes_back_as_problems(pool: RunPool) -> None:
 def test_same_run_from_two_sessions_is_shared_and_slots_are_bounded(pool: RunPool) -> None:
     texts = [demo(days=200 + d) for d in range(3)]
     first = pool.submit(texts[0], SCENARIOS)
-    assert pool.submit(texts[0], SCENARIOS) is first
+    second = pool.submit(texts[0], SCENARIOS)
+    assert second.run is first.run  # one run for both sessions
     others = [pool.submit(t, SCENARIOS) for t in texts[1:]]
     with pytest.raises(PoolBusy, match="3 runs are already queued or running"):
         pool.submit(demo(days=300), SCENARIOS)
-    for h in [first, *others]:
+    for h in [first, second, *others]:
         h.cancel()
-    for h in [first, *others]:
-        wait(h, timeout_s=60)
+    for h in [first, second, *others]:
+        assert wait(h, timeout_s=60)[0].cancelled
+
+
+def test_one_session_cancelling_a_shared_run_leaves_it_to_the_other(pool: RunPool) -> None:
+    text = demo(days=20)
+    mine, theirs = pool.submit(text, SCENARIOS), pool.submit(text, SCENARIOS)
+    mine.cancel()
+    assert mine.done() and outcome_of(mine).cancelled  # this session is free at once
+    outcome, _ = wait(theirs)
+    assert outcome.results is not None and not outcome.cancelled
+    assert pool.cached(theirs.key) is not None
 
 
 def test_key_follows_the_text_and_the_input_files(tmp_path: Path) -> None:
