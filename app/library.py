@@ -1,0 +1,244 @@
+"""The scenario library: named scenarios and their runs, in a database, with results beside it.
+
+A *scenario* is kept as its YAML text and the folder its site paths resolve against, stamped with
+the text's SHA-256. A *run* belongs to a scenario and is stamped with that hash, its seed and the
+code version (:func:`code_version`); its results are the Parquet + JSON of
+:meth:`twin.results.Results.write`, in a folder of their own under ``runs/``.
+
+Embedded by default: SQLite in WAL mode in the data folder (``library.sqlite``). A team can give a
+SQLAlchemy URL instead (``postgresql+psycopg://...``); the tables are plain SQLAlchemy Core.
+
+Crash safety, in the order a save happens:
+
+1. :meth:`Library.start_run` commits a row ``running``: a run in flight is known;
+2. the results are written to ``runs/.tmp-<id>`` and renamed to ``runs/<id>`` (a rename is atomic);
+3. one transaction marks the row ``done`` and records its folder.
+
+A process killed anywhere leaves either a ``done`` row whose folder is complete, or a ``running``
+row with no folder. Opening the library marks such rows ``interrupted`` and removes leftover
+temporary folders, so no half-written run is ever visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from twin.results import Results
+
+metadata = MetaData()
+scenarios = Table(
+    "scenarios",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), unique=True, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("saved_at", String(32), nullable=False),
+)
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("scenario_id", Integer, ForeignKey("scenarios.id", ondelete="CASCADE"), nullable=False),
+    Column("scenario_hash", String(64), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("code_version", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # running, done, interrupted
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("kpis", Text),
+)
+
+RUNNING, DONE, INTERRUPTED = "running", "done", "interrupted"
+
+
+class LibraryError(ValueError):
+    """A library request that cannot be met; the message says what to change."""
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """The package version and a hash of the twin's source: what produced a run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("campustwin")
+    except PackageNotFoundError:
+        package = "0"
+    h = hashlib.sha256()
+    for path in sorted((Path(__file__).resolve().parent.parent / "twin").glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return f"{package}+{h.hexdigest()[:12]}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Library:
+    """Scenarios and runs under ``folder`` (created), in SQLite there unless ``url`` names a database."""
+
+    def __init__(self, folder: str | Path, url: str | None = None):
+        self.folder = Path(folder)
+        self.runs_dir = self.folder / "runs"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url or f"sqlite:///{self.folder / 'library.sqlite'}")
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+        self._recover()
+
+    def _recover(self) -> None:
+        """Mark runs left ``running`` by a dead process as interrupted; drop half-written folders."""
+        with self.engine.begin() as db:
+            db.execute(update(runs).where(runs.c.status == RUNNING).values(status=INTERRUPTED))
+            known = {row.id for row in db.execute(select(runs.c.id).where(runs.c.status == DONE))}
+        for path in self.runs_dir.iterdir():
+            if path.name.startswith(".tmp-") or (path.is_dir() and path.name not in known):
+                shutil.rmtree(path, ignore_errors=True)
+
+    # -- scenarios ------------------------------------------------------------------------------
+
+    def save_scenario(self, name: str, text: str, folder: str | Path) -> None:
+        """Save (or replace) scenario ``name``: its YAML text and the folder its paths resolve in."""
+        _check_name(name)
+        row = {"text": text, "folder": str(folder), "hash": _hash(text), "saved_at": _now()}
+        with self.engine.begin() as db:
+            found = db.execute(select(scenarios.c.id).where(scenarios.c.name == name)).first()
+            if found is None:
+                db.execute(insert(scenarios).values(name=name, **row))
+            else:
+                db.execute(update(scenarios).where(scenarios.c.id == found.id).values(**row))
+
+    def scenarios(self) -> list[dict]:
+        with self.engine.connect() as db:
+            rows = db.execute(
+                select(scenarios.c.name, scenarios.c.hash, scenarios.c.saved_at).order_by(scenarios.c.name)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def scenario(self, name: str) -> dict:
+        with self.engine.connect() as db:
+            row = db.execute(select(scenarios).where(scenarios.c.name == name)).first()
+        if row is None:
+            raise LibraryError(f"no scenario {name!r} in the library; saved ones: {self._names()}")
+        return dict(row._mapping)
+
+    def rename(self, old: str, new: str) -> None:
+        _check_name(new)
+        try:
+            with self.engine.begin() as db:
+                done = db.execute(update(scenarios).where(scenarios.c.name == old).values(name=new))
+        except IntegrityError:
+            raise LibraryError(f"a scenario named {new!r} exists already; pick another name") from None
+        if done.rowcount == 0:
+            raise LibraryError(f"no scenario {old!r} in the library; saved ones: {self._names()}")
+
+    def delete(self, name: str) -> None:
+        """Delete scenario ``name`` and its runs (their result folders too)."""
+        sid = self.scenario(name)["id"]
+        with self.engine.begin() as db:
+            ids = [r.id for r in db.execute(select(runs.c.id).where(runs.c.scenario_id == sid))]
+            db.execute(delete(runs).where(runs.c.scenario_id == sid))
+            db.execute(delete(scenarios).where(scenarios.c.id == sid))
+        for run_id in ids:
+            shutil.rmtree(self.runs_dir / run_id, ignore_errors=True)
+
+    def _names(self) -> str:
+        names = [s["name"] for s in self.scenarios()]
+        return ", ".join(names[:10]) or "(none)"
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def start_run(self, name: str, seed: int) -> str:
+        """Record that a run of scenario ``name`` began; return its id (committed at once)."""
+        found = self.scenario(name)
+        run_id = uuid.uuid4().hex
+        with self.engine.begin() as db:
+            db.execute(insert(runs).values(
+                id=run_id, scenario_id=found["id"], scenario_hash=found["hash"], seed=seed,
+                code_version=code_version(), status=RUNNING, started_at=_now(),
+            ))  # fmt: skip
+        return run_id
+
+    def finish_run(self, run_id: str, results: Results) -> None:
+        """Write the run's results beside the database, then mark it done in one transaction."""
+        tmp = self.runs_dir / f".tmp-{run_id}"
+        results.write(tmp)
+        tmp.rename(self.runs_dir / run_id)
+        kpis = json.dumps(results.kpis, default=_json_default)
+        with self.engine.begin() as db:
+            db.execute(
+                update(runs).where(runs.c.id == run_id).values(status=DONE, finished_at=_now(), kpis=kpis)
+            )
+
+    def save_run(self, name: str, results: Results) -> str:
+        run_id = self.start_run(name, int(results.kpis.get("seed", 0)))
+        self.finish_run(run_id, results)
+        return run_id
+
+    def runs(self, name: str | None = None) -> list[dict]:
+        query = select(runs.c.id, scenarios.c.name, runs.c.seed, runs.c.scenario_hash, runs.c.code_version,
+                       runs.c.status, runs.c.started_at, runs.c.finished_at).join(scenarios)  # fmt: skip
+        if name is not None:
+            query = query.where(scenarios.c.name == name)
+        with self.engine.connect() as db:
+            return [dict(r._mapping) for r in db.execute(query.order_by(runs.c.started_at, runs.c.id))]
+
+    def load_run(self, run_id: str) -> Results:
+        with self.engine.connect() as db:
+            row = db.execute(select(runs.c.status).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise LibraryError(f"no run {run_id!r} in the library")
+        if row.status != DONE:
+            raise LibraryError(f"run {run_id} is {row.status}: it has no results; run it again")
+        return Results.read(self.runs_dir / run_id)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")  # two processes saving at once wait, not fail
+    cursor.close()
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 128 or not name.strip() or any(ord(c) < 32 for c in name):
+        raise LibraryError(f"scenario name {name[:40]!r}: 1-128 printable characters")
+
+
+def _json_default(value):
+    from twin.results import _json_default as twin_default
+
+    return twin_default(value)

@@ -1,0 +1,114 @@
+"""The scenario library: round trips, two processes saving at once, a process killed mid-save."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.library import DONE, INTERRUPTED, Library, LibraryError, code_version
+from twin.results import Results
+from twin.scenario import load_scenario_text
+from twin.simulate import simulate
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
+TEXT = (SCENARIOS / "demo_whatif.yaml").read_text().replace("days: 30", "days: 2")
+
+
+@pytest.fixture(scope="module")
+def results() -> Results:
+    return simulate(load_scenario_text(TEXT, SCENARIOS))
+
+
+def test_scenario_and_run_round_trip(tmp_path: Path, results: Results) -> None:
+    lib = Library(tmp_path)
+    lib.save_scenario("acme pod", TEXT, SCENARIOS)
+    saved = lib.scenario("acme pod")
+    assert saved["text"] == TEXT and saved["folder"] == str(SCENARIOS)
+    run_id = lib.save_run("acme pod", results)
+    (row,) = lib.runs("acme pod")
+    assert (row["id"], row["status"], row["seed"]) == (run_id, DONE, 7)
+    assert row["scenario_hash"] == saved["hash"] and row["code_version"] == code_version()
+    back = Library(tmp_path).load_run(run_id)  # a new process would open it the same way
+    pd.testing.assert_frame_equal(back.site_series, results.site_series)
+    assert back.rack_leases == results.rack_leases
+
+
+def test_rename_delete_and_clear_errors(tmp_path: Path, results: Results) -> None:
+    lib = Library(tmp_path)
+    lib.save_scenario("a", TEXT, SCENARIOS)
+    lib.save_scenario("b", TEXT, SCENARIOS)
+    run_id = lib.save_run("a", results)
+    with pytest.raises(LibraryError, match="'b' exists already"):
+        lib.rename("a", "b")
+    lib.rename("a", "c")
+    assert [s["name"] for s in lib.scenarios()] == ["b", "c"]
+    assert lib.runs("c")[0]["id"] == run_id
+    lib.delete("c")
+    assert not (tmp_path / "runs" / run_id).exists() and lib.runs() == []
+    with pytest.raises(LibraryError, match="no scenario 'c'.*saved ones: b"):
+        lib.scenario("c")
+    with pytest.raises(LibraryError, match="1-128 printable"):
+        lib.save_scenario("bad\nname", TEXT, SCENARIOS)
+
+
+def _saver(folder: str, name: str, n: int) -> None:
+    lib = Library(folder)
+    lib.save_scenario(name, TEXT, SCENARIOS)
+    res = simulate(load_scenario_text(TEXT, SCENARIOS))
+    for _ in range(n):
+        lib.save_run(name, res)
+
+
+def test_two_processes_save_at_once(tmp_path: Path) -> None:
+    Library(tmp_path)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_saver, args=(str(tmp_path), f"s{i}", 4)) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    lib = Library(tmp_path)
+    rows = lib.runs()
+    assert len(rows) == 8 and {r["status"] for r in rows} == {DONE}
+    for r in rows:
+        assert lib.load_run(r["id"]).kpis["seed"] == 7
+
+
+def _save_forever(folder: str, ready) -> None:
+    lib = Library(folder)
+    lib.save_scenario("s", TEXT, SCENARIOS)
+    res = simulate(load_scenario_text(TEXT, SCENARIOS))
+    ready.set()
+    while True:
+        lib.save_run("s", res)
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.13, 0.31])
+def test_killed_mid_save_leaves_no_partial_run(tmp_path: Path, delay_s: float) -> None:
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_save_forever, args=(str(tmp_path), ready))
+    proc.start()
+    assert ready.wait(120)
+    time.sleep(delay_s)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(30)
+    lib = Library(tmp_path)  # reopening recovers
+    rows = lib.runs()
+    done = [r for r in rows if r["status"] == DONE]
+    assert rows and all(r["status"] in (DONE, INTERRUPTED) for r in rows)
+    assert len(rows) - len(done) <= 1  # at most the run in flight
+    for r in done:
+        assert lib.load_run(r["id"]).kpis["seed"] == 7  # every visible run is whole
+    on_disk = {p.name for p in (tmp_path / "runs").iterdir()}
+    assert on_disk == {r["id"] for r in done}  # no temporary or orphan folder is left
+    with sqlite3.connect(tmp_path / "library.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
