@@ -257,8 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     from app.cli_plan import add_parser as add_plan
+    from app.sweep import add_parser as add_sweep
 
     add_plan(sub)
+    add_sweep(sub)
 
     p = sub.add_parser("serve", help="serve the console")
     p.add_argument("--port", type=int, default=5006)

@@ -1,0 +1,85 @@
+"""Sweeps: one scenario run over a grid of changes and several seeds, then summarised.
+
+A sweep varies dotted paths of a scenario (``training.arrivals_per_day``, ``leases.0.gpus``) over
+listed values; every grid point is run with ``replications`` seeds (the scenario's own seed, then
+the next ones), so a point's spread says how much of its result is luck. Each run is a pure
+function of (scenario file, changes, seed), which is what lets a sweep go to any Dask worker and
+come back the same: a worker imports only this module and the twin.
+
+:func:`summarise` gives, per grid point, the mean and the 5th and 95th percentiles of every
+numeric KPI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a sweep: a grid point (its changes) and a seed."""
+
+    point: int
+    changes: tuple[tuple[str, object], ...]
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """A file-safe name that changes when the changes or the seed do (used to resume)."""
+        text = json.dumps([self.changes, self.seed], sort_keys=True, default=str)
+        return f"p{self.point:04d}-s{self.seed}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def tasks(vary: dict[str, list], base_seed: int, replications: int) -> list[Task]:
+    """The grid (in the order the values are given) times the seeds, point by point."""
+    keys = list(vary)
+    points = list(itertools.product(*(vary[k] for k in keys))) if keys else [()]
+    return [
+        Task(i, tuple(zip(keys, values, strict=True)), base_seed + r)
+        for i, values in enumerate(points)
+        for r in range(replications)
+    ]
+
+
+def run_task(scenario_path: str, task: Task) -> dict:
+    """Run one task; return its changes, seed and the run's numeric KPIs (a worker calls this)."""
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    overrides = dict(task.changes)
+    overrides["seed"] = task.seed
+    results = simulate(load_scenario(scenario_path, overrides))
+    kpis = {k: v for k, v in results.kpis.items() if _number(v) and k not in ("seed", "wall_seconds")}
+    return {"point": task.point, "changes": dict(task.changes), "seed": task.seed, "kpis": kpis}
+
+
+def summarise(rows: list[dict]) -> pd.DataFrame:
+    """Per grid point: its changes, runs, and mean / p5 / p95 of each KPI."""
+    records = [{"point": r["point"], **r["changes"], **r["kpis"]} for r in rows]
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return frame
+    changes = [c for c in rows[0]["changes"]]
+    kpis = [c for c in frame.columns if c not in ("point", *changes)]
+    out = []
+    for point, group in frame.groupby("point", sort=True):
+        row = {"point": point, **{c: group[c].iloc[0] for c in changes}, "runs": len(group)}
+        for k in kpis:
+            values = pd.to_numeric(group[k], errors="coerce").dropna().to_numpy(float)
+            if values.size == 0:
+                continue
+            row[f"{k}_mean"] = float(values.mean())
+            row[f"{k}_p5"] = float(np.percentile(values, 5))
+            row[f"{k}_p95"] = float(np.percentile(values, 95))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
