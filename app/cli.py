@@ -256,11 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the KPIs as one JSON object")
     p.set_defaults(func=cmd_simulate)
 
+    from app.cli_fit import add_parser as add_fit
     from app.cli_plan import add_parser as add_plan
     from app.sweep import add_parser as add_sweep
 
     add_plan(sub)
     add_sweep(sub)
+    add_fit(sub)
 
     p = sub.add_parser("serve", help="serve the console")
     p.add_argument("--port", type=int, default=5006)

@@ -1,0 +1,57 @@
+"""``campustwin fit-lease``: the largest size of a lease the campuses can safely sell (twin.fit_lease)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_USER_ERROR = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit-lease", help="largest safe size of a lease, per site and start")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--lease", required=True, help="name of the lease in the scenario")
+    p.add_argument("--sla", type=float, default=0.99, help="availability the lease must reach (default 0.99)")
+    p.add_argument("--confidence", type=float, default=0.95, help="share of replications that must reach it")
+    p.add_argument("--max-internal-slowdown", type=float, default=0.05,
+                   help="largest rise of internal training turnaround (default 0.05 = 5 %%)")  # fmt: skip
+    p.add_argument("--replications", type=int, default=4, help="seeds per size tried (default 4)")
+    p.add_argument(
+        "--start-days", default=None, help="start days to try, e.g. 0,30,60 (default: the lease's)"
+    )
+    p.set_defaults(func=cmd_fit)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from twin.fit_lease import fit_lease
+    from twin.scenario import load_scenario
+
+    for name, value, lo, hi in (("--sla", args.sla, 0, 1), ("--confidence", args.confidence, 0, 1),
+                                ("--max-internal-slowdown", args.max_internal_slowdown, 0, 100)):  # fmt: skip
+        if not lo < value <= hi:
+            print(f"{name}: must be above {lo} and at most {hi}, got {value}", file=sys.stderr)
+            return EXIT_USER_ERROR
+    if not 1 <= args.replications <= 1000:
+        print(f"--replications: 1 to 1000, got {args.replications}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    try:
+        starts = [float(x) for x in args.start_days.split(",")] if args.start_days else None
+    except ValueError:
+        print(f"--start-days: numbers separated by commas, got {args.start_days!r}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    scenario = load_scenario(args.scenario)
+    try:
+        offers = fit_lease(
+            scenario, args.lease, args.sla, args.confidence, args.max_internal_slowdown, args.replications,
+            starts, progress=(lambda m: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,
+        )  # fmt: skip
+    except ValueError as exc:
+        print(f"--lease: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(f"{'site':<14}{'start day':>10}{'max GPUs':>10}{'revenue $':>16}{'margin $':>16}  binds")
+    for o in offers:
+        print(
+            f"{o.site:<14}{o.start_day:>10g}{o.max_gpus:>10,}{o.revenue_usd:>16,.0f}{o.margin_usd:>16,.0f}  {o.binds}"
+        )
+    return 0

@@ -1,0 +1,65 @@
+"""The lease optimiser on the demo site: stricter SLA, smaller offer; what binds is what a run shows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from twin.fit_lease import evaluate_size, fit_lease
+from twin.scenario import load_scenario_text
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
+# The demo what-if's GB200 lease, sold by the rack, over 10 days at 30x the Llama 3 failure rates:
+# failures then decide how much of the GB200 fleet a 99 %-available lease can hold.
+TEXT = (
+    (SCENARIOS / "demo_whatif.yaml").read_text()
+    .replace("isolation: pod", "isolation: rack")
+    .replace("days: 30", "days: 10")
+    .replace("rate_scale: 1.0", "rate_scale: 30.0")
+)  # fmt: skip
+RACK = 72
+KW = {"confidence": 1.0, "replications": 2, "max_internal_slowdown": 10.0}
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario_text(TEXT, SCENARIOS)
+
+
+@pytest.fixture(scope="module")
+def offers(scenario) -> dict[float, object]:
+    return {sla: fit_lease(scenario, "acme-gb200-pod", sla=sla, **KW)[0] for sla in (0.9, 0.99, 0.999)}
+
+
+def test_offer_shrinks_as_the_sla_tightens(offers) -> None:
+    sizes = [offers[sla].max_gpus for sla in (0.9, 0.99, 0.999)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+    assert all(s % RACK == 0 for s in sizes)  # whole racks, as the lease's isolation says
+    assert offers[0.9].binds == "capacity" and offers[0.9].max_gpus == 1152  # every GB200 GPU
+
+
+def test_binding_constraint_holds_at_the_offer_plus_ten_percent(scenario, offers) -> None:
+    offer = offers[0.99]
+    assert offer.binds == "SLA"
+    bigger = math.ceil(offer.max_gpus * 1.1 / RACK) * RACK
+    at = evaluate_size(scenario, "acme-gb200-pod", offer.max_gpus, "Demo", 0, sla=0.99, **KW)
+    above = evaluate_size(scenario, "acme-gb200-pod", bigger, "Demo", 0, sla=0.99, **KW)
+    assert at.feasible and not above.feasible and above.binds == offer.binds
+    assert offer.revenue_usd == pytest.approx(at.revenue_usd)
+
+
+def test_internal_slowdown_limit_can_bind(scenario) -> None:
+    offer = fit_lease(scenario, "acme-gb200-pod", sla=0.9, confidence=1.0, replications=2,
+                      max_internal_slowdown=0.05)[0]  # fmt: skip
+    assert offer.binds == "internal impact" and offer.max_gpus < 1152
+
+
+def test_cli_prints_the_offer_table_and_refuses_bad_input(tmp_path: Path, capsys) -> None:
+    path = SCENARIOS / "demo_whatif.yaml"
+    assert main(["fit-lease", str(path), "--lease", "nope"]) == 2
+    assert "no lease 'nope'" in capsys.readouterr().err
+    assert main(["fit-lease", str(path), "--lease", "acme-gb200-pod", "--sla", "1.5"]) == 2
+    assert "--sla: must be above 0 and at most 1" in capsys.readouterr().err

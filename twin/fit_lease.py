@@ -1,0 +1,194 @@
+"""The lease optimiser: the largest size of a lease the campuses can safely sell, site by start.
+
+For one lease of a scenario, at each candidate site and start day, the optimiser looks for the
+most GPUs (in whole isolation units: racks or pods of the lease's GPU type) such that, across
+``replications`` seeds,
+
+* the lease's SLA attainment meets ``sla`` in at least ``confidence`` of the runs, and
+* internal training slows by at most ``max_internal_slowdown``: the mean turnaround (submit to
+  end) of completed training jobs, against the same seeds without the lease.
+
+Feasibility falls as the lease grows (more GPUs to keep whole through failures, less room for
+internal work), so a bisection over units finds the edge in a few steps. An offer says what
+binds at the next unit up: ``SLA``, ``internal impact``, ``power`` or ``cooling`` (the plant had
+to shed load, from the event log), or ``capacity`` when the lease already holds every unit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.scenario import Scenario, ScenarioSpec
+from twin.scenario_checks import _isolation_unit
+from twin.simulate import simulate
+
+
+@dataclass(frozen=True)
+class Check:
+    gpus: int
+    feasible: bool
+    binds: str  # "" when feasible
+    sla_met_share: float
+    slowdown: float
+    revenue_usd: float
+    margin_usd: float
+
+
+@dataclass(frozen=True)
+class Offer:
+    site: str
+    start_day: float
+    max_gpus: int
+    revenue_usd: float  # mean over replications, at the offered size
+    margin_usd: float
+    binds: str
+    checked: tuple[Check, ...]
+
+
+def fit_lease(
+    scenario: Scenario,
+    lease_name: str,
+    sla: float = 0.99,
+    confidence: float = 0.95,
+    max_internal_slowdown: float = 0.05,
+    replications: int = 4,
+    start_days: list[float] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Offer]:
+    """Offers for ``lease_name`` at each candidate site and start day (see the module docstring)."""
+    spec = scenario.spec
+    names = [lease.name for lease in spec.leases]
+    if lease_name not in names:
+        raise ValueError(f"no lease {lease_name!r} in the scenario; leases: {', '.join(names) or '(none)'}")
+    lease = spec.leases[names.index(lease_name)]
+    by_name = {s.spec.name: s for s in scenario.sites}
+    sites = list(by_name) if lease.site == "any" else [lease.site]
+    seeds = [spec.seed + r for r in range(replications)]
+    offers = []
+    for site in sites:
+        unit = _isolation_unit(by_name, [site], lease.gpu_type, lease.isolation)
+        installed = sum(
+            scenario_rt.gpus * p.racks
+            for b in by_name[site].buildings
+            for h in b.halls
+            for p in h.pods
+            if (scenario_rt := by_name[site].catalog.rack_types[p.rack_type]).gpu_type == lease.gpu_type
+        )
+        if unit == 0:
+            continue
+        for start in start_days or [lease.start_day]:
+            base_turn = [_turnaround(_run(scenario, spec, lease_name, None, site, start, s)) for s in seeds]
+
+            def check(units: int, site=site, start=start, base_turn=base_turn, unit=unit) -> Check:
+                gpus = units * unit
+                if progress:
+                    progress(f"{site} day {start:g}: {gpus:,} GPUs")
+                runs = [_run(scenario, spec, lease_name, gpus, site, start, s) for s in seeds]
+                return _judge(runs, lease_name, gpus, base_turn, sla, confidence, max_internal_slowdown)
+
+            lo, hi = 0, installed // unit  # lo: known feasible (0 = nothing), hi: largest to try
+            checked: dict[int, Check] = {}
+            top = check(hi)
+            checked[hi] = top
+            if top.feasible:
+                lo = hi
+            else:
+                hi -= 1
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    checked[mid] = check(mid)
+                    if checked[mid].feasible:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+            at = checked.get(lo)
+            above = checked.get(lo + 1)
+            binds = "capacity" if lo == installed // unit else (above.binds if above else "SLA")
+            offers.append(
+                Offer(
+                    site, start, lo * unit,
+                    at.revenue_usd if at else 0.0, at.margin_usd if at else 0.0,
+                    binds, tuple(checked[k] for k in sorted(checked)),
+                )
+            )  # fmt: skip
+    return offers
+
+
+def evaluate_size(
+    scenario: Scenario,
+    lease_name: str,
+    gpus: int,
+    site: str,
+    start_day: float,
+    sla: float = 0.99,
+    confidence: float = 0.95,
+    max_internal_slowdown: float = 0.05,
+    replications: int = 4,
+) -> Check:
+    """Whether the lease at ``gpus`` passes, and what binds if not (one point of the search)."""
+    spec = scenario.spec
+    seeds = [spec.seed + r for r in range(replications)]
+    base = [_turnaround(_run(scenario, spec, lease_name, None, site, start_day, s)) for s in seeds]
+    runs = [_run(scenario, spec, lease_name, gpus, site, start_day, s) for s in seeds]
+    return _judge(runs, lease_name, gpus, base, sla, confidence, max_internal_slowdown)
+
+
+def _run(
+    scenario: Scenario,
+    spec: ScenarioSpec,
+    lease_name: str,
+    gpus: int | None,
+    site: str,
+    start: float,
+    seed: int,
+):
+    """The scenario with the lease at ``gpus`` (None: without it), ``site`` and ``start``, seed ``seed``."""
+    data = spec.model_dump()
+    leases = []
+    for item in data["leases"]:
+        if item["name"] != lease_name:
+            leases.append(item)
+        elif gpus:
+            leases.append({**item, "gpus": gpus, "site": site, "start_day": start})
+    data.update(leases=leases, seed=seed)
+    data["events"] = [
+        e for e in data["events"] if e.get("lease") in {x["name"] for x in leases} or not e.get("lease")
+    ]
+    variant = copy.copy(scenario)
+    variant.spec = ScenarioSpec.model_validate(data)
+    return simulate(variant)
+
+
+def _turnaround(results) -> float:
+    jobs = results.jobs
+    done = jobs[(jobs["kind"] == "training") & (jobs["status"] == "done")]
+    return float((done["end_h"] - done["submit_h"]).mean()) if len(done) else math.nan
+
+
+def _judge(runs, lease_name: str, gpus: int, base_turn: list[float], sla: float, confidence: float,
+           max_slowdown: float) -> Check:  # fmt: skip
+    attain, slow, revenue, margin, plant = [], [], [], [], set()
+    for results, base in zip(runs, base_turn, strict=True):
+        product = (results.kpis.get("products") or {}).get(lease_name) or {}
+        attain.append(product.get("sla_attainment") or 0.0)
+        revenue.append(float(product.get("revenue_usd") or 0.0))
+        margin.append(float(product.get("margin_usd") or 0.0))
+        turn = _turnaround(results)
+        slow.append(turn / base - 1.0 if base and not math.isnan(base) and not math.isnan(turn) else 0.0)
+        kinds = set(results.events["kind"]) if len(results.events) else set()
+        plant |= {k for k in kinds if k in ("power", "cooling", "curtailment")}
+    met = float(np.mean([a >= sla for a in attain]))
+    slowdown = float(np.mean(slow))
+    binds = ""
+    if met < confidence:
+        binds = "SLA"
+    elif slowdown > max_slowdown:
+        binds = "internal impact"
+    if binds and plant:  # the plant shed load: say which limit, before the symptom
+        binds = "cooling" if "cooling" in plant else "power"
+    return Check(gpus, not binds, binds, met, slowdown, float(np.mean(revenue)), float(np.mean(margin)))
