@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from twin.fit_lease import fit_lease
+    from twin.fit_lease import Targets, fit_lease
     from twin.scenario import load_scenario
 
     for name, value, lo, hi in (("--sla", args.sla, 0, 1), ("--confidence", args.confidence, 0, 1),
@@ -43,7 +43,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     try:
         offers = fit_lease(
-            scenario, args.lease, args.sla, args.confidence, args.max_internal_slowdown, args.replications,
+            scenario, args.lease, Targets(args.sla, args.confidence, args.max_internal_slowdown, args.replications),
             starts, progress=(lambda m: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,
         )  # fmt: skip
     except ValueError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from twin.fit_lease import evaluate_size, fit_lease
+from twin.fit_lease import Targets, evaluate_size, fit_lease
 from twin.scenario import load_scenario_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
@@ -21,7 +21,10 @@ TEXT = (
     .replace("rate_scale: 1.0", "rate_scale: 30.0")
 )  # fmt: skip
 RACK = 72
-KW = {"confidence": 1.0, "replications": 2, "max_internal_slowdown": 10.0}
+
+
+def targets(sla: float, max_internal_slowdown: float = 10.0) -> Targets:
+    return Targets(sla=sla, confidence=1.0, max_internal_slowdown=max_internal_slowdown, replications=2)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def offers(scenario) -> dict[float, object]:
-    return {sla: fit_lease(scenario, "acme-gb200-pod", sla=sla, **KW)[0] for sla in (0.9, 0.99, 0.999)}
+    return {sla: fit_lease(scenario, "acme-gb200-pod", targets(sla))[0] for sla in (0.9, 0.99, 0.999)}
 
 
 def test_offer_shrinks_as_the_sla_tightens(offers) -> None:
@@ -45,15 +48,14 @@ def test_binding_constraint_holds_at_the_offer_plus_ten_percent(scenario, offers
     offer = offers[0.99]
     assert offer.binds == "SLA"
     bigger = math.ceil(offer.max_gpus * 1.1 / RACK) * RACK
-    at = evaluate_size(scenario, "acme-gb200-pod", offer.max_gpus, "Demo", 0, sla=0.99, **KW)
-    above = evaluate_size(scenario, "acme-gb200-pod", bigger, "Demo", 0, sla=0.99, **KW)
+    at = evaluate_size(scenario, "acme-gb200-pod", offer.max_gpus, "Demo", 0, targets(0.99))
+    above = evaluate_size(scenario, "acme-gb200-pod", bigger, "Demo", 0, targets(0.99))
     assert at.feasible and not above.feasible and above.binds == offer.binds
     assert offer.revenue_usd == pytest.approx(at.revenue_usd)
 
 
 def test_internal_slowdown_limit_can_bind(scenario) -> None:
-    offer = fit_lease(scenario, "acme-gb200-pod", sla=0.9, confidence=1.0, replications=2,
-                      max_internal_slowdown=0.05)[0]  # fmt: skip
+    offer = fit_lease(scenario, "acme-gb200-pod", targets(0.9, max_internal_slowdown=0.05))[0]
     assert offer.binds == "internal impact" and offer.max_gpus < 1152
 
 

@@ -40,6 +40,16 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Targets:
+    """What a safe lease must meet, and over how many seeds it is judged."""
+
+    sla: float = 0.99
+    confidence: float = 0.95
+    max_internal_slowdown: float = 0.05
+    replications: int = 4
+
+
+@dataclass(frozen=True)
 class Offer:
     site: str
     start_day: float
@@ -53,10 +63,7 @@ class Offer:
 def fit_lease(
     scenario: Scenario,
     lease_name: str,
-    sla: float = 0.99,
-    confidence: float = 0.95,
-    max_internal_slowdown: float = 0.05,
-    replications: int = 4,
+    targets: Targets = Targets(),
     start_days: list[float] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Offer]:
@@ -68,7 +75,7 @@ def fit_lease(
     lease = spec.leases[names.index(lease_name)]
     by_name = {s.spec.name: s for s in scenario.sites}
     sites = list(by_name) if lease.site == "any" else [lease.site]
-    seeds = [spec.seed + r for r in range(replications)]
+    seeds = [spec.seed + r for r in range(targets.replications)]
     offers = []
     for site in sites:
         unit = _isolation_unit(by_name, [site], lease.gpu_type, lease.isolation)
@@ -89,7 +96,7 @@ def fit_lease(
                 if progress:
                     progress(f"{site} day {start:g}: {gpus:,} GPUs")
                 runs = [_run(scenario, spec, lease_name, gpus, site, start, s) for s in seeds]
-                return _judge(runs, lease_name, gpus, base_turn, sla, confidence, max_internal_slowdown)
+                return _judge(runs, lease_name, gpus, base_turn, targets)
 
             lo, hi = 0, installed // unit  # lo: known feasible (0 = nothing), hi: largest to try
             checked: dict[int, Check] = {}
@@ -120,22 +127,14 @@ def fit_lease(
 
 
 def evaluate_size(
-    scenario: Scenario,
-    lease_name: str,
-    gpus: int,
-    site: str,
-    start_day: float,
-    sla: float = 0.99,
-    confidence: float = 0.95,
-    max_internal_slowdown: float = 0.05,
-    replications: int = 4,
+    scenario: Scenario, lease_name: str, gpus: int, site: str, start_day: float, targets: Targets = Targets()
 ) -> Check:
     """Whether the lease at ``gpus`` passes, and what binds if not (one point of the search)."""
     spec = scenario.spec
-    seeds = [spec.seed + r for r in range(replications)]
+    seeds = [spec.seed + r for r in range(targets.replications)]
     base = [_turnaround(_run(scenario, spec, lease_name, None, site, start_day, s)) for s in seeds]
     runs = [_run(scenario, spec, lease_name, gpus, site, start_day, s) for s in seeds]
-    return _judge(runs, lease_name, gpus, base, sla, confidence, max_internal_slowdown)
+    return _judge(runs, lease_name, gpus, base, targets)
 
 
 def _run(
@@ -170,8 +169,7 @@ def _turnaround(results) -> float:
     return float((done["end_h"] - done["submit_h"]).mean()) if len(done) else math.nan
 
 
-def _judge(runs, lease_name: str, gpus: int, base_turn: list[float], sla: float, confidence: float,
-           max_slowdown: float) -> Check:  # fmt: skip
+def _judge(runs, lease_name: str, gpus: int, base_turn: list[float], targets: Targets) -> Check:
     attain, slow, revenue, margin, plant = [], [], [], [], set()
     for results, base in zip(runs, base_turn, strict=True):
         product = (results.kpis.get("products") or {}).get(lease_name) or {}
@@ -182,12 +180,12 @@ def _judge(runs, lease_name: str, gpus: int, base_turn: list[float], sla: float,
         slow.append(turn / base - 1.0 if base and not math.isnan(base) and not math.isnan(turn) else 0.0)
         kinds = set(results.events["kind"]) if len(results.events) else set()
         plant |= {k for k in kinds if k in ("power", "cooling", "curtailment")}
-    met = float(np.mean([a >= sla for a in attain]))
+    met = float(np.mean([a >= targets.sla for a in attain]))
     slowdown = float(np.mean(slow))
     binds = ""
-    if met < confidence:
+    if met < targets.confidence:
         binds = "SLA"
-    elif slowdown > max_slowdown:
+    elif slowdown > targets.max_internal_slowdown:
         binds = "internal impact"
     if binds and plant:  # the plant shed load: say which limit, before the symptom
         binds = "cooling" if "cooling" in plant else "power"
