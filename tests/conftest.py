@@ -106,6 +106,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # ------------------------------------------------------------------------ pytest-playwright settings
 
 
+def _patient_expectations() -> None:
+    """Assertions wait up to 20 s (Playwright's default is 5 s).
+
+    The console answers in well under a second on an idle machine; CI machines are shared and a
+    busy one can take several seconds to round-trip a click. What is measured lives in benchmarks.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
+
+
+_patient_expectations()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(
     browser_type_launch_args: dict, browser_name: str | None, request: pytest.FixtureRequest
