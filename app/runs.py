@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import multiprocessing as mp
+import os
 import shutil
 import tempfile
 import threading
@@ -59,6 +60,10 @@ _shared = None  # the worker's view of RunPool._shared, set once by the pool ini
 def _init_worker(shared) -> None:
     global _shared
     _shared = shared
+    # Runs are batch work; page loads and clicks are not. A lower priority lets the OS give the
+    # server and the browsers the CPU first when a machine has no core to spare.
+    if hasattr(os, "nice"):
+        os.nice(10)
     # Import the twin now, while the worker is idle, so the first run does not pay for it.
     import twin.simulate  # noqa: F401
 
