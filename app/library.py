@@ -15,8 +15,9 @@ Crash safety, in the order a save happens:
 3. one transaction marks the row ``done`` and records its folder.
 
 A process killed anywhere leaves either a ``done`` row whose folder is complete, or a ``running``
-row with no folder. Opening the library marks such rows ``interrupted`` and removes leftover
-temporary folders, so no half-written run is ever visible.
+row with at most a temporary folder. Opening the library marks the runs of processes that are
+gone ``interrupted`` and removes their folders, so no half-written run is ever visible; runs that
+another live process is saving are left alone (each row names its owner, host and pid).
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 
+import psutil
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -69,6 +73,7 @@ runs = Table(
     Column("seed", BigInteger, nullable=False),
     Column("code_version", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # running, done, interrupted
+    Column("owner", String(160), nullable=False),  # host:pid of the process running it
     Column("started_at", String(32), nullable=False),
     Column("finished_at", String(32)),
     Column("kpis", Text),
@@ -115,12 +120,27 @@ class Library:
         self._recover()
 
     def _recover(self) -> None:
-        """Mark runs left ``running`` by a dead process as interrupted; drop half-written folders."""
+        """Mark runs whose process died as interrupted and remove their folders.
+
+        Other processes may be saving right now, so only a run whose owner is gone is touched.
+        The folders are listed *before* the rows are read: a run's row is committed before its
+        folder is made, so every folder listed has its row, and a save that starts meanwhile is
+        not in the listing.
+        """
+        folders = list(self.runs_dir.iterdir())
         with self.engine.begin() as db:
-            db.execute(update(runs).where(runs.c.status == RUNNING).values(status=INTERRUPTED))
-            known = {row.id for row in db.execute(select(runs.c.id).where(runs.c.status == DONE))}
-        for path in self.runs_dir.iterdir():
-            if path.name.startswith(".tmp-") or (path.is_dir() and path.name not in known):
+            rows = {
+                r.id: (r.status, r.owner) for r in db.execute(select(runs.c.id, runs.c.status, runs.c.owner))
+            }
+            dead = [i for i, (status, owner) in rows.items() if status == RUNNING and _owner_gone(owner)]
+            if dead:
+                db.execute(update(runs).where(runs.c.id.in_(dead)).values(status=INTERRUPTED))
+        for path in folders:
+            run_id = path.name.removeprefix(".tmp-")
+            status, owner = rows.get(run_id, (None, ""))
+            if status == RUNNING and run_id not in dead:
+                continue  # another process is saving it
+            if status is None or run_id in dead or status == INTERRUPTED or path.name.startswith(".tmp-"):
                 shutil.rmtree(path, ignore_errors=True)
 
     # -- scenarios ------------------------------------------------------------------------------
@@ -183,7 +203,7 @@ class Library:
         with self.engine.begin() as db:
             db.execute(insert(runs).values(
                 id=run_id, scenario_id=found["id"], scenario_hash=found["hash"], seed=seed,
-                code_version=code_version(), status=RUNNING, started_at=_now(),
+                code_version=code_version(), status=RUNNING, started_at=_now(), owner=_owner(),
             ))  # fmt: skip
         return run_id
 
@@ -227,6 +247,18 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")  # two processes saving at once wait, not fail
     cursor.close()
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_gone(owner: str) -> bool:
+    """True when the owning process has ended; a run owned on another machine cannot be judged here."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return not psutil.pid_exists(int(pid))
 
 
 def _hash(text: str) -> str:

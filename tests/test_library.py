@@ -63,7 +63,7 @@ def _saver(folder: str, name: str, n: int) -> None:
     lib.save_scenario(name, TEXT, SCENARIOS)
     res = simulate(load_scenario_text(TEXT, SCENARIOS))
     for _ in range(n):
-        lib.save_run(name, res)
+        Library(folder).save_run(name, res)  # each open recovers, while the other process saves
 
 
 def test_two_processes_save_at_once(tmp_path: Path) -> None:
@@ -80,6 +80,19 @@ def test_two_processes_save_at_once(tmp_path: Path) -> None:
     assert len(rows) == 8 and {r["status"] for r in rows} == {DONE}
     for r in rows:
         assert lib.load_run(r["id"]).kpis["seed"] == 7
+
+
+def test_reopening_leaves_a_live_save_alone(tmp_path: Path, results: Results) -> None:
+    lib = Library(tmp_path)
+    lib.save_scenario("s", TEXT, SCENARIOS)
+    run_id = lib.start_run("s", 7)  # this process is alive and saving
+    (tmp_path / "runs" / f".tmp-{run_id}").mkdir()
+    again = Library(tmp_path)
+    assert again.runs()[0]["status"] == "running"
+    assert (tmp_path / "runs" / f".tmp-{run_id}").is_dir()
+    (tmp_path / "runs" / f".tmp-{run_id}").rmdir()
+    lib.finish_run(run_id, results)
+    assert again.load_run(run_id).kpis["seed"] == 7
 
 
 def _save_forever(folder: str, ready) -> None:
