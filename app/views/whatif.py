@@ -35,7 +35,16 @@ TABLES = {
 
 
 def _frame(rows: list[dict], columns: dict) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(columns)) if rows else pd.DataFrame(columns=list(columns))
+    """The table's rows; an empty table keeps the column types a first row will have.
+
+    Tabulator rebuilds its columns when their types change; an empty all-object frame turning
+    into typed columns on the first *Add* made that rebuild race with the new row.
+    """
+    typed = pd.DataFrame([columns]).iloc[:0]
+    if not rows:
+        return typed
+    frame = pd.DataFrame(rows, columns=list(columns))
+    return frame.astype({c: t for c, t in typed.dtypes.items() if frame[c].notna().all()}, errors="ignore")
 
 
 def _rows(frame: pd.DataFrame) -> list[dict]:
