@@ -30,16 +30,12 @@ class ConsoleContext:
         return self.sites_dir / "scenarios"
 
     def site_files(self) -> dict[str, Path]:
-        """Site files in the sites folder by campus name (files that are not sites are skipped)."""
-        found = {}
-        for path in sorted(self.sites_dir.glob("*.yaml")):
-            try:
-                doc = load_yaml(path)
-                if file_kind(doc) == "site":
-                    found[str(doc.data.get("name", path.stem))] = path
-            except ProblemList:
-                continue
-        return found
+        """Site files in the sites folder by campus name (files that are not sites are skipped).
+
+        Read once per change of the folder's files, not at every campus lookup of every page.
+        """
+        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(self.sites_dir.glob("*.yaml")))
+        return dict(_site_files(str(self.sites_dir), stamp))
 
     def campus(self, name: str) -> Campus:
         path = self.site_files()[name]
@@ -81,6 +77,20 @@ def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
             }
         )
     return pd.DataFrame(rows), problems
+
+
+@functools.lru_cache(maxsize=8)
+def _site_files(folder: str, stamp: tuple) -> tuple[tuple[str, Path], ...]:
+    found = []
+    for name, _ in stamp:
+        path = Path(folder) / name
+        try:
+            doc = load_yaml(path)
+            if file_kind(doc) == "site":
+                found.append((str(doc.data.get("name", path.stem)), path))
+        except ProblemList:
+            continue
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=8)

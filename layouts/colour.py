@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from layouts.geometry import CampusPlan
 from twin.results import Results
@@ -71,23 +72,35 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
     return Colouring(by, hexes, values, tenant, lease, legend, "Racks by mean utilisation over the run")
 
 
+def run_tenancy(
+    campus: str, rack_names: list[str], results: Results | None
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Tenant, lease and mean utilisation of each named rack of ``campus`` in a run.
+
+    The run names racks ``Campus/B1/H1/P1/R001``; ``rack_names`` are the campus's own names
+    (``B1/H1/P1/R001``). Without a run every rack is internal, with no utilisation (NaN).
+    """
+    n = len(rack_names)
+    lease = np.full(n, "", dtype=object)
+    util = np.full(n, np.nan)
+    tenant_of: dict[str, str] = {}
+    if results is not None:
+        prefix = campus + "/"
+        where = {name: i for i, name in enumerate(results.rack_names) if name.startswith(prefix)}
+        rows = np.array([where.get(prefix + name, -1) for name in rack_names], dtype=np.int64)
+        found = rows >= 0
+        if len(results.rack_leases) == len(results.rack_names):
+            lease[found] = np.asarray(results.rack_leases, dtype=object)[rows[found]]
+        matrix = results.rack_day_utilization
+        if matrix.ndim == 2 and matrix.shape[1] and matrix.shape[0] == len(results.rack_names):
+            util[found] = matrix[rows[found]].mean(axis=1)
+        if {"lease", "tenant"} <= set(results.leases.columns):
+            pairs = zip(results.leases["lease"], results.leases["tenant"], strict=True)
+            tenant_of = {str(k): str(v) for k, v in pairs}
+    leases = ["" if pd.isna(x) else str(x) for x in lease]
+    tenants = [tenant_of.get(x, x) if x else INTERNAL for x in leases]
+    return tenants, leases, util
+
+
 def _from_run(plan: CampusPlan, results: Results | None) -> tuple[list[str], list[str], np.ndarray]:
-    n = len(plan.racks)
-    tenant, lease, util = [INTERNAL] * n, [""] * n, np.full(n, np.nan)
-    if results is None:
-        return tenant, lease, util
-    prefix = plan.name + "/"
-    where = {name: i for i, name in enumerate(results.rack_names) if name.startswith(prefix)}
-    tenant_of = dict(zip(results.leases.get("lease", []), results.leases.get("tenant", []), strict=True))
-    matrix = results.rack_day_utilization
-    for k, name in enumerate(plan.racks["name"].tolist()):
-        i = where.get(prefix + name)
-        if i is None:
-            continue
-        held = results.rack_leases[i] if i < len(results.rack_leases) else ""
-        if held:
-            lease[k] = held
-            tenant[k] = str(tenant_of.get(held, held))
-        if matrix.shape[1]:
-            util[k] = float(matrix[i].mean())
-    return tenant, lease, util
+    return run_tenancy(plan.name, plan.racks["name"].tolist(), results)

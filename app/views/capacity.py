@@ -30,6 +30,7 @@ from app.context import ConsoleContext
 from app.runs import PoolBusy, outcome_of
 from app.state.whatif import scenario_files
 from app.views.compare import CARD_CSS, fmt
+from app.views.url import query_args
 from twin.results import Results
 from twin.yamlsafe import read_text
 
@@ -164,11 +165,11 @@ class CapacityView(pn.viewable.Viewer):
         self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._body = pn.Column(sizing_mode="stretch_width")
         self._run_key: str | None = None
-        args = (pn.state.session_args or {}) if pn.state.curdoc is not None else {}
+        args = query_args()
         if args.get("run"):
-            self._run_key = args["run"][0].decode("ascii", "replace")[:64]
+            self._run_key = args["run"][:64]
         elif args.get("scenario"):
-            stem = args["scenario"][0].decode("utf-8", "replace")
+            stem = args["scenario"]
             if stem in choices:
                 self.scenario = stem
         if pn.state.curdoc is not None:

@@ -29,7 +29,8 @@ import param
 # cached_campus is the context's cache of built campuses: the layout cache reuses it rather than
 # building a second copy of a 20,000-rack campus.
 from app.context import ConsoleContext, cached_campus
-from app.views.site import RunTenancy, query_args, tenant_colors
+from app.views.site import RunTenancy, tenant_colors
+from app.views.url import query_args
 from twin.campus import Campus
 
 TIER_Y = {"rack": 0.0, "leaf": 1.0, "spine": 2.0, "aggregation": 3.0, "core": 4.0}

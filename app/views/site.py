@@ -26,16 +26,12 @@ import panel as pn
 import param
 
 from app.context import ConsoleContext, site_inventories
+from app.views.url import query_args
+from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, run_tenancy
 from twin.campus import Campus
 from twin.results import Results
 
-INTERNAL = "internal"  # racks no lease holds: the owner's own work
-INTERNAL_COLOR = "#b4b4b4"
-# Category10 without its grey, which is kept for internal racks.
-TENANT_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
-)  # fmt: skip
+# Tenant colours are the plans' (layouts.colour), so a tenant looks the same on screen and on paper.
 RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
 POD_GAP_CELLS = 1.0  # aisle between pod blocks, in rack widths
 #: Site-plan downloads of the hall shown: format -> (button label, file suffix).
@@ -56,14 +52,6 @@ COLOR_BY = {
 # ------------------------------------------------------------------------------- run helpers
 
 
-def query_args() -> dict[str, str]:
-    """The page URL's query, first value of each key (empty outside a server session)."""
-    if pn.state.curdoc is None:
-        return {}
-    args = pn.state.session_args or {}
-    return {key: values[0].decode("utf-8", "replace") for key, values in args.items() if values}
-
-
 def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Results | None, str]:
     """The cached run named by ``?run=KEY``, or None, with a line telling which."""
     key = args.get("run", "")[:64]
@@ -76,29 +64,10 @@ def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Resul
 
 
 def rack_tenancy(campus: Campus, results: Results | None) -> pd.DataFrame:
-    """Lease, tenant and mean utilisation (0..1, NaN without a run) of each rack of the campus.
-
-    The run names racks ``Campus/B1/H1/P1/R001``; racks of other campuses in the run are ignored.
-    """
-    n = campus.racks
-    lease = np.full(n, "", dtype=object)
-    utilisation = np.full(n, np.nan)
-    tenant_of: dict[str, str] = {}
-    if results is not None:
-        prefix = campus.name + "/"
-        where = {name: i for i, name in enumerate(results.rack_names) if name.startswith(prefix)}
-        rows = np.array([where.get(prefix + campus.rack_name(r), -1) for r in range(n)], dtype=np.int64)
-        found = rows >= 0
-        if len(results.rack_leases) == len(results.rack_names):
-            lease[found] = np.asarray(results.rack_leases, dtype=object)[rows[found]]
-        matrix = results.rack_day_utilization
-        if matrix.ndim == 2 and matrix.shape[1] and matrix.shape[0] == len(results.rack_names):
-            utilisation[found] = matrix[rows[found]].mean(axis=1)
-        if {"lease", "tenant"} <= set(results.leases.columns):
-            pairs = zip(results.leases["lease"], results.leases["tenant"], strict=True)
-            tenant_of = {str(k): str(v) for k, v in pairs}
-    lease = np.where(pd.isna(lease), "", lease)
-    tenant = np.array([tenant_of.get(x, x) if x else INTERNAL for x in lease], dtype=object)
+    """Lease, tenant and mean utilisation (0..1, NaN without a run) of each rack of the campus."""
+    tenant, lease, utilisation = run_tenancy(
+        campus.name, [campus.rack_name(r) for r in range(campus.racks)], results
+    )
     return pd.DataFrame({"lease": lease, "tenant": tenant, "utilisation": utilisation})
 
 
@@ -117,9 +86,9 @@ class RunTenancy:
 
 def tenant_colors(tenants) -> dict[str, str]:
     """A colour per tenant, stable for a given set of tenants; internal racks are grey."""
-    colors = {INTERNAL: INTERNAL_COLOR}
+    colors = {INTERNAL: INTERNAL_HEX}
     others = sorted({str(t) for t in tenants} - {INTERNAL})
-    colors.update({t: TENANT_PALETTE[i % len(TENANT_PALETTE)] for i, t in enumerate(others)})
+    colors.update({t: TENANT_HEX[i % len(TENANT_HEX)] for i, t in enumerate(others)})
     return colors
 
 

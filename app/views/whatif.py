@@ -23,6 +23,7 @@ from app.context import ConsoleContext
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.views import compare
+from app.views.url import query_args
 from twin.results import Results
 
 POLL_S = 0.1
@@ -175,8 +176,7 @@ class WhatIfView(pn.viewable.Viewer):
     # -- running --------------------------------------------------------------------------------
 
     async def _from_link(self) -> None:
-        args = pn.state.session_args or {}
-        query = {k: v[0].decode("utf-8", "replace") for k, v in args.items() if v and k != "bokeh-session-id"}
+        query = query_args()
         if "base" not in query:
             return
         try:
