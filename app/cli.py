@@ -223,7 +223,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         show=args.show,
         sites_dir=args.sites,
         workers=args.workers,
-        data_dir=None if args.no_cache else args.data,
+        data_dir=args.data,
+        cache=not args.no_cache,
     )
 
 
@@ -271,9 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="open a browser")
     p.add_argument("--workers", type=int, default=1, help="processes that run scenarios (default 1)")
     p.add_argument(
-        "--data", default=".campustwin", help="folder for cached run results (default .campustwin)"
+        "--data",
+        default=".campustwin",
+        help="folder of the scenario library and the run cache (default .campustwin)",
     )
-    p.add_argument("--no-cache", action="store_true", help="keep results in memory only")
+    p.add_argument(
+        "--no-cache", action="store_true", help="keep run results in memory only (the library still saves)"
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 

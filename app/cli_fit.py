@@ -44,7 +44,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     try:
         offers = fit_lease(
             scenario, args.lease, Targets(args.sla, args.confidence, args.max_internal_slowdown, args.replications),
-            starts, progress=(lambda m: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,
+            starts, progress=(lambda m, _share: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,
         )  # fmt: skip
     except ValueError as exc:
         print(f"--lease: {exc}", file=sys.stderr)

@@ -7,23 +7,30 @@ state (a :class:`app.state.whatif.WhatIf` each) and share only what is the same 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from app.library import Library, LibraryError
 from app.runs import RunPool
 from twin.campus import Campus, build_campus
 from twin.errors import ProblemList
 from twin.inventory import inventory
 from twin.load import file_kind, load_site
+from twin.results import Results
 from twin.yamlsafe import load_yaml
+
+SAVED_RUN = re.compile(r"lib-[0-9a-f]{32}")  # a run of the library, by its id
+POOL_RUN = re.compile(r"[0-9a-f]{64}")  # a run of the pool, by its key
 
 
 @dataclass(eq=False)
 class ConsoleContext:
     sites_dir: Path
     pool: RunPool
+    library: Library | None = None  # the scenario library; None where a server keeps none
 
     @property
     def scenarios_dir(self) -> Path:
@@ -36,6 +43,22 @@ class ConsoleContext:
         """
         stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(self.sites_dir.glob("*.yaml")))
         return dict(_site_files(str(self.sites_dir), stamp))
+
+    def run_results(self, key: str) -> Results | None:
+        """The run a page's ``?run=`` names: a what-if in the pool's cache, or ``lib-ID``, a saved run.
+
+        Anything else is no run: a key from a URL never becomes a path of its own.
+        """
+        if SAVED_RUN.fullmatch(key) and self.library is not None:
+            results = self.pool.cached(key)
+            if results is None:
+                try:
+                    results = self.library.load_run(key.removeprefix("lib-"))
+                except (LibraryError, OSError, ValueError):
+                    return None
+                self.pool.remember(key, results)
+            return results
+        return self.pool.cached(key) if POOL_RUN.fullmatch(key) else None
 
     def campus(self, name: str) -> Campus:
         path = self.site_files()[name]

@@ -224,12 +224,16 @@ class Library:
         return run_id
 
     def runs(self, name: str | None = None) -> list[dict]:
+        """Every run (of scenario ``name`` only, when given), oldest first, with its KPIs when done."""
         query = select(runs.c.id, scenarios.c.name, runs.c.seed, runs.c.scenario_hash, runs.c.code_version,
-                       runs.c.status, runs.c.started_at, runs.c.finished_at).join(scenarios)  # fmt: skip
+                       runs.c.status, runs.c.started_at, runs.c.finished_at, runs.c.kpis).join(scenarios)  # fmt: skip
         if name is not None:
             query = query.where(scenarios.c.name == name)
         with self.engine.connect() as db:
-            return [dict(r._mapping) for r in db.execute(query.order_by(runs.c.started_at, runs.c.id))]
+            found = [dict(r._mapping) for r in db.execute(query.order_by(runs.c.started_at, runs.c.id))]
+        for row in found:
+            row["kpis"] = json.loads(row["kpis"]) if row["kpis"] else {}
+        return found
 
     def load_run(self, run_id: str) -> Results:
         with self.engine.connect() as db:

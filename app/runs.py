@@ -50,6 +50,8 @@ class RunOutcome:
     problems: list[str] = field(default_factory=list)
     cancelled: bool = False
     cached: bool = False
+    #: the lease optimiser's offers (:class:`twin.fit_lease.Offer`), for a fit job
+    offers: list | None = None
 
 
 # ----------------------------------------------------------------------------------- worker side
@@ -90,6 +92,30 @@ def _run_in_worker(slot: int, slots: int, text: str, folder: str, key: str) -> R
     except RunCancelled:
         return RunOutcome(key, cancelled=True, problems=["cancelled"])
     return RunOutcome(key, results=results)
+
+
+def _fit_in_worker(
+    slot: int, slots: int, text: str, folder: str, key: str, lease: str, targets: dict
+) -> RunOutcome:
+    """The lease optimiser (:func:`twin.fit_lease.fit_lease`) on a scenario, in a worker."""
+    from twin.errors import ProblemList
+    from twin.fit_lease import Targets, fit_lease
+    from twin.scenario import load_scenario_text
+
+    def report(_message: str, share: float) -> None:
+        _shared[slot] = share
+        if _shared[slots + slot]:
+            raise RunCancelled()
+
+    try:
+        offers = fit_lease(load_scenario_text(text, folder), lease, Targets(**targets), progress=report)
+    except ProblemList as exc:
+        return RunOutcome(key, problems=[str(p) for p in exc.problems])
+    except ValueError as exc:  # no such lease
+        return RunOutcome(key, problems=[str(exc)])
+    except RunCancelled:
+        return RunOutcome(key, cancelled=True, problems=["cancelled"])
+    return RunOutcome(key, offers=offers)
 
 
 # ----------------------------------------------------------------------------------- server side
@@ -199,16 +225,18 @@ class RunPool:
             if key in self._memory:
                 self._memory.move_to_end(key)
                 return self._memory[key]
-        if self.cache_dir is not None and (self.cache_dir / key / "kpis.json").is_file():
+        hashed = len(key) == 64 and all(c in "0123456789abcdef" for c in key)  # never a path of a URL's
+        if hashed and self.cache_dir is not None and (self.cache_dir / key / "kpis.json").is_file():
             try:
                 results = Results.read(self.cache_dir / key)
             except (OSError, ValueError):  # a damaged entry is recomputed, not fatal
                 return None
-            self._remember(key, results)
+            self.remember(key, results)
             return results
         return None
 
-    def _remember(self, key: str, results: Results) -> None:
+    def remember(self, key: str, results: Results) -> None:
+        """Keep ``results`` in the memory cache under ``key`` (a run from elsewhere, e.g. the library)."""
         with self._lock:
             self._memory[key] = results
             self._memory.move_to_end(key)
@@ -216,7 +244,7 @@ class RunPool:
                 self._memory.popitem(last=False)
 
     def _store(self, key: str, results: Results) -> None:
-        self._remember(key, results)
+        self.remember(key, results)
         if self.cache_dir is None:
             return
         final = self.cache_dir / key
@@ -242,8 +270,22 @@ class RunPool:
             run = _Run(key, done)
             run.settled.set()
             return RunHandle(key, run, self)
+        return self._start(key, _run_in_worker, text, str(folder), key)
+
+    def submit_fit(self, text: str, folder: Path, lease: str, targets: dict) -> RunHandle:
+        """Run the lease optimiser on a scenario in a worker; its outcome carries the offers.
+
+        ``targets`` are :class:`twin.fit_lease.Targets` fields. Not cached: a search is asked
+        for on purpose, and two sessions asking the same one at once share it.
+        """
+        h = hashlib.sha256(f"fit\0{lease}\0{sorted(targets.items())}\0".encode())
+        h.update(run_key(text, folder).encode())
+        key = h.hexdigest()
+        return self._start(key, _fit_in_worker, text, str(folder), key, lease, targets)
+
+    def _start(self, key: str, fn, *args) -> RunHandle:
         with self._lock:
-            if key in self._running:  # the same what-if from another session: share the run
+            if key in self._running:  # the same request from another session: share the run
                 run = self._running[key]
                 run.sharers += 1
                 return RunHandle(key, run, self)
@@ -254,7 +296,7 @@ class RunPool:
             slot = self._free.pop()
             self._shared[slot] = 0.0
             self._shared[self.slots + slot] = 0.0
-            future = self._executor.submit(_run_in_worker, slot, self.slots, text, str(folder), key)
+            future = self._executor.submit(fn, slot, self.slots, *args)
             run = _Run(key, future, slot)
             self._running[key] = run
         future.add_done_callback(lambda f: self._finished(run, f))

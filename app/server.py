@@ -19,9 +19,14 @@ def serve(
     show: bool = False,
     sites_dir: str | None = None,
     workers: int = 1,
-    data_dir: str | None = ".campustwin",
+    data_dir: str = ".campustwin",
+    cache: bool = True,
 ) -> int:
-    """Serve the console until interrupted; runs go to ``workers`` processes, results cached in ``data_dir``."""
+    """Serve the console until interrupted.
+
+    Runs go to ``workers`` processes. ``data_dir`` holds the scenario library (saved scenarios
+    and runs) and, unless ``cache`` is off, the cache of run results.
+    """
     import holoviews as hv
     import panel as pn
 
@@ -32,12 +37,15 @@ def serve(
     folder = Path(sites_dir) if sites_dir else SAMPLE_SITES
     pn.config.inline = False
     hv.extension("bokeh", logo=False)
-    pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if data_dir else None)
+    from app.library import Library
+
+    library = Library(data_dir)  # opening it marks the runs a killed server left as interrupted
+    pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if cache else None)
     pool.warm()
     from app.views.capacity import warm_rasterize
 
     threading.Thread(target=warm_rasterize, name="warm-datashader", daemon=True).start()
-    context = ConsoleContext(folder, pool)
+    context = ConsoleContext(folder, pool, library)
     routes = {"/": lambda: build_page(context, "whatif")}
     routes.update({f"/{page}": (lambda page=page: build_page(context, page)) for page in PAGES})
     print(f"campustwin console on http://{address}:{port}/  (sites from {folder})", file=sys.stderr)

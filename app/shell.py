@@ -1,6 +1,6 @@
 """The page shell: one console page per browser session, under a navigation bar.
 
-Each page has its own URL (``/whatif``, ``/capacity``, ``/network``, ``/site``; ``/`` is the
+Each page has its own URL (``/whatif``, ``/capacity``, ``/network``, ``/site``, ``/runs``; ``/`` is the
 What-if), so a link opens the page it names and a session builds only the page it shows.
 """
 
@@ -17,6 +17,7 @@ PAGES = {
     "capacity": "Capacity",
     "network": "Network",
     "site": "Site",
+    "runs": "Runs",
 }
 
 VIEWS = {
@@ -24,6 +25,7 @@ VIEWS = {
     "capacity": ("app.views.capacity", "CapacityView"),
     "network": ("app.views.network", "NetworkView"),
     "site": ("app.views.site", "SiteView"),
+    "runs": ("app.views.runs", "RunsView"),
 }
 
 NAV_CSS = """

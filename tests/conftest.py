@@ -164,9 +164,12 @@ def start_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 
 
 @pytest.fixture(scope="session")
-def console_server(start_console: Callable[..., ConsoleServer]) -> ConsoleServer:
-    """The console serving ``sample_sites/``."""
-    return start_console("--no-cache")  # each test session computes its own runs
+def console_server(
+    start_console: Callable[..., ConsoleServer], tmp_path_factory: pytest.TempPathFactory
+) -> ConsoleServer:
+    """The console serving ``sample_sites/``, its library in a folder of its own."""
+    # --no-cache: each test session computes its own runs
+    return start_console("--no-cache", "--data", tmp_path_factory.mktemp("library"))
 
 
 @pytest.fixture(scope="session")

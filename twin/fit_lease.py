@@ -65,9 +65,13 @@ def fit_lease(
     lease_name: str,
     targets: Targets = Targets(),
     start_days: list[float] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> list[Offer]:
-    """Offers for ``lease_name`` at each candidate site and start day (see the module docstring)."""
+    """Offers for ``lease_name`` at each candidate site and start day (see the module docstring).
+
+    ``progress(message, share)`` is told each size before it is tried, with the share of the
+    search's largest possible number of steps done so far.
+    """
     spec = scenario.spec
     names = [lease.name for lease in spec.leases]
     if lease_name not in names:
@@ -76,25 +80,37 @@ def fit_lease(
     by_name = {s.spec.name: s for s in scenario.sites}
     sites = list(by_name) if lease.site == "any" else [lease.site]
     seeds = [spec.seed + r for r in range(targets.replications)]
-    offers = []
+    plans = []  # (site, isolation unit, GPUs of the lease's type installed there)
     for site in sites:
         unit = _isolation_unit(by_name, [site], lease.gpu_type, lease.isolation)
         installed = sum(
-            scenario_rt.gpus * p.racks
+            rack_type.gpus * p.racks
             for b in by_name[site].buildings
             for h in b.halls
             for p in h.pods
-            if (scenario_rt := by_name[site].catalog.rack_types[p.rack_type]).gpu_type == lease.gpu_type
+            if (rack_type := by_name[site].catalog.rack_types[p.rack_type]).gpu_type == lease.gpu_type
         )
-        if unit == 0:
-            continue
-        for start in start_days or [lease.start_day]:
+        if unit:
+            plans.append((site, unit, installed))
+    starts = start_days or [lease.start_day]
+    # Runs the search may need at most (baseline, the top size, then a bisection), for progress.
+    budget = sum(len(starts) * (2 + math.ceil(math.log2(max(2, installed // unit)))) for _, unit, installed in plans)
+    done = [0]
+
+    def tick(message: str) -> None:
+        if progress:
+            progress(message, min(1.0, done[0] / max(1, budget)))
+        done[0] += 1
+
+    offers = []
+    for site, unit, installed in plans:
+        for start in starts:
+            tick(f"{site} day {start:g}: without the lease")
             base_turn = [_turnaround(_run(scenario, spec, lease_name, None, site, start, s)) for s in seeds]
 
             def check(units: int, site=site, start=start, base_turn=base_turn, unit=unit) -> Check:
                 gpus = units * unit
-                if progress:
-                    progress(f"{site} day {start:g}: {gpus:,} GPUs")
+                tick(f"{site} day {start:g}: {gpus:,} GPUs")
                 runs = [_run(scenario, spec, lease_name, gpus, site, start, s) for s in seeds]
                 return _judge(runs, lease_name, gpus, base_turn, targets)
 

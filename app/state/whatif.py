@@ -121,6 +121,9 @@ class WhatIf(param.Parameterized):
     sites = param.ListSelector(default=[], objects=[], doc="campuses of the base to run (all by default)")
     days = param.Number(default=30, bounds=(1, 3650), doc="horizon")
     seed = param.Integer(default=7, bounds=(0, 2**63 - 1))
+    replications = param.Integer(
+        default=1, bounds=(1, 32), doc="seeds run for the what-if (seed, seed+1, ...): Monte Carlo bands"
+    )
     training_scale = param.Number(default=1.0, bounds=(0, 10), doc="x the base's training arrivals")
     inference_scale = param.Number(default=1.0, bounds=(0, 10), doc="x the base's inference peaks")
     failure_scale = param.Number(default=1.0, bounds=(0, 100), doc="x the Llama 3 failure rates")
@@ -201,8 +204,10 @@ class WhatIf(param.Parameterized):
 
     # -- scenario text --------------------------------------------------------------------------
 
-    def scenario_data(self, sales: bool = True) -> dict:
-        """The scenario as a dict; ``sales=False`` gives the baseline (no leases, no products)."""
+    def scenario_data(self, sales: bool = True, seed: int | None = None) -> dict:
+        """The scenario as a dict; ``sales=False`` gives the baseline (no leases, no products).
+
+        ``seed`` replaces the what-if's own seed (a replication of it)."""
         data = copy.deepcopy(self._base_data)
         data["name"] = f"{data.get('name', self.base)}-{'what-if' if sales else 'baseline'}"
         if not self.sites:
@@ -212,7 +217,7 @@ class WhatIf(param.Parameterized):
                 data, set(self.sites), [self._site_files[n] for n in self._site_files if n in self.sites]
             )
         data["days"] = self.days
-        data["seed"] = self.seed
+        data["seed"] = self.seed if seed is None else seed
         if isinstance(data.get("training"), dict) and self.training_scale != 1.0:
             data["training"]["arrivals_per_day"] = (
                 data["training"].get("arrivals_per_day", 20) * self.training_scale
@@ -241,8 +246,12 @@ class WhatIf(param.Parameterized):
         ]
         return data
 
-    def scenario_text(self, sales: bool = True) -> str:
-        return yaml.safe_dump(self.scenario_data(sales), sort_keys=False, allow_unicode=True)
+    def scenario_text(self, sales: bool = True, seed: int | None = None) -> str:
+        return yaml.safe_dump(self.scenario_data(sales, seed), sort_keys=False, allow_unicode=True)
+
+    def replication_seeds(self) -> list[int]:
+        """The seeds of the what-if's Monte Carlo replications, its own seed first."""
+        return [(self.seed + i) % 2**63 for i in range(self.replications)]
 
     @staticmethod
     def _lease(row: dict, base: dict | None) -> dict:
@@ -286,6 +295,7 @@ class WhatIf(param.Parameterized):
             "sites": ",".join(self.site_names),
             "days": _num(self.days),
             "seed": str(self.seed),
+            "reps": str(self.replications),
             "training": _num(self.training_scale),
             "inference": _num(self.inference_scale),
             "failures": _num(self.failure_scale),
@@ -309,6 +319,7 @@ class WhatIf(param.Parameterized):
         for key, name, kind in (
             ("days", "days", float),
             ("seed", "seed", int),
+            ("reps", "replications", int),
             ("training", "training_scale", float),
             ("inference", "inference_scale", float),
             ("failures", "failure_scale", float),

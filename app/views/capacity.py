@@ -185,14 +185,19 @@ class CapacityView(pn.viewable.Viewer):
     async def _load(self) -> None:
         pool = self.context.pool
         if self._run_key is not None:
-            results = pool.cached(self._run_key)
+            results = self.context.run_results(self._run_key)
             if results is None:
                 self._status.object = (
                     "That run is no longer in the cache; pick a scenario or run the what-if again."
                 )
                 return
             self._select.visible = False  # the menu names scenario files; this run is none of them
-            self._status.object = "A what-if run from the What-if page. [Pick a scenario instead](./capacity)"
+            told = (
+                "A run saved in the library"
+                if self._run_key.startswith("lib-")
+                else "A what-if run from the What-if page"
+            )
+            self._status.object = f"{told}. [Pick a scenario instead](./capacity)"
             self._show(results)
             return
         path = scenario_files(self.context.scenarios_dir)[self.scenario]

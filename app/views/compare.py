@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
 
@@ -106,11 +107,29 @@ def fmt(value: float | None, kind: str, signed: bool = False) -> str:
     return f"{sign}{v:,.0f}"
 
 
-def cards_html(whatif: Results, baseline: Results | None, run_id: str = "") -> str:
+def kpi_bands(replicates: list[Results]) -> dict[str, tuple[float, float]]:
+    """The 5th and 95th percentile of each card's KPI across Monte Carlo replications."""
+    values = [kpi_values(r) for r in replicates]
+    bands = {}
+    for key in CARDS:
+        xs = [v[key] for v in values if v.get(key) is not None and math.isfinite(v[key])]
+        if len(xs) == len(values) and xs:
+            bands[key] = (float(np.percentile(xs, 5)), float(np.percentile(xs, 95)))
+    return bands
+
+
+def cards_html(
+    whatif: Results,
+    baseline: Results | None,
+    run_id: str = "",
+    bands: dict[str, tuple[float, float]] | None = None,
+    versus: str = "baseline",
+) -> str:
     """KPI cards: the what-if's value, and its change from the baseline coloured good or bad.
 
     ``run_id`` marks which run the cards show (``data-run``), so a test or a script can tell
-    fresh cards from the previous ones.
+    fresh cards from the previous ones. ``bands`` (from :func:`kpi_bands`) add the range over
+    replications under each value; ``versus`` names what the change is measured from.
     """
     now = kpi_values(whatif)
     before = kpi_values(baseline) if baseline is not None else {}
@@ -124,10 +143,14 @@ def cards_html(whatif: Results, baseline: Results | None, run_id: str = "") -> s
             if abs(delta) > 1e-9 * max(1.0, abs(base)):
                 tone = "neutral" if card.better == 0 else ("good" if delta * card.better > 0 else "bad")
             text = fmt(delta, card.kind, signed=True) if tone != "same" else "no change"
-            delta_html = f'<div class="delta {tone}">{html.escape(text)} vs baseline</div>'
+            delta_html = f'<div class="delta {tone}">{html.escape(text)} vs {html.escape(versus)}</div>'
+        band_html = ""
+        if bands and key in bands:
+            lo, hi = (fmt(x, card.kind) for x in bands[key])
+            band_html = f'<div class="band">p5–p95: {html.escape(lo)} – {html.escape(hi)}</div>'
         parts.append(
             f'<div class="card" data-kpi="{key}"><div class="label">{html.escape(card.label)}</div>'
-            f'<div class="value">{html.escape(fmt(value, card.kind))}</div>{delta_html}</div>'
+            f'<div class="value">{html.escape(fmt(value, card.kind))}</div>{delta_html}{band_html}</div>'
         )
     return f'<div class="cards" data-run="{html.escape(run_id)}">' + "".join(parts) + "</div>"
 
@@ -140,95 +163,8 @@ CARD_CSS = """
 .card .delta { font-size: 12px; }
 .delta.good { color: #1a7f37; } .delta.bad { color: #cf222e; }
 .delta.neutral { color: #0969da; } .delta.same { color: #57606a; }
+.card .band { font-size: 11px; color: #57606a; }
 """
-
-
-# ------------------------------------------------------------------------------------- series
-
-
-def _campus_series(results: Results) -> pd.DataFrame:
-    s = results.site_series.groupby("time_h", sort=True).sum(numeric_only=True).reset_index()
-    s["day"] = s["time_h"] / 24.0
-    if "facility_kw" in s and "it_kw" in s:
-        s["pue"] = np.divide(s["facility_kw"], s["it_kw"], out=np.full(len(s), np.nan), where=s["it_kw"] > 0)
-    halls = results.hall_series
-    if "cooling_headroom_kw" in halls:
-        h = halls.groupby("time_h", sort=True)[["cooling_headroom_kw", "power_headroom_kw"]].sum()
-        s = s.merge(h.reset_index(), on="time_h", how="left")
-    return s
-
-
-SERIES = {
-    "GPUs": [("busy_gpus", "busy"), ("leased_gpus", "leased"), ("failed_gpus", "failed")],
-    "Headroom (MW)": [
-        ("supply_headroom_kw", "site supply"),
-        ("power_headroom_kw", "hall power"),
-        ("cooling_headroom_kw", "cooling"),
-    ],
-    "PUE": [("pue", "PUE")],
-}
-COLORS = {"busy": "#0969da", "leased": "#8250df", "failed": "#cf222e", "site supply": "#1a7f37",
-          "hall power": "#9a6700", "cooling": "#0598bc", "PUE": "#57606a"}  # fmt: skip
-
-
-class SeriesFigures:
-    """One Bokeh figure per group of SERIES, the what-if solid and the baseline dashed, shared x.
-
-    Built once per page and refreshed in place (:meth:`update` swaps the sources' data): a new
-    run then costs a data patch, not new plot models for the server to build and the browser to
-    lay out. Plain Bokeh rather than HoloViews: converting these overlays cost ~1 s per what-if
-    on this machine (measured), which an operator waits for.
-    """
-
-    RUNS = (("what-if", "solid"), ("baseline", "dashed"))
-
-    def __init__(self) -> None:
-        columns = ["day", *(col for metrics in SERIES.values() for col, _ in metrics)]
-        self.sources = {run: ColumnDataSource({c: [] for c in columns}) for run, _ in self.RUNS}
-        self.figures = []
-        x_range = None
-        for title, metrics in SERIES.items():
-            fig = figure(height=240, sizing_mode="stretch_width", title=title, x_axis_label="day",
-                         tools="pan,xwheel_zoom,box_zoom,reset,save", toolbar_location="right")  # fmt: skip
-            if x_range is None:
-                x_range = fig.x_range
-            else:
-                fig.x_range = x_range
-            drawn = [
-                fig.line(
-                    "day",
-                    col,
-                    source=self.sources[run],
-                    color=COLORS[label],
-                    line_dash=dash,
-                    legend_label=f"{label} ({run})",
-                )  # fmt: skip
-                for run, dash in self.RUNS
-                for col, label in metrics
-            ]
-            tips = [("day", "@day{0.0}"), *((label, f"@{col}{{0,0.00}}") for col, label in metrics)]
-            fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=tips, mode="vline"))
-            fig.legend.location = "top_left"
-            fig.legend.click_policy = "hide"
-            fig.legend.label_text_font_size = "10px"
-            self.figures.append(fig)
-
-    def update(self, whatif: Results, baseline: Results | None) -> None:
-        for (run, _), results in zip(self.RUNS, (whatif, baseline), strict=True):
-            source = self.sources[run]
-            if results is None:
-                source.data = {c: [] for c in source.data}
-                continue
-            frame = _campus_series(results)
-            data = {"day": frame["day"].to_numpy()}
-            for col in source.data:
-                if col == "day":
-                    continue
-                if col not in frame:  # physics off: no headroom or PUE, drawn as nothing
-                    data[col] = np.full(len(frame), np.nan)
-                else:
-                    data[col] = (frame[col] / 1000.0 if col.endswith("_kw") else frame[col]).to_numpy(float)
-            source.data = data
 
 
 # --------------------------------------------------------------------------------------- tables
@@ -344,3 +280,18 @@ class Waterfall:
 
     def update(self, kpis: dict) -> None:
         self.source.data = waterfall_data(kpis)
+
+
+def readonly_table(frame: pd.DataFrame, name: str) -> pn.widgets.Tabulator:
+    """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML."""
+    text_cols = [c for c in frame.columns if frame[c].dtype == object]
+    return pn.widgets.Tabulator(
+        frame,
+        disabled=True,
+        show_index=False,
+        layout="fit_data_table",
+        sizing_mode="stretch_width",
+        max_height=320,
+        formatters={c: {"type": "plaintext"} for c in text_cols},
+        name=name,
+    )

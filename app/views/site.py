@@ -57,7 +57,7 @@ def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Resul
     key = args.get("run", "")[:64]
     if not key:
         return None, "No run in the URL (`?run=KEY`): racks are shown with no tenants."
-    results = context.pool.cached(key)
+    results = context.run_results(key)
     if results is None:
         return None, "That run is no longer in the cache: racks are shown with no tenants."
     return results, "Tenants and utilisation from the run in the URL (leases held at the end of the run)."

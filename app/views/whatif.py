@@ -23,7 +23,9 @@ from app.context import ConsoleContext
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.views import compare
+from app.views.series import SeriesFigures
 from app.views.url import query_args
+from app.views.whatif_tools import FitPanel, SavePanel
 from twin.results import Results
 
 POLL_S = 0.1
@@ -84,6 +86,9 @@ class WhatIfView(pn.viewable.Viewer):
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
         self._days = pn.widgets.FloatInput.from_param(w.param.days, name="Days", width=120)
         self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed", width=120)
+        self._reps = pn.widgets.IntInput.from_param(
+            w.param.replications, name="Seeds (Monte Carlo)", width=120
+        )
         self._knobs = [
             pn.widgets.FloatSlider.from_param(
                 w.param.training_scale, name="Training arrivals ×", step=0.1, end=4
@@ -108,6 +113,8 @@ class WhatIfView(pn.viewable.Viewer):
         # The comparison's components are made after the first paint (onload): the editor shows
         # sooner, and they are ready, hidden, before a run needs them.
         self._results = pn.Column(visible=False, sizing_mode="stretch_width")
+        self._save = SavePanel(context)
+        self._fit = FitPanel(context, w, self._sync_from_tables)
         self._doc = pn.state.curdoc
         if pn.state.curdoc is not None:
             pn.state.onload(self._prepare_results)
@@ -193,19 +200,23 @@ class WhatIfView(pn.viewable.Viewer):
             return
         self._sync_from_tables()
         folder = self.context.scenarios_dir
+        seeds = self.whatif.replication_seeds()
         try:
-            self._handles = [
-                self.context.pool.submit(self.whatif.scenario_text(sales=True), folder),
-                self.context.pool.submit(self.whatif.scenario_text(sales=False), folder),
-            ]
+            texts = [self.whatif.scenario_text(sales=True), self.whatif.scenario_text(sales=False)]
+            texts += [self.whatif.scenario_text(sales=True, seed=s) for s in seeds[1:]]
+            for text in texts:  # one by one: a full pool refuses midway, and those taken are withdrawn
+                self._handles.append(self.context.pool.submit(text, folder))
         except (PoolBusy, WhatIfError) as exc:
+            for handle in self._handles:
+                handle.cancel()
             self._handles = []
             self._show_problems([str(exc)])
             return
         self._problems.visible = False
         self._run.disabled, self._cancel.disabled = True, False
         self._progress.visible, self._progress.value = True, 0
-        self.status = "Running the what-if and its baseline…"
+        extra = f" on {len(seeds)} seeds" if len(seeds) > 1 else ""
+        self.status = f"Running the what-if{extra} and its baseline…"
         try:
             while not all(h.done() for h in self._handles):
                 self._progress.value = int(100 * sum(h.progress for h in self._handles) / len(self._handles))
@@ -224,15 +235,18 @@ class WhatIfView(pn.viewable.Viewer):
             self._show_problems(list(dict.fromkeys(problems)))
             return
         whatif, baseline = outcomes[0].results, outcomes[1].results
+        replicates = [whatif, *(o.results for o in outcomes[2:])]
         cached = " (from the cache)" if all(o.cached for o in outcomes) else ""
+        seeds_told = f"seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
         self.status = (
-            f"Ran **{self.whatif.base}** for {self.whatif.days:g} days, seed {self.whatif.seed}{cached}. "
+            f"Ran **{self.whatif.base}** for {self.whatif.days:g} days, {seeds_told}{cached}. "
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
         )
         if pn.state.location is not None:
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
-        self._show(whatif, baseline, outcomes[0].key[:16])
+        self._show(whatif, baseline, outcomes[0].key[:16], replicates)
+        self._save.offer(texts[0], replicates, f"{self.whatif.base} what-if")
 
     def _on_cancel(self, *_) -> None:
         for handle in self._handles:
@@ -251,11 +265,13 @@ class WhatIfView(pn.viewable.Viewer):
     def _build_results(self) -> list:
         """The comparison's components, made once; each run refreshes them in place."""
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
-        self._sla = _readonly(compare.sla_table_frame(), "sla")
-        self._impact = _readonly(compare.impact_frame(), "impact")
-        self._log = _readonly(pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]), "events")
+        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla")
+        self._impact = compare.readonly_table(compare.impact_frame(), "impact")
+        self._log = compare.readonly_table(
+            pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]), "events"
+        )
         self._waterfall = compare.Waterfall()
-        self._series = compare.SeriesFigures()
+        self._series = SeriesFigures()
         return [
             self._cards,
             pn.Row(
@@ -268,14 +284,15 @@ class WhatIfView(pn.viewable.Viewer):
             pn.Column("### Event log", self._log, sizing_mode="stretch_width"),
         ]
 
-    def _show(self, whatif: Results, baseline: Results, run_id: str) -> None:
+    def _show(self, whatif: Results, baseline: Results, run_id: str, replicates: list[Results]) -> None:
         self._prepare_results()
-        self._cards.object = compare.cards_html(whatif, baseline, run_id)
+        bands = compare.kpi_bands(replicates) if len(replicates) > 1 else None
+        self._cards.object = compare.cards_html(whatif, baseline, run_id, bands)
         self._sla.value = compare.sla_table(whatif)
         self._impact.value = compare.impact_table(whatif, baseline)
         # Panel locks the document for its own components; the Bokeh sources below are changed
         # directly, which Bokeh allows only in a callback that holds the document's lock.
-        plots = functools.partial(self._update_plots, whatif, baseline)
+        plots = functools.partial(self._update_plots, whatif, baseline, replicates)
         if self._doc is not None:
             self._doc.add_next_tick_callback(plots)
         else:
@@ -283,15 +300,16 @@ class WhatIfView(pn.viewable.Viewer):
         self._log.value = whatif.events.tail(500).round({"time_h": 2}).reset_index(drop=True)
         self._results.visible = True
 
-    def _update_plots(self, whatif: Results, baseline: Results) -> None:
+    def _update_plots(self, whatif: Results, baseline: Results, replicates: list[Results]) -> None:
         self._waterfall.update(whatif.kpis)
-        self._series.update(whatif, baseline)
+        self._series.update(whatif, baseline, replicates)
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
             self._base,
             self._sites,
             pn.Row(self._days, self._seed),
+            self._reps,
             *self._knobs,
             pn.Row(self._run, self._cancel),
             width=300,
@@ -302,21 +320,8 @@ class WhatIfView(pn.viewable.Viewer):
             self._progress,
             self._status,
             self._problems,
+            pn.Card(self._save, title="Save to the library", collapsed=False, sizing_mode="stretch_width"),
+            pn.Card(self._fit, title="Lease optimiser", collapsed=True, sizing_mode="stretch_width"),
             self._results,
             sizing_mode="stretch_width",
         )
-
-
-def _readonly(frame: pd.DataFrame, name: str) -> pn.widgets.Tabulator:
-    """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML."""
-    text_cols = [c for c in frame.columns if frame[c].dtype == object]
-    return pn.widgets.Tabulator(
-        frame,
-        disabled=True,
-        show_index=False,
-        layout="fit_data_table",
-        sizing_mode="stretch_width",
-        max_height=320,
-        formatters={c: {"type": "plaintext"} for c in text_cols},
-        name=name,
-    )

@@ -1,0 +1,247 @@
+"""The Runs page: the scenario library, and two saved runs side by side.
+
+Lists every run the library holds (:mod:`app.library`): its scenario, seed, status, when it
+finished, the code that produced it and its headline KPIs. Two runs picked as *A* and *B* are
+compared with the What-if page's components: KPI cards with B's change from A, internal work
+of both, B's SLA table, and the series of both overlaid. A saved run opens in the Capacity,
+Site and Network pages as ``?run=lib-ID``. Scenarios can be renamed, downloaded and deleted.
+
+``?b=lib-ID`` (and ``?a=``) preselect runs: the What-if page's *Save* links here that way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+
+import pandas as pd
+import panel as pn
+
+from app.context import ConsoleContext
+from app.library import DONE, LibraryError
+from app.views import compare
+from app.views.series import SeriesFigures
+from app.views.url import query_args
+
+RUN_COLUMNS = [
+    "run",
+    "scenario",
+    "seed",
+    "status",
+    "finished",
+    "revenue $",
+    "margin $",
+    "utilisation",
+    "code",
+]
+
+
+def runs_frame(rows: list[dict]) -> pd.DataFrame:
+    """The library's runs as the table shows them, newest first."""
+    out = []
+    for row in reversed(rows):
+        money = compare.sales_money(row["kpis"]) if row["kpis"] else {}
+        out.append(
+            {
+                "run": row["id"][:12],
+                "scenario": row["name"],
+                "seed": row["seed"],
+                "status": row["status"],
+                "finished": (row["finished_at"] or "")[:19].replace("T", " "),
+                "revenue $": round(money["revenue"]) if money else None,
+                "margin $": round(money["margin"]) if money else None,
+                "utilisation": round(row["kpis"]["utilization"], 4) if "utilization" in row["kpis"] else None,
+                "code": row["code_version"],
+            }
+        )
+    return pd.DataFrame(out, columns=RUN_COLUMNS)
+
+
+def run_label(row: dict) -> str:
+    return f"{row['name']} · seed {row['seed']} · {row['id'][:8]}"
+
+
+class RunsView(pn.viewable.Viewer):
+    """The library's runs, a comparison of two, and the scenarios' rename, download and delete."""
+
+    def __init__(self, context: ConsoleContext, **params):
+        super().__init__(**params)
+        self.context = context
+        self._rows: list[dict] = []
+        self._table = pn.widgets.Tabulator(
+            runs_frame([]), disabled=True, show_index=False, layout="fit_data_table", height=260,
+            formatters={c: {"type": "plaintext"} for c in ("run", "scenario", "status", "code")},
+            sizing_mode="stretch_width", name="runs",
+        )  # fmt: skip
+        self._a = pn.widgets.Select(name="Run A (before)", width=340)
+        self._b = pn.widgets.Select(name="Run B (after)", width=340)
+        self._compare = pn.widgets.Button(name="Compare", button_type="primary", width=120)
+        self._compare.on_click(self._on_compare)
+        self._refresh_button = pn.widgets.Button(name="Refresh", width=100)
+        self._refresh_button.on_click(lambda *_: self._refresh())
+        self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._scenario = pn.widgets.Select(name="Scenario", width=260)
+        self._new_name = pn.widgets.TextInput(name="New name", width=220)
+        self._rename = pn.widgets.Button(name="Rename", width=100)
+        self._rename.on_click(self._on_rename)
+        self._delete = pn.widgets.Button(name="Delete", button_type="danger", width=100)
+        self._delete.on_click(self._on_delete)
+        self._download = pn.widgets.FileDownload(
+            callback=self._scenario_yaml, filename="scenario.yaml", label="Download YAML", width=150
+        )
+        self._scenario.param.watch(self._on_pick_scenario, "value")
+        self._manage_status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
+        self._impact = compare.readonly_table(compare.impact_frame(), "impact")
+        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla")
+        self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
+        self._result = pn.Column(
+            self._cards,
+            pn.Row(
+                pn.Column("### SLA per tenant (run B)", self._sla, sizing_mode="stretch_width"),
+                pn.Column("### Internal work (A → B)", self._impact, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
+            *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
+            visible=False,
+            sizing_mode="stretch_width",
+        )
+        self._doc = pn.state.curdoc
+        if context.library is None:
+            self._status.object = "This server keeps no library."
+        else:
+            self._refresh(query_args())
+
+    # -- the list -------------------------------------------------------------------------------
+
+    def _refresh(self, args: dict[str, str] | None = None) -> None:
+        library = self.context.library
+        if library is None:
+            return
+        self._rows = library.runs()
+        self._table.value = runs_frame(self._rows)
+        done = {run_label(r): r["id"] for r in reversed(self._rows) if r["status"] == DONE}
+        keep_a, keep_b = self._a.value, self._b.value
+        self._a.options, self._b.options = dict(done), dict(done)
+        ids = list(done.values())
+        args = args or {}
+        want_b = args.get("b", "").removeprefix("lib-") or keep_b
+        want_a = args.get("a", "").removeprefix("lib-") or keep_a
+        self._b.value = want_b if want_b in ids else (ids[0] if ids else None)
+        others = [i for i in ids if i != self._b.value]
+        self._a.value = want_a if want_a in ids else (others[0] if others else self._b.value)
+        names = [s["name"] for s in library.scenarios()]
+        self._scenario.options = names
+        if self._scenario.value not in names:
+            self._scenario.value = names[0] if names else None
+        interrupted = sum(r["status"] == "interrupted" for r in self._rows)
+        self._status.object = (
+            f"{len(self._rows)} runs of {len(names)} scenarios"
+            + (
+                f"; {interrupted} interrupted (a server stopped while saving them; run them again)"
+                if interrupted
+                else ""
+            )
+            + "."
+            if self._rows
+            else "The library is empty: run a what-if and save it."
+        )
+
+    # -- comparing ------------------------------------------------------------------------------
+
+    async def _on_compare(self, *_) -> None:
+        a, b = self._a.value, self._b.value
+        if not b:
+            self._status.object = "Save a run first (What-if page, *Save to the library*)."
+            return
+        self._compare.disabled = True
+        self._status.object = "Loading the runs…"
+        try:
+            results_b = await asyncio.to_thread(self.context.run_results, f"lib-{b}")
+            results_a = await asyncio.to_thread(self.context.run_results, f"lib-{a}") if a else None
+        finally:
+            self._compare.disabled = False
+        if results_b is None or (a and results_a is None):
+            self._status.object = "That run is no longer in the library; Refresh and pick another."
+            return
+        self._cards.object = compare.cards_html(results_b, results_a, f"lib-{b}", versus="run A")
+        self._impact.value = compare.impact_table(results_b, results_a)
+        self._sla.value = compare.sla_table(results_b)
+        update = functools.partial(self._series.update, results_b, results_a)
+        if self._doc is not None:  # Bokeh sources change only under the document's lock
+            self._doc.add_next_tick_callback(update)
+        else:
+            update()
+        self._result.visible = True
+        links = " · ".join(
+            f"[{label}](./{page}?run=lib-{b})" for page, label in (("capacity", "capacity"), ("site", "racks"),
+                                                                    ("network", "network"))
+        )  # fmt: skip
+        self._status.object = f"Run B against run A. Run B's {links}."
+        if pn.state.location is not None:
+            pn.state.location.search = f"?a=lib-{a}&b=lib-{b}"
+
+    # -- scenarios ------------------------------------------------------------------------------
+
+    def _on_pick_scenario(self, event) -> None:
+        self._new_name.value = event.new or ""
+        self._download.filename = f"{_file_stem(event.new or 'scenario')}.yaml"
+
+    def _scenario_yaml(self):
+        import io
+
+        if not self._scenario.value or self.context.library is None:
+            return io.StringIO("")
+        return io.StringIO(self.context.library.scenario(self._scenario.value)["text"])
+
+    def _on_rename(self, *_) -> None:
+        old, new = self._scenario.value, self._new_name.value.strip()
+        if not old or new == old:
+            return
+        try:
+            self.context.library.rename(old, new)
+        except LibraryError as exc:
+            self._manage_status.object = html.escape(str(exc))
+            return
+        self._manage_status.object = f"Renamed to **{html.escape(new)}**."
+        self._refresh()
+        self._scenario.value = new
+
+    def _on_delete(self, *_) -> None:
+        name = self._scenario.value
+        if not name:
+            return
+        if self._delete.name != "Confirm delete":  # a second click deletes: runs are not undone
+            self._delete.name = "Confirm delete"
+            self._manage_status.object = f"Click again to delete **{html.escape(name)}** and all its runs."
+            return
+        self._delete.name = "Delete"
+        try:
+            self.context.library.delete(name)
+        except LibraryError as exc:
+            self._manage_status.object = html.escape(str(exc))
+            return
+        self._manage_status.object = f"Deleted **{html.escape(name)}** and its runs."
+        self._refresh()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self._refresh_button, self._status, sizing_mode="stretch_width"),
+            self._table,
+            pn.Row(self._a, self._b, self._compare),
+            self._result,
+            pn.Card(
+                pn.Row(self._scenario, self._new_name, self._rename, self._download, self._delete),
+                self._manage_status,
+                title="Scenarios",
+                sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
+        )
+
+
+def _file_stem(name: str) -> str:
+    """A scenario name as a download's file name: letters, digits, dash and underscore only."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
+    return stem[:60] or "scenario"

@@ -1,0 +1,188 @@
+"""Two tools under the What-if editor: save a run to the library, and find the largest lease.
+
+*Save* puts the what-if's scenario text and the runs just made (one per Monte Carlo seed) in
+the scenario library (:mod:`app.library`), where the Runs page lists and compares them. The
+write happens in a thread: a year of both campuses is ~100 MB of Parquet.
+
+*Find the largest lease* runs the lease optimiser (:mod:`twin.fit_lease`) on the what-if in a
+worker process, with progress and cancel like a run, and shows its offer table: per site, the
+most GPUs the lease can have while meeting its SLA with the stated confidence and slowing
+internal training by no more than the limit, and what binds beyond that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Callable
+
+import pandas as pd
+import panel as pn
+
+from app.context import ConsoleContext
+from app.library import LibraryError
+from app.runs import PoolBusy, RunHandle, outcome_of
+from app.state.whatif import WhatIf, WhatIfError
+from twin.results import Results
+
+POLL_S = 0.1
+OFFER_COLUMNS = ["site", "start day", "max GPUs", "revenue $", "margin $", "binds", "sizes tried"]
+
+
+def offers_frame(offers: list) -> pd.DataFrame:
+    """The optimiser's offers as the table shows them."""
+    rows = [
+        {
+            "site": o.site,
+            "start day": o.start_day,
+            "max GPUs": o.max_gpus,
+            "revenue $": round(o.revenue_usd),
+            "margin $": round(o.margin_usd),
+            "binds": o.binds,
+            "sizes tried": ", ".join(f"{c.gpus:,}{'' if c.feasible else ' ✗'}" for c in o.checked),
+        }
+        for o in offers
+    ]
+    return pd.DataFrame(rows, columns=OFFER_COLUMNS)
+
+
+class SavePanel(pn.viewable.Viewer):
+    """Save the last run of the what-if (its text and its results) under a name."""
+
+    def __init__(self, context: ConsoleContext, **params):
+        super().__init__(**params)
+        self.context = context
+        self._saved: tuple[str, list[Results]] | None = None
+        self._name = pn.widgets.TextInput(name="Save as", placeholder="scenario name", width=220)
+        self._button = pn.widgets.Button(name="Save to library", disabled=True, width=140)
+        self._button.on_click(self._on_save)
+        self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        if context.library is None:
+            self._status.object = "This server keeps no library."
+
+    def offer(self, text: str, runs: list[Results], name: str) -> None:
+        """A run finished: it may now be saved (``runs``: one per seed, the what-if's own first)."""
+        self._saved = (text, runs)
+        self._button.disabled = self.context.library is None
+        if not self._name.value:
+            self._name.value = name
+
+    async def _on_save(self, *_) -> None:
+        if self._saved is None or self.context.library is None:
+            return
+        text, runs = self._saved
+        name = self._name.value.strip()
+        self._button.disabled = True
+        self._status.object = "Saving…"
+        try:
+            ids = await asyncio.to_thread(self._save, name, text, runs)
+        except LibraryError as exc:
+            self._status.object = html.escape(str(exc))
+        else:
+            self._status.object = (
+                f"Saved **{html.escape(name)}** with {len(ids)} run{'s' * (len(ids) > 1)}. "
+                f"[Open it in Runs](./runs?b=lib-{ids[0]})"
+            )
+        finally:
+            self._button.disabled = False
+
+    def _save(self, name: str, text: str, runs: list[Results]) -> list[str]:
+        library = self.context.library
+        library.save_scenario(name, text, self.context.scenarios_dir)
+        return [library.save_run(name, results) for results in runs]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(pn.Row(self._name, self._button), self._status, sizing_mode="stretch_width")
+
+
+class FitPanel(pn.viewable.Viewer):
+    """Find the largest safe size of one of the what-if's leases, in the background."""
+
+    def __init__(self, context: ConsoleContext, whatif: WhatIf, before: Callable[[], None], **params):
+        super().__init__(**params)
+        self.context, self.whatif, self._before = context, whatif, before
+        self._handle: RunHandle | None = None
+        self._lease = pn.widgets.Select(name="Lease", options=self._lease_names(), width=200)
+        whatif.param.watch(lambda *_: setattr(self._lease, "options", self._lease_names()), "leases")
+        self._sla = pn.widgets.FloatInput(
+            name="SLA availability", value=0.99, start=0.5, end=0.99999, step=0.001, width=130
+        )
+        self._confidence = pn.widgets.FloatInput(
+            name="Confidence", value=0.95, start=0.5, end=1.0, step=0.05, width=110
+        )
+        self._slowdown = pn.widgets.FloatInput(
+            name="Max internal slowdown", value=0.05, start=0.0, end=1.0, step=0.01, width=150
+        )
+        self._reps = pn.widgets.IntInput(name="Seeds per size", value=2, start=1, end=16, width=110)
+        self._find = pn.widgets.Button(name="Find the largest lease", button_type="primary", width=180)
+        self._find.on_click(self._on_find)
+        self._cancel = pn.widgets.Button(name="Cancel search", disabled=True, width=130)
+        self._cancel.on_click(lambda *_: self._handle and self._handle.cancel())
+        self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
+        self._status = pn.pane.Markdown(
+            "Runs the optimiser on this what-if: each size is tried on several seeds.",
+            sizing_mode="stretch_width",
+        )
+        self._offers = pn.widgets.Tabulator(
+            offers_frame([]), disabled=True, show_index=False, layout="fit_data_table", visible=False,
+            formatters={c: {"type": "plaintext"} for c in ("site", "binds", "sizes tried")},
+            sizing_mode="stretch_width", name="offers",
+        )  # fmt: skip
+
+    def _lease_names(self) -> list[str]:
+        return [str(r.get("name")) for r in self.whatif.leases if r.get("name")]
+
+    async def _on_find(self, *_) -> None:
+        if self._handle is not None:
+            return
+        self._before()  # the table's edits, not the last synced ones
+        lease = self._lease.value
+        if lease not in self._lease_names():
+            self._status.object = "Add a lease to the Leases table first, then pick it here."
+            return
+        targets = {
+            "sla": float(self._sla.value),
+            "confidence": float(self._confidence.value),
+            "max_internal_slowdown": float(self._slowdown.value),
+            "replications": int(self._reps.value),
+        }
+        try:
+            text = self.whatif.scenario_text(sales=True)
+            self._handle = self.context.pool.submit_fit(text, self.context.scenarios_dir, lease, targets)
+        except (PoolBusy, WhatIfError) as exc:
+            self._status.object = html.escape(str(exc))
+            return
+        self._find.disabled, self._cancel.disabled = True, False
+        self._progress.visible, self._progress.value = True, 0
+        self._status.object = f"Searching sizes of **{html.escape(lease)}**…"
+        try:
+            while not self._handle.done():
+                self._progress.value = int(100 * self._handle.progress)
+                await asyncio.sleep(POLL_S)
+            outcome = outcome_of(self._handle)
+        finally:
+            self._handle = None
+            self._find.disabled, self._cancel.disabled = False, True
+            self._progress.visible = False
+        if outcome.cancelled:
+            self._status.object = "Search cancelled."
+        elif outcome.problems:
+            self._status.object = "The search could not run: " + html.escape("; ".join(outcome.problems[:5]))
+        else:
+            self._offers.value = offers_frame(outcome.offers or [])
+            self._offers.visible = True
+            self._status.object = (
+                f"Largest **{html.escape(lease)}** meeting {targets['sla']:g} availability in "
+                f"{targets['confidence']:.0%} of {targets['replications']} seeds, internal slowdown ≤ "
+                f"{targets['max_internal_slowdown']:.0%}:"
+            )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self._lease, self._sla, self._confidence, self._slowdown, self._reps),
+            pn.Row(self._find, self._cancel),
+            self._progress,
+            self._status,
+            self._offers,
+            sizing_mode="stretch_width",
+        )
