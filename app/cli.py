@@ -89,6 +89,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     scenario = load_scenario(args.scenario, overrides)
+    saving = _start_saving(args, overrides) if args.save is not None else None
     bar = None
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
@@ -110,11 +111,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         paths = results.write(folder)
         if not args.json:
             print(f"wrote {len(paths)} files to {folder}", file=sys.stderr)
+    if saving is not None:
+        library, run_id = saving
+        library.finish_run(run_id, results)
+        print(f"saved run {run_id[:12]} of {args.save!r} in {library.folder}", file=sys.stderr)
     if args.json:
         print(json.dumps(results.kpis, indent=2, default=str))
     else:
         _print_kpis(results.kpis)
     return 0
+
+
+def _start_saving(args: argparse.Namespace, overrides: dict):
+    """Save the scenario (as run: with --days/--seed applied) and record its run as started.
+
+    The run is recorded before it starts, so a run killed midway is listed as interrupted.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    from app.library import Library, LibraryError
+
+    path = Path(args.scenario)
+    text = path.read_text(encoding="utf-8")
+    if overrides:  # the file was validated above, so it parses; the saved text is what ran
+        text = yaml.safe_dump({**yaml.safe_load(text), **overrides}, sort_keys=False, allow_unicode=True)
+    try:
+        library = Library(args.data)
+        library.save_scenario(args.save, text, path.resolve().parent)
+        seed = overrides.get("seed", (yaml.safe_load(text) or {}).get("seed", 0))
+        return library, library.start_run(args.save, int(seed))
+    except LibraryError as exc:
+        raise ProblemList([Problem("--save", 0, "", str(exc))]) from None
 
 
 def _print_kpis(k: dict) -> None:
@@ -255,15 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="override the seed")
     p.add_argument("--out", default=None, help="folder for Parquet + JSON results")
     p.add_argument("--json", action="store_true", help="print the KPIs as one JSON object")
+    p.add_argument(
+        "--save", metavar="NAME", default=None, help="save the scenario and this run in the library"
+    )
+    p.add_argument("--data", default=".campustwin", help="folder of the library (default .campustwin)")
     p.set_defaults(func=cmd_simulate)
 
     from app.cli_fit import add_parser as add_fit
+    from app.cli_library import add_parser as add_library
     from app.cli_plan import add_parser as add_plan
     from app.sweep import add_parser as add_sweep
 
     add_plan(sub)
     add_sweep(sub)
     add_fit(sub)
+    add_library(sub)
 
     p = sub.add_parser("serve", help="serve the console")
     p.add_argument("--port", type=int, default=5006)

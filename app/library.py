@@ -49,7 +49,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from twin.results import Results
 
@@ -112,12 +112,24 @@ class Library:
     def __init__(self, folder: str | Path, url: str | None = None):
         self.folder = Path(folder)
         self.runs_dir = self.folder / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url or f"sqlite:///{self.folder / 'library.sqlite'}")
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        self._recover()
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url or f"sqlite:///{self.folder / 'library.sqlite'}")
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            metadata.create_all(self.engine)
+            self._recover()
+        except (OSError, SQLAlchemyError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise LibraryError(
+                f"{self.folder}: cannot open the library there ({type(reason).__name__}: {str(reason)[:160]}); "
+                "give a writable folder of your own with --data"
+            ) from None
+
+    @property
+    def interrupted(self) -> list[dict]:
+        """Runs that never finished because their process was killed while saving them."""
+        return [r for r in self.runs() if r["status"] == INTERRUPTED]
 
     def _recover(self) -> None:
         """Mark runs whose process died as interrupted and remove their folders.
@@ -235,14 +247,24 @@ class Library:
             row["kpis"] = json.loads(row["kpis"]) if row["kpis"] else {}
         return found
 
-    def load_run(self, run_id: str) -> Results:
+    def run_folder(self, run_id: str) -> Path:
+        """The folder of a finished run's Parquet + JSON (``run_id`` as listed, or its first 8+ characters)."""
+        if not (8 <= len(run_id) <= 32 and all(c in "0123456789abcdef" for c in run_id)):
+            raise LibraryError(f"run {run_id[:40]!r}: a run id is 8 to 32 hexadecimal characters, as listed")
         with self.engine.connect() as db:
-            row = db.execute(select(runs.c.status).where(runs.c.id == run_id)).first()
-        if row is None:
+            rows = db.execute(select(runs.c.id, runs.c.status).where(runs.c.id.startswith(run_id))).all()
+        if not rows:
             raise LibraryError(f"no run {run_id!r} in the library")
-        if row.status != DONE:
-            raise LibraryError(f"run {run_id} is {row.status}: it has no results; run it again")
-        return Results.read(self.runs_dir / run_id)
+        if len(rows) > 1:
+            raise LibraryError(
+                f"run {run_id!r} is ambiguous ({len(rows)} runs start so); give more characters"
+            )
+        if rows[0].status != DONE:
+            raise LibraryError(f"run {rows[0].id} is {rows[0].status}: it has no results; run it again")
+        return self.runs_dir / rows[0].id
+
+    def load_run(self, run_id: str) -> Results:
+        return Results.read(self.run_folder(run_id))
 
 
 def _sqlite_pragmas(connection, _record) -> None:

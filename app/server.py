@@ -37,9 +37,18 @@ def serve(
     folder = Path(sites_dir) if sites_dir else SAMPLE_SITES
     pn.config.inline = False
     hv.extension("bokeh", logo=False)
-    from app.library import Library
+    from app.library import Library, LibraryError
 
-    library = Library(data_dir)  # opening it marks the runs a killed server left as interrupted
+    try:
+        library = Library(data_dir)  # opening it marks the runs a killed server left as interrupted
+    except LibraryError as exc:
+        print(f"--data: {exc}", file=sys.stderr)
+        return 2
+    if library.interrupted:
+        print(
+            f"library: {len(library.interrupted)} runs were interrupted (listed on the Runs page)",
+            file=sys.stderr,
+        )
     pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if cache else None)
     pool.warm()
     from app.views.capacity import warm_rasterize

@@ -48,6 +48,7 @@ def lease_table(page: Page):
         ("capacity", "as written in its file"),
         ("network", None),
         ("site", None),
+        ("runs", None),
     ],
 )
 def test_every_page_loads_clean(page: Page, page_watch: PageWatch, console_url: str, path: str, text) -> None:

@@ -1,0 +1,89 @@
+"""``campustwin library``: the scenario library from a terminal (list, runs, show, rename, delete, export).
+
+The same library the console's Runs page shows (:mod:`app.library`), in ``--data`` (default
+``.campustwin``). ``campustwin simulate SCENARIO --save NAME`` adds to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+
+EXIT_USER_ERROR = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("library", help="saved scenarios and their runs")
+    p.add_argument("--data", default=".campustwin", help="folder of the library (default .campustwin)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    acts.add_parser("list", help="saved scenarios and how many runs each has")
+    q = acts.add_parser("runs", help="runs, newest last, with their stamps and status")
+    q.add_argument("name", nargs="?", help="only the runs of this scenario")
+    q = acts.add_parser("show", help="print a scenario's YAML")
+    q.add_argument("name")
+    q = acts.add_parser("rename", help="rename a scenario")
+    q.add_argument("old")
+    q.add_argument("new")
+    q = acts.add_parser("delete", help="delete a scenario and its runs")
+    q.add_argument("name")
+    q = acts.add_parser("export", help="copy a run's Parquet + JSON results to a folder")
+    q.add_argument("run", help="run id (its first 8 characters are enough)")
+    q.add_argument("--out", required=True, help="folder to create")
+    p.set_defaults(func=cmd_library)
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    from app.library import Library, LibraryError
+
+    try:
+        library = Library(args.data)
+        return _act(library, args)
+    except LibraryError as exc:
+        print(f"library: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _act(library, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        counts: dict[str, int] = {}
+        for run in library.runs():
+            counts[run["name"]] = counts.get(run["name"], 0) + 1
+        rows = [{**s, "runs": counts.get(s["name"], 0)} for s in library.scenarios()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        for s in rows if not args.json else ():
+            print(f"{s['name']!s:<40} {s['runs']:>5} runs  saved {s['saved_at']}  {s['hash'][:12]}")
+        if not rows and not args.json:
+            print("(the library is empty)", file=sys.stderr)
+    elif args.action == "runs":
+        rows = library.runs(args.name)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+            return 0
+        for r in rows:
+            print(
+                f"{r['id'][:12]}  {r['status']:<11} seed {r['seed']:<6} {r['started_at']}  {r['code_version']}  {r['name']}"
+            )
+        interrupted = sum(r["status"] == "interrupted" for r in rows)
+        if interrupted:
+            print(
+                f"{interrupted} interrupted: their process stopped while running or saving them",
+                file=sys.stderr,
+            )
+    elif args.action == "show":
+        print(library.scenario(args.name)["text"], end="")
+    elif args.action == "rename":
+        library.rename(args.old, args.new)
+    elif args.action == "delete":
+        library.delete(args.name)
+    elif args.action == "export":
+        from twin.safepath import output_folder
+
+        source = library.run_folder(args.run)
+        target = output_folder(args.out)
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        print(f"copied run {source.name} to {target}", file=sys.stderr)
+    return 0

@@ -1,0 +1,87 @@
+"""``campustwin simulate --save`` and ``campustwin library``: the library from a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from app.library import INTERRUPTED, Library
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "sample_sites" / "scenarios" / "demo_whatif.yaml"
+
+
+def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def test_simulate_save_then_list_show_export_rename_delete(tmp_path: Path) -> None:
+    done = cli("simulate", DEMO, "--days", "3", "--seed", "11", "--save", "acme 3d", "--data", "lib",
+               "--out", "direct", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(cli("library", "--data", "lib", "--json", "list", cwd=tmp_path).stdout)
+    assert [(s["name"], s["runs"]) for s in listed] == [("acme 3d", 1)]
+    (run,) = json.loads(cli("library", "--data", "lib", "--json", "runs", cwd=tmp_path).stdout)
+    assert (run["status"], run["seed"]) == ("done", 11)
+    # The saved text is the scenario as it ran: --days and --seed applied.
+    shown = cli("library", "--data", "lib", "show", "acme 3d", cwd=tmp_path).stdout
+    assert "days: 3" in shown and "seed: 11" in shown
+
+    exported = cli("library", "--data", "lib", "export", run["id"][:8], "--out", "copy", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "copy" / "site_series.parquet"),
+        pd.read_parquet(tmp_path / "direct" / "site_series.parquet"),
+    )  # the library holds exactly what the run wrote
+
+    assert cli("library", "--data", "lib", "rename", "acme 3d", "acme", cwd=tmp_path).returncode == 0
+    assert cli("library", "--data", "lib", "delete", "acme", cwd=tmp_path).returncode == 0
+    assert json.loads(cli("library", "--data", "lib", "--json", "runs", cwd=tmp_path).stdout) == []
+    assert not any((tmp_path / "lib" / "runs").iterdir())
+
+
+def test_library_errors_name_the_fix_with_exit_code_2(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    cases = [
+        (("library", "--data", "a-file", "list"), "give a writable folder of your own with --data"),
+        (("library", "--data", "lib", "show", "nope"), "no scenario 'nope' in the library"),
+        (("library", "--data", "lib", "export", "../../etc", "--out", "x"), "8 to 32 hexadecimal characters"),
+        (("library", "--data", "lib", "export", "0123abcd", "--out", "x"), "no run '0123abcd'"),
+        (("simulate", DEMO, "--days", "1", "--save", "", "--data", "lib"), "1-128 printable characters"),
+    ]
+    for args, message in cases:
+        done = cli(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_a_killed_simulate_save_is_listed_as_interrupted(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "simulate", str(DEMO), "--days", "3650", "--save", "long",
+         "--data", "lib"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the run is recorded before it starts
+            if (tmp_path / "lib" / "library.sqlite").exists() and Library(tmp_path / "lib").runs():
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    (run,) = Library(tmp_path / "lib").runs()
+    assert run["status"] == INTERRUPTED and run["name"] == "long"
+    listed = cli("library", "--data", "lib", "runs", cwd=tmp_path)
+    assert "1 interrupted" in listed.stderr
