@@ -18,7 +18,7 @@ import pytest
 
 from app.context import ConsoleContext
 from app.runs import RunPool
-from app.views import network, site
+from app.views import compare, network, site
 from app.views.network import (
     NetworkView,
     blast_radius,
@@ -27,9 +27,12 @@ from app.views.network import (
     fabric_layout,
     summary_html,
 )
+from app.views.series import _series_arrays, series_bands
 from app.views.site import INTERNAL, SiteView, hall_grid, hall_summary, rack_tenancy
 from twin.campus import Campus
 from twin.results import Results
+from twin.scenario import load_scenario_text
+from twin.simulate import simulate
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 HOSTILE = "<b>Evil</b> & Co"
@@ -270,3 +273,40 @@ def test_site_view_builds(ctx: ConsoleContext) -> None:
     assert view.hall in ctx.campus("Llama3Cluster").hall_names
     view.color = "kw"
     pn.panel(view).get_root()
+
+
+def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeypatch) -> None:
+    from app.library import Library
+
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 2")
+    runs = []
+    for seed in (1, 2, 3):
+        runs.append(
+            simulate(load_scenario_text(text.replace("seed: 7", f"seed: {seed}"), SITES / "scenarios"))
+        )
+    library = Library(tmp_path / "lib")
+    library.save_scenario("<b>x</b>", text, SITES / "scenarios")
+    ids = [library.save_run("<b>x</b>", r) for r in runs]
+    pool = RunPool(workers=1, cache_dir=tmp_path / "cache")
+    try:
+        context = ConsoleContext(SITES, pool, library)
+        opened = context.run_results(f"lib-{ids[1]}")
+        assert opened is not None and opened.kpis["seed"] == 2
+        # A results folder outside the cache, named from a URL, is never read.
+        Results.write(runs[0], tmp_path / "elsewhere")
+        for key in ("../elsewhere", f"lib-{ids[1]}/../..", "lib-" + "0" * 32, str(tmp_path / "elsewhere")):
+            assert context.run_results(key) is None
+    finally:
+        pool.shutdown()
+    # Bands lie between the replications' extremes, around their median, hour by hour too.
+    values = [compare.kpi_values(r)["utilization"] for r in runs]
+    lo, hi = compare.kpi_bands(runs)["utilization"]
+    assert min(values) <= lo <= float(np.median(values)) <= hi <= max(values) and lo < hi
+    series = series_bands(runs, ["day", "busy_gpus"])
+    busy = np.array([_series_arrays(r, ["day", "busy_gpus"])["busy_gpus"] for r in runs])
+    assert (busy.min(axis=0) <= series["busy_gpus_lo"]).all() and (
+        series["busy_gpus_hi"] <= busy.max(axis=0)
+    ).all()
+    assert (series["busy_gpus_lo"] <= np.median(busy, axis=0)).all() and (
+        series["busy_gpus_hi"] > series["busy_gpus_lo"]
+    ).any()
