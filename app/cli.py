@@ -254,6 +254,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         data_dir=args.data,
         cache=not args.no_cache,
+        users_file=args.users,
+        oauth_provider=args.oauth_provider,
+        oauth_key=args.oauth_key,
     )
 
 
@@ -293,12 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_fit import add_parser as add_fit
     from app.cli_library import add_parser as add_library
     from app.cli_plan import add_parser as add_plan
+    from app.cli_users import add_parser as add_users
     from app.sweep import add_parser as add_sweep
 
     add_plan(sub)
     add_sweep(sub)
     add_fit(sub)
     add_library(sub)
+    add_users(sub)
 
     p = sub.add_parser("serve", help="serve the console")
     p.add_argument("--port", type=int, default=5006)
@@ -314,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-cache", action="store_true", help="keep run results in memory only (the library still saves)"
     )
+    p.add_argument(
+        "--users", default=None, metavar="FILE", help="turn on sign-in: users, roles and password hashes"
+    )
+    p.add_argument("--oauth-provider", default=None, help="sign in through Panel's OAuth/OIDC provider of this name "
+                   "(generic, github, google, azure, okta, ...); secret in CAMPUSTWIN_OAUTH_SECRET")  # fmt: skip
+    p.add_argument("--oauth-key", default=None, help="the OAuth client id (or CAMPUSTWIN_OAUTH_KEY)")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from app.auth import UserStore
 from app.library import Library, LibraryError
+from app.roles import LOCAL, NOBODY, Access
 from app.runs import RunPool
 from twin.campus import Campus, build_campus
 from twin.errors import ProblemList
@@ -31,6 +33,18 @@ class ConsoleContext:
     sites_dir: Path
     pool: RunPool
     library: Library | None = None  # the scenario library; None where a server keeps none
+    users: UserStore | None = None  # sign-in is on when there are users
+
+    def access(self) -> Access:
+        """The signed-in user of the current session and their role (NOBODY: not, or no longer, a user).
+
+        Without sign-in the console serves this machine only, to one person who may do all.
+        """
+        if self.users is None:
+            return LOCAL
+        import panel as pn
+
+        return self.users.access(pn.state.user) or NOBODY
 
     @property
     def scenarios_dir(self) -> Path:

@@ -1,16 +1,25 @@
-"""Serving the console: the Panel server, bound to loopback unless told otherwise.
+"""Serving the console: the Panel server, sign-in when asked for, loopback only when not.
 
 Nothing is fetched from the internet: Panel and Bokeh serve their own scripts from this server
-(``resources='server'``), and the page uses no web fonts or remote images.
+(``resources='server'``), and the pages (the login page too) use no web fonts or remote images.
+
+Without ``--users`` nobody signs in, so the server listens on this machine only (127.0.0.1) and
+refuses any other address. With ``--users FILE`` each person signs in (argon2 password hashes,
+:mod:`app.auth`) or, with ``--oauth-provider``, through Panel's OAuth/OIDC providers; the users
+file gives each a role (:mod:`app.roles`), enforced on the server at every action.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import sys
 import threading
 from pathlib import Path
 
 SAMPLE_SITES = Path(__file__).resolve().parent.parent / "sample_sites"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def serve(
@@ -21,24 +30,29 @@ def serve(
     workers: int = 1,
     data_dir: str = ".campustwin",
     cache: bool = True,
+    users_file: str | None = None,
+    oauth_provider: str | None = None,
+    oauth_key: str | None = None,
 ) -> int:
     """Serve the console until interrupted.
 
     Runs go to ``workers`` processes. ``data_dir`` holds the scenario library (saved scenarios
-    and runs) and, unless ``cache`` is off, the cache of run results.
+    and runs), the cookie secret and, unless ``cache`` is off, the cache of run results.
     """
-    import holoviews as hv
-    import panel as pn
-
-    from app.context import ConsoleContext
-    from app.runs import RunPool
-    from app.shell import PAGES, build_page
-
-    folder = Path(sites_dir) if sites_dir else SAMPLE_SITES
-    pn.config.inline = False
-    hv.extension("bokeh", logo=False)
+    if users_file is None and address not in LOOPBACK:
+        print(
+            f"--address {address}: without sign-in the console serves this machine only; "
+            "give --users FILE (see 'campustwin users add') to share it",
+            file=sys.stderr,
+        )
+        return 2
+    if oauth_provider and users_file is None:
+        print("--oauth-provider: give --users FILE too; it says which role each user has", file=sys.stderr)
+        return 2
+    from app.auth import UserStore
     from app.library import Library, LibraryError
 
+    store = UserStore(users_file) if users_file else None  # a bad file: ProblemList, exit 2
     try:
         library = Library(data_dir)  # opening it marks the runs a killed server left as interrupted
     except LibraryError as exc:
@@ -49,17 +63,28 @@ def serve(
             f"library: {len(library.interrupted)} runs were interrupted (listed on the Runs page)",
             file=sys.stderr,
         )
-    pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if cache else None)
-    pool.warm()
+
+    import holoviews as hv
+    import panel as pn
+
+    from app.context import ConsoleContext
+    from app.runs import RunPool
+    from app.shell import PAGES, build_page
     from app.views.capacity import warm_rasterize
 
+    folder = Path(sites_dir) if sites_dir else SAMPLE_SITES
+    pn.config.inline = False
+    hv.extension("bokeh", logo=False)
+    pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if cache else None)
+    pool.warm()
     threading.Thread(target=warm_rasterize, name="warm-datashader", daemon=True).start()
-    context = ConsoleContext(folder, pool, library)
+    context = ConsoleContext(folder, pool, library, store)
     routes = {"/": lambda: build_page(context, "whatif")}
     routes.update({f"/{page}": (lambda page=page: build_page(context, page)) for page in PAGES})
+    options = _sign_in_options(store, Path(data_dir), oauth_provider, oauth_key)
     print(f"campustwin console on http://{address}:{port}/  (sites from {folder})", file=sys.stderr)
-    if address not in ("127.0.0.1", "localhost", "::1"):
-        print("warning: serving beyond this machine; sign-in is not configured", file=sys.stderr)
+    if store is None:
+        print("sign-in is off: only this machine can connect (--users FILE turns it on)", file=sys.stderr)
     server = pn.serve(
         routes,
         port=port,
@@ -70,6 +95,7 @@ def serve(
         num_procs=1,
         start=False,
         print=False,
+        **options,
     )
     server.start()
     try:
@@ -77,3 +103,45 @@ def serve(
     finally:
         pool.shutdown()
     return 0
+
+
+def _sign_in_options(store, data_dir: Path, oauth_provider: str | None, oauth_key: str | None) -> dict:
+    """``pn.serve`` options for sign-in: an auth provider, the cookie secret, who is authorised."""
+    if store is None:
+        return {}
+    import panel as pn
+
+    # Signed in means named in the users file now: removing someone locks them out at once.
+    pn.config.authorize_callback = lambda user_info, _path: (
+        store.role_of((user_info or {}).get("user")) is not None
+    )
+    options: dict = {"cookie_secret": cookie_secret(data_dir)}
+    if oauth_provider:
+        options.update(
+            oauth_provider=oauth_provider,
+            oauth_key=oauth_key or os.environ.get("CAMPUSTWIN_OAUTH_KEY"),
+            oauth_secret=os.environ.get("CAMPUSTWIN_OAUTH_SECRET"),  # never on a command line
+            oauth_extra_params=json.loads(os.environ.get("CAMPUSTWIN_OAUTH_EXTRA", "{}")),
+            oauth_encryption_key=os.environ.get("CAMPUSTWIN_OAUTH_ENCRYPTION_KEY"),
+        )
+    else:
+        from app.login import UsersAuthProvider
+
+        options["auth_provider"] = UsersAuthProvider(store)
+    return options
+
+
+def cookie_secret(data_dir: Path) -> str:
+    """The secret that signs sign-in cookies: ``CAMPUSTWIN_COOKIE_SECRET``, or one kept in ``data_dir``.
+
+    Kept in a file readable by its owner only, so a restart does not sign everyone out.
+    """
+    if os.environ.get("CAMPUSTWIN_COOKIE_SECRET"):
+        return os.environ["CAMPUSTWIN_COOKIE_SECRET"]
+    path = data_dir / "cookie_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

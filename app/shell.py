@@ -6,11 +6,13 @@ What-if), so a link opens the page it names and a session builds only the page i
 
 from __future__ import annotations
 
+import html
 import importlib
 
 import panel as pn
 
 from app.context import ConsoleContext
+from app.roles import NOBODY, Access
 
 PAGES = {
     "whatif": "What-if",
@@ -33,20 +35,32 @@ nav.ct { display: flex; gap: 18px; align-items: baseline; padding: 6px 4px; bord
 nav.ct b { font-size: 20px; margin-right: 12px; }
 nav.ct a { color: #0969da; text-decoration: none; font-size: 15px; }
 nav.ct a.here { color: #1f2328; font-weight: 600; border-bottom: 2px solid #fd8c73; }
+nav.ct .user { margin-left: auto; color: #57606a; font-size: 14px; }
 """
 
 
-def nav_html(page: str) -> str:
+def nav_html(page: str, who: Access | None = None) -> str:
+    """The navigation bar; with sign-in on, who is signed in, their role and a sign-out link."""
     links = "".join(
         f'<a href="./{key}" class="{"here" if key == page else ""}">{label}</a>'
         for key, label in PAGES.items()
     )
-    return f'<nav class="ct"><b>campustwin</b>{links}</nav>'
+    user = ""
+    if who is not None:
+        user = (
+            f'<span class="user">{html.escape(who.user)} ({html.escape(who.role)})</span>'
+            '<a href="./logout">Sign out</a>'
+        )
+    return f'<nav class="ct"><b>campustwin</b>{links}{user}</nav>'
 
 
 def build_page(context: ConsoleContext, page: str) -> pn.viewable.Viewable:
     """One page of the console for one browser session: the navigation bar and the page's view."""
+    access = context.access()
+    who = access if context.users is not None else None
+    header = pn.pane.HTML(nav_html(page, who), sizing_mode="stretch_width", stylesheets=[NAV_CSS])
+    if access is NOBODY:  # signed in, then removed from the users file
+        return pn.Column(header, pn.pane.Markdown("You are not a user of this console any more."))
     module, cls = VIEWS[page]
     view = getattr(importlib.import_module(module), cls)(context)
-    header = pn.pane.HTML(nav_html(page), sizing_mode="stretch_width", stylesheets=[NAV_CSS])
     return pn.Column(header, view, sizing_mode="stretch_width")

@@ -20,6 +20,7 @@ import panel as pn
 
 from app.context import ConsoleContext
 from app.library import DONE, LibraryError
+from app.roles import SAVE
 from app.views import compare
 from app.views.series import SeriesFigures
 from app.views.url import query_args
@@ -68,6 +69,7 @@ class RunsView(pn.viewable.Viewer):
     def __init__(self, context: ConsoleContext, **params):
         super().__init__(**params)
         self.context = context
+        self.access = context.access()
         self._rows: list[dict] = []
         self._table = pn.widgets.Tabulator(
             runs_frame([]), disabled=True, show_index=False, layout="fit_data_table", height=260,
@@ -83,9 +85,11 @@ class RunsView(pn.viewable.Viewer):
         self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._scenario = pn.widgets.Select(name="Scenario", width=260)
         self._new_name = pn.widgets.TextInput(name="New name", width=220)
-        self._rename = pn.widgets.Button(name="Rename", width=100)
+        self._rename = pn.widgets.Button(name="Rename", width=100, disabled=not self.access.can(SAVE))
         self._rename.on_click(self._on_rename)
-        self._delete = pn.widgets.Button(name="Delete", button_type="danger", width=100)
+        self._delete = pn.widgets.Button(
+            name="Delete", button_type="danger", width=100, disabled=not self.access.can(SAVE)
+        )
         self._delete.on_click(self._on_delete)
         self._download = pn.widgets.FileDownload(
             callback=self._scenario_yaml, filename="scenario.yaml", label="Download YAML", width=150
@@ -196,6 +200,10 @@ class RunsView(pn.viewable.Viewer):
         return io.StringIO(self.context.library.scenario(self._scenario.value)["text"])
 
     def _on_rename(self, *_) -> None:
+        refused = self.access.refusal(SAVE)
+        if refused:
+            self._manage_status.object = refused
+            return
         old, new = self._scenario.value, self._new_name.value.strip()
         if not old or new == old:
             return
@@ -209,6 +217,10 @@ class RunsView(pn.viewable.Viewer):
         self._scenario.value = new
 
     def _on_delete(self, *_) -> None:
+        refused = self.access.refusal(SAVE)
+        if refused:
+            self._manage_status.object = refused
+            return
         name = self._scenario.value
         if not name:
             return

@@ -26,6 +26,7 @@ import panel as pn
 import param
 
 from app.context import ConsoleContext, site_inventories
+from app.roles import EXPORT
 from app.views.url import query_args
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, run_tenancy
 from twin.campus import Campus
@@ -224,6 +225,7 @@ class SiteView(pn.viewable.Viewer):
     def __init__(self, context: ConsoleContext, **params):
         super().__init__(**params)
         self.context = context
+        self.access = context.access()
         self._files = context.site_files()
         args = query_args()
         self._run = RunTenancy(context, args)
@@ -255,8 +257,9 @@ class SiteView(pn.viewable.Viewer):
     def _download(self, fmt: str) -> pn.widgets.FileDownload:
         label, suffix = DOWNLOADS[fmt]
         button = pn.widgets.FileDownload(
-            callback=lambda: self._export(fmt), filename=f"plan{suffix}", label=label, width=150
-        )
+            callback=lambda: self._export(fmt), filename=f"plan{suffix}", label=label, width=150,
+            disabled=not self.access.can(EXPORT),
+        )  # fmt: skip
         # The file name follows the hall shown; set when the hall changes, read when clicked.
         self.param.watch(lambda *_: setattr(button, "filename", self._file_name(suffix)), ["campus", "hall"])
         button.filename = self._file_name(suffix)
@@ -269,6 +272,11 @@ class SiteView(pn.viewable.Viewer):
     def _export(self, fmt: str) -> io.BytesIO:
         """The hall shown, as ``fmt``, coloured as on screen (one hall: fast enough to serve inline)."""
         from layouts.export import export, safe_output
+
+        refused = self.access.refusal(EXPORT)  # a disabled button can still be clicked by a script
+        if refused:
+            self._note.object = refused
+            raise PermissionError(refused)
 
         campus = self.context.campus(self.campus)
         with tempfile.TemporaryDirectory(prefix="campustwin-plan-") as tmp:

@@ -20,6 +20,7 @@ import panel as pn
 import param
 
 from app.context import ConsoleContext
+from app.roles import RUN
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.views import compare
@@ -79,6 +80,7 @@ class WhatIfView(pn.viewable.Viewer):
     def __init__(self, context: ConsoleContext, **params):
         super().__init__(whatif=WhatIf(context.scenarios_dir), **params)
         self.context = context
+        self.access = context.access()
         self._handles: list[RunHandle] = []
         w = self.whatif
         self._base = pn.widgets.Select(name="Base scenario", options=list(w.choices), value=w.base, width=260)
@@ -103,7 +105,9 @@ class WhatIfView(pn.viewable.Viewer):
         ]
         self._tables = {key: self._table(key) for key in TABLES}
         w.param.watch(self._refresh_tables, list(TABLES))
-        self._run = pn.widgets.Button(name="Run", button_type="primary", width=120)
+        self._run = pn.widgets.Button(
+            name="Run", button_type="primary", width=120, disabled=not self.access.can(RUN)
+        )
         self._run.on_click(self._on_run)
         self._cancel = pn.widgets.Button(name="Cancel", disabled=True, width=120)
         self._cancel.on_click(self._on_cancel)
@@ -113,8 +117,8 @@ class WhatIfView(pn.viewable.Viewer):
         # The comparison's components are made after the first paint (onload): the editor shows
         # sooner, and they are ready, hidden, before a run needs them.
         self._results = pn.Column(visible=False, sizing_mode="stretch_width")
-        self._save = SavePanel(context)
-        self._fit = FitPanel(context, w, self._sync_from_tables)
+        self._save = SavePanel(context, self.access)
+        self._fit = FitPanel(context, w, self._sync_from_tables, self.access)
         self._doc = pn.state.curdoc
         if pn.state.curdoc is not None:
             pn.state.onload(self._prepare_results)
@@ -198,6 +202,10 @@ class WhatIfView(pn.viewable.Viewer):
     async def _on_run(self, *_) -> None:
         if self._handles:
             return
+        refused = self.access.refusal(RUN)  # checked here: a disabled button can still be clicked by a script
+        if refused:
+            self._show_problems([refused])
+            return
         self._sync_from_tables()
         folder = self.context.scenarios_dir
         seeds = self.whatif.replication_seeds()
@@ -224,7 +232,7 @@ class WhatIfView(pn.viewable.Viewer):
             outcomes = [outcome_of(h) for h in self._handles]
         finally:
             self._handles = []
-            self._run.disabled, self._cancel.disabled = False, True
+            self._run.disabled, self._cancel.disabled = not self.access.can(RUN), True
             self._progress.visible = False
         if any(o.cancelled for o in outcomes):
             self.status = "Cancelled. Nothing was changed; edit and Run again."

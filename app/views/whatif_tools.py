@@ -21,6 +21,7 @@ import panel as pn
 
 from app.context import ConsoleContext
 from app.library import LibraryError
+from app.roles import RUN, SAVE, Access
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import WhatIf, WhatIfError
 from twin.results import Results
@@ -49,9 +50,9 @@ def offers_frame(offers: list) -> pd.DataFrame:
 class SavePanel(pn.viewable.Viewer):
     """Save the last run of the what-if (its text and its results) under a name."""
 
-    def __init__(self, context: ConsoleContext, **params):
+    def __init__(self, context: ConsoleContext, access: Access, **params):
         super().__init__(**params)
-        self.context = context
+        self.context, self.access = context, access
         self._saved: tuple[str, list[Results]] | None = None
         self._name = pn.widgets.TextInput(name="Save as", placeholder="scenario name", width=220)
         self._button = pn.widgets.Button(name="Save to library", disabled=True, width=140)
@@ -63,12 +64,16 @@ class SavePanel(pn.viewable.Viewer):
     def offer(self, text: str, runs: list[Results], name: str) -> None:
         """A run finished: it may now be saved (``runs``: one per seed, the what-if's own first)."""
         self._saved = (text, runs)
-        self._button.disabled = self.context.library is None
+        self._button.disabled = self.context.library is None or not self.access.can(SAVE)
         if not self._name.value:
             self._name.value = name
 
     async def _on_save(self, *_) -> None:
         if self._saved is None or self.context.library is None:
+            return
+        refused = self.access.refusal(SAVE)
+        if refused:
+            self._status.object = refused
             return
         text, runs = self._saved
         name = self._name.value.strip()
@@ -98,9 +103,11 @@ class SavePanel(pn.viewable.Viewer):
 class FitPanel(pn.viewable.Viewer):
     """Find the largest safe size of one of the what-if's leases, in the background."""
 
-    def __init__(self, context: ConsoleContext, whatif: WhatIf, before: Callable[[], None], **params):
+    def __init__(
+        self, context: ConsoleContext, whatif: WhatIf, before: Callable[[], None], access: Access, **params
+    ):
         super().__init__(**params)
-        self.context, self.whatif, self._before = context, whatif, before
+        self.context, self.whatif, self._before, self.access = context, whatif, before, access
         self._handle: RunHandle | None = None
         self._lease = pn.widgets.Select(name="Lease", options=self._lease_names(), width=200)
         whatif.param.watch(lambda *_: setattr(self._lease, "options", self._lease_names()), "leases")
@@ -114,7 +121,9 @@ class FitPanel(pn.viewable.Viewer):
             name="Max internal slowdown", value=0.05, start=0.0, end=1.0, step=0.01, width=150
         )
         self._reps = pn.widgets.IntInput(name="Seeds per size", value=2, start=1, end=16, width=110)
-        self._find = pn.widgets.Button(name="Find the largest lease", button_type="primary", width=180)
+        self._find = pn.widgets.Button(
+            name="Find the largest lease", button_type="primary", width=180, disabled=not access.can(RUN)
+        )
         self._find.on_click(self._on_find)
         self._cancel = pn.widgets.Button(name="Cancel search", disabled=True, width=130)
         self._cancel.on_click(lambda *_: self._handle and self._handle.cancel())
@@ -134,6 +143,10 @@ class FitPanel(pn.viewable.Viewer):
 
     async def _on_find(self, *_) -> None:
         if self._handle is not None:
+            return
+        refused = self.access.refusal(RUN)
+        if refused:
+            self._status.object = refused
             return
         self._before()  # the table's edits, not the last synced ones
         lease = self._lease.value
@@ -162,7 +175,7 @@ class FitPanel(pn.viewable.Viewer):
             outcome = outcome_of(self._handle)
         finally:
             self._handle = None
-            self._find.disabled, self._cancel.disabled = False, True
+            self._find.disabled, self._cancel.disabled = not self.access.can(RUN), True
             self._progress.visible = False
         if outcome.cancelled:
             self._status.object = "Search cancelled."

@@ -1,0 +1,175 @@
+"""Sign-in for the console: a users file of argon2 password hashes, roles, and Panel's login page.
+
+The users file is YAML (``campustwin users add FILE NAME --role ROLE`` writes it)::
+
+    users:
+      - name: alice
+        role: operator            # viewer, operator, planner or admin (app.roles)
+        password_hash: $argon2id$v=19$m=65536,t=3,p=4$...
+
+Passwords are never on disk, only their argon2id hashes (argon2-cffi). A user whose entry has no
+``password_hash`` can sign in only through an OAuth/OIDC provider (``serve --oauth-provider``),
+which then only names the user: the role still comes from this file.
+
+The file is read again whenever it changes, so removing a user or changing a role takes effect at
+that user's next page. Failed sign-ins are counted per name: after ``MAX_FAILURES`` in a row the
+name is refused for ``LOCKOUT_S`` seconds, which makes guessing slow without locking anyone out
+for long.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.roles import ROLES, Access
+from twin.errors import Problem, ProblemList
+from twin.load import validate_document
+from twin.yamlsafe import load_yaml
+
+NAME = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
+MAX_FAILURES, LOCKOUT_S = 5, 60.0
+MIN_PASSWORD = 8
+_HASHER = PasswordHasher()
+#: checked against when the name is unknown, so a wrong name costs as long as a wrong password
+_DUMMY_HASH = _HASHER.hash("campustwin: no such user")
+
+
+class UserEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    role: str
+    password_hash: str | None = Field(default=None, description="argon2id hash; absent for OAuth-only users")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.fullmatch(value):
+            raise ValueError("a user name is 1-64 letters, digits or . _ @ + -")
+        return value
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ROLES:
+            raise ValueError(f"role {value!r} is not one of {', '.join(ROLES)}")
+        return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$argon2"):
+            raise ValueError("not an argon2 hash; never write a password here: use 'campustwin users add'")
+        return value
+
+
+class UsersFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    users: list[UserEntry] = Field(default_factory=list)
+
+
+def read_users(path: str | Path) -> dict[str, UserEntry]:
+    """The users of ``path`` by name; ProblemList (file, line, fix) when the file is wrong."""
+    doc = load_yaml(path)
+    model = validate_document(doc, UsersFile)
+    found: dict[str, UserEntry] = {}
+    for i, user in enumerate(model.users):
+        if user.name in found:
+            raise ProblemList([Problem(str(path), doc.line_of(("users", i)), f"users[{i}].name",
+                                       f"user {user.name!r} is listed twice; keep one entry")])  # fmt: skip
+        found[user.name] = user
+    return found
+
+
+class UserStore:
+    """The users file, re-read when it changes; verifies passwords and tells roles."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._users: dict[str, UserEntry] = {}
+        self._failures: dict[str, tuple[int, float]] = {}
+        self._load()
+        if not self._users:
+            raise ProblemList(
+                [Problem(str(self.path), 0, "users", "no users; add one with 'campustwin users add'")]
+            )
+
+    def _load(self) -> dict[str, UserEntry]:
+        st = self.path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                self._users, self._stamp = read_users(self.path), stamp
+            return self._users
+
+    def _current(self) -> dict[str, UserEntry]:
+        try:
+            return self._load()
+        except (OSError, ProblemList):
+            return self._users  # a file half-edited by hand: keep the last good one
+
+    def role_of(self, name: str | None) -> str | None:
+        user = self._current().get(name or "")
+        return user.role if user else None
+
+    def access(self, name: str | None) -> Access | None:
+        role = self.role_of(name)
+        return Access(name, role) if role and name else None
+
+    def verify(self, name: str, password: str) -> bool:
+        """True when ``password`` is ``name``'s; counts failures and locks a name out for a while."""
+        now = time.monotonic()
+        with self._lock:
+            failures, last = self._failures.get(name, (0, 0.0))
+            if failures >= MAX_FAILURES:
+                if now - last < LOCKOUT_S:
+                    return False
+                failures = 0
+        user = self._current().get(name)
+        stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+        try:
+            ok = _HASHER.verify(stored, password[:1024]) and stored is not _DUMMY_HASH
+        except (VerificationError, InvalidHashError):
+            ok = False
+        with self._lock:
+            if ok:
+                self._failures.pop(name, None)
+            elif len(name) <= 64:  # names longer than any user's are not remembered
+                if len(self._failures) > 10_000:
+                    self._failures.clear()
+                self._failures[name] = (failures + 1, now)
+        return ok
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
+    return _HASHER.hash(password)
+
+
+def write_users(path: str | Path, users: dict[str, UserEntry]) -> None:
+    """Write the users file atomically, readable by its owner only."""
+    path = Path(path)
+    body = {"users": [u.model_dump(exclude_none=True) for u in users.values()]}
+    text = "# campustwin users: argon2id hashes, never passwords (campustwin users add|remove)\n"
+    text += yaml.safe_dump(body, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=".users-", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,80 @@
+"""``campustwin users``: the users file of a console with sign-in (add, remove, list).
+
+Passwords are read from the terminal (twice) or, for scripts, one line of stdin with
+``--password-stdin``; never from the command line, where other users of the machine see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from app.roles import ROLES
+
+EXIT_USER_ERROR = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("users", help="users and roles of a console with sign-in")
+    acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = acts.add_parser("add", help="add a user, or set a user's role and password")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=list(ROLES))
+    q.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    q.add_argument("--oauth-only", action="store_true", help="no password: the user signs in through OAuth")
+    q = acts.add_parser("remove", help="remove a user")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("name")
+    q = acts.add_parser("list", help="users and their roles")
+    q.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_users)
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from app.auth import NAME, UserEntry, hash_password, read_users, write_users
+
+    path = Path(args.file)
+    users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
+    if args.action == "list":
+        for user in users.values():
+            how = "password" if user.password_hash else "oauth"
+            print(f"{user.name:<32} {user.role:<9} {how}")
+        return 0
+    if not NAME.fullmatch(args.name):
+        print(f"{args.name[:40]!r}: a user name is 1-64 letters, digits or . _ @ + -", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.action == "remove":
+        if users.pop(args.name, None) is None:
+            print(f"{path}: no user {args.name!r}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        write_users(path, users)
+        return 0
+    password_hash = None
+    if not args.oauth_only:
+        try:
+            password_hash = hash_password(_read_password(args.password_stdin))
+        except ValueError as exc:
+            print(f"password: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+    users[args.name] = UserEntry(name=args.name, role=args.role, password_hash=password_hash)
+    try:
+        write_users(path, users)
+    except OSError as exc:
+        print(f"{path}: cannot write the users file ({exc.strerror}); give a writable path", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(f"{path}: {args.name} is {args.role}", file=sys.stderr)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise ValueError("no terminal to ask on; pipe it with --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two entries differ")
+    return first

@@ -1,0 +1,124 @@
+"""Users file, passwords, lockout and roles (app.auth, app.roles), and serve's refusals."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app import auth
+from app.auth import UserEntry, UserStore, hash_password, read_users, write_users
+from app.roles import EXPORT, RUN, SAVE, VIEW, Access
+from app.server import cookie_secret
+from twin.errors import ProblemList
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def users_file(tmp_path: Path) -> Path:
+    path = tmp_path / "users.yaml"
+    write_users(path, {
+        "ann": UserEntry(name="ann", role="admin", password_hash=hash_password("admin-pass-1")),
+        "vic": UserEntry(name="vic", role="viewer", password_hash=hash_password("viewer-pass-1")),
+        "sso@corp.example": UserEntry(name="sso@corp.example", role="operator"),
+    })  # fmt: skip
+    return path
+
+
+def test_passwords_are_stored_as_argon2_hashes_owner_only(users_file: Path) -> None:
+    text = users_file.read_text()
+    assert text.count("$argon2id$") == 2 and "admin-pass-1" not in text
+    assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
+    store = UserStore(users_file)
+    assert store.verify("ann", "admin-pass-1") and not store.verify("ann", "viewer-pass-1")
+    assert not store.verify("nobody", "admin-pass-1")
+    assert not store.verify("sso@corp.example", "")  # OAuth-only: no password signs them in
+    assert store.role_of("sso@corp.example") == "operator" and store.role_of("nobody") is None
+
+
+def test_roles_allow_what_the_issue_says() -> None:
+    can = {role: {a for a in (VIEW, RUN, SAVE, EXPORT) if Access("u", role).can(a)} for role in auth.ROLES}
+    assert can == {
+        "viewer": {VIEW},
+        "operator": {VIEW, RUN, SAVE},
+        "planner": {VIEW, EXPORT},
+        "admin": {VIEW, RUN, SAVE, EXPORT},
+    }
+    assert Access("u", "viewer").refusal(RUN) == (
+        "Your role (viewer) may not run what-ifs; ask for the operator or admin role."
+    )
+    assert Access("u", "none").refusal(VIEW) is not None
+
+
+def test_repeated_failures_lock_a_name_out_for_a_while(users_file: Path, monkeypatch) -> None:
+    store = UserStore(users_file)
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    for _ in range(auth.MAX_FAILURES):
+        assert not store.verify("vic", "guess")
+    assert not store.verify("vic", "viewer-pass-1")  # locked: even the right password waits
+    assert store.verify("ann", "admin-pass-1")  # other names are not affected
+    clock[0] += auth.LOCKOUT_S + 1
+    assert store.verify("vic", "viewer-pass-1")
+
+
+def test_the_file_is_read_again_when_it_changes(users_file: Path) -> None:
+    store = UserStore(users_file)
+    users = read_users(users_file)
+    users["vic"] = UserEntry(name="vic", role="planner", password_hash=users["vic"].password_hash)
+    del users["ann"]
+    time.sleep(0.01)
+    write_users(users_file, users)
+    assert store.role_of("vic") == "planner" and store.role_of("ann") is None
+    users_file.write_text("users: [")  # half-edited by hand: the last good file still holds
+    assert store.role_of("vic") == "planner"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("users:\n  - {name: a, role: boss, password_hash: $argon2id$x}\n", "role 'boss' is not one of"),
+        ("users:\n  - {name: a, role: admin, password_hash: hunter22}\n", "never write a password here"),
+        ("users:\n  - {name: '../x', role: admin}\n", "a user name is 1-64"),
+        ("users:\n  - {name: a, role: admin}\n  - {name: a, role: viewer}\n", "listed twice"),
+        ("users: []\n", "no users"),
+        ("users: !!python/object:os.system x\n", "tag"),
+    ],
+)
+def test_a_bad_users_file_names_the_place_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text(text)
+    with pytest.raises(ProblemList) as exc:
+        UserStore(path)
+    assert message in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_cookie_secret_is_kept_owner_only_and_reused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("CAMPUSTWIN_COOKIE_SECRET", raising=False)
+    first = cookie_secret(tmp_path / "data")
+    assert len(first) >= 48 and cookie_secret(tmp_path / "data") == first
+    assert stat.S_IMODE((tmp_path / "data" / "cookie_secret").stat().st_mode) == 0o600
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], input=stdin, text=True, capture_output=True,
+                          cwd=ROOT, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+
+
+def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_path: Path) -> None:
+    done = run_cli("serve", "--address", "0.0.0.0", "--port", "1")
+    assert done.returncode == 2 and "give --users FILE" in done.stderr and "Traceback" not in done.stderr
+    bad = tmp_path / "users.yaml"
+    bad.write_text("users:\n  - {name: a, role: root}\n")
+    done = run_cli("serve", "--users", str(bad), "--port", "1", "--data", str(tmp_path / "d"))
+    assert done.returncode == 2 and "role 'root'" in done.stderr and "Traceback" not in done.stderr
+    done = run_cli(
+        "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="short\n"
+    )
+    assert done.returncode == 2 and "at least 8 characters" in done.stderr
