@@ -94,7 +94,9 @@ def fit_lease(
             plans.append((site, unit, installed))
     starts = start_days or [lease.start_day]
     # Runs the search may need at most (baseline, the top size, then a bisection), for progress.
-    budget = sum(len(starts) * (2 + math.ceil(math.log2(max(2, installed // unit)))) for _, unit, installed in plans)
+    budget = sum(
+        len(starts) * (2 + math.ceil(math.log2(max(2, installed // unit)))) for _, unit, installed in plans
+    )
     done = [0]
 
     def tick(message: str) -> None:

@@ -212,10 +212,12 @@ def _overbooked(spec: ScenarioSpec, installed: dict) -> list[tuple[tuple, str]]:
     guaranteed = [
         (i, lease, lease_site(lease, installed))
         for i, lease in enumerate(spec.leases)
-        # A lease on a site the scenario does not run is reported by its own check, not here.
+        # A lease on a site the scenario does not run, or of a GPU type none of its sites has, is
+        # reported by its own check, not here.
         if lease.kind in ("reserved", "capacity_block")
         and lease.gpu_type != "any"
         and (lease.site == "any" or lease.site in installed)
+        and any(lease.gpu_type in types for types in installed.values())
     ]
     for i, lease, site in guaranteed:
         t = lease.start_day
