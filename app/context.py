@@ -55,7 +55,7 @@ class ConsoleContext:
 
         Read once per change of the folder's files, not at every campus lookup of every page.
         """
-        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(self.sites_dir.glob("*.yaml")))
+        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in _site_candidates(self.sites_dir))
         return dict(_site_files(str(self.sites_dir), stamp))
 
     def run_results(self, key: str) -> Results | None:
@@ -85,8 +85,13 @@ def site_inventories(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     Cached on the files' names and modification times: every session shares one computation
     until a site file changes.
     """
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml")))
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in _site_candidates(folder))
     return _inventories(str(folder), stamp)
+
+
+def _site_candidates(folder: Path) -> list[Path]:
+    """YAML files of the sites folder; hidden ones (an upload being checked) are not sites yet."""
+    return [p for p in sorted(folder.glob("*.yaml")) if not p.name.startswith(".")]
 
 
 @functools.lru_cache(maxsize=8)

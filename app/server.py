@@ -95,6 +95,7 @@ def serve(
         num_procs=1,
         start=False,
         print=False,
+        websocket_max_message_size=4 * 1024 * 1024,  # uploads are checked at 1 MiB; this caps any message
         **options,
     )
     server.start()

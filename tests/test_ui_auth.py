@@ -150,3 +150,34 @@ def test_a_hostile_tenant_is_text_in_the_table_the_tooltip_and_the_svg(
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
     tree = ET.parse(path)  # well-formed, and the name never became an element
     assert not [e for e in tree.iter() if e.tag.rsplit("}", 1)[-1] == "img"]
+
+
+def test_an_uploaded_scenario_is_checked_then_run_in_this_session_only(
+    browser, page: Page, page_watch: PageWatch, console_url: str, tmp_path: Path
+) -> None:
+    demo = (REPO_ROOT / "sample_sites" / "scenarios" / "demo_whatif.yaml").read_text()
+    hostile = tmp_path / "peek.yaml"
+    hostile.write_text(demo.replace("sites: [../demo.yaml]", "sites: [../../../../etc/passwd]"))
+    mine = tmp_path / "acme 5 days.yaml"
+    mine.write_text(demo.replace("days: 30", "days: 5"))
+
+    open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
+    upload = page.locator('input[type="file"]')
+    upload.set_input_files(hostile)
+    expect(page.get_by_text("outside the console's sites folder")).to_be_visible()
+    expect(page.get_by_text("The uploaded scenario was refused")).to_be_visible()
+
+    upload.set_input_files(mine)
+    expect(page.get_by_text("Opened acme 5 days.yaml")).to_be_visible()
+    expect(lease_table(page).locator(".tabulator-row")).to_have_count(1)  # the file's lease
+    run_and_wait(page, page_watch)
+    expect(page.get_by_text(re.compile(r"^Ran upload: acme 5 days\.yaml for 5 days"))).to_be_visible()
+
+    other = browser.new_context()  # another session does not see the upload
+    try:
+        second = other.new_page()
+        open_console(second, console_url + "whatif", "Base scenario")
+        options = second.locator("select").first.locator("option").all_inner_texts()
+        assert options and not any("upload" in o for o in options)
+    finally:
+        other.close()

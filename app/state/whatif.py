@@ -84,6 +84,8 @@ def scenario_files(folder: Path) -> dict[str, Path]:
     """Scenario files in ``folder`` by stem (the name a URL uses), valid YAML of kind scenario only."""
     found = {}
     for path in sorted(folder.glob("*.yaml")):
+        if path.name.startswith("."):
+            continue
         try:
             if file_kind(load_yaml(path)) == "scenario":
                 found[path.stem] = path
@@ -136,6 +138,8 @@ class WhatIf(param.Parameterized):
         super().__init__(**params)
         self.folder = Path(folder)
         self.choices = scenario_files(self.folder)
+        #: scenarios uploaded in this session, by label: seen by this session only
+        self.uploads: dict[str, dict] = {}
         self._base_data: dict = {}
         self.load_base(self.base)
 
@@ -143,11 +147,14 @@ class WhatIf(param.Parameterized):
 
     def load_base(self, stem: str) -> None:
         """Start over from scenario ``stem``: its horizon, seed, sales and events become the tables."""
-        if stem not in self.choices:
+        if stem in self.uploads:
+            data = copy.deepcopy(self.uploads[stem])
+        elif stem in self.choices:
+            data = load_yaml(self.choices[stem]).data
+        else:
             raise WhatIfError(
                 f"no scenario {stem!r} in {self.folder}; choose one of: {', '.join(self.choices)}"
             )
-        data = load_yaml(self.choices[stem]).data
         self._base_data = data
         self._site_files = self._campus_names(data.get("sites") or [])
         self.param.sites.objects = list(self._site_files)
@@ -165,6 +172,18 @@ class WhatIf(param.Parameterized):
             hosted=[hosted_row(x) for x in data.get("hosted_models") or []],
             events=[_row(x, EVENT_COLUMNS) for x in data.get("events") or []],
         )
+
+    def add_upload(self, label: str, data: dict) -> str:
+        """Make an uploaded (already checked) scenario the base; return the name it goes by."""
+        stem = f"upload: {label}"
+        self.uploads[stem] = data
+        self.load_base(stem)
+        return stem
+
+    @property
+    def from_upload(self) -> bool:
+        """True when the base was uploaded: a link cannot reproduce it in another session."""
+        return self.base in self.uploads
 
     def _campus_names(self, paths: list) -> dict[str, str]:
         """Campus name -> site path of the base (a file that cannot be read keeps its path as name)."""

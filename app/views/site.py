@@ -13,6 +13,7 @@ tests check the grid without a browser.
 
 from __future__ import annotations
 
+import html
 import io
 import math
 import re
@@ -26,7 +27,8 @@ import panel as pn
 import param
 
 from app.context import ConsoleContext, site_inventories
-from app.roles import EXPORT
+from app.roles import ADMIN, EXPORT
+from app.uploads import UploadError, store_site_upload
 from app.views.url import query_args
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, run_tenancy
 from twin.campus import Campus
@@ -251,6 +253,12 @@ class SiteView(pn.viewable.Viewer):
             ),
         )
         self._downloads = pn.Row(*(self._download(fmt) for fmt in DOWNLOADS))
+        self._uploads = pn.Column()
+        if self.access.can(ADMIN):  # admins edit the sites; nobody else gets the widget
+            upload = pn.widgets.FileInput(accept=".yaml,.yml", name="Add a site file", width=260)
+            upload.param.watch(lambda e: self._on_site_upload(upload.filename or "", e.new), "value")
+            self._upload_status = pn.pane.Markdown("", sizing_mode="stretch_width")
+            self._uploads.objects = ["Add a site file (admins):", upload, self._upload_status]
         self.param.watch(self._on_change, ["campus", "hall", "color"])
         self._draw()
 
@@ -284,6 +292,20 @@ class SiteView(pn.viewable.Viewer):
             out = safe_output(Path(tmp), self._file_name(DOWNLOADS[fmt][1]))
             path = export(campus, fmt, out, self.hall, self.color, self._run.results)
             return io.BytesIO(path.read_bytes())
+
+    def _on_site_upload(self, filename: str, raw: bytes | None) -> None:
+        if raw is None:
+            return
+        refused = self.access.refusal(ADMIN)
+        if refused:
+            self._upload_status.object = html.escape(refused)
+            return
+        try:
+            path = store_site_upload(filename, raw, self.context.sites_dir, set(self.context.site_files()))
+        except UploadError as exc:
+            self._upload_status.object = "\n".join(f"- {html.escape(p)}" for p in exc.problems[:20])
+            return
+        self._upload_status.object = f"Added **{html.escape(path.name)}**; reload the page to see it."
 
     def _fill_halls(self, wanted: str | None = None) -> None:
         halls = self.context.campus(self.campus).hall_names if self.campus else []
@@ -328,7 +350,7 @@ class SiteView(pn.viewable.Viewer):
         campuses = pn.widgets.Tabulator(table, disabled=True, show_index=False, name="sites")
         parts: list = ["### Campuses in the sites folder", campuses]
         if problems:
-            parts.append(pn.pane.Alert("\n".join(problems), alert_type="danger"))
+            parts.append(pn.pane.Alert("\n".join(html.escape(p) for p in problems), alert_type="danger"))
         return pn.Column(
             *parts,
             "### Hall",
@@ -338,6 +360,7 @@ class SiteView(pn.viewable.Viewer):
             self._plot,
             self._note,
             self._table,
+            self._uploads,
             sizing_mode="stretch_width",
         )
 

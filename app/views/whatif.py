@@ -23,6 +23,7 @@ from app.context import ConsoleContext
 from app.roles import RUN
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
+from app.uploads import UploadError, read_scenario_upload
 from app.views import compare
 from app.views.series import SeriesFigures
 from app.views.url import query_args
@@ -85,6 +86,10 @@ class WhatIfView(pn.viewable.Viewer):
         w = self.whatif
         self._base = pn.widgets.Select(name="Base scenario", options=list(w.choices), value=w.base, width=260)
         self._base.param.watch(self._on_base, "value")
+        self._upload = pn.widgets.FileInput(
+            accept=".yaml,.yml", width=260, disabled=not self.access.can(RUN), name="Open a scenario file"
+        )
+        self._upload.param.watch(self._on_upload, "value")
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
         self._days = pn.widgets.FloatInput.from_param(w.param.days, name="Days", width=120)
         self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed", width=120)
@@ -179,6 +184,26 @@ class WhatIfView(pn.viewable.Viewer):
         for key, (columns, _) in TABLES.items():
             self._grid(key).value = _frame(getattr(self.whatif, key), columns)
 
+    def _on_upload(self, event) -> None:
+        if event.new is None:
+            return
+        refused = self.access.refusal(RUN)
+        if refused:
+            self._show_problems([refused])
+            return
+        try:
+            label, data = read_scenario_upload(self._upload.filename or "", event.new, self.context.sites_dir)
+        except UploadError as exc:
+            self.status = "The uploaded scenario was refused; nothing was changed."
+            self._show_problems(exc.problems)
+            return
+        stem = self.whatif.add_upload(label, data)
+        self._base.options = [*self.whatif.choices, *self.whatif.uploads]
+        self._base.value = stem
+        self._refresh_tables()
+        self._problems.visible = False
+        self.status = f"Opened **{html.escape(label)}** (in this session only; save a run of it to keep it). Edit, then Run."
+
     def _on_base(self, event) -> None:
         if event.new != self.whatif.base:
             self.whatif.load_base(event.new)
@@ -251,7 +276,7 @@ class WhatIfView(pn.viewable.Viewer):
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
         )
-        if pn.state.location is not None:
+        if pn.state.location is not None and not self.whatif.from_upload:  # an upload has no link
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
         self._show(whatif, baseline, outcomes[0].key[:16], replicates)
         self._save.offer(texts[0], replicates, f"{self.whatif.base} what-if")
@@ -315,6 +340,8 @@ class WhatIfView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Column(
             self._base,
+            pn.pane.Markdown("or open a scenario file:", margin=(0, 10)),
+            self._upload,
             self._sites,
             pn.Row(self._days, self._seed),
             self._reps,

@@ -1,0 +1,124 @@
+"""Files uploaded through the console: scenarios (operators) and sites (admins).
+
+An upload is bytes from a browser, so everything about it is checked before it is used:
+
+* its size (``MAX_UPLOAD_BYTES``; the server's web socket refuses far larger messages anyway);
+* its text: UTF-8, then parsed by the twin's safe YAML reader (no tags, no alias bombs, no deep
+  nesting), then validated exactly as a file on the command line is;
+* the files it names (a scenario's sites and trace, a site's catalog) must lie in the console's
+  sites folder: an upload never makes the server read, or write, a path of the uploader's choice;
+* its name only labels it (a site file is stored under a name made of safe characters, next to
+  the others, and never over an existing file).
+
+A scenario upload lives in the uploading session only, until its operator saves it to the
+library. No Panel import: the page shows :class:`UploadError`'s problems as text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path, PurePath
+
+from twin.errors import ProblemList
+from twin.load import file_kind, load_site
+from twin.scenario import load_scenario_text
+from twin.yamlsafe import decode_text, parse_yaml
+
+MAX_UPLOAD_BYTES = 1024 * 1024  # the largest sample scenario is ~6 KB and site ~20 KB
+
+
+class UploadError(ValueError):
+    """An upload refused; ``problems`` say where and what to fix."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def upload_label(filename: str) -> str:
+    """The upload's file name as a label: its last component, safe characters, at most 60."""
+    name = PurePath(str(filename).replace("\\", "/")).name
+    name = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .")
+    return name[:60] or "upload.yaml"
+
+
+def _parse(filename: str, raw: bytes, kind: str):
+    label = upload_label(filename)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise UploadError(
+            [f"{label}: {len(raw) / 1e6:.1f} MB is over the console's {MAX_UPLOAD_BYTES // 1024} KiB limit "
+             f"for {kind} files; run a larger one with the campustwin command"]
+        )  # fmt: skip
+    try:
+        doc = parse_yaml(decode_text(raw, label), label)
+        found = file_kind(doc)
+    except ProblemList as exc:
+        raise UploadError([str(p) for p in exc.problems]) from None
+    if found != kind:
+        raise UploadError([f"{label}: this is a {found} file; upload a {kind} file here"])
+    return label, doc
+
+
+def _inside(folder: Path, base: Path, rel: object, where: str, label: str) -> None:
+    if not isinstance(rel, str):
+        return  # not a path at all: validation tells
+    target = (base / rel).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise UploadError(
+            [f"{label}: {where}: {rel[:80]!r} is outside the console's sites folder; "
+             "name a file of that folder (such as ../demo.yaml)"]
+        )  # fmt: skip
+
+
+def read_scenario_upload(filename: str, raw: bytes, sites_dir: Path) -> tuple[str, dict]:
+    """Check an uploaded scenario; return its label and its data (site paths as in the samples)."""
+    label, doc = _parse(filename, raw, "scenario")
+    scenarios_dir = sites_dir / "scenarios"
+    data = doc.data
+    for i, rel in enumerate(data.get("sites") or [] if isinstance(data.get("sites"), list) else []):
+        _inside(sites_dir, scenarios_dir, rel, f"sites[{i}]", label)
+    trace = data.get("trace")
+    if isinstance(trace, dict):
+        _inside(sites_dir, scenarios_dir, trace.get("file"), "trace.file", label)
+    try:
+        load_scenario_text(raw.decode("utf-8"), scenarios_dir, file=label)
+    except ProblemList as exc:
+        raise UploadError([str(p) for p in exc.problems]) from None
+    return label, data
+
+
+def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[str] = frozenset()) -> Path:
+    """Check an uploaded site file and add it to the sites folder; return where it was stored.
+
+    ``campuses`` are the names of the sites already there: a campus name is taken once.
+    """
+    label, doc = _parse(filename, raw, "site")
+    if str(doc.data.get("name")) in campuses:
+        raise UploadError(
+            [f"{label}: a campus named {doc.data.get('name')!r} is already there; rename yours (name:)"]
+        )
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(label).stem).strip("_")[:60] or "site"
+    target = sites_dir / f"{stem}.yaml"
+    if target.exists():
+        raise UploadError(
+            [f"{label}: a site file {target.name} is already there; rename your file and upload it again"]
+        )
+    catalog = doc.data.get("catalog", "catalog.yaml")
+    _inside(sites_dir, sites_dir, catalog, "catalog", label)
+    # Validated where it will live (its catalog path is relative to it), under a name no page lists.
+    trial = sites_dir / f".upload-{uuid.uuid4().hex}.yaml"
+    try:
+        trial.write_bytes(raw)
+        try:
+            load_site(trial)
+        except ProblemList as exc:
+            raise UploadError([str(p).replace(str(trial), label) for p in exc.problems]) from None
+        try:
+            os.link(trial, target)  # fails if the name was taken meanwhile: never overwrites
+        except FileExistsError:
+            raise UploadError([f"{label}: a site file {target.name} is already there"]) from None
+    finally:
+        trial.unlink(missing_ok=True)
+    return target
