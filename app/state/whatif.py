@@ -15,6 +15,7 @@ kept from the base scenario's item of the same name. The whole what-if fits in a
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from pathlib import Path
@@ -81,17 +82,26 @@ class WhatIfError(ValueError):
 
 
 def scenario_files(folder: Path) -> dict[str, Path]:
-    """Scenario files in ``folder`` by stem (the name a URL uses), valid YAML of kind scenario only."""
+    """Scenario files in ``folder`` by stem (the name a URL uses), valid YAML of kind scenario only.
+
+    Read once per change of the folder's files: every session starts by listing them.
+    """
+    paths = [p for p in sorted(folder.glob("*.yaml")) if not p.name.startswith(".")]
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in paths)
+    return dict(_scenario_files(str(folder), stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _scenario_files(folder: str, stamp: tuple) -> tuple[tuple[str, Path], ...]:
     found = {}
-    for path in sorted(folder.glob("*.yaml")):
-        if path.name.startswith("."):
-            continue
+    for name, _ in stamp:
+        path = Path(folder) / name
         try:
             if file_kind(load_yaml(path)) == "scenario":
                 found[path.stem] = path
-        except ProblemList:
+        except (ProblemList, OSError):
             continue
-    return found
+    return tuple(found.items())
 
 
 def _blank(value: Any) -> bool:

@@ -92,6 +92,7 @@ class SeriesFigures:
         band_columns = ["day", *(f"{c}_{end}" for c in columns[1:] for end in ("lo", "hi"))]
         self.band_source = ColumnDataSource({c: [] for c in band_columns})
         self.figures = []
+        self._groups: list = []
         x_range = None
         for title, metrics in SERIES.items():
             fig = figure(height=240, sizing_mode="stretch_width", title=title, x_axis_label="day",
@@ -100,9 +101,6 @@ class SeriesFigures:
                 x_range = fig.x_range
             else:
                 fig.x_range = x_range
-            for col, label in metrics if bands else ():
-                fig.varea("day", f"{col}_lo", f"{col}_hi", source=self.band_source, color=COLORS[label],
-                          alpha=0.18, legend_label=f"{label} p5–p95")  # fmt: skip
             drawn = [
                 fig.line(
                     "day",
@@ -121,6 +119,30 @@ class SeriesFigures:
             fig.legend.click_policy = "hide"
             fig.legend.label_text_font_size = "10px"
             self.figures.append(fig)
+            self._groups.append((fig, metrics))
+        self._bands_allowed, self._bands_drawn = bands, False
+
+    def _draw_bands(self) -> None:
+        """Add the band areas, under the lines, the first time there are replications to show.
+
+        Not at construction: most what-ifs run one seed, and every renderer is one more model
+        for the server to build per session.
+        """
+        for fig, metrics in self._groups:
+            areas = [
+                fig.varea(
+                    "day",
+                    f"{col}_lo",
+                    f"{col}_hi",
+                    source=self.band_source,
+                    color=COLORS[label],
+                    alpha=0.18,
+                    legend_label=f"{label} p5–p95",
+                )  # fmt: skip
+                for col, label in metrics
+            ]
+            fig.renderers = [*areas, *(r for r in fig.renderers if r not in areas)]
+        self._bands_drawn = True
 
     def update(
         self, whatif: Results, baseline: Results | None, replicates: list[Results] | None = None
@@ -132,7 +154,9 @@ class SeriesFigures:
                 source.data = {c: [] for c in source.data}
             else:
                 source.data = _series_arrays(results, self.columns)
-        if replicates and len(replicates) > 1:
+        if replicates and len(replicates) > 1 and self._bands_allowed:
+            if not self._bands_drawn:
+                self._draw_bands()
             self.band_source.data = series_bands(replicates, self.columns)
         else:
             self.band_source.data = {c: [] for c in self.band_source.data}

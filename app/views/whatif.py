@@ -128,6 +128,9 @@ class WhatIfView(pn.viewable.Viewer):
         if pn.state.curdoc is not None:
             pn.state.onload(self._prepare_results)
             pn.state.onload(self._from_link)
+            # A closed tab withdraws its runs at once (a run nobody else wants stops) and lets go
+            # of its results; Bokeh then drops the session's document and everything it holds.
+            pn.state.curdoc.on_session_destroyed(self._on_session_closed)
 
     # -- the editor -----------------------------------------------------------------------------
 
@@ -280,6 +283,12 @@ class WhatIfView(pn.viewable.Viewer):
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
         self._show(whatif, baseline, outcomes[0].key[:16], replicates)
         self._save.offer(texts[0], replicates, f"{self.whatif.base} what-if")
+
+    def _on_session_closed(self, _session_context) -> None:
+        for handle in self._handles:
+            handle.cancel()
+        self._fit.close()
+        self._results.objects = []
 
     def _on_cancel(self, *_) -> None:
         for handle in self._handles:

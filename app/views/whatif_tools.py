@@ -138,6 +138,11 @@ class FitPanel(pn.viewable.Viewer):
             sizing_mode="stretch_width", name="offers",
         )  # fmt: skip
 
+    def close(self) -> None:
+        """The session ended: stop a search nobody else shares."""
+        if self._handle is not None:
+            self._handle.cancel()
+
     def _lease_names(self) -> list[str]:
         return [str(r.get("name")) for r in self.whatif.leases if r.get("name")]
 
