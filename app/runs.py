@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,12 +63,22 @@ _shared = None  # the worker's view of RunPool._shared, set once by the pool ini
 def _init_worker(shared) -> None:
     global _shared
     _shared = shared
+    # A server killed outright (SIGKILL, OOM) cannot stop its workers; they notice that they
+    # were orphaned and leave, rather than hold a core and their memory forever.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     # Runs are batch work; page loads and clicks are not. A lower priority lets the OS give the
     # server and the browsers the CPU first when a machine has no core to spare.
     if hasattr(os, "nice"):
         os.nice(10)
     # Import the twin now, while the worker is idle, so the first run does not pay for it.
     import twin.simulate  # noqa: F401
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    while True:
+        time.sleep(every_s)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def _warm() -> bool:
