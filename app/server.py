@@ -122,7 +122,7 @@ def _sign_in_options(store, data_dir: Path, oauth_provider: str | None, oauth_ke
             oauth_provider=oauth_provider,
             oauth_key=oauth_key or os.environ.get("CAMPUSTWIN_OAUTH_KEY"),
             oauth_secret=os.environ.get("CAMPUSTWIN_OAUTH_SECRET"),  # never on a command line
-            oauth_extra_params=json.loads(os.environ.get("CAMPUSTWIN_OAUTH_EXTRA", "{}")),
+            oauth_extra_params=_json_env("CAMPUSTWIN_OAUTH_EXTRA"),
             oauth_encryption_key=os.environ.get("CAMPUSTWIN_OAUTH_ENCRYPTION_KEY"),
         )
     else:
@@ -146,3 +146,17 @@ def cookie_secret(data_dir: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _json_env(name: str) -> dict:
+    from twin.errors import Problem, ProblemList
+
+    try:
+        value = json.loads(os.environ.get(name) or "{}")
+    except ValueError as exc:
+        raise ProblemList(
+            [Problem(name, 0, "", f'not JSON ({exc}); give an object such as {{"key": "value"}}')]
+        ) from None
+    if not isinstance(value, dict):
+        raise ProblemList([Problem(name, 0, "", 'give a JSON object such as {"key": "value"}')])
+    return value

@@ -122,3 +122,27 @@ def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_pat
         "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="short\n"
     )
     assert done.returncode == 2 and "at least 8 characters" in done.stderr
+
+
+def test_oauth_is_configured_from_the_environment_roles_from_the_file(users_file: Path, monkeypatch) -> None:
+    import panel as pn
+
+    from app.server import _sign_in_options
+
+    monkeypatch.setenv("CAMPUSTWIN_OAUTH_SECRET", "s3cret")
+    monkeypatch.setenv("CAMPUSTWIN_OAUTH_EXTRA", '{"TOKEN_URL": "https://idp.example/token"}')
+    monkeypatch.setenv("CAMPUSTWIN_COOKIE_SECRET", "c" * 48)
+    before = pn.config.authorize_callback
+    try:
+        options = _sign_in_options(UserStore(users_file), users_file.parent, "generic", "client-id")
+        assert options["oauth_provider"] == "generic" and options["oauth_key"] == "client-id"
+        assert options["oauth_secret"] == "s3cret" and options["cookie_secret"] == "c" * 48
+        assert options["oauth_extra_params"] == {"TOKEN_URL": "https://idp.example/token"}
+        assert "auth_provider" not in options
+        authorize = pn.config.authorize_callback
+        assert authorize({"user": "sso@corp.example"}, "/whatif") and not authorize(
+            {"user": "eve"}, "/whatif"
+        )
+        assert not authorize(None, "/whatif")
+    finally:
+        pn.config.authorize_callback = before
