@@ -76,21 +76,25 @@ def _probe(url: str) -> float:
 
 
 def run_load(
-    server: ConsoleServer, browser, sessions: int, days: float = 10, settle_s: float = 30
+    server: ConsoleServer, browser, sessions: int, days: float = 10, settle_s: float = 30, warm: bool = True
 ) -> LoadReport:
-    """Open ``sessions`` what-if links at once on ``server`` with ``browser``; see the module docstring."""
+    """Open ``sessions`` what-if links at once on ``server`` with ``browser``; see the module docstring.
+
+    ``warm`` first runs one session alone (the server's first page and run pay for imports).
+    """
     from playwright.sync_api import expect
 
     report = LoadReport(sessions, settle_s=settle_s)
     proc = psutil.Process(server.proc.pid)
     log_start = len(server.log_path.read_text(errors="replace")) if server.log_path else 0
-    warm = browser.new_context()  # the server's first page and first run: imports, worker start
-    try:
-        page = warm.new_page()
-        page.goto(f"{server.url}whatif?base=demo_whatif&days=1", wait_until="commit")
-        expect(page.get_by_text(re.compile(r"^Ran demo_whatif"))).to_be_visible(timeout=600_000)
-    finally:
-        warm.close()
+    if warm:
+        first = browser.new_context()
+        try:
+            page = first.new_page()
+            page.goto(f"{server.url}whatif?base=demo_whatif&days=1", wait_until="commit")
+            expect(page.get_by_text(re.compile(r"^Ran demo_whatif"))).to_be_visible(timeout=600_000)
+        finally:
+            first.close()
     report.probe_idle_s = [_probe(server.url + "runs") for _ in range(3)]
     report.rss_idle_mb = proc.memory_info().rss / 2**20
     stop = threading.Event()
@@ -167,7 +171,9 @@ def main() -> int:
     with ConsoleServer(server_args, log_dir=logs) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         behind_the_server(browser)
-        reports = [run_load(server, browser, args.sessions, args.days) for _ in range(args.waves)]
+        reports = [
+            run_load(server, browser, args.sessions, args.days, warm=w == 0) for w in range(args.waves)
+        ]
         browser.close()
     print(f"{args.sessions} sessions, demo what-if of {args.days:g} days each, {args.workers} worker(s):")
     for wave, report in enumerate(reports, 1):
