@@ -96,6 +96,10 @@ def serve(
         start=False,
         print=False,
         websocket_max_message_size=4 * 1024 * 1024,  # uploads are checked at 1 MiB; this caps any message
+        # A closed tab's session (its document, views and results) is dropped ~10 s later, not
+        # Bokeh's default ~30 s: under many short visits, memory follows the open tabs closely.
+        check_unused_sessions_milliseconds=5_000,
+        unused_session_lifetime_milliseconds=5_000,
         **options,
     )
     server.start()

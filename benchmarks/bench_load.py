@@ -11,7 +11,7 @@ responsive. Prints:
 - completion: sessions whose KPI cards showed their own run, and per-session time from opening
   the link to its results (median, max);
 - the probe's latency (median, max) under that load, beside its idle latency;
-- the server process's RSS: idle, peak, and 30 s after every session closed (sessions freed);
+- the server process's RSS: idle, peak, and 15 s after every session closed (sessions freed);
 - errors in the server's log (there must be none).
 
 ``tests/test_ui_load.py`` runs :func:`run_load` with a few sessions in CI and asserts completion
@@ -52,6 +52,7 @@ class LoadReport:
     rss_peak_mb: float = 0.0
     rss_after_mb: float = 0.0
     settle_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds used during the wave, by whom
     errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -64,8 +65,31 @@ class LoadReport:
             f"probe GET /runs: idle {med(self.probe_idle_s)}; under load {med(self.probe_busy_s)}",
             f"server RSS: idle {self.rss_idle_mb:.0f} MB, peak {self.rss_peak_mb:.0f} MB, "
             f"{self.settle_s:g} s after the sessions closed {self.rss_after_mb:.0f} MB",
+            "CPU during the wave: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.cpu_s.items()),
             f"errors in the server log: {len(self.errors)}",
         ]
+
+
+def _cpu(procs) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def cpu_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server, its run workers, and the browsers (this process's Chromium)."""
+    server = psutil.Process(server_pid)
+    browsers = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+    return {
+        "server": _cpu([server]),
+        "workers": _cpu(server.children(recursive=True)),
+        "browsers": _cpu(browsers),
+    }
 
 
 def _probe(url: str) -> float:
@@ -76,7 +100,7 @@ def _probe(url: str) -> float:
 
 
 def run_load(
-    server: ConsoleServer, browser, sessions: int, days: float = 10, settle_s: float = 30, warm: bool = True
+    server: ConsoleServer, browser, sessions: int, days: float = 10, settle_s: float = 15, warm: bool = True
 ) -> LoadReport:
     """Open ``sessions`` what-if links at once on ``server`` with ``browser``; see the module docstring.
 
@@ -108,6 +132,7 @@ def run_load(
                 report.errors.append(f"probe: {exc}")
             stop.wait(2.0)
 
+    cpu_before = cpu_by_role(server.proc.pid)
     sampler = threading.Thread(target=sample, daemon=True)
     contexts, pages, started = [], [], []
     sampler.start()
@@ -133,9 +158,11 @@ def run_load(
     finally:
         stop.set()
         sampler.join()
+        cpu_after = cpu_by_role(server.proc.pid)
+        report.cpu_s = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
         for context in contexts:
             context.close()
-    time.sleep(settle_s)  # Bokeh drops closed sessions after its unused-session check (~17 s)
+    time.sleep(settle_s)  # the server drops closed sessions after its unused-session check (~10 s)
     report.rss_after_mb = proc.memory_info().rss / 2**20
     log = server.log_path.read_text(errors="replace")[log_start:] if server.log_path else ""
     report.errors += [line for line in log.splitlines() if LOG_ERRORS.search(line)]

@@ -26,8 +26,8 @@ def test_concurrent_sessions_all_complete_with_a_clean_log_and_bounded_memory(
 ) -> None:
     server = start_console("--no-cache", "--data", tmp_path_factory.mktemp("load"))
     behind_the_server(browser)
-    first = run_load(server, browser, SESSIONS, days=3, settle_s=20)
-    second = run_load(server, browser, SESSIONS, days=3, settle_s=20, warm=False)
+    first = run_load(server, browser, SESSIONS, days=3, settle_s=12)
+    second = run_load(server, browser, SESSIONS, days=3, settle_s=12, warm=False)
     for report in (first, second):
         print("\n".join(report.lines()))
         assert report.completed == SESSIONS and not report.errors, report.errors[:5]
