@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
-from test_ui_console import lease_table, run_and_wait, type_into
+from test_ui_console import add_lease_with, lease_table, run_and_wait
 from ui_util import REPO_ROOT, PageWatch, open_console, wait_for_idle
 
 USERS = {
@@ -121,9 +121,7 @@ def test_a_hostile_tenant_is_text_in_the_table_the_tooltip_and_the_svg(
     page: Page, page_watch: PageWatch, console_url: str, tmp_path: Path
 ) -> None:
     open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
-    page.get_by_role("button", name="Add lease").click()
-    tenant = lease_table(page).locator('.tabulator-row .tabulator-cell[tabulator-field="tenant"]').first
-    type_into(tenant, HOSTILE)
+    add_lease_with(page, "tenant", HOSTILE)
     run_and_wait(page, page_watch)
     expect(page.get_by_role("gridcell", name=HOSTILE, exact=True).first).to_be_visible()  # the SLA table
 

@@ -41,6 +41,16 @@ def lease_table(page: Page):
     return page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="isolation"]'))
 
 
+def add_lease_with(page: Page, field: str, text: str):
+    """Click *Add lease*, type ``text`` into the new row's ``field`` cell; return that cell."""
+    page.get_by_role("button", name="Add lease").click()
+    leases = lease_table(page)
+    expect(leases.locator(".tabulator-row")).to_have_count(1)
+    cell = leases.locator(f'.tabulator-row .tabulator-cell[tabulator-field="{field}"]').first
+    type_into(cell, text)
+    return cell
+
+
 @pytest.mark.parametrize(
     ("path", "text"),
     [
@@ -145,10 +155,7 @@ def test_shared_link_reproduces_the_what_if(
     browser: Browser, page: Page, page_watch: PageWatch, console_url: str
 ) -> None:
     open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
-    page.get_by_role("button", name="Add lease").click()
-    leases = lease_table(page)
-    price = leases.locator('.tabulator-row .tabulator-cell[tabulator-field="price_usd_per_gpu_hour"]').first
-    type_into(price, "3.1")
+    add_lease_with(page, "price_usd_per_gpu_hour", "3.1")
     run_and_wait(page, page_watch)
     link = page.url
     assert "leases=" in link
