@@ -38,6 +38,7 @@ from twin.yamlsafe import load_yaml
 
 NAME = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 MAX_FAILURES, LOCKOUT_S = 5, 60.0
+MAX_FAILURES_PER_SOURCE = 20  # one address, any names
 MIN_PASSWORD = 8
 _HASHER = PasswordHasher()
 #: checked against when the name is unknown, so a wrong name costs as long as a wrong password
@@ -99,7 +100,11 @@ class UserStore:
         self._stamp: tuple[int, int] | None = None
         self._users: dict[str, UserEntry] = {}
         self._failures: dict[str, tuple[int, float]] = {}
-        self._load()
+        try:
+            self._load()
+        except OSError as exc:
+            raise ProblemList([Problem(str(self.path), 0, "", f"cannot read the users file ({exc.strerror}); "
+                                       "create it with 'campustwin users add'")]) from None  # fmt: skip
         if not self._users:
             raise ProblemList(
                 [Problem(str(self.path), 0, "users", "no users; add one with 'campustwin users add'")]
@@ -116,6 +121,8 @@ class UserStore:
     def _current(self) -> dict[str, UserEntry]:
         try:
             return self._load()
+        except FileNotFoundError:
+            return {}  # the file was removed: nobody may use the console any more
         except (OSError, ProblemList):
             return self._users  # a file half-edited by hand: keep the last good one
 
@@ -123,14 +130,16 @@ class UserStore:
         user = self._current().get(name or "")
         return user.role if user else None
 
-    def access(self, name: str | None) -> Access | None:
-        role = self.role_of(name)
-        return Access(name, role) if role and name else None
+    def verify(self, name: str, password: str, source: str = "") -> bool:
+        """True when ``password`` is ``name``'s; counts failures and locks a name out for a while.
 
-    def verify(self, name: str, password: str) -> bool:
-        """True when ``password`` is ``name``'s; counts failures and locks a name out for a while."""
+        ``source`` (the client's address) is counted too, with ``MAX_FAILURES_PER_SOURCE``: a
+        client trying many names is slowed down as one trying one name is.
+        """
         now = time.monotonic()
         with self._lock:
+            if source and self._locked(f"source:{source}", MAX_FAILURES_PER_SOURCE, now):
+                return False
             failures, last = self._failures.get(name, (0, 0.0))
             if failures >= MAX_FAILURES:
                 if now - last < LOCKOUT_S:
@@ -145,11 +154,45 @@ class UserStore:
         with self._lock:
             if ok:
                 self._failures.pop(name, None)
-            elif len(name) <= 64:  # names longer than any user's are not remembered
+            else:
                 if len(self._failures) > 10_000:
                     self._failures.clear()
-                self._failures[name] = (failures + 1, now)
+                if len(name) <= 64:  # names longer than any user's are not remembered
+                    self._failures[name] = (failures + 1, now)
+                if source:
+                    count, _ = self._failures.get(f"source:{source}", (0, 0.0))
+                    self._failures[f"source:{source}"] = (count + 1, now)
         return ok
+
+    def _locked(self, key: str, limit: int, now: float) -> bool:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < limit:
+            return False
+        if now - last < LOCKOUT_S:
+            return True
+        del self._failures[key]
+        return False
+
+
+class LiveAccess:
+    """A signed-in session's access: the role is looked up again at every check.
+
+    A page keeps its session for hours; removing a user or changing their role in the file
+    applies to their open pages at their next action, not only at their next sign-in.
+    """
+
+    def __init__(self, store: UserStore, user: str):
+        self.store, self.user = store, user
+
+    @property
+    def role(self) -> str:
+        return self.store.role_of(self.user) or "none"
+
+    def can(self, action: str) -> bool:
+        return Access(self.user, self.role).can(action)
+
+    def refusal(self, action: str) -> str | None:
+        return Access(self.user, self.role).refusal(action)
 
 
 def hash_password(password: str) -> str:

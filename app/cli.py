@@ -243,6 +243,9 @@ def _print_products(products: dict, best: dict) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
+    if not 0 < args.port < 65536:
+        print(f"--port: 1 to 65535, got {args.port}", file=sys.stderr)
+        return EXIT_USER_ERROR
     if args.workers < 1:
         print(f"--workers: must be at least 1, got {args.workers}", file=sys.stderr)
         return EXIT_USER_ERROR

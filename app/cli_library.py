@@ -10,6 +10,7 @@ import argparse
 import json
 import shutil
 import sys
+from pathlib import Path
 
 EXIT_USER_ERROR = 2
 
@@ -47,6 +48,8 @@ def cmd_library(args: argparse.Namespace) -> int:
 
 
 def _act(library, args: argparse.Namespace) -> int:
+    from app.library import LibraryError
+
     if args.action == "list":
         counts: dict[str, int] = {}
         for run in library.runs():
@@ -83,7 +86,14 @@ def _act(library, args: argparse.Namespace) -> int:
         from twin.safepath import output_folder
 
         source = library.run_folder(args.run)
+        if Path(args.out).resolve().is_relative_to(library.folder.resolve()):
+            raise LibraryError(f"--out {args.out}: inside the library's folder; give a folder outside it")
         target = output_folder(args.out)
-        shutil.copytree(source, target, dirs_exist_ok=True)
+        try:
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        except (OSError, shutil.Error) as exc:
+            raise LibraryError(
+                f"--out {args.out}: cannot copy the run there ({exc}); give a writable folder"
+            ) from None
         print(f"copied run {source.name} to {target}", file=sys.stderr)
     return 0

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from app.auth import NAME, UserEntry, hash_password, read_users, write_users
+    from app.auth import NAME, UserEntry, hash_password, read_users
 
     path = Path(args.file)
     users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
@@ -50,8 +50,7 @@ def cmd_users(args: argparse.Namespace) -> int:
         if users.pop(args.name, None) is None:
             print(f"{path}: no user {args.name!r}", file=sys.stderr)
             return EXIT_USER_ERROR
-        write_users(path, users)
-        return 0
+        return _write(path, users)
     password_hash = None
     if not args.oauth_only:
         try:
@@ -60,12 +59,20 @@ def cmd_users(args: argparse.Namespace) -> int:
             print(f"password: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
     users[args.name] = UserEntry(name=args.name, role=args.role, password_hash=password_hash)
+    if _write(path, users):
+        return EXIT_USER_ERROR
+    print(f"{path}: {args.name} is {args.role}", file=sys.stderr)
+    return 0
+
+
+def _write(path: Path, users: dict) -> int:
+    from app.auth import write_users
+
     try:
         write_users(path, users)
     except OSError as exc:
         print(f"{path}: cannot write the users file ({exc.strerror}); give a writable path", file=sys.stderr)
         return EXIT_USER_ERROR
-    print(f"{path}: {args.name} is {args.role}", file=sys.stderr)
     return 0
 
 
@@ -74,7 +81,11 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\n")
     if not sys.stdin.isatty():
         raise ValueError("no terminal to ask on; pipe it with --password-stdin")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    try:
+        first = getpass.getpass("password: ")
+        again = getpass.getpass("again: ")
+    except EOFError:
+        raise ValueError("no password given") from None
+    if again != first:
         raise ValueError("the two entries differ")
     return first

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.auth import UserStore
+from app.auth import LiveAccess, UserStore
 from app.library import Library, LibraryError
 from app.roles import LOCAL, NOBODY, Access
 from app.runs import RunPool
@@ -35,7 +35,7 @@ class ConsoleContext:
     library: Library | None = None  # the scenario library; None where a server keeps none
     users: UserStore | None = None  # sign-in is on when there are users
 
-    def access(self) -> Access:
+    def access(self) -> Access | LiveAccess:
         """The signed-in user of the current session and their role (NOBODY: not, or no longer, a user).
 
         Without sign-in the console serves this machine only, to one person who may do all.
@@ -44,7 +44,8 @@ class ConsoleContext:
             return LOCAL
         import panel as pn
 
-        return self.users.access(pn.state.user) or NOBODY
+        user = pn.state.user
+        return LiveAccess(self.users, user) if self.users.role_of(user) else NOBODY
 
     @property
     def scenarios_dir(self) -> Path:

@@ -161,12 +161,20 @@ class Library:
         """Save (or replace) scenario ``name``: its YAML text and the folder its paths resolve in."""
         _check_name(name)
         row = {"text": text, "folder": str(folder), "hash": _hash(text), "saved_at": _now()}
-        with self.engine.begin() as db:
-            found = db.execute(select(scenarios.c.id).where(scenarios.c.name == name)).first()
-            if found is None:
-                db.execute(insert(scenarios).values(name=name, **row))
-            else:
-                db.execute(update(scenarios).where(scenarios.c.id == found.id).values(**row))
+        for _ in range(2):  # another process may insert the same name between our read and write
+            try:
+                with self.engine.begin() as db:
+                    found = db.execute(select(scenarios.c.id).where(scenarios.c.name == name)).first()
+                    if found is None:
+                        db.execute(insert(scenarios).values(name=name, **row))
+                    else:
+                        db.execute(update(scenarios).where(scenarios.c.id == found.id).values(**row))
+                return
+            except IntegrityError:
+                continue
+        raise LibraryError(
+            f"scenario {name!r} could not be saved: another save of it kept failing; try again"
+        )
 
     def scenarios(self) -> list[dict]:
         with self.engine.connect() as db:

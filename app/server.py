@@ -85,6 +85,21 @@ def serve(
     print(f"campustwin console on http://{address}:{port}/  (sites from {folder})", file=sys.stderr)
     if store is None:
         print("sign-in is off: only this machine can connect (--users FILE turns it on)", file=sys.stderr)
+    try:
+        server = _start(pn, routes, port, address, show, options)
+    except OSError as exc:
+        pool.shutdown()
+        print(f"--port {port} --address {address}: cannot listen there ({exc.strerror or exc}); "
+              "pick a free port or an address of this machine", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        server.io_loop.start()
+    finally:
+        pool.shutdown()
+    return 0
+
+
+def _start(pn, routes: dict, port: int, address: str, show: bool, options: dict):
     server = pn.serve(
         routes,
         port=port,
@@ -103,11 +118,7 @@ def serve(
         **options,
     )
     server.start()
-    try:
-        server.io_loop.start()
-    finally:
-        pool.shutdown()
-    return 0
+    return server
 
 
 def _sign_in_options(store, data_dir: Path, oauth_provider: str | None, oauth_key: str | None) -> dict:

@@ -72,16 +72,33 @@ def _inside(folder: Path, base: Path, rel: object, where: str, label: str) -> No
         )  # fmt: skip
 
 
+def _named_files(data: object, where: str = ""):
+    """(place, path) of every file a scenario names: its ``sites`` and any ``file:`` at any depth.
+
+    Every ``file:`` key is taken as a path, wherever it is (a job trace, a hosted model's request
+    trace, whatever a later version adds): a path is never let through by not being known.
+    """
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{where}.{key}" if where else str(key)
+            if key == "file":
+                yield here, value
+            elif key == "sites" and not where and isinstance(value, list):
+                yield from ((f"sites[{i}]", rel) for i, rel in enumerate(value))
+            else:
+                yield from _named_files(value, here)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _named_files(value, f"{where}[{i}]")
+
+
 def read_scenario_upload(filename: str, raw: bytes, sites_dir: Path) -> tuple[str, dict]:
     """Check an uploaded scenario; return its label and its data (site paths as in the samples)."""
     label, doc = _parse(filename, raw, "scenario")
     scenarios_dir = sites_dir / "scenarios"
     data = doc.data
-    for i, rel in enumerate(data.get("sites") or [] if isinstance(data.get("sites"), list) else []):
-        _inside(sites_dir, scenarios_dir, rel, f"sites[{i}]", label)
-    trace = data.get("trace")
-    if isinstance(trace, dict):
-        _inside(sites_dir, scenarios_dir, trace.get("file"), "trace.file", label)
+    for where, rel in _named_files(data):
+        _inside(sites_dir, scenarios_dir, rel, where, label)
     try:
         load_scenario_text(raw.decode("utf-8"), scenarios_dir, file=label)
     except ProblemList as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -118,6 +119,13 @@ def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_pat
     bad.write_text("users:\n  - {name: a, role: root}\n")
     done = run_cli("serve", "--users", str(bad), "--port", "1", "--data", str(tmp_path / "d"))
     assert done.returncode == 2 and "role 'root'" in done.stderr and "Traceback" not in done.stderr
+    done = run_cli("serve", "--users", str(tmp_path / "missing.yaml"), "--port", "1")
+    assert done.returncode == 2 and "cannot read the users file" in done.stderr
+    with socket.socket() as taken:  # a port another program holds
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = run_cli("serve", "--port", str(taken.getsockname()[1]), "--data", str(tmp_path / "d"))
+    assert done.returncode == 2 and "cannot listen there" in done.stderr and "Traceback" not in done.stderr
     done = run_cli(
         "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="short\n"
     )
@@ -146,3 +154,62 @@ def test_oauth_is_configured_from_the_environment_roles_from_the_file(users_file
         assert not authorize(None, "/whatif")
     finally:
         pn.config.authorize_callback = before
+
+
+def test_a_demotion_or_removal_applies_to_open_pages_at_their_next_action(users_file: Path) -> None:
+    from app.auth import LiveAccess
+
+    store = UserStore(users_file)
+    page = LiveAccess(store, "ann")  # what an open page of ann's holds
+    assert page.can(EXPORT) and page.refusal(EXPORT) is None
+    users = read_users(users_file)
+    users["ann"] = UserEntry(name="ann", role="viewer", password_hash=users["ann"].password_hash)
+    time.sleep(0.01)
+    write_users(users_file, users)
+    assert not page.can(EXPORT) and "Your role (viewer)" in page.refusal(EXPORT)
+    users_file.unlink()  # no users file: nobody may do anything
+    assert page.role == "none" and not page.can(VIEW)
+
+
+def test_one_address_trying_many_names_is_locked_out(users_file: Path) -> None:
+    store = UserStore(users_file)
+    for i in range(auth.MAX_FAILURES_PER_SOURCE):
+        assert not store.verify(f"guess{i}", "x", source="10.0.0.9")
+    assert not store.verify("ann", "admin-pass-1", source="10.0.0.9")
+    assert store.verify("ann", "admin-pass-1", source="10.0.0.10")
+
+
+def test_a_missing_users_file_is_told_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ProblemList) as exc:
+        UserStore(tmp_path / "nope.yaml")
+    assert "cannot read the users file" in str(exc.value) and "campustwin users add" in str(exc.value)
+
+
+def test_sign_in_redirects_only_to_this_server() -> None:
+    from app.login import safe_next
+
+    assert safe_next("/whatif?base=demo") == "/whatif?base=demo"
+    for hostile in (
+        "//evil.example",
+        "///evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "evil",
+        "",
+    ):
+        assert safe_next(hostile) == "", hostile
+
+
+def test_the_optimiser_inputs_are_checked_on_the_server() -> None:
+    from app.views.whatif_tools import checked_targets
+
+    assert checked_targets(0.99, 0.95, 0.05, 2) == {
+        "sla": 0.99, "confidence": 0.95, "max_internal_slowdown": 0.05, "replications": 2
+    }  # fmt: skip
+    for bad in (
+        (None, 0.95, 0.05, 2),
+        (0.99, 0.95, 0.05, 10**7),
+        (float("nan"), 0.95, 0.05, 2),
+        (1.5, 1, 0, 1),
+    ):
+        assert isinstance(checked_targets(*bad), str), bad

@@ -38,6 +38,8 @@ def test_simulate_save_then_list_show_export_rename_delete(tmp_path: Path) -> No
     shown = cli("library", "--data", "lib", "show", "acme 3d", cwd=tmp_path).stdout
     assert "days: 3" in shown and "seed: 11" in shown
 
+    inside = cli("library", "--data", "lib", "export", run["id"][:8], "--out", "lib/runs/over", cwd=tmp_path)
+    assert inside.returncode == 2 and "inside the library's folder" in inside.stderr
     exported = cli("library", "--data", "lib", "export", run["id"][:8], "--out", "copy", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     pd.testing.assert_frame_equal(

@@ -64,6 +64,10 @@ def test_a_bad_scenario_upload_is_refused_with_the_place_and_the_fix(
 def test_a_trace_outside_the_sites_folder_is_refused(sites: Path) -> None:
     raw = SCENARIO + b"trace: {file: ../../../secret.yaml}\n"
     assert "trace.file" in refused(read_scenario_upload, "t.yaml", raw, sites)
+    # A hosted model's request trace too (a review found it was not checked, and a run quoted
+    # the first line of whatever file it named).
+    raw = SCENARIO + b"hosted_models:\n  - {name: m, trace: {file: /etc/hostname}}\n"
+    assert "hosted_models[0].trace.file" in refused(read_scenario_upload, "h.yaml", raw, sites)
 
 
 def test_a_site_upload_is_stored_under_a_safe_new_name_never_over_another(sites: Path) -> None:

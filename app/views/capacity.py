@@ -30,6 +30,7 @@ from app.context import ConsoleContext
 from app.runs import PoolBusy, outcome_of
 from app.state.whatif import scenario_files
 from app.views.compare import CARD_CSS, fmt
+from app.views.markup import plain
 from app.views.url import query_args
 from twin.results import Results
 from twin.yamlsafe import read_text
@@ -204,7 +205,7 @@ class CapacityView(pn.viewable.Viewer):
         try:
             handle = pool.submit(read_text(path), path.parent)
         except PoolBusy as exc:
-            self._status.object = html.escape(str(exc))
+            self._status.object = plain(exc)
             return
         self._progress.visible = not handle.done()
         while not handle.done():
@@ -214,7 +215,7 @@ class CapacityView(pn.viewable.Viewer):
         self._progress.visible = False
         outcome = outcome_of(handle)
         if outcome.results is None:
-            self._status.object = "The scenario could not run: " + html.escape("; ".join(outcome.problems))
+            self._status.object = "The scenario could not run: " + plain("; ".join(outcome.problems))
             return
         self._status.object = f"Scenario **{self.scenario}**, as written in its file."
         self._show(outcome.results)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import html
 
 import pandas as pd
 import panel as pn
@@ -22,6 +21,7 @@ from app.context import ConsoleContext
 from app.library import DONE, LibraryError
 from app.roles import SAVE
 from app.views import compare
+from app.views.markup import plain
 from app.views.series import SeriesFigures
 from app.views.url import query_args
 
@@ -210,9 +210,9 @@ class RunsView(pn.viewable.Viewer):
         try:
             self.context.library.rename(old, new)
         except LibraryError as exc:
-            self._manage_status.object = html.escape(str(exc))
+            self._manage_status.object = plain(str(exc))
             return
-        self._manage_status.object = f"Renamed to **{html.escape(new)}**."
+        self._manage_status.object = f"Renamed to **{plain(new)}**."
         self._refresh()
         self._scenario.value = new
 
@@ -226,15 +226,15 @@ class RunsView(pn.viewable.Viewer):
             return
         if self._delete.name != "Confirm delete":  # a second click deletes: runs are not undone
             self._delete.name = "Confirm delete"
-            self._manage_status.object = f"Click again to delete **{html.escape(name)}** and all its runs."
+            self._manage_status.object = f"Click again to delete **{plain(name)}** and all its runs."
             return
         self._delete.name = "Delete"
         try:
             self.context.library.delete(name)
         except LibraryError as exc:
-            self._manage_status.object = html.escape(str(exc))
+            self._manage_status.object = plain(str(exc))
             return
-        self._manage_status.object = f"Deleted **{html.escape(name)}** and its runs."
+        self._manage_status.object = f"Deleted **{plain(name)}** and its runs."
         self._refresh()
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -13,7 +13,6 @@ tests check the grid without a browser.
 
 from __future__ import annotations
 
-import html
 import io
 import math
 import re
@@ -29,6 +28,7 @@ import param
 from app.context import ConsoleContext, site_inventories
 from app.roles import ADMIN, EXPORT
 from app.uploads import UploadError, store_site_upload
+from app.views.markup import plain
 from app.views.url import query_args
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, run_tenancy
 from twin.campus import Campus
@@ -298,14 +298,14 @@ class SiteView(pn.viewable.Viewer):
             return
         refused = self.access.refusal(ADMIN)
         if refused:
-            self._upload_status.object = html.escape(refused)
+            self._upload_status.object = plain(refused)
             return
         try:
             path = store_site_upload(filename, raw, self.context.sites_dir, set(self.context.site_files()))
         except UploadError as exc:
-            self._upload_status.object = "\n".join(f"- {html.escape(p)}" for p in exc.problems[:20])
+            self._upload_status.object = "\n".join(f"- {plain(p)}" for p in exc.problems[:20])
             return
-        self._upload_status.object = f"Added **{html.escape(path.name)}**; reload the page to see it."
+        self._upload_status.object = f"Added **{plain(path.name)}**; reload the page to see it."
 
     def _fill_halls(self, wanted: str | None = None) -> None:
         halls = self.context.campus(self.campus).hall_names if self.campus else []
@@ -350,7 +350,7 @@ class SiteView(pn.viewable.Viewer):
         campuses = pn.widgets.Tabulator(table, disabled=True, show_index=False, name="sites")
         parts: list = ["### Campuses in the sites folder", campuses]
         if problems:
-            parts.append(pn.pane.Alert("\n".join(html.escape(p) for p in problems), alert_type="danger"))
+            parts.append(pn.pane.Alert("\n".join(plain(p) for p in problems), alert_type="danger"))
         return pn.Column(
             *parts,
             "### Hall",

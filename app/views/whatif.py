@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import html
 import math
 import re
 import urllib.parse
@@ -25,6 +24,7 @@ from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.uploads import UploadError, read_scenario_upload
 from app.views import compare
+from app.views.markup import plain
 from app.views.series import SeriesFigures
 from app.views.url import query_args
 from app.views.whatif_tools import FitPanel, SavePanel
@@ -205,7 +205,9 @@ class WhatIfView(pn.viewable.Viewer):
         self._base.value = stem
         self._refresh_tables()
         self._problems.visible = False
-        self.status = f"Opened **{html.escape(label)}** (in this session only; save a run of it to keep it). Edit, then Run."
+        self.status = (
+            f"Opened **{plain(label)}** (in this session only; save a run of it to keep it). Edit, then Run."
+        )
 
     def _on_base(self, event) -> None:
         if event.new != self.whatif.base:
@@ -275,7 +277,7 @@ class WhatIfView(pn.viewable.Viewer):
         cached = " (from the cache)" if all(o.cached for o in outcomes) else ""
         seeds_told = f"seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
         self.status = (
-            f"Ran **{self.whatif.base}** for {self.whatif.days:g} days, {seeds_told}{cached}. "
+            f"Ran **{plain(self.whatif.base)}** for {self.whatif.days:g} days, {seeds_told}{cached}. "
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
         )
@@ -297,7 +299,7 @@ class WhatIfView(pn.viewable.Viewer):
 
     def _show_problems(self, problems: list[str]) -> None:
         # Problems quote what the user typed (a tenant, a link): shown as text, never as markup.
-        self._problems.object = "\n".join(f"- {html.escape(p)}" for p in problems[:20])
+        self._problems.object = "\n".join(f"- {plain(p)}" for p in problems[:20])
         self._problems.visible = True
 
     def _prepare_results(self) -> None:

@@ -13,7 +13,6 @@ internal training by no more than the limit, and what binds beyond that.
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import Callable
 
 import pandas as pd
@@ -24,6 +23,7 @@ from app.library import LibraryError
 from app.roles import RUN, SAVE, Access
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import WhatIf, WhatIfError
+from app.views.markup import plain
 from twin.results import Results
 
 POLL_S = 0.1
@@ -47,6 +47,22 @@ def offers_frame(offers: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OFFER_COLUMNS)
 
 
+def checked_targets(sla, confidence, slowdown, replications) -> dict | str:
+    """The optimiser's targets from the page's inputs, or what is wrong with them."""
+    try:
+        values = {"sla": float(sla), "confidence": float(confidence),
+                  "max_internal_slowdown": float(slowdown), "replications": int(replications)}  # fmt: skip
+    except (TypeError, ValueError):
+        return "Fill in the SLA, confidence, slowdown and seeds with numbers."
+    if not (0.5 <= values["sla"] < 1 and 0.5 <= values["confidence"] <= 1):
+        return "SLA availability and confidence are shares between 0.5 and 1."
+    if not 0 <= values["max_internal_slowdown"] <= 1:
+        return "Max internal slowdown is a share between 0 and 1."
+    if not 1 <= values["replications"] <= 16:
+        return "Seeds per size: 1 to 16."
+    return values
+
+
 class SavePanel(pn.viewable.Viewer):
     """Save the last run of the what-if (its text and its results) under a name."""
 
@@ -54,6 +70,7 @@ class SavePanel(pn.viewable.Viewer):
         super().__init__(**params)
         self.context, self.access = context, access
         self._saved: tuple[str, list[Results]] | None = None
+        self._saving = False
         self._name = pn.widgets.TextInput(name="Save as", placeholder="scenario name", width=220)
         self._button = pn.widgets.Button(name="Save to library", disabled=True, width=140)
         self._button.on_click(self._on_save)
@@ -69,27 +86,27 @@ class SavePanel(pn.viewable.Viewer):
             self._name.value = name
 
     async def _on_save(self, *_) -> None:
-        if self._saved is None or self.context.library is None:
-            return
+        if self._saved is None or self.context.library is None or self._saving:
+            return  # a second click while saving saves nothing twice
         refused = self.access.refusal(SAVE)
         if refused:
             self._status.object = refused
             return
         text, runs = self._saved
         name = self._name.value.strip()
-        self._button.disabled = True
+        self._button.disabled, self._saving = True, True
         self._status.object = "Saving…"
         try:
             ids = await asyncio.to_thread(self._save, name, text, runs)
         except LibraryError as exc:
-            self._status.object = html.escape(str(exc))
+            self._status.object = plain(str(exc))
         else:
             self._status.object = (
-                f"Saved **{html.escape(name)}** with {len(ids)} run{'s' * (len(ids) > 1)}. "
+                f"Saved **{plain(name)}** with {len(ids)} run{'s' * (len(ids) > 1)}. "
                 f"[Open it in Runs](./runs?b=lib-{ids[0]})"
             )
         finally:
-            self._button.disabled = False
+            self._button.disabled, self._saving = False, False
 
     def _save(self, name: str, text: str, runs: list[Results]) -> list[str]:
         library = self.context.library
@@ -158,21 +175,21 @@ class FitPanel(pn.viewable.Viewer):
         if lease not in self._lease_names():
             self._status.object = "Add a lease to the Leases table first, then pick it here."
             return
-        targets = {
-            "sla": float(self._sla.value),
-            "confidence": float(self._confidence.value),
-            "max_internal_slowdown": float(self._slowdown.value),
-            "replications": int(self._reps.value),
-        }
+        targets = checked_targets(
+            self._sla.value, self._confidence.value, self._slowdown.value, self._reps.value
+        )
+        if isinstance(targets, str):  # a client can send any value, whatever the inputs' bounds
+            self._status.object = plain(targets)
+            return
         try:
             text = self.whatif.scenario_text(sales=True)
             self._handle = self.context.pool.submit_fit(text, self.context.scenarios_dir, lease, targets)
         except (PoolBusy, WhatIfError) as exc:
-            self._status.object = html.escape(str(exc))
+            self._status.object = plain(str(exc))
             return
         self._find.disabled, self._cancel.disabled = True, False
         self._progress.visible, self._progress.value = True, 0
-        self._status.object = f"Searching sizes of **{html.escape(lease)}**…"
+        self._status.object = f"Searching sizes of **{plain(lease)}**…"
         try:
             while not self._handle.done():
                 self._progress.value = int(100 * self._handle.progress)
@@ -185,12 +202,12 @@ class FitPanel(pn.viewable.Viewer):
         if outcome.cancelled:
             self._status.object = "Search cancelled."
         elif outcome.problems:
-            self._status.object = "The search could not run: " + html.escape("; ".join(outcome.problems[:5]))
+            self._status.object = "The search could not run: " + plain("; ".join(outcome.problems[:5]))
         else:
             self._offers.value = offers_frame(outcome.offers or [])
             self._offers.visible = True
             self._status.object = (
-                f"Largest **{html.escape(lease)}** meeting {targets['sla']:g} availability in "
+                f"Largest **{plain(lease)}** meeting {targets['sla']:g} availability in "
                 f"{targets['confidence']:.0%} of {targets['replications']} seeds, internal slowdown ≤ "
                 f"{targets['max_internal_slowdown']:.0%}:"
             )
