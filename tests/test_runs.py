@@ -116,6 +116,10 @@ def test_same_run_from_two_sessions_is_shared_and_slots_are_bounded(pool: RunPoo
         h.cancel()
     for h in [first, second, *others]:
         assert wait(h, timeout_s=60)[0].cancelled
+    # A session is free at once; the run's slot comes back when its worker stops (next report).
+    for h in [first, second, *others]:
+        assert h.run.settled.wait(60)
+    assert len(pool._free) == pool.slots
 
 
 def test_one_session_cancelling_a_shared_run_leaves_it_to_the_other(pool: RunPool) -> None:
