@@ -89,7 +89,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     scenario = load_scenario(args.scenario, overrides)
-    saving = _start_saving(args, overrides) if args.save is not None else None
+    saving = _start_saving(args, overrides, scenario.spec.seed) if args.save is not None else None
     bar = None
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
@@ -122,7 +122,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_saving(args: argparse.Namespace, overrides: dict):
+def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
     """Save the scenario (as run: with --days/--seed applied) and record its run as started.
 
     The run is recorded before it starts, so a run killed midway is listed as interrupted.
@@ -140,8 +140,7 @@ def _start_saving(args: argparse.Namespace, overrides: dict):
     try:
         library = Library(args.data)
         library.save_scenario(args.save, text, path.resolve().parent)
-        seed = overrides.get("seed", (yaml.safe_load(text) or {}).get("seed", 0))
-        return library, library.start_run(args.save, int(seed))
+        return library, library.start_run(args.save, seed)
     except LibraryError as exc:
         raise ProblemList([Problem("--save", 0, "", str(exc))]) from None
 

@@ -27,13 +27,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from twin.fit_lease import Targets, fit_lease
     from twin.scenario import load_scenario
 
-    for name, value, lo, hi in (("--sla", args.sla, 0, 1), ("--confidence", args.confidence, 0, 1),
-                                ("--max-internal-slowdown", args.max_internal_slowdown, 0, 100)):  # fmt: skip
-        if not lo < value <= hi:
-            print(f"{name}: must be above {lo} and at most {hi}, got {value}", file=sys.stderr)
-            return EXIT_USER_ERROR
-    if not 1 <= args.replications <= 1000:
-        print(f"--replications: 1 to 1000, got {args.replications}", file=sys.stderr)
+    try:
+        targets = Targets(args.sla, args.confidence, args.max_internal_slowdown, args.replications)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return EXIT_USER_ERROR
     try:
         starts = [float(x) for x in args.start_days.split(",")] if args.start_days else None
@@ -43,8 +40,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     try:
         offers = fit_lease(
-            scenario, args.lease, Targets(args.sla, args.confidence, args.max_internal_slowdown, args.replications),
-            starts, progress=(lambda m, _share: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,
+            scenario, args.lease, targets, starts, progress=(lambda m, _share: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,
         )  # fmt: skip
     except ValueError as exc:
         print(f"--lease: {exc}", file=sys.stderr)

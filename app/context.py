@@ -16,7 +16,8 @@ import pandas as pd
 from app.auth import LiveAccess, UserStore
 from app.library import Library, LibraryError
 from app.roles import LOCAL, NOBODY, Access
-from app.runs import RunPool
+from app.runs import POOL_KEY, RunPool
+from app.stamps import yaml_stamp
 from twin.campus import Campus, build_campus
 from twin.errors import ProblemList
 from twin.inventory import inventory
@@ -25,7 +26,6 @@ from twin.results import Results
 from twin.yamlsafe import load_yaml
 
 SAVED_RUN = re.compile(r"lib-[0-9a-f]{32}")  # a run of the library, by its id
-POOL_RUN = re.compile(r"[0-9a-f]{64}")  # a run of the pool, by its key
 
 
 @dataclass(eq=False)
@@ -56,8 +56,7 @@ class ConsoleContext:
 
         Read once per change of the folder's files, not at every campus lookup of every page.
         """
-        stamp = tuple((p.name, p.stat().st_mtime_ns) for p in _site_candidates(self.sites_dir))
-        return dict(_site_files(str(self.sites_dir), stamp))
+        return dict(_site_files(str(self.sites_dir), yaml_stamp(self.sites_dir)))
 
     def run_results(self, key: str) -> Results | None:
         """The run a page's ``?run=`` names: a what-if in the pool's cache, or ``lib-ID``, a saved run.
@@ -73,7 +72,7 @@ class ConsoleContext:
                     return None
                 self.pool.remember(key, results)
             return results
-        return self.pool.cached(key) if POOL_RUN.fullmatch(key) else None
+        return self.pool.cached(key) if POOL_KEY.fullmatch(key) else None
 
     def campus(self, name: str) -> Campus:
         path = self.site_files()[name]
@@ -86,13 +85,7 @@ def site_inventories(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     Cached on the files' names and modification times: every session shares one computation
     until a site file changes.
     """
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in _site_candidates(folder))
-    return _inventories(str(folder), stamp)
-
-
-def _site_candidates(folder: Path) -> list[Path]:
-    """YAML files of the sites folder; hidden ones (an upload being checked) are not sites yet."""
-    return [p for p in sorted(folder.glob("*.yaml")) if not p.name.startswith(".")]
+    return _inventories(str(folder), yaml_stamp(folder))
 
 
 @functools.lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ import concurrent.futures as cf
 import hashlib
 import multiprocessing as mp
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -32,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twin.results import Results
+
+#: a run's key (:func:`run_key`): the only names the disk cache reads, whatever a URL holds
+POOL_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class RunCancelled(Exception):
@@ -236,8 +240,11 @@ class RunPool:
             if key in self._memory:
                 self._memory.move_to_end(key)
                 return self._memory[key]
-        hashed = len(key) == 64 and all(c in "0123456789abcdef" for c in key)  # never a path of a URL's
-        if hashed and self.cache_dir is not None and (self.cache_dir / key / "kpis.json").is_file():
+        if (
+            POOL_KEY.fullmatch(key)
+            and self.cache_dir is not None
+            and (self.cache_dir / key / "kpis.json").is_file()
+        ):
             try:
                 results = Results.read(self.cache_dir / key)
             except (OSError, ValueError):  # a damaged entry is recomputed, not fatal

@@ -58,11 +58,9 @@ def serve(
     except LibraryError as exc:
         print(f"--data: {exc}", file=sys.stderr)
         return 2
-    if library.interrupted:
-        print(
-            f"library: {len(library.interrupted)} runs were interrupted (listed on the Runs page)",
-            file=sys.stderr,
-        )
+    interrupted = len(library.interrupted)
+    if interrupted:
+        print(f"library: {interrupted} runs were interrupted (listed on the Runs page)", file=sys.stderr)
 
     import holoviews as hv
     import panel as pn

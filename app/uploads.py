@@ -44,6 +44,11 @@ def upload_label(filename: str) -> str:
     return name[:60] or "upload.yaml"
 
 
+def file_stem(name: str, default: str) -> str:
+    """``name`` as a file name's stem: letters, digits, ``-`` and ``_`` only, at most 60."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60] or default
+
+
 def _parse(filename: str, raw: bytes, kind: str):
     label = upload_label(filename)
     if len(raw) > MAX_UPLOAD_BYTES:
@@ -116,8 +121,7 @@ def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[
         raise UploadError(
             [f"{label}: a campus named {doc.data.get('name')!r} is already there; rename yours (name:)"]
         )
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(label).stem).strip("_")[:60] or "site"
-    target = sites_dir / f"{stem}.yaml"
+    target = sites_dir / f"{file_stem(Path(label).stem, 'site')}.yaml"
     if target.exists():
         raise UploadError(
             [f"{label}: a site file {target.name} is already there; rename your file and upload it again"]

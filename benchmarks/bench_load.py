@@ -169,7 +169,7 @@ def run_load(
     return report
 
 
-def behind_the_server(_browser) -> None:
+def behind_the_server() -> None:
     """Lower Chromium's priority (its tabs inherit it): users' browsers run on their own machines.
 
     On this 2-core machine, N tabs laying out result pages would otherwise compete with the server
@@ -197,7 +197,7 @@ def main() -> int:
     server_args = ["--data", data, "--no-cache", "--workers", str(args.workers)]
     with ConsoleServer(server_args, log_dir=logs) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        behind_the_server(browser)
+        behind_the_server()
         reports = [
             run_load(server, browser, args.sessions, args.days, warm=w == 0) for w in range(args.waves)
         ]

@@ -25,7 +25,7 @@ def test_concurrent_sessions_all_complete_with_a_clean_log_and_bounded_memory(
     start_console, browser, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     server = start_console("--no-cache", "--data", tmp_path_factory.mktemp("load"))
-    behind_the_server(browser)
+    behind_the_server()
     first = run_load(server, browser, SESSIONS, days=3, settle_s=12)
     second = run_load(server, browser, SESSIONS, days=3, settle_s=12, warm=False)
     for report in (first, second):

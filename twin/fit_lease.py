@@ -48,6 +48,24 @@ class Targets:
     max_internal_slowdown: float = 0.05
     replications: int = 4
 
+    #: (field, option, low, high, low included): the range each target must lie in
+    RANGES = (
+        ("sla", "--sla", 0.0, 1.0, False),
+        ("confidence", "--confidence", 0.0, 1.0, False),
+        ("max_internal_slowdown", "--max-internal-slowdown", 0.0, 100.0, True),
+        ("replications", "--replications", 1, 1000, True),
+    )
+
+    def __post_init__(self) -> None:
+        for name, option, lo, hi, closed in self.RANGES:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{option}: a number, got {value!r}")
+            if not ((lo <= value) if closed else (lo < value)) or value > hi:
+                raise ValueError(
+                    f"{option}: must be {'at least' if closed else 'above'} {lo:g} and at most {hi:g}, got {value:g}"
+                )
+
 
 @dataclass(frozen=True)
 class Offer:

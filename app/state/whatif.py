@@ -24,6 +24,7 @@ from typing import Any
 import param
 import yaml
 
+from app.stamps import yaml_stamp
 from twin.errors import ProblemList
 from twin.load import file_kind
 from twin.yamlsafe import load_yaml
@@ -86,9 +87,7 @@ def scenario_files(folder: Path) -> dict[str, Path]:
 
     Read once per change of the folder's files: every session starts by listing them.
     """
-    paths = [p for p in sorted(folder.glob("*.yaml")) if not p.name.startswith(".")]
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in paths)
-    return dict(_scenario_files(str(folder), stamp))
+    return dict(_scenario_files(str(folder), yaml_stamp(folder)))
 
 
 @functools.lru_cache(maxsize=8)

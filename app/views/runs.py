@@ -20,6 +20,7 @@ import panel as pn
 from app.context import ConsoleContext
 from app.library import DONE, LibraryError
 from app.roles import SAVE
+from app.uploads import file_stem
 from app.views import compare
 from app.views.markup import plain
 from app.views.series import SeriesFigures
@@ -190,7 +191,7 @@ class RunsView(pn.viewable.Viewer):
 
     def _on_pick_scenario(self, event) -> None:
         self._new_name.value = event.new or ""
-        self._download.filename = f"{_file_stem(event.new or 'scenario')}.yaml"
+        self._download.filename = f"{file_stem(event.new or '', 'scenario')}.yaml"
 
     def _scenario_yaml(self):
         import io
@@ -251,9 +252,3 @@ class RunsView(pn.viewable.Viewer):
             ),
             sizing_mode="stretch_width",
         )
-
-
-def _file_stem(name: str) -> str:
-    """A scenario name as a download's file name: letters, digits, dash and underscore only."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
-    return stem[:60] or "scenario"

@@ -13,6 +13,7 @@ internal training by no more than the limit, and what binds beyond that.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 
 import pandas as pd
@@ -24,6 +25,7 @@ from app.roles import RUN, SAVE, Access
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import WhatIf, WhatIfError
 from app.views.markup import plain
+from twin.fit_lease import Targets
 from twin.results import Results
 
 POLL_S = 0.1
@@ -47,20 +49,22 @@ def offers_frame(offers: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OFFER_COLUMNS)
 
 
+MAX_SEEDS_PER_SIZE = 16  # a console search stays minutes long, not hours
+
+
 def checked_targets(sla, confidence, slowdown, replications) -> dict | str:
-    """The optimiser's targets from the page's inputs, or what is wrong with them."""
+    """The optimiser's targets from the page's inputs (:class:`Targets` checks them), or what is wrong."""
     try:
-        values = {"sla": float(sla), "confidence": float(confidence),
-                  "max_internal_slowdown": float(slowdown), "replications": int(replications)}  # fmt: skip
+        values = float(sla), float(confidence), float(slowdown), int(replications)
     except (TypeError, ValueError):
-        return "Fill in the SLA, confidence, slowdown and seeds with numbers."
-    if not (0.5 <= values["sla"] < 1 and 0.5 <= values["confidence"] <= 1):
-        return "SLA availability and confidence are shares between 0.5 and 1."
-    if not 0 <= values["max_internal_slowdown"] <= 1:
-        return "Max internal slowdown is a share between 0 and 1."
-    if not 1 <= values["replications"] <= 16:
-        return "Seeds per size: 1 to 16."
-    return values
+        return "Fill in every target with a number."
+    try:
+        targets = Targets(*values)
+    except ValueError as exc:
+        return str(exc)
+    if targets.replications > MAX_SEEDS_PER_SIZE:
+        return f"Seeds per size: at most {MAX_SEEDS_PER_SIZE} here; run larger searches with campustwin fit-lease."
+    return dataclasses.asdict(targets)
 
 
 class SavePanel(pn.viewable.Viewer):
@@ -137,7 +141,9 @@ class FitPanel(pn.viewable.Viewer):
         self._slowdown = pn.widgets.FloatInput(
             name="Max internal slowdown", value=0.05, start=0.0, end=1.0, step=0.01, width=150
         )
-        self._reps = pn.widgets.IntInput(name="Seeds per size", value=2, start=1, end=16, width=110)
+        self._reps = pn.widgets.IntInput(
+            name="Seeds per size", value=2, start=1, end=MAX_SEEDS_PER_SIZE, width=110
+        )
         self._find = pn.widgets.Button(
             name="Find the largest lease", button_type="primary", width=180, disabled=not access.can(RUN)
         )
