@@ -190,11 +190,13 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
                     continue
                 sl = f.pod_servers(pod)
                 idle = np.flatnonzero(f.idle_mask(sl))[:need] + sl.start
-                f.assign_internal(idle, owner)
                 got.append(idle)
                 need -= idle.size
             if got:
-                held = np.concatenate([held, *got])
+                # One move for all pods (each pod is visited once, so its idle count above is current).
+                taken = np.concatenate(got)
+                f.assign_internal(taken, owner)
+                held = np.concatenate([held, taken])
             hour = int(now // step)
             if need and hour < unmet.shape[0]:
                 unmet[hour, index] = need * gps

@@ -10,8 +10,12 @@ so a pod is a slice of servers. Each server is in exactly one state:
 * **busy**   running internal work (``job`` >= 0 for training, ``INFERENCE`` for the fleet);
 * **idle**   none of the above; the scheduler may place internal work on it.
 
-Per-rack counters of busy, leased and failed GPUs are kept up to date on every move, so sampling
-a time step is a few vector operations over racks, never a pass over servers.
+Per-rack and per-hall counters of busy, leased and failed GPUs follow every move, so sampling a
+time step is a few vector operations over racks, never a pass over servers. The busy and failed
+counters are *journalled*: a one-server move (a failure, its stand-in, a small job) appends the
+server to a list, and reading a counter folds the pending moves in with one vector operation.
+Moves come hundreds of times more often than reads (a sample an hour), and a numpy scalar update
+costs as much as folding a hundred moves at once.
 """
 
 from __future__ import annotations
@@ -64,11 +68,8 @@ class Fleet:
     down: np.ndarray = field(init=False)
     down_until: np.ndarray = field(init=False)
     pod_idle_servers: np.ndarray = field(init=False)
-    rack_busy_gpus: np.ndarray = field(init=False)
     rack_leased_gpus: np.ndarray = field(init=False)
-    rack_failed_gpus: np.ndarray = field(init=False)
     rack_tenant_busy_gpus: np.ndarray = field(init=False)  # leased GPUs x their tenant's utilisation
-    hall_counts: np.ndarray = field(init=False)
     lease_utilization: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per lease index
 
     def __post_init__(self) -> None:
@@ -82,14 +83,15 @@ class Fleet:
         self.pod_idle_servers = np.diff(self.pod_first_server).astype(np.int64)
         self.pod_open = np.ones(self.pod_site.size, dtype=bool)  # False: closed to new work (physics)
         racks = self.rack_gpus.size
-        self.rack_busy_gpus = np.zeros(racks, dtype=np.int64)
+        self._rack_busy = np.zeros(racks, dtype=np.int64)
         self.rack_leased_gpus = np.zeros(racks, dtype=np.int64)
-        self.rack_failed_gpus = np.zeros(racks, dtype=np.int64)
+        self._rack_failed = np.zeros(racks, dtype=np.int64)
+        # Pending one-server moves: the server for +1, ~server for -1; and (servers, sign) arrays.
+        self._busy_moves: list[int] = []
+        self._busy_arrays: list[tuple[np.ndarray, int]] = []
+        self._failed_moves: list[int] = []
         self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
-        # Per hall: busy, leased, failed GPUs; sum of dynamic kW per GPU over busy GPUs and over
-        # tenant-busy GPUs; idle kW share of leased GPUs; idle kW of failed GPUs (not drawn).
-        # Sampling reads these, O(halls).
-        self.hall_counts = np.zeros((7, self.hall_site.size), dtype=np.float64)
+        self._hall_counts = np.zeros((7, self.hall_site.size), dtype=np.float64)
         self.server_hall = self.rack_hall[self.server_rack]
         self.server_dyn_kw_per_gpu = ((self.rack_max_kw - self.rack_idle_kw) / self.rack_gpus)[
             self.server_rack
@@ -102,6 +104,8 @@ class Fleet:
         self._pod_l = self.server_pod.tolist()
         self._dyn_l = self.server_dyn_kw_per_gpu.tolist()
         self._idle_kw_l = self.server_idle_kw_per_gpu.tolist()
+        self._pod_pool_l = (self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type).tolist()
+        self._pod_gps_l = self.pod_gpus_per_server.tolist()
         # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
         # a scheduling pass could start anything costs O(pools), not a pass over pods.
         self._need_cache: dict[int, np.ndarray] = {}
@@ -173,7 +177,7 @@ class Fleet:
 
     def _idle_add1(self, pod: int, delta: int) -> None:
         self.pod_idle_servers[pod] += delta
-        self.pool_idle_gpus[self.pod_pool_key[pod]] += delta * self.pod_gpus_per_server[pod]
+        self.pool_idle_gpus[self._pod_pool_l[pod]] += delta * self._pod_gps_l[pod]
 
     def idle_mask(self, sl: slice) -> np.ndarray:
         return self.idle[sl]
@@ -181,22 +185,55 @@ class Fleet:
     # -- counters ------------------------------------------------------------------------------
     # Every move below goes through these, so the per-rack and per-hall counters stay a true
     # recount of the server arrays (tests/test_invariants.py checks that at every sample).
+    @property
+    def rack_busy_gpus(self) -> np.ndarray:
+        self._fold()
+        return self._rack_busy
+
+    @property
+    def rack_failed_gpus(self) -> np.ndarray:
+        self._fold()
+        return self._rack_failed
+
+    @property
+    def hall_counts(self) -> np.ndarray:
+        """Per hall: busy, leased, failed GPUs; dynamic kW per GPU summed over busy GPUs and over
+        tenant-busy GPUs; the idle kW share of leased GPUs; the idle kW of failed GPUs (not drawn)."""
+        self._fold()
+        return self._hall_counts
+
     def _busy(self, servers: np.ndarray | int, sign: int) -> None:
-        if isinstance(servers, int):  # one server: plain Python lookups, no numpy scalars
-            gpus = self._gpus_l[servers] * sign
-            self.rack_busy_gpus[self._rack_l[servers]] += gpus
-            hall = self._hall_l[servers]
-            self.hall_counts[0, hall] += gpus
-            self.hall_counts[3, hall] += gpus * self._dyn_l[servers]
-            return
-        gpus = self.server_gpus[servers] * sign
-        np.add.at(self.rack_busy_gpus, self.server_rack[servers], gpus)
-        halls, n = self.server_hall[servers], self.hall_counts.shape[1]
-        # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
-        self.hall_counts[0] += np.bincount(halls, weights=gpus, minlength=n)
-        self.hall_counts[3] += np.bincount(
-            halls, weights=gpus * self.server_dyn_kw_per_gpu[servers], minlength=n
-        )
+        if isinstance(servers, int):
+            self._busy_moves.append(servers if sign > 0 else ~servers)
+        elif servers.size:
+            self._busy_arrays.append((servers.copy(), sign))  # callers patch job.servers in place
+
+    def _failed(self, server: int, sign: int) -> None:
+        self._failed_moves.append(server if sign > 0 else ~server)
+
+    def _fold(self) -> None:
+        """Apply the journalled busy and failed moves to the rack and hall counters."""
+        n = self._hall_counts.shape[1]
+        if self._busy_moves or self._busy_arrays:
+            servers, signs = _drain(self._busy_moves, self._busy_arrays)
+            gpus = self.server_gpus[servers] * signs
+            _add_per_rack(self._rack_busy, self.server_rack[servers], gpus)
+            halls = self.server_hall[servers]
+            # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
+            self._hall_counts[0] += np.bincount(halls, weights=gpus, minlength=n)
+            self._hall_counts[3] += np.bincount(
+                halls, weights=gpus * self.server_dyn_kw_per_gpu[servers], minlength=n
+            )
+        if self._failed_moves:
+            servers, signs = _drain(self._failed_moves, [])
+            gpus = self.server_gpus[servers] * signs
+            _add_per_rack(self._rack_failed, self.server_rack[servers], gpus)
+            halls = self.server_hall[servers]
+            self._hall_counts[2] += np.bincount(halls, weights=gpus, minlength=n)
+            # A server out of service (repair, outage, powered off in a curtailment) draws nothing.
+            self._hall_counts[6] += np.bincount(
+                halls, weights=gpus * self.server_idle_kw_per_gpu[servers], minlength=n
+            )
 
     def _leased(self, servers: np.ndarray | int, sign: int, util: np.ndarray | float) -> None:
         gpus = self.server_gpus[servers] * sign
@@ -204,28 +241,21 @@ class Fleet:
             self.rack_leased_gpus[self.server_rack[servers]] += gpus
             self.rack_tenant_busy_gpus[self.server_rack[servers]] += gpus * util
             hall = self.server_hall[servers]
-            self.hall_counts[1, hall] += gpus
-            self.hall_counts[4, hall] += gpus * util * self.server_dyn_kw_per_gpu[servers]
-            self.hall_counts[5, hall] += gpus * self.server_idle_kw_per_gpu[servers]
+            self._hall_counts[1, hall] += gpus
+            self._hall_counts[4, hall] += gpus * util * self.server_dyn_kw_per_gpu[servers]
+            self._hall_counts[5, hall] += gpus * self.server_idle_kw_per_gpu[servers]
             return
         racks, halls = self.server_rack[servers], self.server_hall[servers]
         np.add.at(self.rack_leased_gpus, racks, gpus)
         np.add.at(self.rack_tenant_busy_gpus, racks, gpus * util)
-        n = self.hall_counts.shape[1]
-        self.hall_counts[1] += np.bincount(halls, weights=gpus, minlength=n)
-        self.hall_counts[4] += np.bincount(
+        n = self._hall_counts.shape[1]
+        self._hall_counts[1] += np.bincount(halls, weights=gpus, minlength=n)
+        self._hall_counts[4] += np.bincount(
             halls, weights=gpus * util * self.server_dyn_kw_per_gpu[servers], minlength=n
         )
-        self.hall_counts[5] += np.bincount(
+        self._hall_counts[5] += np.bincount(
             halls, weights=gpus * self.server_idle_kw_per_gpu[servers], minlength=n
         )
-
-    def _failed(self, server: int, sign: int) -> None:
-        gpus = self._gpus_l[server] * sign
-        self.rack_failed_gpus[self._rack_l[server]] += gpus
-        self.hall_counts[2, self._hall_l[server]] += gpus
-        # A server out of service (repair, outage, powered off in a curtailment) draws nothing.
-        self.hall_counts[6, self._hall_l[server]] += gpus * self._idle_kw_l[server]
 
     # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
@@ -316,6 +346,28 @@ class Fleet:
         return lease
 
     # -- views ---------------------------------------------------------------------------------
+
+
+def _add_per_rack(counts: np.ndarray, racks: np.ndarray, gpus: np.ndarray) -> None:
+    # ufunc.at wins on a few moves; bincount over all racks on many (an inference fleet's hour).
+    if racks.size * 8 < counts.size:
+        np.add.at(counts, racks, gpus)
+    else:
+        counts += np.bincount(racks, weights=gpus, minlength=counts.size).astype(np.int64)
+
+
+def _drain(moves: list[int], arrays: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Empty a journal into (servers, signs) arrays."""
+    coded = np.array(moves, dtype=np.int64)
+    moves.clear()
+    negative = coded < 0
+    servers = [np.where(negative, ~coded, coded)]
+    signs = [1 - 2 * negative.astype(np.int64)]
+    for chunk, sign in arrays:
+        servers.append(chunk)
+        signs.append(np.full(chunk.size, sign, dtype=np.int64))
+    arrays.clear()
+    return np.concatenate(servers), np.concatenate(signs)
 
 
 def build_fleet(campuses: list[Campus]) -> Fleet:

@@ -63,7 +63,7 @@ class Recorder:
         counts once in all (the total is capped at the GPUs queued)."""
         sites = self.site.shape[2]
         out = np.zeros(sites)
-        if not engine.queued_by_pool or queued_total <= 0:
+        if not engine.leases or not engine.queued_by_pool or queued_total <= 0:
             return out
         leased = np.bincount(self._rack_pool, weights=self.fleet.rack_leased_gpus, minlength=self._pools)
         for pool, gpus in engine.queued_by_pool.items():

@@ -15,6 +15,12 @@ import pandas as pd
 HOURS_PER_WEEK = 168.0
 
 
+def _site_of(halls: pd.Series) -> pd.Series:
+    """The site part of "Site/B1/H1" names, split once per distinct hall rather than per row."""
+    codes, names = pd.factorize(halls)
+    return pd.Series(np.array([n.split("/", 1)[0] for n in names], dtype=object)[codes], index=halls.index)
+
+
 def weekly(
     site_series: pd.DataFrame, hall_series: pd.DataFrame, site_gpu_kw: dict[str, float]
 ) -> pd.DataFrame:
@@ -24,7 +30,7 @@ def weekly(
     site = site_series.assign(week=(site_series["time_h"] // HOURS_PER_WEEK).astype(int))
     hall = hall_series.assign(
         week=(hall_series["time_h"] // HOURS_PER_WEEK).astype(int),
-        site=hall_series["hall"].str.split("/", n=1).str[0],
+        site=_site_of(hall_series["hall"]),
     )
     per_sample = (
         hall.groupby(["site", "time_h"], sort=False)[["cooling_headroom_kw", "power_headroom_kw"]]
