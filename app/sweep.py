@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -57,10 +58,6 @@ def parse_vary(items: list[str]) -> dict[str, list]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from twin.safepath import output_folder
-    from twin.scenario import load_scenario
-    from twin.sweep import run_task, summarise, tasks
-
     try:
         vary = parse_vary(args.vary)
     except ValueError as exc:
@@ -69,6 +66,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.replications < 1:
         print(f"--replications: at least 1, got {args.replications}", file=sys.stderr)
         return EXIT_USER_ERROR
+    # A local cluster takes seconds to start; it starts while this process loads and checks the
+    # scenario at every grid point, instead of after.
+    starting = _start_local_cluster(args.workers) if args.scheduler is None and args.workers != 0 else None
+    try:
+        return _sweep(args, vary, starting)
+    finally:
+        if starting is not None and starting.exception() is None:
+            starting.result().close()
+
+
+def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | None) -> int:
+    from twin.safepath import output_folder
+    from twin.scenario import load_scenario
+    from twin.sweep import run_task, summarise, tasks
+
     base = load_scenario(args.scenario)  # problems of the file itself exit 2 with their lines
     todo_all = tasks(vary, base.spec.seed, args.replications)
     if len(todo_all) > MAX_RUNS:
@@ -91,7 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     bar = _bar(len(todo))
     scenario = str(Path(args.scenario).resolve())
-    for row, task in _execute(scenario, todo, args, run_task):
+    for row, task in _execute(scenario, todo, args.scheduler, starting, run_task):
         _write_json(runs_dir / f"{task.name}.json", row)
         if bar is not None:
             bar.update(1)
@@ -109,34 +121,45 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execute(scenario: str, todo: list, args: argparse.Namespace, run_task):
-    """Yield (row, task) as runs finish: in this process, on a local cluster, or on a scheduler."""
+def _start_local_cluster(workers: int | None) -> Future:
+    """Start a local cluster of ``workers`` processes (default: one per CPU) in a thread."""
+
+    def start():
+        import dask
+        from dask.distributed import LocalCluster
+
+        # A worker samples its running task's stack every 10 ms for the dashboard's profile, which a
+        # local cluster without a dashboard never shows: no point paying for it. The workers import
+        # the twin as they start (preload), while this process checks the scenario.
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                processes=True, dashboard_address=None, silence_logs=40,
+                                preload=["twin.simulate"])  # fmt: skip
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-cluster")
+    starting = pool.submit(start)
+    pool.shutdown(wait=False)  # the start goes on; the pool takes no more work
+    return starting
+
+
+def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future | None, run_task):
+    """Yield (row, task) as runs finish: on the local ``cluster`` being started, on the Dask
+    ``scheduler`` at that address, or (neither) in this process."""
     if not todo:
         return
-    if args.scheduler is None and args.workers == 0:
+    if scheduler is None and cluster is None:
         for task in todo:
             yield run_task(scenario, task), task
         return
-    import dask
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
-    cluster = None
-    if args.scheduler is None:
-        workers = args.workers or os.cpu_count() or 1
-        # A worker samples its running task's stack every 10 ms for the dashboard's profile, which a
-        # local cluster without a dashboard never shows: no point paying for it.
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)  # fmt: skip
-    client = Client(args.scheduler or cluster)
+    client = Client(scheduler or cluster.result())
     try:
         futures = {client.submit(run_task, scenario, task, pure=False): task for task in todo}
         for future in as_completed(futures):
             yield future.result(), futures[future]
     finally:
         client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _write_json(path: Path, data: object) -> None:
