@@ -63,6 +63,11 @@ class Engine(LeaseMoves):
         # Inference fleets that lost servers since they last looked (they re-check their list).
         self.inference_lost: set[int] = set()
         self._repairs: list[tuple[float, int]] = []
+        # The ends of running jobs' run phases, as (time, job id, version); see _end_at.
+        self._ends: list[tuple[float, int, int]] = []
+        self._ends_armed = math.inf  # when the next wake-up for ends fires
+        self._end_wakeups: set[float] = set()
+        self._ending = False
         self._room: dict[int, int] | None = None  # see _unleased_gpus
         self._repair_slots: set[float] = set()
         self.failures = 0
@@ -225,13 +230,46 @@ class Engine(LeaseMoves):
         """Restart overhead, then the run, on one timer (the job's accounts split the two)."""
         now = self.env.now
         job.phase, job.restart_from, job.phase_start = "run", now, now + job.restart_overhead
-        version = job.version
-        self.at(job.restart_overhead + job.run_wall_hours(), lambda: self._phase_done(job, version))
+        self._end_at(job, job.restart_overhead + job.run_wall_hours())
 
     def _begin_run(self, job: Job) -> None:
         job.phase, job.phase_start = "run", self.env.now
-        version = job.version
-        self.at(job.run_wall_hours(), lambda: self._phase_done(job, version))
+        self._end_at(job, job.run_wall_hours())
+
+    def _end_at(self, job: Job, delay: float) -> None:
+        """Book the end of the job's run phase ``delay`` hours from now.
+
+        Ends wait in a heap of their own, woken by one SimPy timer at the earliest. A failure that
+        restarts a job books a new end and leaves the old one stale; on a 100k-GPU job that happens
+        every half hour. A stale end costs one heap pop here, where a SimPy timer of its own
+        would cost an event, and a new timer is needed only when the new end comes first.
+        """
+        when = self.env.now + max(0.0, delay)
+        heapq.heappush(self._ends, (when, job.id, job.version))
+        if when < self._ends_armed and not self._ending:
+            self._arm_ends(when)
+
+    def _arm_ends(self, when: float) -> None:
+        self._ends_armed = when
+        if when not in self._end_wakeups:
+            self._end_wakeups.add(when)
+            self.at(when - self.env.now, lambda: self._ends_due(when))
+
+    def _ends_due(self, when: float) -> None:
+        self._end_wakeups.discard(when)
+        if when != self._ends_armed:
+            return  # an earlier end was booked after this wake-up; its own wake-up took over
+        ends, jobs = self._ends, self.jobs
+        self._ending = True
+        while ends and ends[0][0] <= when:
+            _, job_id, version = heapq.heappop(ends)
+            self._phase_done(jobs[job_id], version)
+        while ends and jobs[ends[0][1]].version != ends[0][2]:
+            heapq.heappop(ends)  # stale: never worth a wake-up
+        self._ending = False
+        self._ends_armed = math.inf
+        if ends:
+            self._arm_ends(ends[0][0])
 
     def _phase_done(self, job: Job, version: int) -> None:
         if version != job.version or job.status != RUNNING:
@@ -252,8 +290,7 @@ class Engine(LeaseMoves):
         job.version += 1
         if not math.isnan(job.restart_from) and now < job.phase_start:  # still restarting
             job.speed = speed
-            version = job.version
-            self.at(job.phase_start - now + job.run_wall_hours(), lambda: self._phase_done(job, version))
+            self._end_at(job, job.phase_start - now + job.run_wall_hours())
             return
         job.account_at_horizon(now)  # compute so far counts, as at the end of a run
         job.speed = speed

@@ -169,6 +169,12 @@ class Fleet:
     def _idle_add(self, pods: np.ndarray, delta: int) -> None:
         if pods.size == 0:
             return
+        first = int(pods[0])
+        if first == pods[-1] and (pods == first).all():
+            # Most moves are one job's servers in one pod: two scalar updates, not two bincounts.
+            self.pod_idle_servers[first] += delta * pods.size
+            self.pool_idle_gpus[self._pod_pool_l[first]] += delta * pods.size * self._pod_gps_l[first]
+            return
         per_pod = np.bincount(pods, minlength=self.pod_idle_servers.size)
         self.pod_idle_servers += delta * per_pod
         self.pool_idle_gpus += delta * np.bincount(

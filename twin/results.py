@@ -169,32 +169,18 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     )
 
     # -- tables ---------------------------------------------------------------------------------
-    jobs = pd.DataFrame(
+    # Rows as tuples, not dicts: a year has ~100k jobs, and pandas builds the frame twice as fast.
+    jobs = pd.DataFrame.from_records(
         [
-            {
-                "job": j.id,
-                "kind": j.kind,
-                "owner": j.owner,
-                "gpus": j.gpus,
-                "site": site_names[j.site] if j.site >= 0 else "",
-                "gpu_type": f.gpu_type_names[j.gpu_type] if j.gpu_type >= 0 else "",
-                "priority": j.priority,
-                "submit_h": j.submit,
-                "first_start_h": j.first_start,
-                "end_h": j.end,
-                "status": j.status,
-                "work_hours": j.work_hours,
-                "queue_wait_hours": j.queue_wait + ((now - j.queued_since) if j.status == QUEUED else 0.0),
-                "interruptions": j.interruptions,
-                "preemptions": j.preemptions,
-                "productive_hours": j.productive,
-                "lost_hours": j.lost,
-                "checkpoint_hours": j.checkpointing,
-                "restart_hours": j.restarting,
-                "wall_hours": j.wall(now),
-                "max_slowdown": j.max_slowdown,
-                "reason": j.reason,
-            }
+            (
+                j.id, j.kind, j.owner, j.gpus,
+                site_names[j.site] if j.site >= 0 else "",
+                f.gpu_type_names[j.gpu_type] if j.gpu_type >= 0 else "",
+                j.priority, j.submit, j.first_start, j.end, j.status, j.work_hours,
+                j.queue_wait + ((now - j.queued_since) if j.status == QUEUED else 0.0),
+                j.interruptions, j.preemptions, j.productive, j.lost, j.checkpointing, j.restarting,
+                j.wall(now), j.max_slowdown, j.reason,
+            )
             for j in engine.jobs
         ],
         columns=[
