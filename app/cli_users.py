@@ -7,13 +7,18 @@ Passwords are read from the terminal (twice) or, for scripts, one line of stdin 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import getpass
+import os
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from app.roles import ROLES
 
 EXIT_USER_ERROR = 2
+LOCK_WAIT_S = 5.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +42,8 @@ def cmd_users(args: argparse.Namespace) -> int:
     from app.auth import NAME, UserEntry, hash_password, read_users
 
     path = Path(args.file)
-    users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
     if args.action == "list":
+        users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
         for user in users.values():
             how = "password" if user.password_hash else "oauth"
             print(f"{user.name:<32} {user.role:<9} {how}")
@@ -46,23 +51,51 @@ def cmd_users(args: argparse.Namespace) -> int:
     if not NAME.fullmatch(args.name):
         print(f"{args.name[:40]!r}: a user name is 1-64 letters, digits or . _ @ + -", file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.action == "remove":
-        if users.pop(args.name, None) is None:
-            print(f"{path}: no user {args.name!r}", file=sys.stderr)
-            return EXIT_USER_ERROR
-        return _write(path, users)
     password_hash = None
-    if not args.oauth_only:
-        try:
+    if args.action == "add" and not args.oauth_only:
+        try:  # asked before the file is locked: a prompt may wait for minutes
             password_hash = hash_password(_read_password(args.password_stdin))
         except ValueError as exc:
             print(f"password: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
-    users[args.name] = UserEntry(name=args.name, role=args.role, password_hash=password_hash)
-    if _write(path, users):
+    try:
+        lock = _lock(path)
+    except OSError as exc:
+        print(f"{path}: cannot lock it ({exc.strerror or exc}); give a writable folder", file=sys.stderr)
         return EXIT_USER_ERROR
+    if lock is None:
+        print(f"{path}: another 'campustwin users' is changing it; try again", file=sys.stderr)
+        return EXIT_USER_ERROR
+    with lock:
+        # Read, change and write under the lock: two admins adding users at once both land.
+        users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
+        if args.action == "remove":
+            if users.pop(args.name, None) is None:
+                print(f"{path}: no user {args.name!r}", file=sys.stderr)
+                return EXIT_USER_ERROR
+            return _write(path, users)
+        users[args.name] = UserEntry(name=args.name, role=args.role, password_hash=password_hash)
+        if _write(path, users):
+            return EXIT_USER_ERROR
     print(f"{path}: {args.name} is {args.role}", file=sys.stderr)
     return 0
+
+
+def _lock(path: Path, wait_s: float = LOCK_WAIT_S) -> TextIO | None:
+    """An exclusive lock on ``.FILE.lock`` beside the users file, held while the returned file is
+    open; None if another writer kept it for ``wait_s`` (give up rather than hang)."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    handle = os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle  # closing it releases the lock
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                return None
+            time.sleep(0.05)
 
 
 def _write(path: Path, users: dict) -> int:

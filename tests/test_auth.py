@@ -213,3 +213,33 @@ def test_the_optimiser_inputs_are_checked_on_the_server() -> None:
         (1.5, 1, 0, 1),
     ):
         assert isinstance(checked_targets(*bad), str), bad
+
+
+def test_admins_adding_users_at_once_all_land(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    names = [f"user{i}" for i in range(6)]
+    cmd = [sys.executable, "-m", "app.cli", "users", "add", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen([*cmd, name, "--role", "operator", "--password-stdin"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        for name in names
+    ]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate("a long passphrase\n", timeout=120)
+        assert proc.returncode == 0, err
+    assert sorted(read_users(path)) == names
+
+
+def test_a_users_file_held_by_another_writer_is_refused_not_waited_on(tmp_path: Path, monkeypatch) -> None:
+    import fcntl
+
+    from app import cli_users
+
+    path = tmp_path / "users.yaml"
+    with open(tmp_path / ".users.yaml.lock", "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another `campustwin users` in the middle of a change
+        assert cli_users._lock(path, wait_s=0.2) is None
+        done = run_cli("users", "remove", str(path), "someone")
+    assert done.returncode == 2 and "another 'campustwin users' is changing it" in done.stderr
+    assert cli_users._lock(path, wait_s=0.2) is not None  # free again once the other writer is done
