@@ -1,10 +1,11 @@
 """A 64-run sweep of the demo site, serial against a 2-worker local Dask cluster (not asserted).
 
-    .venv/bin/python benchmarks/bench_sweep.py [--repeats 3]
+    .venv/bin/python benchmarks/bench_sweep.py [--repeats 3] [--ceiling]
 
 4 training arrival rates x 16 seeds of ``demo_baseline.yaml`` (30 days each), as
 ``campustwin sweep`` runs it in a fresh process, cluster start-up included. Target (issue 8): the
-cluster at least 1.7x faster than serial.
+cluster at least 1.7x faster than serial. ``--ceiling`` also times the same runs split over two
+plain processes, which is as fast as two cores of this machine go without any Dask.
 """
 
 from __future__ import annotations
@@ -41,19 +42,50 @@ def sweep(workers: int) -> float:
         return time.perf_counter() - start
 
 
+# The machine's own ceiling: the same 64 runs split over two plain processes (no Dask), each
+# importing the twin and running its half with run_task, as a worker would.
+HALF = """
+import sys
+from twin.scenario import load_scenario
+from twin.sweep import run_task, tasks
+seed = load_scenario(sys.argv[1]).spec.seed  # as the sweep command takes it
+todo = tasks({{"training.arrivals_per_day": [20, 30, 40, 50]}}, seed, 16)
+for task in todo[{part}::2]:
+    run_task(sys.argv[1], task)
+"""
+
+
+def two_plain_processes() -> float:
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HALF.format(part=part), str(SCENARIO)], cwd=ROOT)
+        for part in (0, 1)
+    ]
+    for proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit("a plain process failed")
+    return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cluster-only", action="store_true", help="skip the serial runs")
+    parser.add_argument("--ceiling", action="store_true", help="also time two plain processes (no Dask)")
     args = parser.parse_args()
     # Interleaved, so that a slow spell of this shared machine hits both sides alike.
-    serial, cluster = [], []
+    serial, cluster, plain = [], [], []
     for _ in range(args.repeats):
         if not args.cluster_only:
             serial.append(sweep(0))
         cluster.append(sweep(2))
+        if args.ceiling:
+            plain.append(two_plain_processes())
     c = statistics.median(cluster)
     print(f"64 runs, 2-worker cluster: {c:.1f} s (runs: {', '.join(f'{x:.1f}' for x in cluster)})")
+    if plain:
+        p = statistics.median(plain)
+        print(f"64 runs, 2 plain processes: {p:.1f} s (runs: {', '.join(f'{x:.1f}' for x in plain)})")
     if serial:
         s = statistics.median(serial)
         print(f"64 runs serial:            {s:.1f} s (runs: {', '.join(f'{x:.1f}' for x in serial)})")
@@ -61,6 +93,12 @@ def main() -> int:
         print(
             f"speed-up: {s / c:.2f}x (medians); per interleaved pair {', '.join(f'{r:.2f}' for r in pairs)}"
         )
+        if plain:
+            ceiling = sorted(a / b for a, b in zip(serial, plain, strict=True))
+            print(
+                f"this machine's ceiling (serial / 2 plain processes): {s / statistics.median(plain):.2f}x; "
+                f"per triple {', '.join(f'{r:.2f}' for r in ceiling)}"
+            )
     return 0
 
 
