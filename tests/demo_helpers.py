@@ -9,7 +9,7 @@ import numpy as np
 
 from twin.campus import build_campus
 from twin.engine import Engine
-from twin.fleet import build_fleet
+from twin.fleet_build import build_fleet
 from twin.leases import LeaseState
 from twin.load import load_site
 from twin.scenario import Scenario, ScenarioSpec

@@ -17,7 +17,7 @@ from twin.fabric import (
     rack_share_gbps,
     switch_counts,
 )
-from twin.fleet import build_fleet
+from twin.fleet_build import build_fleet
 from twin.load import load_site
 from twin.placement import slowdown
 

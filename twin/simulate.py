@@ -19,7 +19,7 @@ from twin.campus import build_campus
 from twin.demand import DemandState, inference_fleet, load_trace, trace_arrivals, training_arrivals
 from twin.engine import Engine
 from twin.failures import FailureModel
-from twin.fleet import build_fleet
+from twin.fleet_build import build_fleet
 from twin.hosted import HostedService, curve_demand, load_request_trace, trace_demand
 from twin.leases import ACTIVE, LeaseState
 from twin.plant import Plant

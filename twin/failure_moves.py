@@ -1,0 +1,179 @@
+"""Failure moves of the engine: servers going out of service, and coming back from repair.
+
+These are the :class:`~twin.engine.Engine` methods that take servers out (a failure drawn at the
+Llama 3 rates, a hall or site outage, a curtailment that powers servers off) and bring them back;
+what a lost server does to its job (lost work, a spare, a restart) is the engine's ``interrupt``.
+They are a mixin so the engine module keeps to scheduling and jobs.
+
+Repairs complete at the end of their quarter-hour slot, all of a slot's at once: one event and one
+scheduling pass per slot instead of per server (repairs take hours to days; 15 min is immaterial).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from twin.failures import FailureModel
+from twin.fleet import FREE
+from twin.leases import ACTIVE
+
+REPAIR_SLOT_HOURS = 0.25
+
+
+class FailureMoves:
+    """Mixin for :class:`twin.engine.Engine`: servers out of service and back."""
+
+    def failure_process(self, model: FailureModel):
+        f = self.fleet
+        rng = self.rngs["failures"]
+        weights = np.cumsum(f.server_gpus.astype(np.float64))
+        rate = weights[-1] * model.total_rate_per_gpu_hour
+        if rate <= 0:
+            return
+        cum_p = np.cumsum(model.probabilities)
+        repair_mean = np.where(model.server_out, model.repair_hours, 0.0)
+        batch = 4096  # draws are vectorised per batch; the stream is the same on every machine
+        while True:
+            gaps = rng.exponential(1.0 / rate, batch)
+            victims = np.searchsorted(weights, rng.random(batch) * weights[-1], side="right").tolist()
+            cats = np.minimum(np.searchsorted(cum_p, rng.random(batch), side="right"), cum_p.size - 1)
+            repairs = (repair_mean[cats] * rng.exponential(1.0, batch)).tolist()
+            for gap, server, cat, repair in zip(gaps.tolist(), victims, cats.tolist(), repairs, strict=True):
+                yield self.env.timeout(gap)
+                self.failures += 1
+                name = model.names[cat]
+                self.failures_by_category[name] = self.failures_by_category.get(name, 0) + 1
+                self.hit_server(server, repair, name)
+
+    def hit_server(self, server: int, repair_hours: float, cause: str, failure: bool = True) -> None:
+        """A server goes out of service: interrupt what runs on it; back after ``repair_hours``.
+
+        ``failure`` False (a curtailment) preempts the job instead of counting an interruption.
+        With ``repair_hours`` 0 the server stays in service and only the job restarts.
+        """
+        f = self.fleet
+        if f.down[server]:
+            return
+        if repair_hours <= 0:
+            owner = int(f.job[server])
+            if owner >= 0:
+                self.interrupt(self.jobs[owner], cause, lost=-1)
+            return
+        owner, lease = f.fail(server, self.env.now + repair_hours)
+        self._repair_at(server, self.env.now + repair_hours)
+        if owner >= 0:
+            if failure:
+                self.interrupt(self.jobs[owner], cause, lost=server)
+            else:
+                self.preempt(self.jobs[owner], cause)
+        elif owner <= -2:
+            self.internal_lost(owner, [server], failure)
+        if lease != FREE:
+            self.lease_server_lost(self.leases[lease], server)
+        self._dirty = True
+
+    def internal_lost(self, owner: int, servers: list[int], failure: bool) -> None:
+        """Servers of an inference fleet or a hosted model went out of service."""
+        service = self.hosted.get(owner)
+        if service is not None:
+            service.lost(servers, failure)
+            return
+        self.inference_lost.add(owner)
+        self.inference_failures += failure
+
+    def hit_servers(self, servers: np.ndarray, repair_hours: float, cause: str, failure: bool = True) -> None:
+        """Servers go out of service together (one failure, or a whole hall in an outage).
+
+        All of them go down before any job looks for replacements or any lease for spares, so neither
+        picks a server that the same event takes out a moment later; each job is interrupted once.
+        """
+        f = self.fleet
+        if repair_hours > 0:
+            # Servers already under repair stay out until the later of the two ends.
+            until = self.env.now + repair_hours
+            for server in servers[f.down[servers]].tolist():
+                if f.down_until[server] < until:
+                    f.down_until[server] = until
+                    self._repair_at(server, until)
+        servers = servers[~f.down[servers]]
+        if repair_hours <= 0:
+            for owner in dict.fromkeys(f.job[servers][f.job[servers] >= 0].tolist()):
+                self.interrupt(self.jobs[owner], cause)
+            return
+        owners: dict[int, None] = {}
+        lost: list[tuple[int, int]] = []
+        for server in servers.tolist():
+            owner, lease = f.fail(server, self.env.now + repair_hours)
+            self._repair_at(server, self.env.now + repair_hours)
+            if owner >= 0:
+                owners[owner] = None
+            elif owner <= -2:
+                self.internal_lost(owner, [server], failure)
+            if lease != FREE:
+                lost.append((lease, server))
+        for owner in owners:
+            if failure:
+                self.interrupt(self.jobs[owner], cause)
+            else:
+                self.preempt(self.jobs[owner], cause)
+        for lease, server in lost:
+            self.lease_server_lost(self.leases[lease], server)
+        self._dirty = True
+
+    def _repair_at(self, server: int, until: float) -> None:
+        """Book a repair; repairs finishing in the same slot are processed together."""
+        slot = math.ceil(until / REPAIR_SLOT_HOURS - 1e-9) * REPAIR_SLOT_HOURS
+        heapq.heappush(self._repairs, (until, server))
+        if slot not in self._repair_slots:
+            self._repair_slots.add(slot)
+            self.at(slot - self.env.now, lambda: self._repairs_due(slot))
+
+    def _repairs_due(self, slot: float) -> None:
+        self._repair_slots.discard(slot)
+        now = self.env.now
+        while self._repairs and self._repairs[0][0] <= now + 1e-9:
+            _, server = heapq.heappop(self._repairs)
+            self.repair(server, schedule=False)
+        self._dirty = True
+        self.schedule()
+
+    def repair(self, server: int, schedule: bool = True) -> None:
+        f = self.fleet
+        if not f.down[server] or f.down_until[server] > self.env.now + 1e-9:
+            return
+        lease_idx = int(f.lease[server])
+        if lease_idx == FREE:
+            f.repair(server)
+        else:
+            lease = self.leases[lease_idx]
+            lease.touch(self.env.now)
+            f.repair(server)
+            gpus = int(f.server_gpus[server])
+            if lease.status != ACTIVE:
+                self._release_lease_servers(np.array([server]))
+            elif lease.members > lease.target_servers and lease.healthy_gpus >= min(
+                lease.spec.gpus, lease.granted_gpus
+            ):
+                # A spare stood in meanwhile and the lease is whole without this server: one server
+                # goes back, a spare from outside the lease's racks rather than one of its own (the
+                # tenant's racks are never shared with internal work).
+                give = server
+                if server in lease.servers:
+                    spares = np.flatnonzero((f.lease == lease_idx) & ~f.down)
+                    spares = spares[~np.isin(spares, lease.servers)]
+                    give = int(spares[-1]) if spares.size else FREE
+                if give == FREE:  # the spare is itself down: it goes back once repaired
+                    lease.healthy_gpus += gpus
+                else:
+                    lease.healthy_gpus += gpus - int(f.server_gpus[give])
+                    lease.members -= 1
+                    self._release_lease_servers(np.array([give]))
+            else:
+                # Still short (or no spare stood in): the lease keeps its server.
+                lease.healthy_gpus += gpus
+        self._dirty = True
+        if schedule:
+            self.schedule()
