@@ -32,6 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.library import code_version
 from twin.results import Results
 
 #: a run's key (:func:`run_key`): the only names the disk cache reads, whatever a URL holds
@@ -151,7 +152,10 @@ def files_stamp(folder: Path) -> list[tuple[str, int, int]]:
 
 
 def run_key(text: str, folder: Path) -> str:
+    """The cache key of a run: the scenario text, its folder's files, and the twin's code version
+    (a changed twin must not serve results its older self computed)."""
     h = hashlib.sha256()
+    h.update(code_version().encode())
     h.update(text.encode())
     h.update(str(folder.resolve()).encode())
     for name, size, mtime in files_stamp(folder):

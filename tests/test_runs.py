@@ -132,7 +132,7 @@ def test_one_session_cancelling_a_shared_run_leaves_it_to_the_other(pool: RunPoo
     assert pool.cached(theirs.key) is not None
 
 
-def test_key_follows_the_text_and_the_input_files(tmp_path: Path) -> None:
+def test_key_follows_the_text_the_input_files_and_the_code(tmp_path: Path, monkeypatch) -> None:
     text = demo(days=2)
     assert run_key(text, SCENARIOS) == run_key(text, SCENARIOS)
     assert run_key(text, SCENARIOS) != run_key(demo(days=3), SCENARIOS)
@@ -142,3 +142,7 @@ def test_key_follows_the_text_and_the_input_files(tmp_path: Path) -> None:
     before = run_key(text, tmp_path / "scenarios")
     site.write_text("name: y  \n")
     assert run_key(text, tmp_path / "scenarios") != before
+    # A new version of the twin does not serve what the old one computed from the same files.
+    same = run_key(text, SCENARIOS)
+    monkeypatch.setattr("app.runs.code_version", lambda: "0+changed-twin")
+    assert run_key(text, SCENARIOS) != same

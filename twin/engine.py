@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 from collections.abc import Callable
 
@@ -61,8 +62,10 @@ class Engine(FailureMoves, LeaseMoves):
         # Inference fleets that lost servers since they last looked (they re-check their list).
         self.inference_lost: set[int] = set()
         self._repairs: list[tuple[float, int]] = []
-        # The ends of running jobs' run phases, as (time, job id, version); see _end_at.
-        self._ends: list[tuple[float, int, int]] = []
+        # The ends of running jobs' run phases, as (time, booking number, job, version); see _end_at.
+        # The booking number keeps ends at the same instant in the order they were booked.
+        self._ends: list[tuple[float, int, Job, int]] = []
+        self._bookings = itertools.count()
         self._ends_armed = math.inf  # when the next wake-up for ends fires
         self._end_wakeups: set[float] = set()
         self._ending = False
@@ -243,7 +246,7 @@ class Engine(FailureMoves, LeaseMoves):
         would cost an event, and a new timer is needed only when the new end comes first.
         """
         when = self.env.now + max(0.0, delay)
-        heapq.heappush(self._ends, (when, job.id, job.version))
+        heapq.heappush(self._ends, (when, next(self._bookings), job, job.version))
         if when < self._ends_armed and not self._ending:
             self._arm_ends(when)
 
@@ -257,12 +260,12 @@ class Engine(FailureMoves, LeaseMoves):
         self._end_wakeups.discard(when)
         if when != self._ends_armed:
             return  # an earlier end was booked after this wake-up; its own wake-up took over
-        ends, jobs = self._ends, self.jobs
+        ends = self._ends
         self._ending = True
         while ends and ends[0][0] <= when:
-            _, job_id, version = heapq.heappop(ends)
-            self._phase_done(jobs[job_id], version)
-        while ends and jobs[ends[0][1]].version != ends[0][2]:
+            _, _, job, version = heapq.heappop(ends)
+            self._phase_done(job, version)
+        while ends and ends[0][2].version != ends[0][3]:
             heapq.heappop(ends)  # stale: never worth a wake-up
         self._ending = False
         self._ends_armed = math.inf

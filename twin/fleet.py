@@ -96,13 +96,8 @@ class Fleet:
             self.server_rack
         ]
         self.server_idle_kw_per_gpu = (self.rack_idle_kw / self.rack_gpus)[self.server_rack]
-        # Python-list mirrors of per-server constants for the one-server moves of the failure path.
-        self._gpus_l = self.server_gpus.tolist()
-        self._rack_l = self.server_rack.tolist()
-        self._hall_l = self.server_hall.tolist()
+        # A Python-list mirror of each server's pod for the one-server moves of the failure path.
         self._pod_l = self.server_pod.tolist()
-        self._dyn_l = self.server_dyn_kw_per_gpu.tolist()
-        self._idle_kw_l = self.server_idle_kw_per_gpu.tolist()
         self._pod_pool_l = (self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type).tolist()
         self._pod_gps_l = self.pod_gpus_per_server.tolist()
         # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
