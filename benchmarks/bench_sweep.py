@@ -20,7 +20,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "sample_sites" / "scenarios" / "demo_baseline.yaml"
-GRID = ["--vary", "training.arrivals_per_day=20,30,40,50", "--replications", "16"]
+ARRIVALS_PER_DAY = [20, 30, 40, 50]
+REPLICATIONS = 16
+GRID = ["--vary", f"training.arrivals_per_day={','.join(map(str, ARRIVALS_PER_DAY))}",
+        "--replications", str(REPLICATIONS)]  # fmt: skip
 
 
 def sweep(workers: int) -> float:
@@ -49,7 +52,7 @@ import sys
 from twin.scenario import load_scenario
 from twin.sweep import run_task, tasks
 seed = load_scenario(sys.argv[1]).spec.seed  # as the sweep command takes it
-todo = tasks({{"training.arrivals_per_day": [20, 30, 40, 50]}}, seed, 16)
+todo = tasks({{"training.arrivals_per_day": {arrivals}}}, seed, {replications})
 for task in todo[{part}::2]:
     run_task(sys.argv[1], task)
 """
@@ -58,7 +61,15 @@ for task in todo[{part}::2]:
 def two_plain_processes() -> float:
     start = time.perf_counter()
     procs = [
-        subprocess.Popen([sys.executable, "-c", HALF.format(part=part), str(SCENARIO)], cwd=ROOT)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                HALF.format(part=part, arrivals=ARRIVALS_PER_DAY, replications=REPLICATIONS),
+                str(SCENARIO),
+            ],
+            cwd=ROOT,
+        )
         for part in (0, 1)
     ]
     for proc in procs:

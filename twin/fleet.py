@@ -96,14 +96,14 @@ class Fleet:
             self.server_rack
         ]
         self.server_idle_kw_per_gpu = (self.rack_idle_kw / self.rack_gpus)[self.server_rack]
-        # A Python-list mirror of each server's pod for the one-server moves of the failure path.
-        self._pod_l = self.server_pod.tolist()
-        self._pod_pool_l = (self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type).tolist()
-        self._pod_gps_l = self.pod_gpus_per_server.tolist()
         # Idle GPUs per (site, GPU type) pool, kept with pod_idle_servers so that deciding whether
         # a scheduling pass could start anything costs O(pools), not a pass over pods.
         self._need_cache: dict[int, np.ndarray] = {}
         self.pod_pool_key = self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type
+        # Python-list mirrors for the one-server moves of the failure path (no numpy scalars).
+        self._pod_l = self.server_pod.tolist()
+        self._pod_pool_l = self.pod_pool_key.tolist()
+        self._pod_gps_l = self.pod_gpus_per_server.tolist()
         self.pool_idle_gpus = np.bincount(
             self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
         ).astype(np.int64)
