@@ -22,6 +22,7 @@ import pandas as pd
 from twin.csvread import numeric, read_columns
 from twin.errors import ProblemList
 from twin.jobs import Job, size_distribution
+from twin.kernels import owned_by
 from twin.scenario import InferenceDemand, JobTrace, TrainingDemand
 
 TIME_UNITS = {"s": 1 / 3600.0, "min": 1 / 60.0, "h": 1.0}
@@ -171,7 +172,7 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
         )
         target_gpus = spec.peak_gpus * shape * (1 + spec.growth_per_year) ** (now / 8760.0)
         if owner in engine.inference_lost:
-            held = held[f.job[held] == owner]
+            held = owned_by(held, f.job, owner)
             engine.inference_lost.discard(owner)
         gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
         target = int(math.ceil(target_gpus / gps))

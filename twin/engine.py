@@ -28,6 +28,7 @@ import simpy
 from twin.failure_moves import FailureMoves
 from twin.fleet import FREE, Fleet
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
+from twin.kernels import next_idle
 from twin.lease_moves import LeaseMoves
 from twin.leases import LeaseState
 from twin.placement import accepted_pods, place, slowdown
@@ -82,6 +83,7 @@ class Engine(FailureMoves, LeaseMoves):
         self._pool_gpus = {int(p): int(installed[p]) for p in np.flatnonzero(installed)}  # GPUs per pool
         self._masks: dict[tuple, tuple[np.ndarray, list[int]]] = {}
         self._job_pools: dict[int, tuple[np.ndarray, list[int]]] = {}
+        self._outside_cache: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
         # Queued GPUs by the one site a job asks for (-1: jobs that accept several sites).
         self.queued_gpus: dict[int, int] = {}
         # Queued GPUs per (site, GPU type) pool a job accepts (a job counts in each of its pools).
@@ -161,12 +163,11 @@ class Engine(FailureMoves, LeaseMoves):
         pool_idle = self.fleet.pool_idle_gpus.tolist()  # a copy; list items read faster than numpy's
         if not any(pool_idle[p] >= m for p, m in self._min_waiting.items()):
             return
-        reserved_pool, reserved_pods = -1, None
+        reserved_pool = -1
         for i, (_, job) in enumerate(self.queue[:MAX_BACKFILL_SCAN]):
             ok, pools = self.accepted(job)
-            if reserved_pods is not None and reserved_pool in pools:
-                ok = ok & ~reserved_pods
-                pools = [p for p in pools if p != reserved_pool]
+            if reserved_pool in pools:
+                ok, pools = self._outside(ok, pools, reserved_pool)
             placement = None
             # Cheap test first: no pool it accepts has that many idle GPUs.
             if any(pool_idle[p] >= job.gpus for p in pools):
@@ -184,7 +185,6 @@ class Engine(FailureMoves, LeaseMoves):
                 fitting = [p for p in pools if room.get(p, 0) >= job.gpus]
                 if fitting:
                     reserved_pool = max(fitting, key=lambda p: pool_idle[p])
-                    reserved_pods = self.fleet.pod_pool == reserved_pool
         for i in reversed(started):
             job = self.queue[i][1]
             key = int(job.sites[0]) if job.sites.size == 1 else -1
@@ -198,6 +198,20 @@ class Engine(FailureMoves, LeaseMoves):
             for pool in self.accepted(job)[1]:
                 if job.gpus < self._min_waiting.get(pool, 1 << 62):
                     self._min_waiting[pool] = job.gpus
+
+    def _outside(self, ok: np.ndarray, pools: list[int], pool: int) -> tuple[np.ndarray, list[int]]:
+        """A job's pod mask and pools without ``pool`` (reserved by a draining job), cached.
+
+        ``ok`` is one of the masks :meth:`accepted` keeps for the whole run, so its id is a key.
+        """
+        key = (id(ok), pool)
+        cut = self._outside_cache.get(key)
+        if cut is None:
+            cut = self._outside_cache[key] = (
+                ok & (self.fleet.pod_pool != pool),
+                [p for p in pools if p != pool],
+            )
+        return cut
 
     def _unleased_gpus(self) -> dict[int, int]:
         """GPUs per pool not carved out for leases (cached until a lease starts or ends)."""
@@ -214,7 +228,6 @@ class Engine(FailureMoves, LeaseMoves):
         now = self.env.now
         self.fleet.assign_internal(placement.servers, job.id)
         job.servers = placement.servers
-        self.fleet.slot[job.servers] = np.arange(job.servers.size)
         job.pods = placement.pods
         job.slowdown = placement.slowdown
         job.max_slowdown = max(job.max_slowdown, placement.slowdown)
@@ -369,8 +382,7 @@ class Engine(FailureMoves, LeaseMoves):
         f = self.fleet
         if f.pod_idle_servers[pod] <= 0:
             return -1
-        sl = f.pod_servers(pod)
-        return int(np.argmax(f.idle_mask(sl))) + sl.start
+        return next_idle(f.idle, f.pod_first_server_l[pod], f.pod_first_server_l[pod + 1])
 
     def _replacements(self, job: Job, alive: np.ndarray, missing: int) -> np.ndarray | None:
         f = self.fleet

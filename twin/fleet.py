@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.campus import Campus
+from twin.kernels import assign_servers, fold_moves, release_servers
 
 FREE = -1
 SMALL = 8  # moves of up to this many servers go one by one (cheaper than vector overheads)
 INFERENCE = -2
+_NO_SERVERS = np.empty(0, dtype=np.int64)
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Fleet:
         self._pod_l = self.server_pod.tolist()
         self._pod_pool_l = self.pod_pool_key.tolist()
         self._pod_gps_l = self.pod_gpus_per_server.tolist()
+        self.pod_first_server_l = self.pod_first_server.tolist()
         self.pool_idle_gpus = np.bincount(
             self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
         ).astype(np.int64)
@@ -138,7 +141,7 @@ class Fleet:
         return float(idle), float(self.rack_max_kw[racks].sum() / gpus - idle)
 
     def pod_servers(self, pod: int) -> slice:
-        return slice(int(self.pod_first_server[pod]), int(self.pod_first_server[pod + 1]))
+        return slice(self.pod_first_server_l[pod], self.pod_first_server_l[pod + 1])
 
     @property
     def pod_pool(self) -> np.ndarray:
@@ -208,6 +211,12 @@ class Fleet:
         elif servers.size:
             self._busy_arrays.append((servers.copy(), sign))  # callers patch job.servers in place
 
+    def _busy_many(self, servers: np.ndarray, sign: int) -> None:
+        if servers.size <= SMALL:  # as one-server moves: a list append beats an array's copy
+            self._busy_moves.extend(servers.tolist() if sign > 0 else (~servers).tolist())
+        else:
+            self._busy_arrays.append((servers.copy(), sign))  # callers patch job.servers in place
+
     def _failed(self, server: int, sign: int) -> None:
         self._failed_moves.append(server if sign > 0 else ~server)
 
@@ -215,22 +224,25 @@ class Fleet:
         """Apply the journalled busy and failed moves to the rack and hall counters."""
         if self._busy_moves or self._busy_arrays:
             # Hall rows: busy GPUs, and their dynamic kW per GPU summed.
-            self._apply(_drain(self._busy_moves, self._busy_arrays), self._rack_busy, 0, 3,
-                        self.server_dyn_kw_per_gpu)  # fmt: skip
+            self._apply(
+                self._busy_moves, self._busy_arrays, self._rack_busy, 0, 3, self.server_dyn_kw_per_gpu
+            )
         if self._failed_moves:
             # A server out of service (repair, outage, powered off in a curtailment) draws nothing:
             # its idle kW is counted, to be taken off the hall's idle draw.
-            self._apply(_drain(self._failed_moves, []), self._rack_failed, 2, 6, self.server_idle_kw_per_gpu)
+            self._apply(self._failed_moves, [], self._rack_failed, 2, 6, self.server_idle_kw_per_gpu)
 
-    def _apply(self, moves: tuple[np.ndarray, np.ndarray], per_rack: np.ndarray, gpus_row: int, kw_row: int,
-               kw_per_gpu: np.ndarray) -> None:  # fmt: skip
-        servers, signs = moves
-        gpus = self.server_gpus[servers] * signs
-        _add_per_rack(per_rack, self.server_rack[servers], gpus)
-        halls, n = self.server_hall[servers], self._hall_counts.shape[1]
-        # bincount is O(halls) and far cheaper than ufunc.at for the few halls there are.
-        self._hall_counts[gpus_row] += np.bincount(halls, weights=gpus, minlength=n)
-        self._hall_counts[kw_row] += np.bincount(halls, weights=gpus * kw_per_gpu[servers], minlength=n)
+    def _apply(self, moves: list[int], arrays: list[tuple[np.ndarray, int]], per_rack: np.ndarray,
+               gpus_row: int, kw_row: int, kw_per_gpu: np.ndarray) -> None:  # fmt: skip
+        """Empty a journal (coded one-server moves, blocks of servers) into the counters."""
+        coded = np.array(moves, dtype=np.int64)
+        blocks = np.concatenate([a for a, _ in arrays]) if arrays else _NO_SERVERS
+        ends = np.cumsum([a.size for a, _ in arrays], dtype=np.int64)
+        signs = np.array([sign for _, sign in arrays], dtype=np.int64)
+        moves.clear()
+        arrays.clear()
+        fold_moves(coded, blocks, ends, signs, self.server_gpus, self.server_rack, self.server_hall,
+                   kw_per_gpu, per_rack, self._hall_counts, gpus_row, kw_row)  # fmt: skip
 
     def _leased(self, servers: np.ndarray | int, sign: int, util: np.ndarray | float) -> None:
         gpus = self.server_gpus[servers] * sign
@@ -256,14 +268,11 @@ class Fleet:
 
     # -- moves -----------------------------------------------------------------------------------
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
-        """Give idle servers to internal work (a training job id, or INFERENCE)."""
-        if servers.size <= SMALL:  # failures and small jobs: scalar moves beat ufunc.at overhead
-            for s in servers.tolist():
-                self.assign_one(s, owner)
-            return
-        self.job[servers] = owner
-        self._busy(servers, 1)
-        self._idle_set(servers, -1)
+        """Give idle servers to internal work (a training job id, or an inference owner); each
+        server's ``slot`` becomes its index in ``servers``."""
+        assign_servers(servers, owner, self.job, self.slot, self.idle, self.server_pod, self.pod_idle_servers,
+                       self.pod_pool_key, self.pod_gpus_per_server, self.pool_idle_gpus)  # fmt: skip
+        self._busy_many(servers, 1)
 
     def assign_one(self, server: int, owner: int) -> None:
         """Give one idle server to internal work (a failed server's stand-in)."""
@@ -273,21 +282,10 @@ class Fleet:
 
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
-        if servers.size == 0:
-            return
-        if servers.size <= SMALL:
-            for s in servers.tolist():
-                self.job[s] = FREE
-                if not self.down[s]:
-                    self._busy(s, -1)
-                    if self.lease[s] == FREE:
-                        self._idle_set(s, 1)
-            return
-        up = servers[~self.down[servers]]
-        self.job[servers] = FREE
-        self._busy(up, -1)
-        up = up[self.lease[up] == FREE]
-        self._idle_set(up, 1)
+        up = release_servers(servers, self.job, self.down, self.lease, self.idle, self.server_pod,
+                             self.pod_idle_servers, self.pod_pool_key, self.pod_gpus_per_server,
+                             self.pool_idle_gpus)  # fmt: skip
+        self._busy_many(up, -1)
 
     def assign_lease(self, servers: np.ndarray, lease: int) -> None:
         """Carve healthy, idle servers out for a lease."""
@@ -343,25 +341,3 @@ class Fleet:
         return lease
 
     # -- views ---------------------------------------------------------------------------------
-
-
-def _add_per_rack(counts: np.ndarray, racks: np.ndarray, gpus: np.ndarray) -> None:
-    # ufunc.at wins on a few moves; bincount over all racks on many (an inference fleet's hour).
-    if racks.size * 8 < counts.size:
-        np.add.at(counts, racks, gpus)
-    else:
-        counts += np.bincount(racks, weights=gpus, minlength=counts.size).astype(np.int64)
-
-
-def _drain(moves: list[int], arrays: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Empty a journal into (servers, signs) arrays."""
-    coded = np.array(moves, dtype=np.int64)
-    moves.clear()
-    negative = coded < 0
-    servers = [np.where(negative, ~coded, coded)]
-    signs = [1 - 2 * negative.astype(np.int64)]
-    for chunk, sign in arrays:
-        servers.append(chunk)
-        signs.append(np.full(chunk.size, sign, dtype=np.int64))
-    arrays.clear()
-    return np.concatenate(servers), np.concatenate(signs)

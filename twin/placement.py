@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.fleet import Fleet
+from twin.kernels import best_fit_pod, first_idle
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,14 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
     """Find servers for a gang of ``gpus`` GPUs in the pods of mask ``ok``, or None if it cannot start now."""
     need = fleet.servers_needed(gpus)  # per pod, by its server size
     # 1. one pod, best fit
-    idle_servers = fleet.pod_idle_servers
-    ok = ok & fleet.pod_open
-    cand = np.flatnonzero(ok & (idle_servers >= need))
-    if cand.size:
-        pod = int(cand[np.argmin(idle_servers[cand] - need[cand])])
+    pod = best_fit_pod(ok, fleet.pod_open, fleet.pod_idle_servers, need)
+    if pod >= 0:
         sl = fleet.pod_servers(pod)
-        servers = np.flatnonzero(fleet.idle[sl])[: int(need[pod])] + sl.start
+        servers = first_idle(fleet.idle, sl.start, sl.stop, int(need[pod]))
         return Placement(
             servers, np.array([pod]), 1.0, int(fleet.pod_site[pod]), int(fleet.pod_gpu_type[pod])
         )
+    ok = ok & fleet.pod_open
     # 2./3. one building, else one site, per (site, GPU type) pool
     idle = np.where(ok, fleet.pod_idle_servers, 0)
     if not idle.any():

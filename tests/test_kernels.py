@@ -1,0 +1,138 @@
+"""The compiled fleet loops give what their numpy formulations give, on random fleets (hypothesis).
+
+The engine's own tests check whole runs; these pin each loop to the vector expression it replaced,
+including the choice among ties and the order of float sums, so a run stays the same to the bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twin.kernels import (
+    assign_servers,
+    best_fit_pod,
+    first_idle,
+    fold_moves,
+    next_idle,
+    owned_by,
+    release_servers,
+)
+
+SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _fleet(rng: np.random.Generator, pods: int = 12):
+    per_pod = rng.integers(1, 9, pods)
+    first = np.concatenate([[0], np.cumsum(per_pod)]).astype(np.int64)
+    servers = int(first[-1])
+    server_pod = np.repeat(np.arange(pods, dtype=np.int64), per_pod)
+    gps = rng.choice([4, 8], pods).astype(np.int64)
+    pool = rng.integers(0, 3, pods).astype(np.int64)
+    return first, servers, server_pod, gps, pool
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_best_fit_pod_is_the_argmin_over_fitting_open_pods(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pods = int(rng.integers(1, 40))
+    ok, pod_open = rng.random(pods) < 0.7, rng.random(pods) < 0.9
+    idle = rng.integers(0, 10, pods).astype(np.int64)
+    need = rng.integers(1, 6, pods).astype(np.int64)
+    mask = ok & pod_open & (idle >= need)
+    cand = np.flatnonzero(mask)
+    expected = int(cand[np.argmin(idle[cand] - need[cand])]) if cand.size else -1
+    assert best_fit_pod(ok, pod_open, idle, need) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_idle_scans_match_flatnonzero(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    idle = rng.random(int(rng.integers(1, 60))) < 0.4
+    start = int(rng.integers(0, idle.size))
+    stop = int(rng.integers(start, idle.size + 1))
+    n = int(rng.integers(0, 10))
+    expected = np.flatnonzero(idle[start:stop])[:n] + start
+    np.testing.assert_array_equal(first_idle(idle, start, stop, n), expected)
+    found = np.flatnonzero(idle[start:stop])
+    assert next_idle(idle, start, stop) == (int(found[0]) + start if found.size else -1)
+    job = rng.integers(-3, 3, idle.size).astype(np.int64)
+    held = rng.permutation(idle.size).astype(np.int64)
+    np.testing.assert_array_equal(owned_by(held, job, 1), held[job[held] == 1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_fold_equals_the_bincount_formulation_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    servers, racks, halls = 50, 9, 4
+    server_gpus = rng.choice([4, 8], servers).astype(np.int64)
+    server_rack = rng.integers(0, racks, servers).astype(np.int64)
+    server_hall = rng.integers(0, halls, servers).astype(np.int64)
+    kw = rng.random(servers) * 1.7
+    ones = rng.integers(0, servers, int(rng.integers(0, 30)))
+    coded = np.where(rng.random(ones.size) < 0.5, ones, ~ones).astype(np.int64)
+    blocks = [
+        rng.integers(0, servers, int(rng.integers(1, 12))).astype(np.int64) for _ in range(rng.integers(0, 4))
+    ]
+    block_signs = rng.choice([-1, 1], len(blocks)).astype(np.int64)
+    start = rng.integers(-50, 50, racks).astype(np.int64)
+    start_halls = rng.random((7, halls)) * 100
+
+    # What the fleet computed before the loop: one concatenation, then a bincount per counter.
+    moved = np.concatenate([np.where(coded < 0, ~coded, coded), *blocks]).astype(np.int64)
+    signs = np.concatenate(
+        [np.where(coded < 0, -1, 1), *[np.full(b.size, s) for b, s in zip(blocks, block_signs, strict=True)]]
+    )
+    gpus = server_gpus[moved] * signs
+    want_rack = start + np.bincount(server_rack[moved], weights=gpus, minlength=racks).astype(np.int64)
+    want_halls = start_halls.copy()
+    want_halls[0] += np.bincount(server_hall[moved], weights=gpus, minlength=halls)
+    want_halls[3] += np.bincount(server_hall[moved], weights=gpus * kw[moved], minlength=halls)
+
+    per_rack, hall_counts = start.copy(), start_halls.copy()
+    flat = np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)
+    ends = np.cumsum([b.size for b in blocks], dtype=np.int64)
+    fold_moves(
+        coded, flat, ends, block_signs, server_gpus, server_rack, server_hall, kw, per_rack, hall_counts, 0, 3
+    )
+    np.testing.assert_array_equal(per_rack, want_rack)
+    assert np.array_equal(hall_counts, want_halls)  # bit-identical, not approximately
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_assign_then_release_restores_the_idle_counts(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    first, servers, server_pod, gps, pool = _fleet(rng)
+    idle = rng.random(servers) < 0.6
+    down = ~idle & (rng.random(servers) < 0.5)
+    lease = np.full(servers, -1, dtype=np.int32)
+    job = np.full(servers, -1, dtype=np.int64)
+    slot = np.zeros(servers, dtype=np.int64)
+    pod_idle = np.bincount(server_pod[idle], minlength=first.size - 1).astype(np.int64)
+    pool_idle = np.bincount(pool, weights=pod_idle * gps, minlength=3).astype(np.int64)
+    before = (idle.copy(), pod_idle.copy(), pool_idle.copy())
+
+    taken = np.flatnonzero(idle)[: int(rng.integers(0, idle.sum() + 1))]
+    assign_servers(taken, 7, job, slot, idle, server_pod, pod_idle, pool, gps, pool_idle)
+    assert (job[taken] == 7).all() and not idle[taken].any()
+    np.testing.assert_array_equal(slot[taken], np.arange(taken.size))
+    np.testing.assert_array_equal(pod_idle, np.bincount(server_pod[idle], minlength=first.size - 1))
+    np.testing.assert_array_equal(pool_idle, np.bincount(pool, weights=pod_idle * gps, minlength=3))
+
+    # One of them fails meanwhile: it is not given back as idle, nor counted as leaving busy work.
+    if taken.size:
+        down[taken[0]] = True
+    up = release_servers(taken, job, down, lease, idle, server_pod, pod_idle, pool, gps, pool_idle)
+    np.testing.assert_array_equal(up, taken[~down[taken]])
+    assert (job[taken] == -1).all()
+    if taken.size:
+        before[0][taken[0]] = False
+        before[1][server_pod[taken[0]]] -= 1
+        before[2][pool[server_pod[taken[0]]]] -= gps[server_pod[taken[0]]]
+    for got, want in zip((idle, pod_idle, pool_idle), before, strict=True):
+        np.testing.assert_array_equal(got, want)

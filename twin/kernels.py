@@ -1,0 +1,179 @@
+"""Compiled loops for the fleet's hot paths (Numba, cached on disk).
+
+The fleet is numpy arrays, and most of its moves are vector operations. But a move touches a few
+servers out of hundreds of thousands, and a numpy call costs about a microsecond before it does
+any work, so a move written as ten small numpy calls spends its time in call overhead; a fold of
+a million journalled moves written as ten passes (gather, multiply, bincount...) reads the data
+ten times. The loops here do each such job in one call and one pass.
+
+Each kernel is the plain loop its numpy twin computes, in the same order, so results are the same
+to the bit (the float sums of the hall rows accumulate in the order ``np.bincount`` would). Numba
+compiles them once per machine into ``__pycache__`` (``cache=True``); a fresh process loads them
+in milliseconds. Numba is already what datashader draws the capacity heatmap with.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def fold_moves(
+    coded: np.ndarray,
+    blocks: np.ndarray,
+    block_ends: np.ndarray,
+    block_signs: np.ndarray,
+    server_gpus: np.ndarray,
+    server_rack: np.ndarray,
+    server_hall: np.ndarray,
+    kw_per_gpu: np.ndarray,
+    per_rack: np.ndarray,
+    hall_counts: np.ndarray,
+    gpus_row: int,
+    kw_row: int,
+) -> None:
+    """Apply journalled moves to per-rack GPU counts and two rows of the per-hall counters.
+
+    ``coded`` holds one-server moves (``s`` for +1, ``~s`` for -1). ``blocks`` holds servers moved
+    together, block ``k`` ending before ``block_ends[k]`` with sign ``block_signs[k]``. The hall
+    rows get the moved GPUs and the GPUs times ``kw_per_gpu``, summed per hall first and then
+    added, as ``+= np.bincount(...)`` would.
+    """
+    halls = hall_counts.shape[1]
+    gpus_sum = np.zeros(halls)
+    kw_sum = np.zeros(halls)
+    for code in coded:
+        if code < 0:
+            server, sign = ~code, -1
+        else:
+            server, sign = code, 1
+        gpus = server_gpus[server] * sign
+        per_rack[server_rack[server]] += gpus
+        hall = server_hall[server]
+        gpus_sum[hall] += gpus
+        kw_sum[hall] += gpus * kw_per_gpu[server]
+    start = 0
+    for k in range(block_ends.size):
+        sign = block_signs[k]
+        for i in range(start, block_ends[k]):
+            server = blocks[i]
+            gpus = server_gpus[server] * sign
+            per_rack[server_rack[server]] += gpus
+            hall = server_hall[server]
+            gpus_sum[hall] += gpus
+            kw_sum[hall] += gpus * kw_per_gpu[server]
+        start = block_ends[k]
+    for hall in range(halls):
+        hall_counts[gpus_row, hall] += gpus_sum[hall]
+        hall_counts[kw_row, hall] += kw_sum[hall]
+
+
+@_jit
+def best_fit_pod(ok: np.ndarray, pod_open: np.ndarray, idle_servers: np.ndarray, need: np.ndarray) -> int:
+    """The open pod of mask ``ok`` with enough idle servers and the fewest left over, or -1.
+
+    Ties go to the lowest pod index (``np.argmin``'s choice).
+    """
+    best, best_left = -1, 0
+    for pod in range(ok.size):
+        if ok[pod] and pod_open[pod]:
+            left = idle_servers[pod] - need[pod]
+            if left >= 0 and (best < 0 or left < best_left):
+                best, best_left = pod, left
+    return best
+
+
+@_jit
+def first_idle(idle: np.ndarray, start: int, stop: int, n: int) -> np.ndarray:
+    """The first ``n`` idle servers in ``[start, stop)`` (fewer if there are not so many)."""
+    out = np.empty(n, dtype=np.int64)
+    found = 0
+    for server in range(start, stop):
+        if found == n:
+            break
+        if idle[server]:
+            out[found] = server
+            found += 1
+    return out[:found]
+
+
+@_jit
+def next_idle(idle: np.ndarray, start: int, stop: int) -> int:
+    """The first idle server in ``[start, stop)``, or -1."""
+    for server in range(start, stop):
+        if idle[server]:
+            return server
+    return -1
+
+
+@_jit
+def assign_servers(
+    servers: np.ndarray,
+    owner: int,
+    job: np.ndarray,
+    slot: np.ndarray,
+    idle: np.ndarray,
+    server_pod: np.ndarray,
+    pod_idle: np.ndarray,
+    pod_pool: np.ndarray,
+    pod_gpus_per_server: np.ndarray,
+    pool_idle: np.ndarray,
+) -> None:
+    """Idle servers go to internal work ``owner``: the owner and slot arrays (a server's index in
+    ``servers``), idle flags, idle counts per pod and pool."""
+    for i, server in enumerate(servers):
+        job[server] = owner
+        slot[server] = i
+        idle[server] = False
+        pod = server_pod[server]
+        pod_idle[pod] -= 1
+        pool_idle[pod_pool[pod]] -= pod_gpus_per_server[pod]
+
+
+@_jit
+def release_servers(
+    servers: np.ndarray,
+    job: np.ndarray,
+    down: np.ndarray,
+    lease: np.ndarray,
+    idle: np.ndarray,
+    server_pod: np.ndarray,
+    pod_idle: np.ndarray,
+    pod_pool: np.ndarray,
+    pod_gpus_per_server: np.ndarray,
+    pool_idle: np.ndarray,
+) -> np.ndarray:
+    """Internal work leaves ``servers``; return those in service (no longer busy), in order.
+
+    Servers under repair stay down; servers of a lease (a spare that stood in) go back to it,
+    the rest become idle.
+    """
+    up = np.empty(servers.size, dtype=np.int64)
+    n = 0
+    for server in servers:
+        job[server] = -1
+        if down[server]:
+            continue
+        up[n] = server
+        n += 1
+        if lease[server] == -1:
+            idle[server] = True
+            pod = server_pod[server]
+            pod_idle[pod] += 1
+            pool_idle[pod_pool[pod]] += pod_gpus_per_server[pod]
+    return up[:n]
+
+
+@_jit
+def owned_by(servers: np.ndarray, job: np.ndarray, owner: int) -> np.ndarray:
+    """The servers whose internal owner is ``owner``, in order (``servers[job[servers] == owner]``)."""
+    out = np.empty(servers.size, dtype=np.int64)
+    n = 0
+    for server in servers:
+        if job[server] == owner:
+            out[n] = server
+            n += 1
+    return out[:n]
