@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.kernels import (
+    add_day_usage,
     assign_servers,
     best_fit_pod,
     first_idle,
@@ -18,6 +19,7 @@ from twin.kernels import (
     next_idle,
     owned_by,
     release_servers,
+    spare_for,
 )
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
@@ -136,3 +138,37 @@ def test_assign_then_release_restores_the_idle_counts(seed: int) -> None:
         before[2][pool[server_pod[taken[0]]]] -= gps[server_pod[taken[0]]]
     for got, want in zip((idle, pod_idle, pool_idle), before, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(SEEDS)
+def test_day_usage_rounds_as_numpy_does(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    racks = int(rng.integers(1, 50))
+    row = (rng.random(racks) * 1e7).astype(np.float32)
+    busy = rng.integers(0, 1 << 20, racks).astype(np.int64)
+    leased = rng.integers(0, 1 << 20, racks).astype(np.int64)
+    want = row.copy()
+    want += busy
+    want += leased
+    add_day_usage(row, busy, leased)
+    assert np.array_equal(row, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_a_stand_in_comes_from_the_lost_pod_first_then_the_jobs_pods_in_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    first, servers, server_pod, _, _ = _fleet(rng)
+    idle = rng.random(servers) < 0.2
+    pod_idle = np.bincount(server_pod[idle], minlength=first.size - 1).astype(np.int64)
+    job_pods = rng.permutation(first.size - 1)[: int(rng.integers(1, first.size))].astype(np.int64)
+    lost_pod = int(job_pods[0])
+    candidates = [lost_pod] + [int(p) for p in job_pods]
+    with_idle = [p for p in candidates if pod_idle[p] > 0]
+    want = (
+        int(np.flatnonzero(idle[first[with_idle[0]] : first[with_idle[0] + 1]])[0] + first[with_idle[0]])
+        if with_idle
+        else -1
+    )
+    assert spare_for(lost_pod, job_pods, idle, first, pod_idle) == want

@@ -2,7 +2,7 @@
 
 Processes exist per generator (training arrivals, failures, each inference fleet, sampling, each
 scenario event) and per lease; a training job is a small state machine whose run-phase end waits
-in a heap behind one SimPy timer, so interrupting it is a version bump rather than a process
+in a heap behind one SimPy timer, so interrupting it is a new booking rather than a process
 interrupt. Nothing is ever scheduled per GPU or per rack. Failures and repairs are in
 :mod:`twin.failure_moves`, leases' server moves in :mod:`twin.lease_moves`.
 
@@ -28,7 +28,7 @@ import simpy
 from twin.failure_moves import FailureMoves
 from twin.fleet import FREE, Fleet
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
-from twin.kernels import next_idle
+from twin.kernels import spare_for
 from twin.lease_moves import LeaseMoves
 from twin.leases import LeaseState
 from twin.placement import accepted_pods, place, slowdown
@@ -63,9 +63,9 @@ class Engine(FailureMoves, LeaseMoves):
         # Inference fleets that lost servers since they last looked (they re-check their list).
         self.inference_lost: set[int] = set()
         self._repairs: list[tuple[float, int]] = []
-        # The ends of running jobs' run phases, as (time, booking number, job, version); see _end_at.
+        # The ends of running jobs' run phases, as (time, booking number, job); see _end_at.
         # The booking number keeps ends at the same instant in the order they were booked.
-        self._ends: list[tuple[float, int, Job, int]] = []
+        self._ends: list[tuple[float, int, Job]] = []
         self._bookings = itertools.count()
         self._ends_armed = math.inf  # when the next wake-up for ends fires
         self._end_wakeups: set[float] = set()
@@ -251,17 +251,41 @@ class Engine(FailureMoves, LeaseMoves):
         self._end_at(job, job.run_wall_hours())
 
     def _end_at(self, job: Job, delay: float) -> None:
-        """Book the end of the job's run phase ``delay`` hours from now.
+        """Book the end of the job's run phase ``delay`` hours from now; it replaces any earlier booking.
 
         Ends wait in a heap of their own, woken by one SimPy timer at the earliest. A failure that
-        restarts a job books a new end and leaves the old one stale; on a 100k-GPU job that happens
-        every half hour. A stale end costs one heap pop here, where a SimPy timer of its own
-        would cost an event, and a new timer is needed only when the new end comes first.
+        restarts a job books a new, later end; on a 100k-GPU job that happens every half hour. The
+        new end goes into the heap only if the job has no entry there already that comes first
+        (its *anchor*): when the anchor comes up, it is found stale and puts the job's current
+        end in its place. So a job restarted a thousand times between two anchors costs one heap
+        entry, not a thousand, and a new timer is needed only when the new end comes first. Ends
+        keep their (time, booking number) keys, so they come up in the same order either way.
         """
         when = self.env.now + max(0.0, delay)
-        heapq.heappush(self._ends, (when, next(self._bookings), job, job.version))
+        job.end_due, job.end_booking = when, next(self._bookings)
+        if job.anchor_at <= when:
+            return
+        self._push_end(job)
         if when < self._ends_armed and not self._ending:
             self._arm_ends(when)
+
+    def _push_end(self, job: Job) -> None:
+        heapq.heappush(self._ends, (job.end_due, job.end_booking, job))
+        job.anchor_at, job.anchor_booking = job.end_due, job.end_booking
+
+    def _pop_end(self) -> Job | None:
+        """Take the first entry off the heap: its job if it is the job's current end, else None
+        (a stale anchor puts the job's current end in the heap instead)."""
+        _, booking, job = heapq.heappop(self._ends)
+        if booking == job.anchor_booking:
+            job.anchor_at, job.anchor_booking = math.inf, -1
+        if job.status != RUNNING:
+            return None
+        if booking == job.end_booking:
+            return job
+        if job.anchor_booking < 0:
+            self._push_end(job)
+        return None
 
     def _arm_ends(self, when: float) -> None:
         self._ends_armed = when
@@ -276,18 +300,18 @@ class Engine(FailureMoves, LeaseMoves):
         ends = self._ends
         self._ending = True
         while ends and ends[0][0] <= when:
-            _, _, job, version = heapq.heappop(ends)
-            self._phase_done(job, version)
-        while ends and ends[0][2].version != ends[0][3]:
-            heapq.heappop(ends)  # stale: never worth a wake-up
+            job = self._pop_end()
+            if job is not None:
+                self._phase_done(job)
+        while ends and (ends[0][2].status != RUNNING or ends[0][1] != ends[0][2].end_booking):
+            self._pop_end()  # stale: never worth a wake-up
         self._ending = False
         self._ends_armed = math.inf
         if ends:
             self._arm_ends(ends[0][0])
 
-    def _phase_done(self, job: Job, version: int) -> None:
-        if version != job.version or job.status != RUNNING:
-            return
+    def _phase_done(self, job: Job) -> None:
+        job.end_booking = -1
         job.account_until(self.env.now, failed=False)
         job.remaining = 0.0
         job.status, job.end, job.phase = DONE, self.env.now, ""
@@ -301,7 +325,6 @@ class Engine(FailureMoves, LeaseMoves):
         if job.status != RUNNING or speed == job.speed:
             return
         now = self.env.now
-        job.version += 1
         if not math.isnan(job.restart_from) and now < job.phase_start:  # still restarting
             job.speed = speed
             self._end_at(job, job.phase_start - now + job.run_wall_hours())
@@ -326,10 +349,7 @@ class Engine(FailureMoves, LeaseMoves):
             self._begin_restart(job)
             return
         if lost is not None:
-            spare = self._idle_in_pod(int(f.server_pod[lost]))
-            if spare < 0:  # its own pod is full: another pod the job already uses
-                pods = job.pods[f.pod_idle_servers[job.pods] > 0]
-                spare = self._idle_in_pod(int(pods[0])) if pods.size else -1
+            spare = spare_for(f.server_pod_l[lost], job.pods, f.idle, f.pod_first_server, f.pod_idle_servers)
             if spare >= 0:
                 f.assign_one(spare, job.id)
                 pos = int(f.slot[lost])  # O(1) patch, however big the job
@@ -352,12 +372,12 @@ class Engine(FailureMoves, LeaseMoves):
     def _cut(self, job: Job) -> bool:
         """End a running job's phase now (work since its last checkpoint is lost); False if not running.
 
-        Bumping the version makes the phase's pending timer stale.
+        The phase's booked end goes stale: the caller books a new one, or the job stops running.
         """
         if job.status != RUNNING:
             return False
         job.account_until(self.env.now, failed=True)
-        job.version += 1
+        job.end_booking = -1
         return True
 
     def preempt(self, job: Job, reason: str) -> None:
@@ -376,13 +396,6 @@ class Engine(FailureMoves, LeaseMoves):
         self.note(job.site, "job_requeued", f"job {job.id}", reason)
         self._enqueue(job)
         self._dirty = True
-
-    def _idle_in_pod(self, pod: int) -> int:
-        """An idle server of ``pod``, or -1."""
-        f = self.fleet
-        if f.pod_idle_servers[pod] <= 0:
-            return -1
-        return next_idle(f.idle, f.pod_first_server_l[pod], f.pod_first_server_l[pod + 1])
 
     def _replacements(self, job: Job, alive: np.ndarray, missing: int) -> np.ndarray | None:
         f = self.fleet

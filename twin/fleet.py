@@ -103,7 +103,7 @@ class Fleet:
         self._need_cache: dict[int, np.ndarray] = {}
         self.pod_pool_key = self.pod_site.astype(np.int64) * 64 + self.pod_gpu_type
         # Python-list mirrors for the one-server moves of the failure path (no numpy scalars).
-        self._pod_l = self.server_pod.tolist()
+        self.server_pod_l = self.server_pod.tolist()
         self._pod_pool_l = self.pod_pool_key.tolist()
         self._pod_gps_l = self.pod_gpus_per_server.tolist()
         self.pod_first_server_l = self.pod_first_server.tolist()
@@ -159,7 +159,7 @@ class Fleet:
         """Servers become idle (delta 1) or stop being idle (-1): flags and pod/pool counts."""
         self.idle[servers] = delta > 0
         if isinstance(servers, int):
-            self._idle_add1(self._pod_l[servers], delta)
+            self._idle_add1(self.server_pod_l[servers], delta)
         else:
             self._idle_add(self.server_pod[servers], delta)
 

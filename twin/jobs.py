@@ -50,7 +50,12 @@ class Job:
     phase: str = ""  # "run" while RUNNING
     phase_start: float = 0.0  # when computing (re)starts; after a restart it is restart_from + overhead
     restart_from: float = math.nan  # start of the restart overhead before this run, if any
-    version: int = 0  # bumps on every interruption; stale timers compare it
+    # The booked end of the run phase (see Engine._end_at): its time and booking number (-1: none),
+    # and the job's first entry in the engine's heap of ends (inf, -1: none).
+    end_due: float = math.nan
+    end_booking: int = -1
+    anchor_at: float = math.inf
+    anchor_booking: int = -1
     first_start: float = math.nan
     queued_since: float = 0.0
     queue_wait: float = 0.0

@@ -177,3 +177,28 @@ def owned_by(servers: np.ndarray, job: np.ndarray, owner: int) -> np.ndarray:
             out[n] = server
             n += 1
     return out[:n]
+
+
+@_jit
+def add_day_usage(row: np.ndarray, busy: np.ndarray, leased: np.ndarray) -> None:
+    """``row += busy; row += leased`` for a float32 day row of the rack x day matrix, in one pass.
+
+    Each addition is done in float64 and rounded to float32, as numpy's mixed-type ``+=`` does.
+    """
+    for rack in range(row.size):
+        value = np.float32(np.float64(row[rack]) + np.float64(busy[rack]))
+        row[rack] = np.float32(np.float64(value) + np.float64(leased[rack]))
+
+
+@_jit
+def spare_for(
+    lost_pod: int, job_pods: np.ndarray, idle: np.ndarray, pod_first: np.ndarray, pod_idle: np.ndarray
+) -> int:
+    """An idle server to stand in for a job's server lost in ``lost_pod``: in that pod, else in
+    the first of the job's pods that has one; -1 if none has."""
+    if pod_idle[lost_pod] > 0:
+        return next_idle(idle, pod_first[lost_pod], pod_first[lost_pod + 1])
+    for pod in job_pods:
+        if pod_idle[pod] > 0:
+            return next_idle(idle, pod_first[pod], pod_first[pod + 1])
+    return -1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.fleet import Fleet
+from twin.kernels import add_day_usage
 
 HALL_METRICS = ("installed_gpus", "busy_gpus", "leased_gpus", "failed_gpus", "it_kw")
 SITE_METRICS = (*HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus", "queued_any_site_gpus")
@@ -106,8 +107,7 @@ class Recorder:
         if day < self.days:
             row = self._day_rack[day]
             if self.weights[i] == self.step:
-                row += f.rack_busy_gpus
-                row += f.rack_leased_gpus
+                add_day_usage(row, f.rack_busy_gpus, f.rack_leased_gpus)
             else:
                 row += (f.rack_busy_gpus + f.rack_leased_gpus) * (self.weights[i] / self.step)
         if self.tenant_healthy is not None and engine.leases:
