@@ -19,6 +19,7 @@ from twin.kernels import (
     next_idle,
     owned_by,
     release_servers,
+    repair_unleased,
     spare_for,
 )
 
@@ -172,3 +173,38 @@ def test_a_stand_in_comes_from_the_lost_pod_first_then_the_jobs_pods_in_order(se
         else -1
     )
     assert spare_for(lost_pod, job_pods, idle, first, pod_idle) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_repairs_stop_at_a_leased_server_and_skip_those_not_due(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    first, servers, server_pod, gps, pool = _fleet(rng)
+    down = rng.random(servers) < 0.5
+    down_until = np.where(down, rng.choice([1.0, 2.0], servers), 0.0)
+    lease = np.where(rng.random(servers) < 0.15, 0, -1).astype(np.int32)
+    idle = ~down & (lease == -1)
+    pod_idle = np.bincount(server_pod[idle], minlength=first.size - 1).astype(np.int64)
+    pool_idle = np.bincount(pool, weights=pod_idle * gps, minlength=3).astype(np.int64)
+    due = rng.integers(0, servers, int(rng.integers(0, 20))).astype(np.int64)  # repeats happen too
+
+    # The loop it replaced: one server at a time, stopping at a due server of a lease.
+    want_down, want_idle, want_repaired, stop = down.copy(), idle.copy(), [], due.size
+    for k, server in enumerate(due.tolist()):
+        if not want_down[server] or down_until[server] > 1.0 + 1e-9:
+            continue
+        if lease[server] != -1:
+            stop = k
+            break
+        want_down[server], want_idle[server] = False, True
+        want_repaired.append(server)
+
+    repaired = np.empty(due.size, dtype=np.int64)
+    got_stop, n = repair_unleased(
+        due, 0, 1.0, down, down_until, lease, idle, server_pod, pod_idle, pool, gps, pool_idle, repaired
+    )
+    assert (got_stop, repaired[:n].tolist()) == (stop, want_repaired)
+    np.testing.assert_array_equal(down, want_down)
+    np.testing.assert_array_equal(idle, want_idle)
+    np.testing.assert_array_equal(pod_idle, np.bincount(server_pod[idle], minlength=first.size - 1))
+    np.testing.assert_array_equal(pool_idle, np.bincount(pool, weights=pod_idle * gps, minlength=3))

@@ -134,9 +134,14 @@ class FailureMoves:
     def _repairs_due(self, slot: float) -> None:
         self._repair_slots.discard(slot)
         now = self.env.now
+        due = []
         while self._repairs and self._repairs[0][0] <= now + 1e-9:
-            _, server = heapq.heappop(self._repairs)
-            self.repair(server, schedule=False)
+            due.append(heapq.heappop(self._repairs)[1])
+        servers = np.array(due, dtype=np.int64)
+        k = self.fleet.repair_due(servers, 0, now)
+        while k < servers.size:  # a lease's server: the lease decides where it goes
+            self.repair(int(servers[k]), schedule=False)
+            k = self.fleet.repair_due(servers, k + 1, now)
         self._dirty = True
         self.schedule()
 

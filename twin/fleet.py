@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.campus import Campus
-from twin.kernels import assign_servers, fold_moves, release_servers
+from twin.kernels import assign_servers, fold_moves, release_servers, repair_unleased
 
 FREE = -1
 SMALL = 8  # moves of up to this many servers go one by one (cheaper than vector overheads)
@@ -340,4 +340,12 @@ class Fleet:
             self._idle_set(server, 1)
         return lease
 
-    # -- views ---------------------------------------------------------------------------------
+    def repair_due(self, servers: np.ndarray, start: int, now: float) -> int:
+        """Repair servers due ``now`` from ``servers[start]`` on, in order, up to the first one of a
+        lease; return its index (``servers.size`` if none)."""
+        repaired = np.empty(servers.size - start, dtype=np.int64)
+        stop, n = repair_unleased(servers, start, now, self.down, self.down_until, self.lease, self.idle,
+                                  self.server_pod, self.pod_idle_servers, self.pod_pool_key,
+                                  self.pod_gpus_per_server, self.pool_idle_gpus, repaired)  # fmt: skip
+        self._failed_moves.extend((~repaired[:n]).tolist())
+        return stop

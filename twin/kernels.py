@@ -202,3 +202,42 @@ def spare_for(
         if pod_idle[pod] > 0:
             return next_idle(idle, pod_first[pod], pod_first[pod + 1])
     return -1
+
+
+@_jit
+def repair_unleased(
+    servers: np.ndarray,
+    start: int,
+    now: float,
+    down: np.ndarray,
+    down_until: np.ndarray,
+    lease: np.ndarray,
+    idle: np.ndarray,
+    server_pod: np.ndarray,
+    pod_idle: np.ndarray,
+    pod_pool: np.ndarray,
+    pod_gpus_per_server: np.ndarray,
+    pool_idle: np.ndarray,
+    repaired: np.ndarray,
+) -> tuple[int, int]:
+    """Bring back, in order from ``servers[start]``, each server whose repair is due ``now``.
+
+    A repaired server becomes idle. Stops at the first due server that belongs to a lease (its
+    return is the lease's business) and returns its index (``servers.size`` if none) and how many
+    servers it repaired, written to the start of ``repaired``.
+    """
+    n = 0
+    for k in range(start, servers.size):
+        server = servers[k]
+        if not down[server] or down_until[server] > now + 1e-9:
+            continue  # repaired already, or failed again meanwhile and due later
+        if lease[server] != -1:
+            return k, n
+        down[server] = False
+        idle[server] = True
+        pod = server_pod[server]
+        pod_idle[pod] += 1
+        pool_idle[pod_pool[pod]] += pod_gpus_per_server[pod]
+        repaired[n] = server
+        n += 1
+    return servers.size, n
