@@ -86,7 +86,14 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
             os._exit(0)
 
 
-def _warm() -> bool:
+def _warm(scenario: str | None) -> bool:
+    """Import the twin and run a day of a small scenario, so the twin's compiled loops are built
+    (once per machine, ~3 s) or loaded from their cache before anyone's first run needs them."""
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    if scenario and Path(scenario).is_file():
+        simulate(load_scenario(scenario, {"days": 1}))
     return True
 
 
@@ -228,9 +235,10 @@ class RunPool:
         self._memory_cache = memory_cache
         self.cache_dir = cache_dir
 
-    def warm(self) -> cf.Future:
-        """Start the workers now (they import the twin), so the first what-if is not slow."""
-        return self._executor.submit(_warm)
+    def warm(self, scenario: Path | None = None) -> cf.Future:
+        """Start the workers now (they import the twin and run a day of ``scenario``), so the
+        first what-if is not slow."""
+        return self._executor.submit(_warm, str(scenario) if scenario else None)
 
     def shutdown(self) -> None:
         for handle in list(self._running.values()):

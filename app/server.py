@@ -74,7 +74,7 @@ def serve(
     pn.config.inline = False
     hv.extension("bokeh", logo=False)
     pool = RunPool(workers=workers, cache_dir=Path(data_dir) / "cache" if cache else None)
-    pool.warm()
+    pool.warm(SAMPLE_SITES / "scenarios" / "demo_baseline.yaml")
     threading.Thread(target=warm_rasterize, name="warm-datashader", daemon=True).start()
     context = ConsoleContext(folder, pool, library, store)
     routes = {"/": lambda: build_page(context, "whatif")}

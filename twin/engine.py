@@ -84,6 +84,7 @@ class Engine(FailureMoves, LeaseMoves):
         self._masks: dict[tuple, tuple[np.ndarray, list[int]]] = {}
         self._job_pools: dict[int, tuple[np.ndarray, list[int]]] = {}
         self._outside_cache: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
+        self._largest: dict[int, int] = {}  # see _largest_pool
         # Queued GPUs by the one site a job asks for (-1: jobs that accept several sites).
         self.queued_gpus: dict[int, int] = {}
         # Queued GPUs per (site, GPU type) pool a job accepts (a job counts in each of its pools).
@@ -122,7 +123,7 @@ class Engine(FailureMoves, LeaseMoves):
     def submit(self, job: Job) -> None:
         job.submit = job.queued_since = self.env.now
         self.jobs.append(job)
-        if job.gpus > max((self._pool_gpus.get(p, 0) for p in self.accepted(job)[1]), default=0):
+        if job.gpus > self._largest_pool(job):
             job.status = REJECTED
             job.reason = "larger than any site's pool of the GPU types it accepts"
             self.note(-1, "job_rejected", f"job {job.id}", f"{job.gpus} GPUs: {job.reason}")
@@ -198,6 +199,14 @@ class Engine(FailureMoves, LeaseMoves):
             for pool in self.accepted(job)[1]:
                 if job.gpus < self._min_waiting.get(pool, 1 << 62):
                     self._min_waiting[pool] = job.gpus
+
+    def _largest_pool(self, job: Job) -> int:
+        """GPUs installed in the largest pool the job accepts (cached per accepted-pods mask)."""
+        ok, pools = self.accepted(job)
+        largest = self._largest.get(id(ok))
+        if largest is None:
+            largest = self._largest[id(ok)] = max((self._pool_gpus.get(p, 0) for p in pools), default=0)
+        return largest
 
     def _outside(self, ok: np.ndarray, pools: list[int], pool: int) -> tuple[np.ndarray, list[int]]:
         """A job's pod mask and pools without ``pool`` (reserved by a draining job), cached.

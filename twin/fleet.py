@@ -107,6 +107,8 @@ class Fleet:
         self._pod_pool_l = self.pod_pool_key.tolist()
         self._pod_gps_l = self.pod_gpus_per_server.tolist()
         self.pod_first_server_l = self.pod_first_server.tolist()
+        self.pod_site_l = self.pod_site.tolist()
+        self.pod_gpu_type_l = self.pod_gpu_type.tolist()
         self.pool_idle_gpus = np.bincount(
             self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
         ).astype(np.int64)

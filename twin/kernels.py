@@ -101,6 +101,22 @@ def first_idle(idle: np.ndarray, start: int, stop: int, n: int) -> np.ndarray:
 
 
 @_jit
+def place_in_one_pod(
+    ok: np.ndarray,
+    pod_open: np.ndarray,
+    idle_servers: np.ndarray,
+    need: np.ndarray,
+    pod_first: np.ndarray,
+    idle: np.ndarray,
+) -> np.ndarray:
+    """The first idle servers of the best-fitting pod (:func:`best_fit_pod`); empty if none fits."""
+    pod = best_fit_pod(ok, pod_open, idle_servers, need)
+    if pod < 0:
+        return np.empty(0, dtype=np.int64)
+    return first_idle(idle, pod_first[pod], pod_first[pod + 1], need[pod])
+
+
+@_jit
 def next_idle(idle: np.ndarray, start: int, stop: int) -> int:
     """The first idle server in ``[start, stop)``, or -1."""
     for server in range(start, stop):

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from twin.fleet import Fleet
-from twin.kernels import best_fit_pod, first_idle
+from twin.kernels import place_in_one_pod
 
 
 class Placement(NamedTuple):
@@ -65,13 +65,12 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
     """Find servers for a gang of ``gpus`` GPUs in the pods of mask ``ok``, or None if it cannot start now."""
     need = fleet.servers_needed(gpus)  # per pod, by its server size
     # 1. one pod, best fit
-    pod = best_fit_pod(ok, fleet.pod_open, fleet.pod_idle_servers, need)
-    if pod >= 0:
-        sl = fleet.pod_servers(pod)
-        servers = first_idle(fleet.idle, sl.start, sl.stop, int(need[pod]))
-        return Placement(
-            servers, np.array([pod]), 1.0, int(fleet.pod_site[pod]), int(fleet.pod_gpu_type[pod])
-        )
+    servers = place_in_one_pod(
+        ok, fleet.pod_open, fleet.pod_idle_servers, need, fleet.pod_first_server, fleet.idle
+    )
+    if servers.size:
+        pod = fleet.server_pod_l[servers[0]]
+        return Placement(servers, np.array([pod]), 1.0, fleet.pod_site_l[pod], fleet.pod_gpu_type_l[pod])
     ok = ok & fleet.pod_open
     # 2./3. one building, else one site, per (site, GPU type) pool
     idle = np.where(ok, fleet.pod_idle_servers, 0)
