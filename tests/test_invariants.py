@@ -64,6 +64,12 @@ def check_engine(engine) -> None:
     assert np.array_equal(f.rack_busy_gpus, per_rack(up & (f.job != FREE))), "rack_busy_gpus drifted"
     assert np.array_equal(f.rack_leased_gpus, per_rack(up & (f.lease != FREE))), "rack_leased_gpus drifted"
     assert np.array_equal(f.rack_failed_gpus, per_rack(f.down)), "rack_failed_gpus drifted"
+    leased_by_pool = np.bincount(
+        f.pod_pool_key[f.server_pod],
+        weights=gpus * (up & (f.lease != FREE)),
+        minlength=f.pool_leased_gpus.size,
+    )
+    assert np.array_equal(f.pool_leased_gpus, leased_by_pool), "pool_leased_gpus drifted"
     idle = up & (f.job == FREE) & (f.lease == FREE)
     assert np.array_equal(f.idle, idle), "idle flags drifted"
     recount = np.bincount(f.server_pod, weights=idle, minlength=f.pods)

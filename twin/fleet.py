@@ -112,6 +112,7 @@ class Fleet:
         self.pool_idle_gpus = np.bincount(
             self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
         ).astype(np.int64)
+        self.pool_leased_gpus = np.zeros(self.pool_idle_gpus.size, dtype=np.int64)  # healthy leased GPUs
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -250,6 +251,7 @@ class Fleet:
         gpus = self.server_gpus[servers] * sign
         if isinstance(servers, (int, np.integer)):
             self.rack_leased_gpus[self.server_rack[servers]] += gpus
+            self.pool_leased_gpus[self._pod_pool_l[self.server_pod_l[servers]]] += gpus
             self.rack_tenant_busy_gpus[self.server_rack[servers]] += gpus * util
             hall = self.server_hall[servers]
             self._hall_counts[1, hall] += gpus
@@ -258,6 +260,7 @@ class Fleet:
             return
         racks, halls = self.server_rack[servers], self.server_hall[servers]
         np.add.at(self.rack_leased_gpus, racks, gpus)
+        np.add.at(self.pool_leased_gpus, self.pod_pool_key[self.server_pod[servers]], gpus)
         np.add.at(self.rack_tenant_busy_gpus, racks, gpus * util)
         n = self._hall_counts.shape[1]
         self._hall_counts[1] += np.bincount(halls, weights=gpus, minlength=n)

@@ -41,8 +41,6 @@ class Recorder:
         self._hall_to_site = np.zeros((halls, sites))
         self._hall_to_site[np.arange(halls), fleet.hall_site] = 1.0
         self._hall_idle_kw = np.bincount(fleet.rack_hall, weights=fleet.rack_idle_kw, minlength=halls)
-        self._rack_pool = fleet.pod_pool_key[fleet.rack_pod]
-        self._pools = int(fleet.pod_pool_key.max()) + 1
         self.taken = 0
         self.plant = None  # twin.plant.Plant when physics is on: it balances and records each sample
 
@@ -66,7 +64,7 @@ class Recorder:
         out = np.zeros(sites)
         if not engine.leases or not engine.queued_by_pool or queued_total <= 0:
             return out
-        leased = np.bincount(self._rack_pool, weights=self.fleet.rack_leased_gpus, minlength=self._pools)
+        leased = self.fleet.pool_leased_gpus
         for pool, gpus in engine.queued_by_pool.items():
             if gpus > 0 and leased[pool] > 0:
                 out[pool // 64] += min(gpus, leased[pool])
