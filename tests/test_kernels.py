@@ -36,6 +36,12 @@ def _fleet(rng: np.random.Generator, pods: int = 12):
     return first, servers, server_pod, gps, pool
 
 
+def _idle_counts(idle: np.ndarray, server_pod: np.ndarray, pool: np.ndarray, gps: np.ndarray):
+    """A recount of idle servers per pod and idle GPUs per pool (3 pools)."""
+    pod_idle = np.bincount(server_pod[idle], minlength=pool.size).astype(np.int64)
+    return pod_idle, np.bincount(pool, weights=pod_idle * gps, minlength=3).astype(np.int64)
+
+
 @settings(max_examples=60, deadline=None)
 @given(SEEDS)
 def test_best_fit_pod_is_the_argmin_over_fitting_open_pods(seed: int) -> None:
@@ -116,21 +122,21 @@ def test_assign_then_release_restores_the_idle_counts(seed: int) -> None:
     lease = np.full(servers, -1, dtype=np.int32)
     job = np.full(servers, -1, dtype=np.int64)
     slot = np.zeros(servers, dtype=np.int64)
-    pod_idle = np.bincount(server_pod[idle], minlength=first.size - 1).astype(np.int64)
-    pool_idle = np.bincount(pool, weights=pod_idle * gps, minlength=3).astype(np.int64)
+    pod_idle, pool_idle = _idle_counts(idle, server_pod, pool, gps)
     before = (idle.copy(), pod_idle.copy(), pool_idle.copy())
 
     taken = np.flatnonzero(idle)[: int(rng.integers(0, idle.sum() + 1))]
-    assign_servers(taken, 7, job, slot, idle, server_pod, pod_idle, pool, gps, pool_idle)
+    book = (idle, server_pod, pod_idle, pool, gps, pool_idle)
+    assign_servers(taken, 7, job, slot, book)
     assert (job[taken] == 7).all() and not idle[taken].any()
     np.testing.assert_array_equal(slot[taken], np.arange(taken.size))
-    np.testing.assert_array_equal(pod_idle, np.bincount(server_pod[idle], minlength=first.size - 1))
-    np.testing.assert_array_equal(pool_idle, np.bincount(pool, weights=pod_idle * gps, minlength=3))
+    for got, want in zip((pod_idle, pool_idle), _idle_counts(idle, server_pod, pool, gps), strict=True):
+        np.testing.assert_array_equal(got, want)
 
     # One of them fails meanwhile: it is not given back as idle, nor counted as leaving busy work.
     if taken.size:
         down[taken[0]] = True
-    up = release_servers(taken, job, down, lease, idle, server_pod, pod_idle, pool, gps, pool_idle)
+    up = release_servers(taken, job, down, lease, book)
     np.testing.assert_array_equal(up, taken[~down[taken]])
     assert (job[taken] == -1).all()
     if taken.size:
@@ -184,8 +190,7 @@ def test_repairs_stop_at_a_leased_server_and_skip_those_not_due(seed: int) -> No
     down_until = np.where(down, rng.choice([1.0, 2.0], servers), 0.0)
     lease = np.where(rng.random(servers) < 0.15, 0, -1).astype(np.int32)
     idle = ~down & (lease == -1)
-    pod_idle = np.bincount(server_pod[idle], minlength=first.size - 1).astype(np.int64)
-    pool_idle = np.bincount(pool, weights=pod_idle * gps, minlength=3).astype(np.int64)
+    pod_idle, pool_idle = _idle_counts(idle, server_pod, pool, gps)
     due = rng.integers(0, servers, int(rng.integers(0, 20))).astype(np.int64)  # repeats happen too
 
     # The loop it replaced: one server at a time, stopping at a due server of a lease.
@@ -201,10 +206,10 @@ def test_repairs_stop_at_a_leased_server_and_skip_those_not_due(seed: int) -> No
 
     repaired = np.empty(due.size, dtype=np.int64)
     got_stop, n = repair_unleased(
-        due, 0, 1.0, down, down_until, lease, idle, server_pod, pod_idle, pool, gps, pool_idle, repaired
+        due, 0, 1.0, down, down_until, lease, (idle, server_pod, pod_idle, pool, gps, pool_idle), repaired
     )
     assert (got_stop, repaired[:n].tolist()) == (stop, want_repaired)
     np.testing.assert_array_equal(down, want_down)
     np.testing.assert_array_equal(idle, want_idle)
-    np.testing.assert_array_equal(pod_idle, np.bincount(server_pod[idle], minlength=first.size - 1))
-    np.testing.assert_array_equal(pool_idle, np.bincount(pool, weights=pod_idle * gps, minlength=3))
+    for got, want in zip((pod_idle, pool_idle), _idle_counts(idle, server_pod, pool, gps), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -113,6 +113,12 @@ class Fleet:
             self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
         ).astype(np.int64)
         self.pool_leased_gpus = np.zeros(self.pool_idle_gpus.size, dtype=np.int64)  # healthy leased GPUs
+        # What a change of a server's idle flag touches, for the compiled moves (twin.kernels): the
+        # same arrays, changed in place, never rebound.
+        self.idle_book = (
+            self.idle, self.server_pod, self.pod_idle_servers, self.pod_pool_key, self.pod_gpus_per_server,
+            self.pool_idle_gpus,
+        )  # fmt: skip
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -275,8 +281,7 @@ class Fleet:
     def assign_internal(self, servers: np.ndarray, owner: int) -> None:
         """Give idle servers to internal work (a training job id, or an inference owner); each
         server's ``slot`` becomes its index in ``servers``."""
-        assign_servers(servers, owner, self.job, self.slot, self.idle, self.server_pod, self.pod_idle_servers,
-                       self.pod_pool_key, self.pod_gpus_per_server, self.pool_idle_gpus)  # fmt: skip
+        assign_servers(servers, owner, self.job, self.slot, self.idle_book)
         self._busy_many(servers, 1)
 
     def assign_one(self, server: int, owner: int) -> None:
@@ -287,9 +292,7 @@ class Fleet:
 
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
-        up = release_servers(servers, self.job, self.down, self.lease, self.idle, self.server_pod,
-                             self.pod_idle_servers, self.pod_pool_key, self.pod_gpus_per_server,
-                             self.pool_idle_gpus)  # fmt: skip
+        up = release_servers(servers, self.job, self.down, self.lease, self.idle_book)
         self._busy_many(up, -1)
 
     def assign_lease(self, servers: np.ndarray, lease: int) -> None:
@@ -349,8 +352,8 @@ class Fleet:
         """Repair servers due ``now`` from ``servers[start]`` on, in order, up to the first one of a
         lease; return its index (``servers.size`` if none)."""
         repaired = np.empty(servers.size - start, dtype=np.int64)
-        stop, n = repair_unleased(servers, start, now, self.down, self.down_until, self.lease, self.idle,
-                                  self.server_pod, self.pod_idle_servers, self.pod_pool_key,
-                                  self.pod_gpus_per_server, self.pool_idle_gpus, repaired)  # fmt: skip
+        stop, n = repair_unleased(
+            servers, start, now, self.down, self.down_until, self.lease, self.idle_book, repaired
+        )
         self._failed_moves.extend((~repaired[:n]).tolist())
         return stop

@@ -126,27 +126,39 @@ def next_idle(idle: np.ndarray, start: int, stop: int) -> int:
 
 
 @_jit
+def _set_idle(
+    server: int,
+    now_idle: bool,
+    book: tuple,
+) -> None:
+    """A server becomes idle or stops being idle: its flag, and the idle counts of its pod and pool.
+
+    ``book`` is the fleet's idle book (``Fleet.idle_book``): the idle flag per server, the pod
+    of each server, idle servers per pod, the pool of each pod, GPUs per server of each pod,
+    idle GPUs per pool.
+    """
+    idle, server_pod, pod_idle, pod_pool, pod_gpus_per_server, pool_idle = book
+    idle[server] = now_idle
+    pod = server_pod[server]
+    step = 1 if now_idle else -1
+    pod_idle[pod] += step
+    pool_idle[pod_pool[pod]] += step * pod_gpus_per_server[pod]
+
+
+@_jit
 def assign_servers(
     servers: np.ndarray,
     owner: int,
     job: np.ndarray,
     slot: np.ndarray,
-    idle: np.ndarray,
-    server_pod: np.ndarray,
-    pod_idle: np.ndarray,
-    pod_pool: np.ndarray,
-    pod_gpus_per_server: np.ndarray,
-    pool_idle: np.ndarray,
+    book: tuple,
 ) -> None:
     """Idle servers go to internal work ``owner``: the owner and slot arrays (a server's index in
     ``servers``), idle flags, idle counts per pod and pool."""
     for i, server in enumerate(servers):
         job[server] = owner
         slot[server] = i
-        idle[server] = False
-        pod = server_pod[server]
-        pod_idle[pod] -= 1
-        pool_idle[pod_pool[pod]] -= pod_gpus_per_server[pod]
+        _set_idle(server, False, book)
 
 
 @_jit
@@ -155,12 +167,7 @@ def release_servers(
     job: np.ndarray,
     down: np.ndarray,
     lease: np.ndarray,
-    idle: np.ndarray,
-    server_pod: np.ndarray,
-    pod_idle: np.ndarray,
-    pod_pool: np.ndarray,
-    pod_gpus_per_server: np.ndarray,
-    pool_idle: np.ndarray,
+    book: tuple,
 ) -> np.ndarray:
     """Internal work leaves ``servers``; return those in service (no longer busy), in order.
 
@@ -176,10 +183,7 @@ def release_servers(
         up[n] = server
         n += 1
         if lease[server] == -1:
-            idle[server] = True
-            pod = server_pod[server]
-            pod_idle[pod] += 1
-            pool_idle[pod_pool[pod]] += pod_gpus_per_server[pod]
+            _set_idle(server, True, book)
     return up[:n]
 
 
@@ -228,12 +232,7 @@ def repair_unleased(
     down: np.ndarray,
     down_until: np.ndarray,
     lease: np.ndarray,
-    idle: np.ndarray,
-    server_pod: np.ndarray,
-    pod_idle: np.ndarray,
-    pod_pool: np.ndarray,
-    pod_gpus_per_server: np.ndarray,
-    pool_idle: np.ndarray,
+    book: tuple,
     repaired: np.ndarray,
 ) -> tuple[int, int]:
     """Bring back, in order from ``servers[start]``, each server whose repair is due ``now``.
@@ -250,10 +249,7 @@ def repair_unleased(
         if lease[server] != -1:
             return k, n
         down[server] = False
-        idle[server] = True
-        pod = server_pod[server]
-        pod_idle[pod] += 1
-        pool_idle[pod_pool[pod]] += pod_gpus_per_server[pod]
+        _set_idle(server, True, book)
         repaired[n] = server
         n += 1
     return servers.size, n
