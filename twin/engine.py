@@ -4,7 +4,8 @@ Processes exist per generator (training arrivals, failures, each inference fleet
 scenario event) and per lease; a training job is a small state machine whose run-phase end waits
 in a heap behind one SimPy timer, so interrupting it is a new booking rather than a process
 interrupt. Nothing is ever scheduled per GPU or per rack. Failures and repairs are in
-:mod:`twin.failure_moves`, leases' server moves in :mod:`twin.lease_moves`.
+:mod:`twin.failure_moves`, leases' server moves in :mod:`twin.lease_moves`, and the heap of
+run-phase ends in :mod:`twin.job_ends`.
 
 Scheduling is priority then first-come, with backfill: a job that fits may start ahead of a
 bigger one that does not. Once the head of the queue has waited ``DRAIN_AFTER_HOURS`` it reserves
@@ -17,8 +18,6 @@ once: otherwise small jobs would backfill into the servers it just gave back.
 from __future__ import annotations
 
 import bisect
-import heapq
-import itertools
 import math
 from collections.abc import Callable
 
@@ -27,6 +26,7 @@ import simpy
 
 from twin.failure_moves import FailureMoves
 from twin.fleet import FREE, Fleet
+from twin.job_ends import JobEnds
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
 from twin.kernels import spare_for
 from twin.lease_moves import LeaseMoves
@@ -37,7 +37,7 @@ DRAIN_AFTER_HOURS = 24.0
 MAX_BACKFILL_SCAN = 256
 
 
-class Engine(FailureMoves, LeaseMoves):
+class Engine(JobEnds, FailureMoves, LeaseMoves):
     """Holds the environment, the fleet and every job and lease of one run."""
 
     def __init__(
@@ -63,13 +63,7 @@ class Engine(FailureMoves, LeaseMoves):
         # Inference fleets that lost servers since they last looked (they re-check their list).
         self.inference_lost: set[int] = set()
         self._repairs: list[tuple[float, int]] = []
-        # The ends of running jobs' run phases, as (time, booking number, job); see _end_at.
-        # The booking number keeps ends at the same instant in the order they were booked.
-        self._ends: list[tuple[float, int, Job]] = []
-        self._bookings = itertools.count()
-        self._ends_armed = math.inf  # when the next wake-up for ends fires
-        self._end_wakeups: set[float] = set()
-        self._ending = False
+        self._init_ends()
         self._room: dict[int, int] | None = None  # see _unleased_gpus
         self._repair_slots: set[float] = set()
         self.failures = 0
@@ -258,66 +252,6 @@ class Engine(FailureMoves, LeaseMoves):
     def _begin_run(self, job: Job) -> None:
         job.phase, job.phase_start = "run", self.env.now
         self._end_at(job, job.run_wall_hours())
-
-    def _end_at(self, job: Job, delay: float) -> None:
-        """Book the end of the job's run phase ``delay`` hours from now; it replaces any earlier booking.
-
-        Ends wait in a heap of their own, woken by one SimPy timer at the earliest. A failure that
-        restarts a job books a new, later end; on a 100k-GPU job that happens every half hour. The
-        new end goes into the heap only if the job has no entry there already that comes first
-        (its *anchor*): when the anchor comes up, it is found stale and puts the job's current
-        end in its place. So a job restarted a thousand times between two anchors costs one heap
-        entry, not a thousand, and a new timer is needed only when the new end comes first. Ends
-        keep their (time, booking number) keys, so they come up in the same order either way.
-        """
-        when = self.env.now + max(0.0, delay)
-        job.end_due, job.end_booking = when, next(self._bookings)
-        if job.anchor_at <= when:
-            return
-        self._push_end(job)
-        if when < self._ends_armed and not self._ending:
-            self._arm_ends(when)
-
-    def _push_end(self, job: Job) -> None:
-        heapq.heappush(self._ends, (job.end_due, job.end_booking, job))
-        job.anchor_at, job.anchor_booking = job.end_due, job.end_booking
-
-    def _pop_end(self) -> Job | None:
-        """Take the first entry off the heap: its job if it is the job's current end, else None
-        (a stale anchor puts the job's current end in the heap instead)."""
-        _, booking, job = heapq.heappop(self._ends)
-        if booking == job.anchor_booking:
-            job.anchor_at, job.anchor_booking = math.inf, -1
-        if job.status != RUNNING:
-            return None
-        if booking == job.end_booking:
-            return job
-        if job.anchor_booking < 0:
-            self._push_end(job)
-        return None
-
-    def _arm_ends(self, when: float) -> None:
-        self._ends_armed = when
-        if when not in self._end_wakeups:
-            self._end_wakeups.add(when)
-            self.at(when - self.env.now, lambda: self._ends_due(when))
-
-    def _ends_due(self, when: float) -> None:
-        self._end_wakeups.discard(when)
-        if when != self._ends_armed:
-            return  # an earlier end was booked after this wake-up; its own wake-up took over
-        ends = self._ends
-        self._ending = True
-        while ends and ends[0][0] <= when:
-            job = self._pop_end()
-            if job is not None:
-                self._phase_done(job)
-        while ends and (ends[0][2].status != RUNNING or ends[0][1] != ends[0][2].end_booking):
-            self._pop_end()  # stale: never worth a wake-up
-        self._ending = False
-        self._ends_armed = math.inf
-        if ends:
-            self._arm_ends(ends[0][0])
 
     def _phase_done(self, job: Job) -> None:
         job.end_booking = -1
