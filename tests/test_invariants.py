@@ -9,6 +9,7 @@ the books of jobs are balanced. After the run, the recorded series and the money
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from functools import cache
 from pathlib import Path
@@ -137,6 +138,8 @@ def check_engine(engine) -> None:
 def check_results(res, doc: dict) -> None:
     """What must hold of a finished run's tables, series and money."""
     k = res.kpis
+    # The KPI JSON is standard JSON (collect nulls NaN and infinities): strict parsers refuse them.
+    json.dumps(k, allow_nan=False, default=str)
     hall = res.hall_series
     used = hall["busy_gpus"] + hall["leased_gpus"] + hall["failed_gpus"]
     assert (hall[["busy_gpus", "leased_gpus", "failed_gpus"]] >= 0).all().all()
@@ -493,3 +496,20 @@ def test_invariants_on_a_crowded_site_with_everything_happening():
     assert res.leases["spares_used"].sum() > 0
     kinds = set(res.events["kind"])
     assert {"lease_started", "lease_ended", "outage", "curtailment", "job_requeued"} <= kinds
+
+
+def test_per_unit_money_of_an_instant_lease_is_left_out_not_infinite():
+    from twin.products import _ratios
+
+    row = _ratios(
+        {
+            "revenue_usd": 5e6,
+            "credits_usd": 0.0,
+            "margin_usd": -3e6,
+            "gpu_hours": 2.0,
+            "energy_mwh": np.float64(1e-320),
+        }
+    )
+    assert row["revenue_per_gpu_hour_usd"] == 2.5e6
+    assert row["revenue_per_mwh_usd"] is None and row["margin_per_mwh_usd"] is None
+    json.dumps(row, allow_nan=False)

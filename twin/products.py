@@ -43,13 +43,23 @@ def _money(gpu_h: float, revenue: float, credits: float, energy_mwh: float, pric
     }
 
 
+def _per(value: float, amount: float) -> float | None:
+    """``value`` per unit of ``amount``; None when there is no amount, or so little that the ratio
+    overflows (a lease active for an instant), without numpy's overflow warning."""
+    if amount <= 0:
+        return None
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = value / amount
+    return float(ratio) if math.isfinite(ratio) else None
+
+
 def _ratios(row: dict) -> dict:
     net = row["revenue_usd"] - row["credits_usd"]
     gpu_h, mwh = row["gpu_hours"], row["energy_mwh"]
-    row["revenue_per_gpu_hour_usd"] = net / gpu_h if gpu_h > 0 else None
-    row["margin_per_gpu_hour_usd"] = row["margin_usd"] / gpu_h if gpu_h > 0 else None
-    row["revenue_per_mwh_usd"] = net / mwh if mwh > 0 else None
-    row["margin_per_mwh_usd"] = row["margin_usd"] / mwh if mwh > 0 else None
+    row["revenue_per_gpu_hour_usd"] = _per(net, gpu_h)
+    row["margin_per_gpu_hour_usd"] = _per(row["margin_usd"], gpu_h)
+    row["revenue_per_mwh_usd"] = _per(net, mwh)
+    row["margin_per_mwh_usd"] = _per(row["margin_usd"], mwh)
     return row
 
 
