@@ -189,8 +189,7 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
                     break
                 if not f.pod_open[pod]:
                     continue
-                sl = f.pod_servers(pod)
-                idle = np.flatnonzero(f.idle_mask(sl))[:need] + sl.start
+                idle = f.idle_in_pod(pod, need)
                 got.append(idle)
                 need -= idle.size
             if got:

@@ -348,8 +348,7 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
         for pod in pods.tolist():
             if f.pod_idle_servers[pod] <= 0:
                 continue
-            sl = f.pod_servers(pod)
-            idle = np.flatnonzero(f.idle_mask(sl))[:need] + sl.start
+            idle = f.idle_in_pod(pod, need)
             picked.append(idle)
             need -= idle.size
             if need == 0:

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.campus import Campus
-from twin.kernels import assign_servers, fold_moves, release_servers, repair_unleased
+from twin.kernels import assign_servers, first_idle, fold_moves, release_servers, repair_unleased
 
 FREE = -1
-SMALL = 8  # moves of up to this many servers go one by one (cheaper than vector overheads)
+SMALL = 8  # moves of up to this many servers are journalled one by one (cheaper than an array copy)
 INFERENCE = -2
 _NO_SERVERS = np.empty(0, dtype=np.int64)
 
@@ -191,8 +191,9 @@ class Fleet:
         self.pod_idle_servers[pod] += delta
         self.pool_idle_gpus[self._pod_pool_l[pod]] += delta * self._pod_gps_l[pod]
 
-    def idle_mask(self, sl: slice) -> np.ndarray:
-        return self.idle[sl]
+    def idle_in_pod(self, pod: int, n: int) -> np.ndarray:
+        """The first ``n`` idle servers of ``pod`` (fewer if it has fewer)."""
+        return first_idle(self.idle, self.pod_first_server_l[pod], self.pod_first_server_l[pod + 1], n)
 
     # -- counters ------------------------------------------------------------------------------
     # Every move below goes through these, so the per-rack and per-hall counters stay a true
@@ -214,11 +215,8 @@ class Fleet:
         self._fold()
         return self._hall_counts
 
-    def _busy(self, servers: np.ndarray | int, sign: int) -> None:
-        if isinstance(servers, int):
-            self._busy_moves.append(servers if sign > 0 else ~servers)
-        elif servers.size:
-            self._busy_arrays.append((servers.copy(), sign))  # callers patch job.servers in place
+    def _busy(self, server: int, sign: int) -> None:
+        self._busy_moves.append(server if sign > 0 else ~server)
 
     def _busy_many(self, servers: np.ndarray, sign: int) -> None:
         if servers.size <= SMALL:  # as one-server moves: a list append beats an array's copy

@@ -279,8 +279,7 @@ class HostedService:
                     )  # fmt: skip
                 return
             pod = int(self.pods[fits][np.argmin(idle[fits])])
-            sl = f.pod_servers(pod)
-            servers = np.flatnonzero(f.idle[sl])[:k] + sl.start
+            servers = f.idle_in_pod(pod, k)
             f.assign_internal(servers, self.owner)
             rid = self._next_id
             self._next_id += 1

@@ -160,8 +160,7 @@ class LeaseMoves:
             (f.pod_site == lease.site) & (f.pod_gpu_type == lease.gpu_type) & (f.pod_idle_servers > 0)
         )
         if pods.size:
-            sl = f.pod_servers(int(pods[0]))
-            return int(np.flatnonzero(f.idle_mask(sl))[0] + sl.start)
+            return int(f.idle_in_pod(int(pods[0]), 1)[0])
         for other in self.leases:
             if (
                 other.spec.kind == "spot"

@@ -40,9 +40,7 @@ class Placement(NamedTuple):
 def _take(fleet: Fleet, pods: np.ndarray, counts: np.ndarray) -> np.ndarray:
     chunks = []
     for pod, n in zip(pods.tolist(), counts.tolist(), strict=True):
-        sl = fleet.pod_servers(pod)
-        idle = np.flatnonzero(fleet.idle_mask(sl))[:n]
-        chunks.append(idle + sl.start)
+        chunks.append(fleet.idle_in_pod(pod, n))
     return np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
 
 
