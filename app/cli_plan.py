@@ -15,8 +15,7 @@ EXIT_USER_ERROR = 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from layouts.colour import COLOR_BY
-    from layouts.export import FORMATS
+    from layouts.kinds import COLOR_BY, FORMATS
 
     p = sub.add_parser("plan", help="floor plan of a site: svg, pdf, dxf, csv or a NetBox bundle")
     p.add_argument("site", metavar="SITE")

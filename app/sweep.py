@@ -124,22 +124,49 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
 def _start_local_cluster(workers: int | None) -> Future:
     """Start a local cluster of ``workers`` processes (default: one per CPU) in a thread."""
 
+    method = _start_fork_server()
+
     def start():
         import dask
         from dask.distributed import LocalCluster
 
         # A worker samples its running task's stack every 10 ms for the dashboard's profile, which a
-        # local cluster without a dashboard never shows: no point paying for it. The workers import
-        # the twin as they start (preload), while this process checks the scenario.
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # local cluster without a dashboard never shows: no point paying for it. Its logs are quiet
+        # below CRITICAL: a failed run reaches this process through its future, and what else a
+        # worker says at a local cluster's close (a heartbeat racing the scheduler's shutdown) is
+        # noise to the person running the sweep.
+        config = {
+            "distributed.worker.profile.enabled": False,
+            "distributed.worker.multiprocessing-method": method,
+        }
+        with dask.config.set(config):
             return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                processes=True, dashboard_address=None, silence_logs=40,
+                                processes=True, dashboard_address=None, silence_logs=50,
                                 preload=["twin.simulate"])  # fmt: skip
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-cluster")
     starting = pool.submit(start)
     pool.shutdown(wait=False)  # the start goes on; the pool takes no more work
     return starting
+
+
+def _start_fork_server() -> str:
+    """Start the fork server the local workers will be forked from, now; return the start method.
+
+    The server imports Dask and the twin and loads the twin's compiled loops once
+    (:mod:`app.sweep_warm`), on another core while this process checks the scenario, so each
+    worker is a fork that is ready at once; spawned workers would each import everything again,
+    and load the compiled loops at their first run. Where there is no fork server (Windows),
+    workers are spawned.
+    """
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    forkserver.set_forkserver_preload(["app.sweep_warm"])
+    forkserver.ensure_running()
+    return "forkserver"
 
 
 def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future | None, run_task):

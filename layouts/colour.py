@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from layouts.geometry import CampusPlan
+from layouts.kinds import COLOR_BY
 from twin.results import Results
 
-COLOR_BY = ("tenant", "kw", "utilisation")
 INTERNAL = "internal"
 INTERNAL_HEX = "#b4b4b4"
 NO_DATA_HEX = "#e6e6e6"

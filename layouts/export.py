@@ -13,16 +13,9 @@ from pathlib import Path
 
 from layouts.colour import Colouring, colour_racks
 from layouts.geometry import CampusPlan, plan_campus
+from layouts.kinds import FORMATS
 from twin.campus import Campus
 from twin.results import Results
-
-FORMATS = {
-    "svg": ".svg",
-    "pdf": ".pdf",
-    "dxf": ".dxf",
-    "csv": ".csv",
-    "netbox": "",  # a folder, or a .zip when the name ends so
-}
 
 Progress = Callable[[int, int], None]
 
