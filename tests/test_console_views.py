@@ -310,3 +310,29 @@ def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeyp
     assert (series["busy_gpus_lo"] <= np.median(busy, axis=0)).all() and (
         series["busy_gpus_hi"] > series["busy_gpus_lo"]
     ).any()
+
+
+def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tmp_path) -> None:
+    import asyncio
+
+    from app.library import Library
+    from app.roles import LOCAL
+    from app.views.whatif_tools import SavePanel
+
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 1")
+    run = simulate(load_scenario_text(text, SITES / "scenarios"))
+    library = Library(tmp_path / "lib")
+    pool = RunPool(workers=1, cache_dir=tmp_path / "cache")
+    try:
+        panel = SavePanel(ConsoleContext(SITES, pool, library), LOCAL)
+        panel._name.value = "typed while it ran"  # before the run finished and offered its default
+        panel.offer(text, [run], "demo_whatif what-if")
+        assert panel._name.value == "typed while it ran"
+        assert panel._name.placeholder == "demo_whatif what-if"
+        asyncio.run(panel._on_save())
+        panel._name.value = ""
+        asyncio.run(panel._on_save())
+    finally:
+        pool.shutdown()
+    assert len(library.runs("typed while it ran")) == 1
+    assert len(library.runs("demo_whatif what-if")) == 1

@@ -25,7 +25,8 @@ def test_replications_save_compare_and_open_a_saved_run(
     band = card(page, "revenue").locator(".band")
     expect(band).to_contain_text(re.compile(r"p5–p95: \$[\d.,]+[kM]? – \$[\d.,]+[kM]?"))
 
-    name = page.get_by_placeholder("scenario name")
+    name = page.locator(".bk-input-group").filter(has_text="Save as").locator("input")
+    expect(name).to_have_attribute("placeholder", "demo_whatif what-if", timeout=30_000)  # the default name
     name.fill(HOSTILE)
     page.get_by_role("button", name="Save to library").click()
     expect(page.get_by_text("with 3 runs")).to_be_visible(timeout=60_000)

@@ -75,6 +75,7 @@ class SavePanel(pn.viewable.Viewer):
         self.context, self.access = context, access
         self._saved: tuple[str, list[Results]] | None = None
         self._saving = False
+        self._default_name = ""
         self._name = pn.widgets.TextInput(name="Save as", placeholder="scenario name", width=220)
         self._button = pn.widgets.Button(name="Save to library", disabled=True, width=140)
         self._button.on_click(self._on_save)
@@ -86,8 +87,11 @@ class SavePanel(pn.viewable.Viewer):
         """A run finished: it may now be saved (``runs``: one per seed, the what-if's own first)."""
         self._saved = (text, runs)
         self._button.disabled = self.context.library is None or not self.access.can(SAVE)
-        if not self._name.value:
-            self._name.value = name
+        # The default name is shown as the placeholder and used when the field is left empty; it
+        # never goes into the field: the browser sends what is typed only when the field loses
+        # focus, so a default written here could replace a name typed while the run finished.
+        self._default_name = name
+        self._name.placeholder = name
 
     async def _on_save(self, *_) -> None:
         if self._saved is None or self.context.library is None or self._saving:
@@ -97,7 +101,7 @@ class SavePanel(pn.viewable.Viewer):
             self._status.object = refused
             return
         text, runs = self._saved
-        name = self._name.value.strip()
+        name = self._name.value.strip() or self._default_name
         self._button.disabled, self._saving = True, True
         self._status.object = "Saving…"
         try:
