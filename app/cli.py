@@ -89,6 +89,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     scenario = load_scenario(args.scenario, overrides)
+    folder = None
+    if args.out is not None:  # checked before a long run, not after it
+        from twin.safepath import output_folder
+
+        folder = output_folder(args.out)
     saving = _start_saving(args, overrides, scenario.spec.seed) if args.save is not None else None
     bar = None
     if sys.stderr.isatty() and not args.json:
@@ -104,10 +109,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     results = simulate(scenario, progress if bar else None)
     if bar is not None:
         bar.close()
-    if args.out:
-        from twin.safepath import output_folder
-
-        folder = output_folder(args.out)
+    if folder is not None:
         paths = results.write(folder)
         if not args.json:
             print(f"wrote {len(paths)} files to {folder}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 EXIT_USER_ERROR = 2
@@ -38,6 +39,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"--start-days: numbers separated by commas, got {args.start_days!r}", file=sys.stderr)
         return EXIT_USER_ERROR
     scenario = load_scenario(args.scenario)
+    days = scenario.spec.days
+    bad = [x for x in starts or [] if not (math.isfinite(x) and 0 <= x < days)]
+    if bad:
+        print(
+            f"--start-days: {bad[0]:g} is outside the scenario's {days:g} days; give days from 0 to below {days:g}",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
     try:
         offers = fit_lease(
             scenario, args.lease, targets, starts, progress=(lambda m, _share: print(f"  trying {m}", file=sys.stderr)) if sys.stderr.isatty() else None,

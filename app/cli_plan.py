@@ -8,6 +8,7 @@ the days run. Every problem a user can cause ends with exit code 2 and a line th
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -33,7 +34,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from twin.campus import build_campus
     from twin.load import load_site
 
+    if not args.out.strip():
+        print("--out: empty; name the file to write, e.g. --out plan.svg", file=sys.stderr)
+        return EXIT_USER_ERROR
     out = Path(args.out)
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        print(f"--out {out}: {blocked} is a file, not a folder; write somewhere else", file=sys.stderr)
+        return EXIT_USER_ERROR
     suffix = FORMATS[args.format]
     if suffix and out.suffix.lower() != suffix:
         print(f"--out {out}: a {args.format} file should end in {suffix}; e.g. --out {out.with_suffix(suffix)}",
@@ -44,6 +52,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     if args.day is not None and args.scenario is None:
         print("--day: needs --scenario (the run that places the tenants)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.day is not None and not (math.isfinite(args.day) and args.day > 0):
+        print(f"--day: a day after the scenario's start (more than 0), got {args.day:g}", file=sys.stderr)
         return EXIT_USER_ERROR
     campus = build_campus(load_site(args.site))
     results = _run(args, campus.name) if args.scenario else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -24,6 +25,9 @@ import yaml
 EXIT_USER_ERROR = 2
 MAX_RUNS = 10_000
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")
+_BASE_60 = re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")
+MAX_WORKERS = 512
+SCHEDULER_TIMEOUT_S = 10
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,10 +54,24 @@ def parse_vary(items: list[str]) -> dict[str, list]:
             )
         if path in vary:
             raise ValueError(f"--vary {path}: given twice; list all its values in one --vary")
+        if path == "seed":
+            raise ValueError(
+                "--vary seed: each grid point runs the scenario's seed and the next ones; set how many "
+                "with --replications (and the first in the scenario file)"
+            )
         tokens = [t.strip() for t in values.split(",")]
         if not tokens or any(not t for t in tokens):
             raise ValueError(f"--vary {path}: empty value; separate values with commas, e.g. {path}=1,2")
-        vary[path] = [yaml.safe_load(t) if t[0] not in "&*!|>%@`" else t for t in tokens]
+        for t in tokens:
+            if _BASE_60.match(t):  # YAML 1.1 would read 1:30 as 90
+                raise ValueError(f"--vary {path}: {t!r} reads as a base-60 number; write the number itself")
+        try:
+            vary[path] = [yaml.safe_load(t) if t[0] not in "&*!|>%@`" else t for t in tokens]
+        except yaml.YAMLError as exc:
+            raise ValueError(
+                f"--vary {path}: a value is not valid YAML ({getattr(exc, 'problem', None) or exc}); "
+                "quote text with both quotes, e.g. name='\"a b\"'"
+            ) from None
     return vary
 
 
@@ -63,40 +81,59 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.replications < 1:
-        print(f"--replications: at least 1, got {args.replications}", file=sys.stderr)
+    problem = _check_counts(args, vary)
+    if problem:
+        print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
     # A local cluster takes seconds to start; it starts while this process loads and checks the
     # scenario at every grid point, instead of after.
     starting = _start_local_cluster(args.workers) if args.scheduler is None and args.workers != 0 else None
     try:
         return _sweep(args, vary, starting)
+    except SweepError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USER_ERROR
     finally:
         if starting is not None and starting.exception() is None:
             starting.result().close()
 
 
+class SweepError(Exception):
+    """A problem with the sweep's options or its output folder; the message says the fix."""
+
+
+def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None:
+    """What is wrong with --replications, --workers or the number of runs (counted, not built)."""
+    if args.replications < 1:
+        return f"--replications: at least 1, got {args.replications}"
+    if args.workers is not None and not 0 <= args.workers <= MAX_WORKERS:
+        return f"--workers: from 0 (runs in this process) to {MAX_WORKERS}, got {args.workers}"
+    runs = math.prod(len(v) for v in vary.values()) * args.replications
+    if runs > MAX_RUNS:
+        return f"--vary/--replications: {runs:,} runs; at most {MAX_RUNS:,} per sweep"
+    return None
+
+
 def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | None) -> int:
     from twin.safepath import output_folder
     from twin.scenario import load_scenario
-    from twin.sweep import run_task, summarise, tasks
+    from twin.sweep import SEED_MAX, run_task, scenario_fingerprint, summarise, tasks
 
     base = load_scenario(args.scenario)  # problems of the file itself exit 2 with their lines
-    todo_all = tasks(vary, base.spec.seed, args.replications)
-    if len(todo_all) > MAX_RUNS:
-        print(
-            f"--vary/--replications: {len(todo_all):,} runs; at most {MAX_RUNS:,} per sweep", file=sys.stderr
+    if base.spec.seed + args.replications - 1 > SEED_MAX:
+        raise SweepError(
+            f"--replications: seeds run from the scenario's {base.spec.seed} up, past the largest "
+            f"({SEED_MAX}); lower the seed in {args.scenario} or the replications"
         )
-        return EXIT_USER_ERROR
+    todo_all = tasks(vary, base.spec.seed, args.replications)
     seen_points = set()
     for task in todo_all:  # every grid point must be a valid scenario before any run starts
         if task.point not in seen_points:
             seen_points.add(task.point)
             load_scenario(args.scenario, dict(task.changes))
     out = output_folder(args.out)
-    runs_dir = out / "runs"
-    runs_dir.mkdir(exist_ok=True)
-    done = {p.stem for p in runs_dir.glob("*.json")}
+    runs_dir = _prepare(out, args.out, scenario_fingerprint(base))
+    done = {p.stem for p in runs_dir.glob("*.json") if _whole_run(p)}
     todo = [t for t in todo_all if t.name not in done]
     print(
         f"{len(todo_all)} runs: {len(todo_all) - len(todo)} already done, {len(todo)} to run", file=sys.stderr
@@ -119,6 +156,52 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     print(summary[["point", *vary, "runs", *show]].to_string(index=False))
     print(f"wrote {out / 'summary.csv'}", file=sys.stderr)
     return 0
+
+
+def _prepare(out: Path, given: str, fingerprint: str) -> Path:
+    """The runs folder of ``out``, checked before any run: made by this scenario, and writable.
+
+    ``sweep.json`` records the scenario's fingerprint (its file and every file it reads), so a
+    resumed sweep never counts runs of a scenario that has changed since as done.
+    """
+    for name in ("summary.csv", "summary.json", "sweep.json"):
+        if (out / name).is_dir():
+            raise SweepError(f"--out {given}: {name} there is a folder; move it away, or give another --out")
+    runs_dir = out / "runs"
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise SweepError(
+            f"--out {given}: 'runs' there is a file, not a folder; move it, or give another --out"
+        )
+    stamp = out / "sweep.json"
+    try:
+        recorded = json.loads(stamp.read_text()).get("scenario_fingerprint") if stamp.exists() else None
+    except (OSError, ValueError, AttributeError):
+        recorded = None  # unreadable: rewritten below; the runs' own files decide what is done
+    if recorded is not None and recorded != fingerprint:
+        raise SweepError(
+            f"--out {given}: holds runs of this scenario as it was before its files changed; "
+            "give another --out, or delete that folder's runs/ to start over"
+        )
+    if runs_dir.exists() and recorded is None and any(runs_dir.glob("*.json")):
+        raise SweepError(
+            f"--out {given}: holds runs of an unknown scenario (no sweep.json); give another --out, "
+            "or delete that folder's runs/ to start over"
+        )
+    try:
+        runs_dir.mkdir(exist_ok=True)
+        _write_json(stamp, {"scenario_fingerprint": fingerprint})
+    except OSError as exc:
+        raise SweepError(f"--out {given}: cannot write there ({exc.strerror}); give another --out") from None
+    return runs_dir
+
+
+def _whole_run(path: Path) -> bool:
+    """A run file a finished run wrote (an emptied or edited one is run again)."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(row, dict) and {"point", "changes", "seed", "kpis"} <= row.keys()
 
 
 def _start_local_cluster(workers: int | None) -> Future:
@@ -180,7 +263,16 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
         return
     from dask.distributed import Client, as_completed
 
-    client = Client(scheduler or cluster.result())
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise SweepError(
+                f"--scheduler {scheduler}: no Dask scheduler answered ({str(exc).splitlines()[0][:160]}); "
+                "give its address as tcp://HOST:8786, and start one with 'dask scheduler'"
+            ) from None
+    else:
+        client = Client(cluster.result())
     try:
         futures = {client.submit(run_task, scenario, task, pure=False): task for task in todo}
         for future in as_completed(futures):
@@ -191,8 +283,21 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
 
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
+    # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
+    tmp.write_text(json.dumps(_finite(data), indent=1, default=str, allow_nan=False))
     tmp.replace(path)  # a stopped sweep leaves whole files only
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        return _finite(value.item())
+    return value
 
 
 def _bar(total: int):

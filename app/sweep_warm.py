@@ -10,6 +10,7 @@ it exists only to be named in ``multiprocessing``'s fork-server preload list.
 from __future__ import annotations
 
 import contextlib
+import signal
 from pathlib import Path
 
 import distributed  # noqa: F401  (the worker's own imports, done once in the server)
@@ -29,4 +30,8 @@ def warm() -> None:
         simulate(load_scenario(str(DEMO), {"days": 1}))
 
 
+# Ctrl-C at a terminal reaches every process of the sweep. The sweep itself stops the cluster
+# and says "interrupted"; the server and the workers forked from it (which inherit this) leave
+# when it does, without each printing a traceback.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 warm()

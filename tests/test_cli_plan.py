@@ -54,10 +54,22 @@ def test_netbox_bundle_as_a_zip_for_one_hall(tmp_path: Path) -> None:
         ),
         (["--format", "svg", "--out", "{tmp}/p.svg", "--day", "3"], "--day: needs --scenario"),
         (["--format", "pdf", "--out", "{tmp}"], "is a folder"),
+        (["--format", "csv", "--out", ""], "--out: empty"),
+        (["--format", "svg", "--out", "{tmp}/plan.svg/x.svg"], "is a file, not a folder"),
+        (
+            ["--format", "svg", "--out", "{tmp}/p.svg", "--scenario", "{scenario}", "--day", "-1"],
+            "--day: a day after",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_the_fix(extra: list[str], message: str, tmp_path: Path, capsys) -> None:
-    args = ["plan", str(DEMO), *(a.replace("{tmp}", str(tmp_path)) for a in extra)]
+    scenario = str(DEMO.parent / "scenarios" / "demo_baseline.yaml")
+    args = [
+        "plan",
+        str(DEMO),
+        *(a.replace("{tmp}", str(tmp_path)).replace("{scenario}", scenario) for a in extra),
+    ]
+    (tmp_path / "plan.svg").write_text("")  # a file where a folder is asked for
     if "is a folder" in message:
         args[-1] = str(tmp_path) + "/x.pdf"
         (tmp_path / "x.pdf").mkdir()

@@ -96,6 +96,7 @@ def test_same_seed_same_files(whatif, tmp_path):
         (["--days", "-5"], "days: must be greater than 0"),
         (["--seed", "-1"], "seed"),
         (["--out", "/etc/passwd"], "not a folder"),
+        (["--out", ""], "--out: empty"),  # not "nothing written" in silence
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(args, message, capsys):

@@ -65,3 +65,6 @@ def test_cli_prints_the_offer_table_and_refuses_bad_input(tmp_path: Path, capsys
     assert "no lease 'nope'" in capsys.readouterr().err
     assert main(["fit-lease", str(path), "--lease", "acme-gb200-pod", "--sla", "1.5"]) == 2
     assert "--sla: must be above 0 and at most 1" in capsys.readouterr().err
+    for start in ("nan", "-5", "30"):  # the demo runs 30 days
+        assert main(["fit-lease", str(path), "--lease", "acme-gb200-pod", f"--start-days={start}"]) == 2
+        assert "is outside the scenario's 30 days" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,9 @@ def test_dask_cluster_matches_serial_and_resumes(tmp_path: Path, capsys) -> None
         (["../x=1"], "write PATH=V1,V2"),
         (["days=1,,2"], "empty value"),
         (["days=1", "days=2"], "given twice"),
+        (["seed=1,2"], "--replications"),  # seeds come from replications, never silently ignored
+        (["days=1:30"], "base-60"),  # YAML 1.1 would read 90
+        (["days=[1"], "not valid YAML"),
     ],
 )
 def test_bad_vary_is_refused(vary: list[str], message: str) -> None:
@@ -73,3 +77,70 @@ def test_bad_grid_point_exits_2_before_any_run(tmp_path: Path, capsys) -> None:
     assert code == 2
     assert "days" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("vary", "message"),
+    [
+        ("inference.5.peak_gpus=8", "--inference.5.peak_gpus: inference has 1 entry"),
+        ("inference.x.peak_gpus=8", "inference is a list"),
+        ("days.x=1", "days is a single value"),
+        ("leases.0.gpus=8", "leases: the scenario has none"),
+        (
+            "inference.0.peak_gpus=-5",
+            "--inference.0.peak_gpus: must be greater than 0",
+        ),  # the option, not the file
+    ],
+)
+def test_a_vary_path_the_scenario_lacks_exits_2_naming_it(
+    tmp_path: Path, capsys, vary: str, message: str
+) -> None:
+    assert main(["sweep", SCENARIO, "--vary", vary, "--workers", "0", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--workers", "-1"], "--workers: from 0"),
+        (["--replications", "1000000000"], "at most 10,000 per sweep"),  # counted, never built
+        (["--out", ""], "--out: empty"),
+    ],
+)
+def test_bad_counts_and_out_exit_2(tmp_path: Path, capsys, options: list[str], message: str) -> None:
+    args = ["sweep", SCENARIO, "--vary", "days=2", "--workers", "0", "--out", str(tmp_path / "o"), *options]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unreachable_scheduler_exits_2(tmp_path: Path, capsys) -> None:
+    args = ["sweep", SCENARIO, "--vary", "days=2", "--scheduler", "nonsense", "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert "--scheduler nonsense: no Dask scheduler answered" in capsys.readouterr().err
+
+
+def test_resume_refuses_runs_of_a_changed_scenario_and_reruns_damaged_files(tmp_path: Path, capsys) -> None:
+    sites = tmp_path / "sites"
+    shutil.copytree(Path(SCENARIO).parent.parent, sites)
+    scenario = sites / "scenarios" / "demo_baseline.yaml"
+    out = tmp_path / "o"
+    args = ["sweep", str(scenario), "--vary", "days=0.01,2", "--workers", "0", "--out", str(out)]
+    assert main(args) == 0
+    text = (out / "summary.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))  # standard JSON
+    assert "null" in text  # a run too short to train has no effective training time
+
+    damaged = sorted((out / "runs").glob("*.json"))[0]
+    damaged.write_text("")  # as a disk-full crash could leave it
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 runs: 1 already done, 1 to run" in capsys.readouterr().err
+
+    scenario.write_text(scenario.read_text().replace("arrivals_per_day: 35", "arrivals_per_day: 5"))
+    assert main(args) == 2
+    assert "as it was before its files changed" in capsys.readouterr().err
+    (sites / "demo.yaml").write_text((sites / "demo.yaml").read_text() + "\n")  # a site file counts too
+    scenario.write_text(scenario.read_text().replace("arrivals_per_day: 5", "arrivals_per_day: 35"))
+    assert main(args) == 2

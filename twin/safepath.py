@@ -13,6 +13,8 @@ from twin.errors import Problem, ProblemList
 
 def output_folder(path: str | Path) -> Path:
     """Create (if needed) and return an output folder, or raise ProblemList with the fix."""
+    if not str(path).strip():
+        raise ProblemList([Problem("--out", 0, "", "empty; name a folder to write to, e.g. --out results")])
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ProblemList(

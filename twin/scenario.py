@@ -20,6 +20,7 @@ can hold under its isolation) are reported with the scenario's line numbers, lik
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -268,11 +269,7 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
     try:
         spec = validate_document(doc, ScenarioSpec)
     except ProblemList as exc:
-        keys = set(overrides or ())
-        raise ProblemList(
-            Problem(f"--{p.path}", 0, "", f"{p.message} (given on the command line)") if p.path in keys else p
-            for p in exc.problems
-        ) from None
+        raise ProblemList(_blame_overrides(exc.problems, overrides)) from None
     sites, problems = [], []
     for i, rel in enumerate(spec.sites):
         site_path = folder / rel
@@ -302,20 +299,57 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
             for loc, msg in check_scenario(spec, sites, folder)
         )
     if problems:
-        raise ProblemList(problems)
+        raise ProblemList(_blame_overrides(problems, overrides))
     return Scenario(spec=spec, sites=sites, file=str(folder / Path(doc.file).name))
 
 
+def _blame_overrides(problems: list[Problem], overrides: dict | None) -> list[Problem]:
+    """Problems with a value given on the command line name the option, not the file's line."""
+    keys = set(overrides or ())
+    out = []
+    for p in problems:
+        path = re.sub(r"\[(\d+)\]", r".\1", p.path)  # inference[0].peak_gpus -> inference.0.peak_gpus
+        if path in keys:
+            p = Problem(f"--{path}", 0, "", f"{p.message} (given on the command line)")
+        out.append(p)
+    return out
+
+
 def _set_dotted(data: dict, key: str, value: object) -> None:
+    """Set ``a.b.0.c`` in a parsed document, or raise ProblemList naming the option and the fix.
+
+    A missing section is created (``money.pue`` in a file without ``money``); a list entry must
+    exist already (``leases.0.gpus`` changes the file's first lease, it does not invent one).
+    """
     parts = key.split(".")
-    node = data
-    for part in parts[:-1]:
-        if isinstance(node, list) and part.isdigit():
-            node = node[int(part)]
+    node: object = data
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[:depth])
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise _bad_path(key, f"{here} is a list: follow it with an entry's index, e.g. {here}.0")
+            if int(part) >= len(node):
+                n = len(node)
+                has = "is empty" if not n else f"has {n} entr{'y' if n == 1 else 'ies'} (from index 0)"
+                raise _bad_path(key, f"{here} {has} in the scenario; add the entry to the file first")
+            index = int(part)
+        elif isinstance(node, dict):
+            index = part
+            if not last and node.get(part) is None:
+                if parts[depth + 1].isdigit():
+                    raise _bad_path(
+                        key,
+                        f"{'.'.join(parts[: depth + 1])}: the scenario has none; add it to the file first",
+                    )
+                node[part] = {}
         else:
-            node = node.setdefault(part, {})
-    last = parts[-1]
-    if isinstance(node, list) and last.isdigit():
-        node[int(last)] = value
-    else:
-        node[last] = value
+            raise _bad_path(key, f"{here} is a single value, so it has no '{part}' inside")
+        if last:
+            node[index] = value
+        else:
+            node = node[index]
+
+
+def _bad_path(key: str, message: str) -> ProblemList:
+    return ProblemList([Problem(f"--{key}", 0, "", f"{message} (given on the command line)")])

@@ -16,9 +16,30 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+SEED_MAX = 2**63 - 1  # the scenario's own bound
+
+
+def scenario_fingerprint(scenario) -> str:
+    """A hash of every file a scenario's runs read: the scenario, its sites, their catalogs and
+    its job trace. Two sweeps with the same fingerprint run the same thing."""
+    folder = Path(scenario.file).parent
+    files = [Path(scenario.file)]
+    for site in scenario.sites:
+        files += [Path(site.file), Path(site.catalog_file)]
+    if scenario.spec.trace is not None:
+        files.append(folder / scenario.spec.trace.file)
+    files += [folder / model.trace.file for model in scenario.spec.hosted_models if model.trace is not None]
+    h = hashlib.sha256()
+    for path in files:
+        h.update(str(path.name).encode() + b"\0")
+        h.update(path.read_bytes() if path.is_file() else b"(missing)")
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
