@@ -171,7 +171,7 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
                 self._start(job, placement)
                 started.append(i)
                 pool = placement.site * 64 + placement.gpu_type
-                pool_idle[pool] -= int(self.fleet.server_gpus[placement.servers].sum())
+                pool_idle[pool] = int(self.fleet.pool_idle_gpus[pool])  # the fleet counted the start
             elif i == 0 and (now - job.queued_since >= DRAIN_AFTER_HOURS or not math.isnan(job.first_start)):
                 # Drain: the head has waited too long. It reserves the pool closest to fitting it;
                 # nothing else starts there until it does, so big jobs cannot starve. A pool whose

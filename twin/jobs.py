@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 QUEUED, RUNNING, DONE, REJECTED = "queued", "running", "done", "rejected"
+NO_SERVERS = np.empty(0, dtype=np.int64)
+NO_SERVERS.flags.writeable = False  # shared by every job not yet started
 
 
 @dataclass(eq=False, slots=True)
@@ -41,8 +43,9 @@ class Job:
     network_sensitivity: float
     status: str = QUEUED
     remaining: float = field(init=False)
-    servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    pods: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # pods it runs in
+    # Not yet started: one shared empty array (read-only; a start replaces it, never writes it).
+    servers: np.ndarray = field(default_factory=lambda: NO_SERVERS)
+    pods: np.ndarray = field(default_factory=lambda: NO_SERVERS)  # pods it runs in
     slowdown: float = 1.0  # from spreading over pods
     speed: float = 1.0  # compute speed under a power cap (1: uncapped)
     site: int = -1

@@ -41,14 +41,23 @@ class HallChain:
     other_fraction: np.ndarray
     ups_curves: list[list[tuple[float, float]]]  # per site: (load fraction, efficiency) points
 
+    def __post_init__(self) -> None:
+        # Per site: its halls and its curve as arrays (losses run at every sample of a run).
+        self._site_curves = [
+            (
+                np.flatnonzero(self.hall_site == s),
+                *(np.array(axis, dtype=float) for axis in zip(*points, strict=True)),
+            )
+            for s, points in enumerate(self.ups_curves)
+        ]
+
     def losses(self, it_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """PDU and UPS losses per hall at IT draw ``it_kw``."""
         ups_out = it_kw / self.pdu_efficiency
         load = it_kw / self.it_capacity_kw * self.module_share  # the UPS is sized to the hall's IT
         eff = np.empty_like(it_kw)
-        for s, points in enumerate(self.ups_curves):
-            here = self.hall_site == s
-            eff[here] = ups_efficiency(points, load[here])
+        for halls, xs, ys in self._site_curves:
+            eff[halls] = np.interp(load[halls], xs, ys)
         return ups_out - it_kw, ups_out / eff - ups_out
 
     def facility(
