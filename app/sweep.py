@@ -284,20 +284,18 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
-    tmp.write_text(json.dumps(_finite(data), indent=1, default=str, allow_nan=False))
+    from twin.results import json_safe
+
+    tmp.write_text(json.dumps(json_safe(data), indent=1, default=_plain, allow_nan=False))
     tmp.replace(path)  # a stopped sweep leaves whole files only
 
 
-def _finite(value: object) -> object:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        return _finite(value.item())
-    return value
+def _plain(value: object) -> object:
+    """numpy's scalars as the numbers they are (null if not finite); anything else as text."""
+    if hasattr(value, "item"):
+        number = value.item()
+        return None if isinstance(number, float) and not math.isfinite(number) else number
+    return str(value)
 
 
 def _bar(total: int):

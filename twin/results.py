@@ -108,12 +108,12 @@ def _json_default(value):
     raise TypeError(type(value))
 
 
-def _clean(value):
+def json_safe(value):
     """NaN and infinities become null (JSON has neither), in nested sections too."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     if isinstance(value, (float, np.floating)) and (math.isnan(value) or math.isinf(value)):
         return None
     return value
@@ -358,7 +358,7 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "product_comparison": comparison(products),
         "wall_seconds": wall_seconds,
     }
-    return {k: _clean(v) for k, v in kpis.items()}
+    return {k: json_safe(v) for k, v in kpis.items()}
 
 
 def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.ndarray) -> dict:
