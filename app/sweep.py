@@ -184,7 +184,7 @@ def _prepare(out: Path, given: str, fingerprint: str) -> Path:
         )
     if runs_dir.exists() and recorded is None and any(runs_dir.glob("*.json")):
         raise SweepError(
-            f"--out {given}: holds runs of an unknown scenario (no sweep.json); give another --out, "
+            f"--out {given}: holds runs of an unknown scenario (no readable sweep.json); give another --out, "
             "or delete that folder's runs/ to start over"
         )
     try:
@@ -282,10 +282,10 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
     from twin.results import json_safe
 
+    tmp = path.with_name(f".{path.name}.tmp")
+    # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
     tmp.write_text(json.dumps(json_safe(data), indent=1, default=_plain, allow_nan=False))
     tmp.replace(path)  # a stopped sweep leaves whole files only
 
