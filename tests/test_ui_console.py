@@ -221,3 +221,23 @@ def test_site_page_downloads_the_hall_plan(
     bundle.value.save_as(path)
     names = zipfile.ZipFile(path).namelist()
     assert any(n.endswith("racks.csv") for n in names) and any(n.endswith("README.md") for n in names)
+
+
+def test_a_gpus_cell_emptied_or_fractional_is_refused_never_run_with_its_old_value(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
+    gpus = add_lease_with(page, "gpus", "1024")
+    run_and_wait(page, page_watch)
+    expect(card(page, "leased_share").locator(".value")).to_have_text("32.0 %")  # 1,024 of 3,200 GPUs
+    problems = page.get_by_text(re.compile(r"Leases table, row 1, gpus"))
+    for text, shown in (("", "-"), ("3.5", "3.5")):
+        type_into(gpus, text)
+        expect(gpus).to_have_text(shown)  # what the run will be given (it showed 0 and ran 1,024)
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(problems).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    type_into(gpus, "512")
+    run_and_wait(page, page_watch)
+    expect(problems).to_be_hidden()
+    expect(card(page, "leased_share").locator(".value")).to_have_text("16.0 %")
+    page_watch.assert_clean()  # no refused edit on the server (it logged an error reply before)

@@ -17,6 +17,7 @@ import urllib.parse
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models.widgets.tables import NumberFormatter
 
 from app.context import ConsoleContext
 from app.roles import RUN
@@ -39,23 +40,36 @@ TABLES = {
 }
 
 
+def _counts(columns: dict) -> list[str]:
+    """Columns of whole numbers (GPUs, replicas)."""
+    return [c for c, v in columns.items() if isinstance(v, int) and not isinstance(v, bool)]
+
+
 def _frame(rows: list[dict], columns: dict) -> pd.DataFrame:
     """The table's rows; an empty table keeps the column types a first row will have.
 
     Tabulator rebuilds its columns when their types change; an empty all-object frame turning
-    into typed columns on the first *Add* made that rebuild race with the new row.
+    into typed columns on the first *Add* made that rebuild race with the new row. Whole-number
+    columns are held as floats: a cell emptied, or given text or 3.5, then reaches the server
+    (an integer column refused it, so the cell showed one value and the run used another), and
+    checking the scenario says what is wrong with it.
     """
-    typed = pd.DataFrame([columns]).iloc[:0]
+    typed = pd.DataFrame([columns]).astype({c: float for c in _counts(columns)}).iloc[:0]
     if not rows:
         return typed
     frame = pd.DataFrame(rows, columns=list(columns))
     return frame.astype({c: t for c, t in typed.dtypes.items() if frame[c].notna().all()}, errors="ignore")
 
 
-def _rows(frame: pd.DataFrame) -> list[dict]:
+def _rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
+    counts = set(_counts(columns))
     out = []
     for rec in frame.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+        row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
+        for k in counts & row.keys():  # 512.0 in the table is the 512 it was; 3.5 stays, to be refused
+            if isinstance(row[k], float) and row[k].is_integer():
+                row[k] = int(row[k])
+        out.append(row)
     return out
 
 
@@ -146,10 +160,12 @@ class WhatIfView(pn.viewable.Viewer):
         elif key == "events":
             editors = {"kind": {"type": "list", "values": list(
                 ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
+        whole = NumberFormatter(format="0,0.[00]")  # 1,024 (not 1,024.0); 3.5 still shows as typed
         table = pn.widgets.Tabulator(
             _frame(getattr(self.whatif, key), columns),
             show_index=False,
             editors=editors,
+            formatters={c: whole for c in _counts(columns)},
             selectable="checkbox",
             layout="fit_data_table",
             sizing_mode="stretch_width",
@@ -168,7 +184,7 @@ class WhatIfView(pn.viewable.Viewer):
         return self._tables[key][2]
 
     def _sync_from_tables(self) -> None:
-        updates = {key: _rows(self._grid(key).value) for key in TABLES}
+        updates = {key: _rows(self._grid(key).value, TABLES[key][0]) for key in TABLES}
         with param.discard_events(self.whatif):
             self.whatif.param.update(**updates)
 
