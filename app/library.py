@@ -157,14 +157,25 @@ class Library:
 
     # -- scenarios ------------------------------------------------------------------------------
 
-    def save_scenario(self, name: str, text: str, folder: str | Path) -> None:
-        """Save (or replace) scenario ``name``: its YAML text and the folder its paths resolve in."""
+    def save_scenario(self, name: str, text: str, folder: str | Path, replace: bool = True) -> None:
+        """Save (or replace) scenario ``name``: its YAML text and the folder its paths resolve in.
+
+        With ``replace`` False a scenario of that name with other text is left alone and
+        LibraryError says so (saving the same text again is fine: its runs are added to it).
+        """
         _check_name(name)
         row = {"text": text, "folder": str(folder), "hash": _hash(text), "saved_at": _now()}
         for _ in range(2):  # another process may insert the same name between our read and write
             try:
                 with self.engine.begin() as db:
-                    found = db.execute(select(scenarios.c.id).where(scenarios.c.name == name)).first()
+                    found = db.execute(
+                        select(scenarios.c.id, scenarios.c.hash).where(scenarios.c.name == name)
+                    ).first()
+                    if found is not None and not replace and found.hash != row["hash"]:
+                        raise LibraryError(
+                            f"a different scenario named {name!r} is in the library; pick another name "
+                            "(or delete that one on the Runs page first)"
+                        )
                     if found is None:
                         db.execute(insert(scenarios).values(name=name, **row))
                     else:

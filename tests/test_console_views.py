@@ -332,7 +332,12 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
         asyncio.run(panel._on_save())
         panel._name.value = ""
         asyncio.run(panel._on_save())
+        other = text.replace("days: 1", "days: 2")  # another what-if, under a name in use
+        panel.offer(other, [run], "demo_whatif what-if")
+        asyncio.run(panel._on_save())
+        assert "a different scenario named" in panel._status.object  # (escaped as plain text)
     finally:
         pool.shutdown()
     assert len(library.runs("typed while it ran")) == 1
     assert len(library.runs("demo_whatif what-if")) == 1
+    assert library.scenario("demo_whatif what-if")["text"] == text  # not replaced

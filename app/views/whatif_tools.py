@@ -118,7 +118,7 @@ class SavePanel(pn.viewable.Viewer):
 
     def _save(self, name: str, text: str, runs: list[Results]) -> list[str]:
         library = self.context.library
-        library.save_scenario(name, text, self.context.scenarios_dir)
+        library.save_scenario(name, text, self.context.scenarios_dir, replace=False)
         return [library.save_run(name, results) for results in runs]
 
     def __panel__(self) -> pn.viewable.Viewable:
