@@ -341,3 +341,13 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
     assert len(library.runs("typed while it ran")) == 1
     assert len(library.runs("demo_whatif what-if")) == 1
     assert library.scenario("demo_whatif what-if")["text"] == text  # not replaced
+
+
+def test_a_lease_starting_after_the_run_is_pointed_out() -> None:
+    from app.views.whatif import _late_leases
+
+    rows = [{"name": "<b>late</b>", "start_day": 40.0}, {"name": "on time", "start_day": 0.0}]
+    note = _late_leases(rows, 30)
+    assert "starts after the run's 30 days" in note and "on time" not in note
+    assert "<b>" not in note  # a name is text
+    assert _late_leases(rows[1:], 30) == "" and _late_leases([{"name": "x", "start_day": None}], 30) == ""

@@ -73,6 +73,20 @@ def _rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
     return out
 
 
+def _late_leases(leases: list[dict], days: float) -> str:
+    """A note on leases that start after the run ends: valid, but they change nothing."""
+    late = [r for r in leases if isinstance(r.get("start_day"), (int, float)) and r["start_day"] >= days]
+    if not late:
+        return ""
+    names = ", ".join(f"**{plain(str(r.get('name')))}** (day {r['start_day']:g})" for r in late[:3])
+    more = f" and {len(late) - 3} more" if len(late) > 3 else ""
+    one = len(late) == 1
+    return (
+        f" Note: {names}{more} {'starts' if one else 'start'} after the run's {days:g} days, so "
+        f"{'it changes' if one else 'they change'} nothing; lower start_day or run more days."
+    )
+
+
 _WHERE = re.compile(r"^<what-if>:\d+: (leases|hosted_models|events)\[(\d+)\]\.?(\S*): ")
 
 
@@ -296,7 +310,7 @@ class WhatIfView(pn.viewable.Viewer):
             f"Ran **{plain(self.whatif.base)}** for {self.whatif.days:g} days, {seeds_told}{cached}. "
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
-        )
+        ) + _late_leases(self.whatif.leases, self.whatif.days)
         if pn.state.location is not None and not self.whatif.from_upload:  # an upload has no link
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
         self._show(whatif, baseline, outcomes[0].key[:16], replicates)
