@@ -275,6 +275,7 @@ class NetworkView(pn.viewable.Viewer):
             return
         path = self._files[self.campus]
         campus = self._campus()
+        self._run_note.object = self._run.note_for(campus)
         b = campus.building_names.index(self.building)
         pod = None if self.pod == ALL_PODS else campus.pod_names.index(self.pod)
         self._layout = layout = cached_layout(str(path), path.stat().st_mtime_ns, b, pod)

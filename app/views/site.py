@@ -81,6 +81,18 @@ class RunTenancy:
         self.results, self.note = run_from_query(context, args)
         self._by_campus: dict[str, pd.DataFrame] = {}
 
+    def note_for(self, campus: Campus) -> str:
+        """The page's line about the run, for the campus on show (a run may not cover it)."""
+        if self.results is None:
+            return self.note
+        covered = sorted({name.split("/", 1)[0] for name in self.results.rack_names})
+        if campus.name in covered:
+            return self.note
+        return (
+            f"The run in the URL covers {plain(', '.join(covered))}, not {plain(campus.name)}: "
+            "its racks are shown with no tenants."
+        )
+
     def of(self, campus: Campus) -> pd.DataFrame:
         if campus.name not in self._by_campus:
             self._by_campus[campus.name] = rack_tenancy(campus, self.results)
@@ -336,6 +348,7 @@ class SiteView(pn.viewable.Viewer):
         grid = hall_grid(campus, hall)
         kw_max = float(campus.rack_max_kw.max()) if campus.racks else None
         self._plot.object = grid_plot(grid, self._run.of(campus), self.color, kw_max)
+        self._run_note.object = self._run.note_for(campus)
         table = hall_summary(campus, hall)
         numbers = ["racks", "GPUs", "IT at full draw (kW)"]
         self._table.object = table.assign(**{c: table[c].map("{:,.0f}".format) for c in numbers})
