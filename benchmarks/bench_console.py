@@ -99,7 +99,7 @@ def main() -> int:
             wait_for_idle(page)
             edit.append(run())
         print(f"What-if (new lease price, baseline cached), click to KPIs: {median(edit)}")
-        seed = page.get_by_label("Seed", exact=True)  # not "Seeds (Monte Carlo)"
+        seed = page.get_by_label("Seed (0 or more)", exact=True)  # not "Seeds, Monte Carlo"
         for i in range(args.repeats):
             seed.fill(str(1000 + i))
             seed.press("Enter")

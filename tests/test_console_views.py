@@ -354,3 +354,19 @@ def test_a_lease_starting_after_the_run_is_pointed_out() -> None:
     assert "starts after the run's 30 days" in note and "on time" not in note
     assert "<b>" not in note  # a name is text
     assert _late_leases(rows[1:], 30) == "" and _late_leases([{"name": "x", "start_day": None}], 30) == ""
+
+
+def test_cards_call_a_change_too_small_to_show_no_change_and_name_the_seed_they_show() -> None:
+    empty = pd.DataFrame()
+
+    def run(pue: float, seed: int) -> Results:
+        return Results(
+            kpis={"pue": pue, "seed": seed}, site_series=empty, hall_series=empty, tenant_series=empty,
+            jobs=empty, leases=empty, events=empty, rack_day_utilization=np.zeros((0, 0)), rack_names=[],
+        )  # fmt: skip
+
+    cards = compare.cards_html(run(1.1000001, 7), run(1.1, 7))
+    pue = cards[cards.index('data-kpi="pue"') :].split('<div class="card"')[0]
+    assert "no change" in pue and "0.000" not in pue  # not "+0.000" in red
+    banded = compare.cards_html(run(1.12, 7), run(1.1, 7), bands={"pue": (1.11, 1.115)})
+    assert "PUE, seed 7" in banded and "p5–p95 of the seeds" in banded

@@ -23,7 +23,8 @@ def test_replications_save_compare_and_open_a_saved_run(
     expect(page.get_by_text(re.compile(r"^Ran .*seeds 7–9"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
     wait_for_idle(page, watch=page_watch)
     band = card(page, "revenue").locator(".band")
-    expect(band).to_contain_text(re.compile(r"p5–p95: \$[\d.,]+[kM]? – \$[\d.,]+[kM]?"))
+    expect(band).to_contain_text(re.compile(r"p5–p95 of the seeds: \$[\d.,]+[kM]? – \$[\d.,]+[kM]?"))
+    expect(card(page, "revenue").locator(".label")).to_have_text("Sales revenue, seed 7")  # what the value is
 
     name = page.locator(".bk-input-group").filter(has_text="Save as").locator("input")
     expect(name).to_have_attribute("placeholder", "demo_whatif what-if", timeout=30_000)  # the default name

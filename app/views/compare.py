@@ -142,14 +142,20 @@ def cards_html(
             tone = "same"
             if abs(delta) > 1e-9 * max(1.0, abs(base)):
                 tone = "neutral" if card.better == 0 else ("good" if delta * card.better > 0 else "bad")
-            text = fmt(delta, card.kind, signed=True) if tone != "same" else "no change"
+            text = fmt(delta, card.kind, signed=True)
+            if tone == "same" or not any(ch in "123456789" for ch in text):  # "+0.000" reads as none
+                tone, text = "same", "no change"
             delta_html = f'<div class="delta {tone}">{html.escape(text)} vs {html.escape(versus)}</div>'
         band_html = ""
+        label = card.label
         if bands and key in bands:
+            # The value is the what-if's own seed; the band is over all the seeds run, so the
+            # value may lie outside it when its seed was an extreme one.
             lo, hi = (fmt(x, card.kind) for x in bands[key])
-            band_html = f'<div class="band">p5–p95: {html.escape(lo)} – {html.escape(hi)}</div>'
+            band_html = f'<div class="band">p5–p95 of the seeds: {html.escape(lo)} – {html.escape(hi)}</div>'
+            label = f"{card.label}, seed {whatif.kpis.get('seed', '?')}"
         parts.append(
-            f'<div class="card" data-kpi="{key}"><div class="label">{html.escape(card.label)}</div>'
+            f'<div class="card" data-kpi="{key}"><div class="label">{html.escape(label)}</div>'
             f'<div class="value">{html.escape(fmt(value, card.kind))}</div>{delta_html}{band_html}</div>'
         )
     return f'<div class="cards" data-run="{html.escape(run_id)}">' + "".join(parts) + "</div>"

@@ -119,10 +119,15 @@ class WhatIfView(pn.viewable.Viewer):
         )
         self._upload.param.watch(self._on_upload, "value")
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
-        self._days = pn.widgets.FloatInput.from_param(w.param.days, name="Days", width=120)
-        self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed", width=120)
+        # The ranges are in the labels: a value outside them is put back as it is typed.
+        days_lo, days_hi = w.param.days.bounds
+        reps_lo, reps_hi = w.param.replications.bounds
+        self._days = pn.widgets.FloatInput.from_param(
+            w.param.days, name=f"Days ({days_lo:,g}–{days_hi:,g})", width=120
+        )
+        self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed (0 or more)", width=120)
         self._reps = pn.widgets.IntInput.from_param(
-            w.param.replications, name="Seeds (Monte Carlo)", width=120
+            w.param.replications, name=f"Seeds, Monte Carlo ({reps_lo}–{reps_hi})", width=150
         )
         self._knobs = [
             pn.widgets.FloatSlider.from_param(
