@@ -228,7 +228,7 @@ def test_network_view_builds_and_shows_a_blast_radius(ctx: ConsoleContext) -> No
     assert view.campus == "Demo" and view.building == "A" and view.pod == network.ALL_PODS
     pn.panel(view).get_root()  # Bokeh models build; later changes update this root
     view.switch = "A/H1/P1/L001"  # through the tap/highlight stream of the drawn figure
-    assert "<b>1</b> racks" in view._summary.object
+    assert "<b>1</b> rack," in view._summary.object
     view.switch = "Demo/core"
     assert "<b>144</b> racks" in view._summary.object
     view = NetworkView(ctx)  # not rendered: a new building would redraw every root (slow here)

@@ -77,7 +77,7 @@ def headline(results: Results) -> dict[str, str]:
         "Utilisation": fmt(k.get("utilization"), "share"),
         "Leased share": fmt(k.get("leased_share"), "share"),
         "Revenue run-rate": fmt(revenue / days * 365.0, "usd") + " / yr",
-        "Depreciation covered": fmt(k.get("depreciation_covered"), "share"),
+        "Fleet depreciation paid by sales": fmt(k.get("depreciation_covered"), "share"),
     }
 
 

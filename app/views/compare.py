@@ -25,6 +25,7 @@ class Card:
     label: str
     kind: str  # usd, share, hours, mw, ratio, count
     better: int  # +1 higher is better, -1 lower is better, 0 neither
+    help: str = ""  # what the figure is, when its name alone could mislead (a tooltip)
 
 
 def sales_money(kpis: dict) -> dict[str, float]:
@@ -82,7 +83,13 @@ CARDS = {
     "pue": Card("PUE", "ratio", -1),
     "peak_mw": Card("Peak facility", "mw", 0),
     "energy_cost": Card("Energy cost", "usd", 0),
-    "depreciation_covered": Card("Depreciation covered", "share", +1),
+    "depreciation_covered": Card(
+        "Fleet depreciation paid by sales",
+        "share",
+        +1,
+        "net sales (leases and hosted models, after SLA credits) over the depreciation of every GPU "
+        "of the campuses in the run, not only of the GPUs sold",
+    ),  # fmt: skip
 }
 
 
@@ -155,7 +162,8 @@ def cards_html(
             band_html = f'<div class="band">p5–p95 of the seeds: {html.escape(lo)} – {html.escape(hi)}</div>'
             label = f"{card.label}, seed {whatif.kpis.get('seed', '?')}"
         parts.append(
-            f'<div class="card" data-kpi="{key}"><div class="label">{html.escape(label)}</div>'
+            f'<div class="card" data-kpi="{key}" title="{html.escape(card.help)}">'
+            f'<div class="label">{html.escape(label)}</div>'
             f'<div class="value">{html.escape(fmt(value, card.kind))}</div>{delta_html}{band_html}</div>'
         )
     return f'<div class="cards" data-run="{html.escape(run_id)}">' + "".join(parts) + "</div>"
@@ -211,8 +219,10 @@ def sla_table_frame(rows: list[dict] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows or [], columns=SLA_COLUMNS)
 
 
-def impact_frame(rows: list[dict] | None = None) -> pd.DataFrame:
-    return pd.DataFrame(rows or [], columns=["measure", "baseline", "what-if", "change"])
+def impact_frame(
+    rows: list[dict] | None = None, names: tuple[str, str] = ("baseline", "what-if")
+) -> pd.DataFrame:
+    return pd.DataFrame(rows or [], columns=["measure", *names, "change"])
 
 
 IMPACT = [
@@ -228,8 +238,10 @@ IMPACT = [
 ]
 
 
-def impact_table(whatif: Results, baseline: Results | None) -> pd.DataFrame:
-    """Internal work, baseline against what-if."""
+def impact_table(
+    whatif: Results, baseline: Results | None, names: tuple[str, str] = ("baseline", "what-if")
+) -> pd.DataFrame:
+    """Internal work, baseline against what-if (``names``: the columns' headings, before then after)."""
     rows = []
     turn_now = kpi_values(whatif)["turnaround"]
     turn_base = kpi_values(baseline)["turnaround"] if baseline is not None else None
@@ -243,7 +255,7 @@ def impact_table(whatif: Results, baseline: Results | None) -> pd.DataFrame:
             row[key] = None if row[key] is None else round(float(row[key]), 3)
         both = row["baseline"] is not None and row["what-if"] is not None
         row["change"] = round(row["what-if"] - row["baseline"], 3) if both else None
-    return impact_frame(rows)
+    return impact_frame(rows).rename(columns=dict(zip(("baseline", "what-if"), names, strict=True)))
 
 
 WATERFALL_STEPS = ["revenue", "credits", "energy", "depreciation", "displaced internal work", "margin"]

@@ -169,7 +169,10 @@ def cut_off_leases(campus: Campus, racks: set[str], tenancy: pd.DataFrame) -> pd
 def summary_html(switch: str, table: pd.DataFrame) -> str:
     """The blast radius told in words and a small table; every name escaped."""
     racks, gpus = int(table["racks"].sum()), int(table["GPUs"].sum())
-    head = f"<p><b>{html.escape(switch)}</b> fails: <b>{racks:,}</b> racks, <b>{gpus:,}</b> GPUs cut off"
+    head = (
+        f"<p><b>{html.escape(switch)}</b> fails: <b>{racks:,}</b> rack{'s' * (racks != 1)}, "
+        f"<b>{gpus:,}</b> GPU{'s' * (gpus != 1)} cut off"
+    )
     if not racks:
         return head + " (traffic reroutes over the other switches of its tier).</p>"
     rows = "".join(

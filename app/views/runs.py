@@ -98,7 +98,7 @@ class RunsView(pn.viewable.Viewer):
         self._scenario.param.watch(self._on_pick_scenario, "value")
         self._manage_status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
-        self._impact = compare.readonly_table(compare.impact_frame(), "impact")
+        self._impact = compare.readonly_table(compare.impact_frame(names=("run A", "run B")), "impact")
         self._sla = compare.readonly_table(compare.sla_table_frame(), "sla")
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
         self._result = pn.Column(
@@ -171,7 +171,7 @@ class RunsView(pn.viewable.Viewer):
             self._status.object = "That run is no longer in the library; Refresh and pick another."
             return
         self._cards.object = compare.cards_html(results_b, results_a, f"lib-{b}", versus="run A")
-        self._impact.value = compare.impact_table(results_b, results_a)
+        self._impact.value = compare.impact_table(results_b, results_a, ("run A", "run B"))
         self._sla.value = compare.sla_table(results_b)
         update = functools.partial(self._series.update, results_b, results_a)
         if self._doc is not None:  # Bokeh sources change only under the document's lock
