@@ -92,7 +92,7 @@ def test_adding_a_lease_changes_the_kpis_and_the_sla_table(
     sla_row = sla.get_by_role("row").filter(has=page.get_by_role("gridcell", name="lease-1", exact=True))
     expect(sla_row).to_have_count(1)
     expect(sla_row).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, never as markup
-    expect(sla_row).to_contain_text("availability")
+    expect(sla_row).to_contain_text("availability 99.00%")  # the target, not only its kind
     assert page.locator("img[src=x]").count() == 0
 
 

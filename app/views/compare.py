@@ -187,15 +187,23 @@ CARD_CSS = """
 def sla_table(results: Results) -> pd.DataFrame:
     """SLA attainment per tenant: leases (availability) and hosted models (latency)."""
     rows = []
+    leases = results.leases
+    targets = dict(zip(leases["lease"], leases["sla_target"], strict=True)) if "sla_target" in leases else {}
     for name, p in (results.kpis.get("products") or {}).items():
         hosted = p.get("product") == "hosted_model"
+        if hosted:
+            ttft = p.get("latency_target_p95_s")
+            sla = f"TTFT p95 ≤ {ttft:g} s" if isinstance(ttft, (int, float)) else "latency p95"
+        else:
+            target = targets.get(name)
+            sla = f"availability {target:.2%}" if isinstance(target, (int, float)) else "availability"
         rows.append(
             {
                 "product": name,
                 "tenant": p.get("tenant") or ("hosted: " + str(p.get("model", ""))),
                 "kind": "hosted model" if hosted else p.get("kind", ""),
                 "GPUs held": p.get("gpus"),
-                "SLA": "latency p95" if hosted else "availability",
+                "SLA": sla,
                 "attainment": p.get("latency_attainment") if hosted else p.get("sla_attainment"),
                 "revenue $": p.get("revenue_usd"),
                 "credits $": p.get("credits_usd"),
@@ -204,7 +212,6 @@ def sla_table(results: Results) -> pd.DataFrame:
             }
         )
     frame = sla_table_frame(rows)
-    leases = results.leases
     if len(frame) and len(leases) and "months_below_target" in leases:
         below = dict(zip(leases["lease"], leases["months_below_target"], strict=True))
         frame["months below"] = frame["product"].map(below)
