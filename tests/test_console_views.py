@@ -315,8 +315,17 @@ def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeyp
     ).any()
 
 
-def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tmp_path) -> None:
+def _click_save(panel) -> None:
+    """The panel's save, run to its end on a thread of its own (the browser tests' event loop may
+    be running in this one)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, panel._on_save()).result()
+
+
+def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tmp_path) -> None:
 
     from app.library import Library
     from app.roles import LOCAL
@@ -332,12 +341,12 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
         panel.offer(text, [run], "demo_whatif what-if")
         assert panel._name.value == "typed while it ran"
         assert panel._name.placeholder == "demo_whatif what-if"
-        asyncio.run(panel._on_save())
+        _click_save(panel)
         panel._name.value = ""
-        asyncio.run(panel._on_save())
+        _click_save(panel)
         other = text.replace("days: 1", "days: 2")  # another what-if, under a name in use
         panel.offer(other, [run], "demo_whatif what-if")
-        asyncio.run(panel._on_save())
+        _click_save(panel)
         assert "a different scenario named" in panel._status.object  # (escaped as plain text)
     finally:
         pool.shutdown()

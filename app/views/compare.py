@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+from bokeh.models import ColumnDataSource, CustomJSTickFormatter, HoverTool
+from bokeh.models.widgets.tables import NumberFormatter
 from bokeh.plotting import figure
 
 from twin.results import Results
@@ -218,6 +219,8 @@ def sla_table(results: Results) -> pd.DataFrame:
     return frame.round({"attainment": 4, "revenue $": 0, "credits $": 0, "margin $": 0, "margin $/GPU-h": 3})
 
 
+SLA_TEXT = ("product", "tenant", "kind", "SLA")
+IMPACT_TEXT = ("measure",)
 SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held", "SLA", "attainment", "revenue $", "credits $", "margin $",
                "margin $/GPU-h", "months below"]  # fmt: skip
 
@@ -291,6 +294,17 @@ def waterfall_data(kpis: dict) -> dict[str, list]:
     return data
 
 
+# Dollars on an axis as the cards write them ($2.06M, $450k): numeral's "$0.0a" wrote "$2.0m",
+# and a lower-case m reads as milli.
+USD_TICK_JS = """
+const a = Math.abs(tick), sign = tick < 0 ? "\u2212" : "";
+for (const [unit, scale] of [["B", 1e9], ["M", 1e6], ["k", 1e3]]) {
+    if (a >= scale) return sign + "$" + Number((a / scale).toFixed(2)) + unit;
+}
+return sign + "$" + a.toFixed(0);
+"""
+
+
 class Waterfall:
     """Revenue, credits, energy, depreciation and displaced internal work down to margin."""
 
@@ -300,16 +314,24 @@ class Waterfall:
                      title="Sales: revenue to margin", toolbar_location=None)  # fmt: skip
         fig.vbar(x="name", bottom="bottom", top="top", width=0.7, color="color", source=self.source)
         fig.add_tools(HoverTool(tooltips=[("", "@name"), ("amount", "@amount")]))
-        fig.yaxis.formatter = NumeralTickFormatter(format="$0.0a")
+        fig.yaxis.formatter = CustomJSTickFormatter(code=USD_TICK_JS)
         self.figure = fig
 
     def update(self, kpis: dict) -> None:
         self.source.data = waterfall_data(kpis)
 
 
-def readonly_table(frame: pd.DataFrame, name: str) -> pn.widgets.Tabulator:
-    """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML."""
-    text_cols = [c for c in frame.columns if frame[c].dtype == object]
+def readonly_table(
+    frame: pd.DataFrame, name: str, text: tuple[str, ...] | None = None
+) -> pn.widgets.Tabulator:
+    """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML.
+
+    ``text`` names the text columns of a table made empty and filled later (an empty frame's
+    columns are all objects); its other columns are numbers, shown with thousands separators.
+    """
+    if text is None:
+        text = tuple(c for c in frame.columns if frame[c].dtype == object)
+    number = NumberFormatter(format="0,0.[000]")
     return pn.widgets.Tabulator(
         frame,
         disabled=True,
@@ -317,6 +339,6 @@ def readonly_table(frame: pd.DataFrame, name: str) -> pn.widgets.Tabulator:
         layout="fit_data_table",
         sizing_mode="stretch_width",
         max_height=320,
-        formatters={c: {"type": "plaintext"} for c in text_cols},
+        formatters={c: {"type": "plaintext"} if c in text else number for c in frame.columns},
         name=name,
     )

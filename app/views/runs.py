@@ -98,8 +98,10 @@ class RunsView(pn.viewable.Viewer):
         self._scenario.param.watch(self._on_pick_scenario, "value")
         self._manage_status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
-        self._impact = compare.readonly_table(compare.impact_frame(names=("run A", "run B")), "impact")
-        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla")
+        self._impact = compare.readonly_table(
+            compare.impact_frame(names=("run A", "run B")), "impact", compare.IMPACT_TEXT
+        )
+        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla", compare.SLA_TEXT)
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
         self._result = pn.Column(
             self._cards,

@@ -344,10 +344,12 @@ class WhatIfView(pn.viewable.Viewer):
     def _build_results(self) -> list:
         """The comparison's components, made once; each run refreshes them in place."""
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
-        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla")
-        self._impact = compare.readonly_table(compare.impact_frame(), "impact")
+        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla", compare.SLA_TEXT)
+        self._impact = compare.readonly_table(compare.impact_frame(), "impact", compare.IMPACT_TEXT)
         self._log = compare.readonly_table(
-            pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]), "events"
+            pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]),
+            "events",
+            ("site", "kind", "subject", "detail"),
         )
         self._waterfall = compare.Waterfall()
         self._series = SeriesFigures()
