@@ -198,7 +198,10 @@ class CapacityView(pn.viewable.Viewer):
                 if self._run_key.startswith("lib-")
                 else "A what-if run from the What-if page"
             )
-            self._status.object = f"{told}. [Pick a scenario instead](./capacity)"
+            which = (
+                f"**{plain(str(results.kpis.get('scenario', '?')))}**, seed {results.kpis.get('seed', '?')}"
+            )
+            self._status.object = f"{told}: {which}. [Pick a scenario instead](./capacity)"
             self._show(results)
             return
         path = scenario_files(self.context.scenarios_dir)[self.scenario]

@@ -34,7 +34,7 @@ RUN_COLUMNS = [
     "finished",
     "revenue $",
     "margin $",
-    "utilisation",
+    "utilisation %",
     "code",
 ]
 
@@ -53,7 +53,9 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
                 "finished": (row["finished_at"] or "")[:19].replace("T", " "),
                 "revenue $": round(money["revenue"]) if money else None,
                 "margin $": round(money["margin"]) if money else None,
-                "utilisation": round(row["kpis"]["utilization"], 4) if "utilization" in row["kpis"] else None,
+                "utilisation %": round(100 * row["kpis"]["utilization"], 1)
+                if "utilization" in row["kpis"]
+                else None,
                 "code": row["code_version"],
             }
         )

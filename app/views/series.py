@@ -115,9 +115,10 @@ class SeriesFigures:
             ]
             tips = [("day", "@day{0.0}"), *((label, f"@{col}{{0,0.00}}") for col, label in metrics)]
             fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=tips, mode="vline"))
-            fig.legend.location = "top_left"
             fig.legend.click_policy = "hide"
             fig.legend.label_text_font_size = "10px"
+            fig.legend.update(spacing=0, padding=4, margin=4, glyph_height=12, label_height=12)  # 9 rows fit
+            fig.add_layout(fig.legend[0], "right")  # beside the plot: inside, it hid the first days
             self.figures.append(fig)
             self._groups.append((fig, metrics))
         self._bands_allowed, self._bands_drawn = bands, False
