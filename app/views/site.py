@@ -80,13 +80,22 @@ class RunTenancy:
     def __init__(self, context: ConsoleContext, args: dict[str, str]):
         self.results, self.note = run_from_query(context, args)
         self._by_campus: dict[str, pd.DataFrame] = {}
+        self._campuses: list[str] | None = None
+
+    def campuses(self) -> list[str]:
+        """The campuses the run covers (none without a run)."""
+        if self._campuses is None:
+            names = self.results.rack_names if self.results is not None else []
+            self._campuses = sorted({name.split("/", 1)[0] for name in names})
+        return self._campuses
+
+    def covers(self, campus_name: str) -> bool:
+        return campus_name in self.campuses()
 
     def note_for(self, campus: Campus) -> str:
         """The page's line about the run, for the campus on show (a run may not cover it)."""
-        if self.results is None:
-            return self.note
-        covered = sorted({name.split("/", 1)[0] for name in self.results.rack_names})
-        if campus.name in covered:
+        covered = self.campuses()
+        if self.results is None or campus.name in covered:
             return self.note
         return (
             f"The run in the URL covers {plain(', '.join(covered))}, not {plain(campus.name)}: "
@@ -286,8 +295,15 @@ class SiteView(pn.viewable.Viewer):
         return button
 
     def _file_name(self, suffix: str) -> str:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.campus}-{self.hall}") if self.campus else "plan"
-        return stem + suffix
+        """``Demo-A_H1.svg``; coloured from a run, the run's scenario and seed too (so a plan of the
+        bare hall and one of a run do not overwrite each other in a downloads folder)."""
+        if not self.campus:
+            return "plan" + suffix
+        name = f"{self.campus}-{self.hall}"
+        if self._run.covers(self.campus):
+            kpis = self._run.results.kpis
+            name += f"-{kpis.get('scenario', 'run')}-seed{kpis.get('seed', '')}"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120] + suffix
 
     def _export(self, fmt: str) -> io.BytesIO:
         """The hall shown, as ``fmt``, coloured as on screen (one hall: fast enough to serve inline)."""
