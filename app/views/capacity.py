@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColorBar, ColumnDataSource
+from bokeh.models import BasicTicker, ColorBar, ColumnDataSource, NumeralTickFormatter
 from bokeh.palettes import Blues9, Greens9, Purples9, Reds9
 from bokeh.plotting import figure
 from bokeh.transform import linear_cmap
@@ -119,7 +119,10 @@ def heatmaps(weekly: pd.DataFrame) -> list:
         top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
         mapper = linear_cmap(metric, list(reversed(palette)), 0.0, max(top, 1.0), nan_color="#eeeeee")
         fig.rect(x="week", y="hall", width=1, height=1, source=source, fill_color=mapper, line_color=None)
-        fig.add_layout(ColorBar(color_mapper=mapper["transform"], width=8), "right")
+        # GPU counts: whole ticks only (a scale of 0 to 2 GPUs had ticks at 0.5 and 1.5).
+        ticks = BasicTicker(min_interval=1)
+        fig.add_layout(ColorBar(color_mapper=mapper["transform"], width=8, ticker=ticks,
+                                formatter=NumeralTickFormatter(format="0,0")), "right")  # fmt: skip
         fig.hover.tooltips = [("hall", "@hall"), ("week", "@week"), ("committed", "@committed{0,0}"),
                               ("free", "@free{0,0}"), ("failed", "@failed{0,0}"), ("sellable", "@sellable{0,0}")]  # fmt: skip
         fig.yaxis.major_label_text_font_size = "9px"
