@@ -220,6 +220,8 @@ def sla_table(results: Results) -> pd.DataFrame:
 
 
 SLA_TEXT = ("product", "tenant", "kind", "SLA")
+# A hosted model's tenant ("hosted: Llama 3.1 70B Instruct (FP8, TP8)") would push the figures out of view.
+SLA_WIDTHS = {"product": 150, "tenant": 180}
 IMPACT_TEXT = ("measure",)
 SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held", "SLA", "attainment", "revenue $", "credits $", "margin $",
                "margin $/GPU-h", "months below"]  # fmt: skip
@@ -322,7 +324,7 @@ class Waterfall:
 
 
 def readonly_table(
-    frame: pd.DataFrame, name: str, text: tuple[str, ...] | None = None
+    frame: pd.DataFrame, name: str, text: tuple[str, ...] | None = None, widths: dict[str, int] | None = None
 ) -> pn.widgets.Tabulator:
     """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML.
 
@@ -340,5 +342,6 @@ def readonly_table(
         sizing_mode="stretch_width",
         max_height=320,
         formatters={c: {"type": "plaintext"} if c in text else number for c in frame.columns},
+        widths=widths or {},
         name=name,
     )

@@ -103,7 +103,9 @@ class RunsView(pn.viewable.Viewer):
         self._impact = compare.readonly_table(
             compare.impact_frame(names=("run A", "run B")), "impact", compare.IMPACT_TEXT
         )
-        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla", compare.SLA_TEXT)
+        self._sla = compare.readonly_table(
+            compare.sla_table_frame(), "sla", compare.SLA_TEXT, compare.SLA_WIDTHS
+        )
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
         self._result = pn.Column(
             self._cards,

@@ -344,7 +344,9 @@ class WhatIfView(pn.viewable.Viewer):
     def _build_results(self) -> list:
         """The comparison's components, made once; each run refreshes them in place."""
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
-        self._sla = compare.readonly_table(compare.sla_table_frame(), "sla", compare.SLA_TEXT)
+        self._sla = compare.readonly_table(
+            compare.sla_table_frame(), "sla", compare.SLA_TEXT, compare.SLA_WIDTHS
+        )
         self._impact = compare.readonly_table(compare.impact_frame(), "impact", compare.IMPACT_TEXT)
         self._log = compare.readonly_table(
             pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]),
@@ -355,12 +357,13 @@ class WhatIfView(pn.viewable.Viewer):
         self._series = SeriesFigures()
         return [
             self._cards,
+            # The SLA table has eleven columns: the page's full width, or its figures are cut off.
+            pn.Column("### SLA per tenant", self._sla, sizing_mode="stretch_width"),
             pn.Row(
-                pn.Column("### SLA per tenant", self._sla, sizing_mode="stretch_width"),
-                pn.Column("### Internal work", self._impact, sizing_mode="stretch_width"),
+                pn.Column("### Internal work", self._impact, width=470),
+                pn.pane.Bokeh(self._waterfall.figure, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),
-            pn.pane.Bokeh(self._waterfall.figure, sizing_mode="stretch_width"),
             *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
             pn.Column("### Event log", self._log, sizing_mode="stretch_width"),
         ]
