@@ -109,11 +109,9 @@ class RunsView(pn.viewable.Viewer):
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
         self._result = pn.Column(
             self._cards,
-            pn.Row(
-                pn.Column("### SLA per tenant (run B)", self._sla, sizing_mode="stretch_width"),
-                pn.Column("### Internal work (A → B)", self._impact, sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
-            ),
+            # One above the other, as on the What-if page: the SLA table's columns need the width.
+            pn.Column("### SLA per tenant (run B)", self._sla, sizing_mode="stretch_width"),
+            pn.Column("### Internal work (A → B)", self._impact, width=470),
             *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
             visible=False,
             sizing_mode="stretch_width",
