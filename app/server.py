@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -90,6 +91,11 @@ def serve(
         print(f"--port {port} --address {address}: cannot listen there ({exc.strerror or exc}); "
               "pick a free port or an address of this machine", file=sys.stderr)  # fmt: skip
         return 2
+    # A service manager stops the console with SIGTERM: stop the loop as Ctrl-C does, so the run
+    # workers are shut down below rather than left to the resource tracker (which warned of
+    # leaked semaphores). Tornado's add_callback is safe in a signal handler.
+    loop = server.io_loop
+    signal.signal(signal.SIGTERM, lambda *_: loop.add_callback(loop.stop))
     try:
         server.io_loop.start()
     finally:

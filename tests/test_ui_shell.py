@@ -67,3 +67,15 @@ def test_watch_blocks_and_reports_external_requests(page: Page, page_watch: Page
 )
 def test_is_external_url(url: str, external: bool) -> None:
     assert is_external_url(url) is external
+
+
+def test_sigterm_stops_the_console_cleanly(tmp_path: Path) -> None:
+    """A service manager's stop: exit 0, the run workers shut down, nothing leaked or traced."""
+    from ui_util import ConsoleServer
+
+    server = ConsoleServer(["--no-cache", "--data", str(tmp_path / "data")], log_dir=tmp_path).start()
+    proc = server.proc
+    server.stop()  # SIGTERM
+    assert proc.returncode == 0, server.log_tail()
+    log = server.log_tail()
+    assert "leaked" not in log and "Traceback" not in log, log
