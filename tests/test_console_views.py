@@ -358,13 +358,16 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
 
 
 def test_a_lease_starting_after_the_run_is_pointed_out() -> None:
-    from app.views.whatif import _late_leases
+    from app.views.whatif_tables import late_leases_note
 
     rows = [{"name": "<b>late</b>", "start_day": 40.0}, {"name": "on time", "start_day": 0.0}]
-    note = _late_leases(rows, 30)
+    note = late_leases_note(rows, 30)
     assert "starts after the run's 30 days" in note and "on time" not in note
     assert "<b>" not in note  # a name is text
-    assert _late_leases(rows[1:], 30) == "" and _late_leases([{"name": "x", "start_day": None}], 30) == ""
+    assert (
+        late_leases_note(rows[1:], 30) == ""
+        and late_leases_note([{"name": "x", "start_day": None}], 30) == ""
+    )
 
 
 def test_cards_call_a_change_too_small_to_show_no_change_and_name_the_seed_they_show() -> None:

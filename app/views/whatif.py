@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
-import re
 import urllib.parse
 
 import pandas as pd
@@ -28,6 +26,7 @@ from app.views import compare
 from app.views.markup import plain
 from app.views.series import SeriesFigures
 from app.views.url import query_args
+from app.views.whatif_tables import explain, late_leases_note, table_frame, table_rows, whole_number_columns
 from app.views.whatif_tools import FitPanel, SavePanel
 from twin.results import Results
 
@@ -38,66 +37,6 @@ TABLES = {
     "hosted": (HOSTED_COLUMNS, "Hosted models"),
     "events": (EVENT_COLUMNS, "Events"),
 }
-
-
-def _counts(columns: dict) -> list[str]:
-    """Columns of whole numbers (GPUs, replicas)."""
-    return [c for c, v in columns.items() if isinstance(v, int) and not isinstance(v, bool)]
-
-
-def _frame(rows: list[dict], columns: dict) -> pd.DataFrame:
-    """The table's rows; an empty table keeps the column types a first row will have.
-
-    Tabulator rebuilds its columns when their types change; an empty all-object frame turning
-    into typed columns on the first *Add* made that rebuild race with the new row. Whole-number
-    columns are held as floats: a cell emptied, or given text or 3.5, then reaches the server
-    (an integer column refused it, so the cell showed one value and the run used another), and
-    checking the scenario says what is wrong with it.
-    """
-    typed = pd.DataFrame([columns]).astype({c: float for c in _counts(columns)}).iloc[:0]
-    if not rows:
-        return typed
-    frame = pd.DataFrame(rows, columns=list(columns))
-    return frame.astype({c: t for c, t in typed.dtypes.items() if frame[c].notna().all()}, errors="ignore")
-
-
-def _rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
-    counts = set(_counts(columns))
-    out = []
-    for rec in frame.to_dict(orient="records"):
-        row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
-        for k in counts & row.keys():  # 512.0 in the table is the 512 it was; 3.5 stays, to be refused
-            if isinstance(row[k], float) and row[k].is_integer():
-                row[k] = int(row[k])
-        out.append(row)
-    return out
-
-
-def _late_leases(leases: list[dict], days: float) -> str:
-    """A note on leases that start after the run ends: valid, but they change nothing."""
-    late = [r for r in leases if isinstance(r.get("start_day"), (int, float)) and r["start_day"] >= days]
-    if not late:
-        return ""
-    names = ", ".join(f"**{plain(str(r.get('name')))}** (day {r['start_day']:g})" for r in late[:3])
-    more = f" and {len(late) - 3} more" if len(late) > 3 else ""
-    one = len(late) == 1
-    return (
-        f" Note: {names}{more} {'starts' if one else 'start'} after the run's {days:g} days, so "
-        f"{'it changes' if one else 'they change'} nothing; lower start_day or run more days."
-    )
-
-
-_WHERE = re.compile(r"^<what-if>:\d+: (leases|hosted_models|events)\[(\d+)\]\.?(\S*): ")
-
-
-def explain(problem: str) -> str:
-    """A problem of the generated scenario, told as the table row and column to fix."""
-    m = _WHERE.match(problem)
-    if not m:
-        return problem.replace("<what-if>:", "what-if, line ")
-    table = {"leases": "Leases", "hosted_models": "Hosted models", "events": "Events"}[m.group(1)]
-    column = f", {m.group(3)}" if m.group(3) else ""
-    return f"{table} table, row {int(m.group(2)) + 1}{column}: {problem[m.end() :]}"
 
 
 class WhatIfView(pn.viewable.Viewer):
@@ -181,10 +120,10 @@ class WhatIfView(pn.viewable.Viewer):
                 ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
         whole = NumberFormatter(format="0,0.[00]")  # 1,024 (not 1,024.0); 3.5 still shows as typed
         table = pn.widgets.Tabulator(
-            _frame(getattr(self.whatif, key), columns),
+            table_frame(getattr(self.whatif, key), columns),
             show_index=False,
             editors=editors,
-            formatters={c: whole for c in _counts(columns)},
+            formatters={c: whole for c in whole_number_columns(columns)},
             selectable="checkbox",
             layout="fit_data_table",
             sizing_mode="stretch_width",
@@ -203,7 +142,7 @@ class WhatIfView(pn.viewable.Viewer):
         return self._tables[key][2]
 
     def _sync_from_tables(self) -> None:
-        updates = {key: _rows(self._grid(key).value, TABLES[key][0]) for key in TABLES}
+        updates = {key: table_rows(self._grid(key).value, TABLES[key][0]) for key in TABLES}
         with param.discard_events(self.whatif):
             self.whatif.param.update(**updates)
 
@@ -220,7 +159,7 @@ class WhatIfView(pn.viewable.Viewer):
 
     def _refresh_tables(self, *events) -> None:
         for key, (columns, _) in TABLES.items():
-            self._grid(key).value = _frame(getattr(self.whatif, key), columns)
+            self._grid(key).value = table_frame(getattr(self.whatif, key), columns)
 
     def _on_upload(self, event) -> None:
         if event.new is None:
@@ -315,7 +254,7 @@ class WhatIfView(pn.viewable.Viewer):
             f"Ran **{plain(self.whatif.base)}** for {self.whatif.days:g} days, {seeds_told}{cached}. "
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
-        ) + _late_leases(self.whatif.leases, self.whatif.days)
+        ) + late_leases_note(self.whatif.leases, self.whatif.days)
         if pn.state.location is not None and not self.whatif.from_upload:  # an upload has no link
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
         self._show(whatif, baseline, outcomes[0].key[:16], replicates)

@@ -1,0 +1,75 @@
+"""The What-if page's editable tables: rows to frames and back, and problems told as a row.
+
+The page edits leases, hosted models and events in Tabulator tables. These helpers turn the
+what-if's rows into the frames the tables show and the tables' frames back into rows, and tell a
+problem of the generated scenario as the table, row and column to fix.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from app.views.markup import plain
+
+
+def whole_number_columns(columns: dict) -> list[str]:
+    """Columns of whole numbers (GPUs, replicas)."""
+    return [c for c, v in columns.items() if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def table_frame(rows: list[dict], columns: dict) -> pd.DataFrame:
+    """The table's rows; an empty table keeps the column types a first row will have.
+
+    Tabulator rebuilds its columns when their types change; an empty all-object frame turning
+    into typed columns on the first *Add* made that rebuild race with the new row. Whole-number
+    columns are held as floats: a cell emptied, or given text or 3.5, then reaches the server
+    (an integer column refused it, so the cell showed one value and the run used another), and
+    checking the scenario says what is wrong with it.
+    """
+    typed = pd.DataFrame([columns]).astype({c: float for c in whole_number_columns(columns)}).iloc[:0]
+    if not rows:
+        return typed
+    frame = pd.DataFrame(rows, columns=list(columns))
+    return frame.astype({c: t for c, t in typed.dtypes.items() if frame[c].notna().all()}, errors="ignore")
+
+
+def table_rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
+    counts = set(whole_number_columns(columns))
+    out = []
+    for rec in frame.to_dict(orient="records"):
+        row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
+        for k in counts & row.keys():  # 512.0 in the table is the 512 it was; 3.5 stays, to be refused
+            if isinstance(row[k], float) and row[k].is_integer():
+                row[k] = int(row[k])
+        out.append(row)
+    return out
+
+
+def late_leases_note(leases: list[dict], days: float) -> str:
+    """A note on leases that start after the run ends: valid, but they change nothing."""
+    late = [r for r in leases if isinstance(r.get("start_day"), (int, float)) and r["start_day"] >= days]
+    if not late:
+        return ""
+    names = ", ".join(f"**{plain(str(r.get('name')))}** (day {r['start_day']:g})" for r in late[:3])
+    more = f" and {len(late) - 3} more" if len(late) > 3 else ""
+    one = len(late) == 1
+    return (
+        f" Note: {names}{more} {'starts' if one else 'start'} after the run's {days:g} days, so "
+        f"{'it changes' if one else 'they change'} nothing; lower start_day or run more days."
+    )
+
+
+_WHERE = re.compile(r"^<what-if>:\d+: (leases|hosted_models|events)\[(\d+)\]\.?(\S*): ")
+
+
+def explain(problem: str) -> str:
+    """A problem of the generated scenario, told as the table row and column to fix."""
+    m = _WHERE.match(problem)
+    if not m:
+        return problem.replace("<what-if>:", "what-if, line ")
+    table = {"leases": "Leases", "hosted_models": "Hosted models", "events": "Events"}[m.group(1)]
+    column = f", {m.group(3)}" if m.group(3) else ""
+    return f"{table} table, row {int(m.group(2)) + 1}{column}: {problem[m.end() :]}"
