@@ -316,6 +316,6 @@ def _check_name(name: str) -> None:
 
 
 def _json_default(value):
-    from twin.results import _json_default as twin_default
+    from twin.results import json_default
 
-    return twin_default(value)
+    return json_default(value)

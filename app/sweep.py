@@ -116,8 +116,8 @@ def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None
 
 def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | None) -> int:
     from twin.safepath import output_folder
-    from twin.scenario import load_scenario
-    from twin.sweep import SEED_MAX, run_task, scenario_fingerprint, summarise, tasks
+    from twin.scenario import SEED_MAX, load_scenario
+    from twin.sweep import run_task, scenario_fingerprint, summarise, tasks
 
     base = load_scenario(args.scenario)  # problems of the file itself exit 2 with their lines
     if base.spec.seed + args.replications - 1 > SEED_MAX:
@@ -282,20 +282,18 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
 
 
 def _write_json(path: Path, data: object) -> None:
-    from twin.results import json_safe
+    from twin.results import json_default, json_safe
+
+    def default(value: object) -> object:  # numbers as the results write them; a date (--vary) as text
+        try:
+            return json_default(value)
+        except TypeError:
+            return str(value)
 
     tmp = path.with_name(f".{path.name}.tmp")
     # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
-    tmp.write_text(json.dumps(json_safe(data), indent=1, default=_plain, allow_nan=False))
+    tmp.write_text(json.dumps(json_safe(data), indent=1, default=default, allow_nan=False))
     tmp.replace(path)  # a stopped sweep leaves whole files only
-
-
-def _plain(value: object) -> object:
-    """numpy's scalars as the numbers they are (null if not finite); anything else as text."""
-    if hasattr(value, "item"):
-        number = value.item()
-        return None if isinstance(number, float) and not math.isfinite(number) else number
-    return str(value)
 
 
 def _bar(total: int):

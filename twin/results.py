@@ -67,7 +67,7 @@ class Results:
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         p = out / "kpis.json"
-        p.write_text(json.dumps(self.kpis, indent=2, default=_json_default) + "\n")
+        p.write_text(json.dumps(self.kpis, indent=2, default=json_default) + "\n")
         paths.append(p)
         for name in self.TABLES:
             p = out / f"{name}.parquet"
@@ -100,7 +100,8 @@ class Results:
         )
 
 
-def _json_default(value):
+def json_default(value):
+    """``json.dumps``'s ``default`` for results: numpy's scalars as the numbers they are (NaN as null)."""
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):

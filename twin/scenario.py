@@ -37,6 +37,7 @@ from twin.sla import CreditStep
 from twin.yamlsafe import LocatedDocument, load_yaml, parse_yaml
 
 LeaseKind = Literal["reserved", "capacity_block", "on_demand", "spot"]
+SEED_MAX = 2**63 - 1  # a seed fits numpy's SeedSequence and a signed 64-bit column
 
 
 class SizeDistribution(Strict):
@@ -200,7 +201,7 @@ class ScenarioSpec(Strict):
     sites: list[str] = Field(min_length=1, max_length=16, description="site files, relative paths")
     start: dt.date = dt.date(2027, 1, 1)
     days: float = Field(365, gt=0, le=3650)
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     sample_hours: float = Field(1.0, gt=0, le=24)
     training: TrainingDemand | None = TrainingDemand()
     inference: list[InferenceDemand] = []

@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SEED_MAX = 2**63 - 1  # the scenario's own bound
-
 
 def scenario_fingerprint(scenario) -> str:
     """A hash of every file a scenario's runs read: the scenario, its sites, their catalogs and

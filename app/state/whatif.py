@@ -27,6 +27,7 @@ import yaml
 from app.stamps import yaml_stamp
 from twin.errors import ProblemList
 from twin.load import file_kind
+from twin.scenario import SEED_MAX
 from twin.yamlsafe import load_yaml
 
 LEASE_COLUMNS = {
@@ -131,7 +132,7 @@ class WhatIf(param.Parameterized):
     base = param.String(default="demo_baseline", doc="stem of the base scenario file")
     sites = param.ListSelector(default=[], objects=[], doc="campuses of the base to run (all by default)")
     days = param.Number(default=30, bounds=(1, 3650), doc="horizon")
-    seed = param.Integer(default=7, bounds=(0, 2**63 - 1))
+    seed = param.Integer(default=7, bounds=(0, SEED_MAX))
     replications = param.Integer(
         default=1, bounds=(1, 32), doc="seeds run for the what-if (seed, seed+1, ...): Monte Carlo bands"
     )
@@ -279,7 +280,7 @@ class WhatIf(param.Parameterized):
 
     def replication_seeds(self) -> list[int]:
         """The seeds of the what-if's Monte Carlo replications, its own seed first."""
-        return [(self.seed + i) % 2**63 for i in range(self.replications)]
+        return [(self.seed + i) % (SEED_MAX + 1) for i in range(self.replications)]
 
     @staticmethod
     def _lease(row: dict, base: dict | None) -> dict:
