@@ -324,15 +324,13 @@ class Waterfall:
 
 
 def readonly_table(
-    frame: pd.DataFrame, name: str, text: tuple[str, ...] | None = None, widths: dict[str, int] | None = None
+    frame: pd.DataFrame, name: str, text: tuple[str, ...], widths: dict[str, int] | None = None
 ) -> pn.widgets.Tabulator:
     """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML.
 
-    ``text`` names the text columns of a table made empty and filled later (an empty frame's
-    columns are all objects); its other columns are numbers, shown with thousands separators.
+    ``text`` names the text columns, since the tables are made empty and filled later (an empty
+    frame's columns are all objects); the other columns are numbers, shown with thousands separators.
     """
-    if text is None:
-        text = tuple(c for c in frame.columns if frame[c].dtype == object)
     number = NumberFormatter(format="0,0.[000]")
     return pn.widgets.Tabulator(
         frame,
