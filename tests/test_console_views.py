@@ -328,7 +328,6 @@ def _click_save(panel) -> None:
 
 
 def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tmp_path) -> None:
-
     from app.library import Library
     from app.roles import LOCAL
     from app.views.whatif_tools import SavePanel
