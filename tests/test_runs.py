@@ -13,7 +13,7 @@ import pytest
 
 from app.runs import PoolBusy, RunPool, outcome_of, run_key
 from app.state.whatif import WhatIf
-from twin.results import _json_default
+from twin.results import json_default
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
 
@@ -39,7 +39,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPool]:
 def same_kpis(a: dict, b: dict) -> bool:
     # Not compared: wall time, and the SimPy event count, which includes the progress reporter's ticks.
     def text(k: dict) -> str:
-        return json.dumps({**k, "wall_seconds": 0, "sim_events": 0}, default=_json_default, sort_keys=True)
+        return json.dumps({**k, "wall_seconds": 0, "sim_events": 0}, default=json_default, sort_keys=True)
 
     return text(a) == text(b)
 
