@@ -29,6 +29,19 @@ import math
 import numpy as np
 
 from twin.cooling import hall_plants
+from twin.plant_kernels import (
+    COOLING,
+    DRAW_ROWS,
+    DYN,
+    FACILITY,
+    HEAT,
+    IT,
+    LOSSES,
+    OTHER,
+    any_over,
+    hall_draw,
+    record_sample,
+)
 from twin.power import firm_supply_kw, hall_chain
 from twin.shedding import shed
 from twin.weather import WeatherSeries
@@ -41,8 +54,8 @@ SITE_SERIES = (
     "it_kw", "facility_kw", "cooling_kw", "losses_kw", "other_kw", "supply_kw", "supply_headroom_kw",
     "dry_bulb_c", "wet_bulb_c", "throttled_gpus", "water_l", "sellable_gpus",
 )  # fmt: skip
-HALL_ROW = {name: k for k, name in enumerate(HALL_SERIES)}
-SITE_ROW = {name: k for k, name in enumerate(SITE_SERIES)}
+# twin.plant_kernels.record_sample writes the rows in these orders.
+assert HALL_SERIES[:5] == SITE_SERIES[:5] and HALL_SERIES[9:] == SITE_SERIES[9:]
 
 
 class Plant:
@@ -95,7 +108,10 @@ class Plant:
         )
         self.hall = np.zeros((len(HALL_SERIES), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_SERIES), self.samples, sites), dtype=np.float64)
-        self._rows = np.zeros((len(HALL_SERIES), halls))
+        self._rows = np.zeros((len(HALL_SERIES), halls))  # float64 scratch for a sample's hall rows
+        self._chain = self.chain.arrays()
+        self._hall_consts = (busy_fraction, self.dyn_kw_per_gpu, self.hall_gpus, self.chain.it_capacity_kw)
+        self._clear = True  # every cap at 1 and every hall open, as the fleet sees it
         self.spare_share = 0.0  # failed / installed so far: the spares a new lease needs
         self._i = 0
         self._acted = False
@@ -103,33 +119,45 @@ class Plant:
     # -- the draw ---------------------------------------------------------------------------------
     def _draw(self, i: int) -> dict[str, np.ndarray]:
         counts = self.fleet.hall_counts
-        dyn = self.busy_fraction * (counts[3] + counts[4])
-        it = np.maximum(0.0, self.hall_idle_kw - counts[6] + self.cap * dyn)  # no rounding below 0
-        pdu, ups = self.chain.losses(it)
-        heat = it + pdu + ups
-        cooling_kw = heat / self._cop[i]
-        terms = self.chain.facility(it, cooling_kw, (pdu, ups))
-        terms.update(
-            dyn=dyn,
-            heat=heat,
-            cooling_capacity_kw=self._cooling_capacity_kw[i],
-            dry=self._dry[i],
-            wet=self._wet[i],
-        )
-        terms["site_facility_kw"] = terms["facility_kw"] @ self._hall_to_site
-        terms["counts"] = counts
-        return terms
+        draw = np.empty((DRAW_ROWS, self.cap.size))
+        site_facility_kw = np.empty(self.supply_kw.size)
+        hall_draw(counts, self.busy_fraction, self.hall_idle_kw, self.cap, self._chain, self._cop[i], draw,
+                  site_facility_kw)  # fmt: skip
+        return {
+            "it_kw": draw[IT],
+            "facility_kw": draw[FACILITY],
+            "losses_kw": draw[LOSSES],
+            "cooling_kw": draw[COOLING],
+            "other_kw": draw[OTHER],
+            "dyn": draw[DYN],
+            "heat": draw[HEAT],
+            "cooling_capacity_kw": self._cooling_capacity_kw[i],
+            "dry": self._dry[i],
+            "wet": self._wet[i],
+            "site_facility_kw": site_facility_kw,
+            "counts": counts,
+            "draw": draw,
+        }
 
     # -- the operator -----------------------------------------------------------------------------
     def balance(self, engine, i: int) -> None:
         """Sample ``i``: set caps and admission from the load at full power, act, then record."""
         self._i = i
-        old_cap = self.cap.copy()
-        self.cap[:] = 1.0
-        self.open[:] = True
         self._acted = False
+        if self._clear:  # no cap and no hall closed since the last sample: nothing to undo
+            d = self._draw(i)
+            limit = np.minimum(self.supply_kw, self.limit_kw)
+            if not any_over(d["draw"], d["cooling_capacity_kw"], self.chain.it_capacity_kw, d["site_facility_kw"],
+                            limit):  # fmt: skip
+                self._record(i, d)
+                return
+            old_cap = self.cap.copy()
+        else:
+            old_cap = self.cap.copy()
+            self.cap[:] = 1.0
+            self.open[:] = True
+            d = self._draw(i)
         hours = self.step
-        d = self._draw(i)
         it_per_heat = np.divide(d["it_kw"], d["heat"], out=np.ones_like(d["heat"]), where=d["heat"] > 0)
         over_cool = (d["heat"] - d["cooling_capacity_kw"]) * it_per_heat
         over_power = d["it_kw"] - self.chain.it_capacity_kw
@@ -208,6 +236,7 @@ class Plant:
         """Hand the halls' admission flags to placement, and re-time jobs in halls whose cap changed
         (a job runs at the speed of the slowest hall it uses)."""
         self.fleet.pod_open[:] = self.open[self.fleet.pod_hall]
+        self._clear = bool(self.open.all() and (self.cap >= 1.0).all())
         changed = np.flatnonzero(self.cap != old_cap) if old_cap is not None else np.flatnonzero(self.cap < 1)
         if changed.size == 0:
             return
@@ -220,43 +249,10 @@ class Plant:
 
     # -- the record -------------------------------------------------------------------------------
     def _record(self, i: int, d: dict) -> None:
-        counts = d["counts"]
-        busy, leased, failed = counts[0], counts[1], counts[2]
-        throttled = np.where(self.cap < 1.0, busy + leased, 0.0)
-        cool_room = d["cooling_capacity_kw"] - d["heat"]
-        power_room = self.chain.it_capacity_kw - d["it_kw"]
-        # A new leased GPU at full busy power adds its dynamic draw as IT, and a bit more as heat.
-        per_gpu = self.busy_fraction * self.dyn_kw_per_gpu
-        heat_per_it = np.divide(d["heat"], d["it_kw"], out=np.ones_like(d["heat"]), where=d["it_kw"] > 0)
-        idle = np.maximum(0.0, self.hall_gpus - busy - leased - failed)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fits = np.minimum(np.minimum(idle, cool_room / (per_gpu * heat_per_it)), power_room / per_gpu)
-        fits = np.where(self.open & (self.cap >= 1.0) & (per_gpu > 0), np.maximum(fits, 0.0), 0.0)
-        if self._installed_gpus:
-            self.spare_share = max(self.spare_share, float(failed.sum()) / self._installed_gpus)
-        hall = self._rows  # float64 scratch, filled row by row (no per-sample dict or stacking)
-        for name, row in (
-            ("it_kw", d["it_kw"]), ("facility_kw", d["facility_kw"]), ("cooling_kw", d["cooling_kw"]),
-            ("losses_kw", d["losses_kw"]), ("other_kw", d["other_kw"]), ("power_cap", self.cap),
-            ("cooling_capacity_kw", d["cooling_capacity_kw"]), ("cooling_headroom_kw", cool_room),
-            ("power_headroom_kw", power_room), ("throttled_gpus", throttled),
-            ("water_l", d["heat"] * self.step * self._water_l_per_kwh[i]),
-            ("sellable_gpus", np.floor(fits / (1.0 + self.spare_share))),
-        ):  # fmt: skip
-            hall[HALL_ROW[name]] = row
-        self.hall[:, i] = hall
-        sums = hall @ self._hall_to_site  # series x sites, summed before the float32 store
-        limit = np.minimum(self.supply_kw, self.limit_kw)
-        supply_room = limit - d["site_facility_kw"]
-        it_site = sums[HALL_ROW["it_kw"]]
-        pue = np.divide(d["site_facility_kw"], it_site, out=np.ones_like(limit), where=it_site > 0)
-        by_supply = np.maximum(0.0, supply_room) / (self.site_gpu_kw * pue) / (1.0 + self.spare_share)
-        site = self.site[:, i]
-        for name in ("it_kw", "cooling_kw", "losses_kw", "other_kw", "throttled_gpus", "water_l"):
-            site[SITE_ROW[name]] = sums[HALL_ROW[name]]
-        site[SITE_ROW["facility_kw"]] = d["site_facility_kw"]
-        site[SITE_ROW["supply_kw"]] = limit
-        site[SITE_ROW["supply_headroom_kw"]] = supply_room
-        site[SITE_ROW["dry_bulb_c"]] = d["dry"]
-        site[SITE_ROW["wet_bulb_c"]] = d["wet"]
-        site[SITE_ROW["sellable_gpus"]] = np.floor(np.minimum(sums[HALL_ROW["sellable_gpus"]], by_supply))
+        self.spare_share = record_sample(
+            i, d["draw"], d["counts"], self.cap, self.open, self._hall_consts,
+            (d["cooling_capacity_kw"], self._water_l_per_kwh[i], self.step),
+            (self._chain[0], np.minimum(self.supply_kw, self.limit_kw), self.site_gpu_kw, d["dry"], d["wet"],
+             d["site_facility_kw"], self._installed_gpus),
+            self.spare_share, self.hall, self.site, self._rows,
+        )  # fmt: skip

@@ -31,7 +31,11 @@ def ups_efficiency(points: list[tuple[float, float]], load_fraction: float | np.
 
 @dataclass
 class HallChain:
-    """Power-chain constants as arrays over halls (each hall takes its site's chain)."""
+    """Power-chain constants as arrays over halls (each hall takes its site's chain).
+
+    :meth:`losses` and :meth:`facility` are the chain's formulas; a run evaluates them in one
+    compiled pass per sample (:func:`twin.plant_kernels.hall_draw`), which the tests pin to these.
+    """
 
     hall_site: np.ndarray
     it_capacity_kw: np.ndarray
@@ -50,6 +54,27 @@ class HallChain:
             )
             for s, points in enumerate(self.ups_curves)
         ]
+
+    def arrays(self) -> tuple:
+        """The chain as a tuple of arrays for :func:`twin.plant_kernels.hall_draw`: per hall its
+        site, IT capacity, module share, PDU and transformer efficiency, other-load fraction and
+        the index of its UPS curve; then the curves' start offsets and their points end to end."""
+        curves = [np.array(points, dtype=float).reshape(-1, 2) for points in self.ups_curves]
+        starts = np.concatenate([[0], np.cumsum([c.shape[0] for c in curves])]).astype(np.int64)
+        xs = np.concatenate([c[:, 0] for c in curves]) if curves else np.zeros(0)
+        ys = np.concatenate([c[:, 1] for c in curves]) if curves else np.zeros(0)
+        return (
+            self.hall_site.astype(np.int64),
+            self.it_capacity_kw.astype(float),
+            self.module_share.astype(float),
+            self.pdu_efficiency.astype(float),
+            self.transformer_efficiency.astype(float),
+            self.other_fraction.astype(float),
+            self.hall_site.astype(np.int64),  # each hall takes its site's curve
+            starts,
+            xs,
+            ys,
+        )
 
     def losses(self, it_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """PDU and UPS losses per hall at IT draw ``it_kw``."""
