@@ -20,6 +20,7 @@ from twin.kernels import (
     owned_by,
     release_servers,
     repair_unleased,
+    sample_halls,
     spare_for,
 )
 
@@ -213,3 +214,33 @@ def test_repairs_stop_at_a_leased_server_and_skip_those_not_due(seed: int) -> No
     np.testing.assert_array_equal(idle, want_idle)
     for got, want in zip((pod_idle, pool_idle), _idle_counts(idle, server_pod, pool, gps), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_sample_halls_writes_the_hall_rows_and_their_site_sums(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    halls, sites = int(rng.integers(1, 30)), int(rng.integers(1, 4))
+    hall_site = np.sort(rng.integers(0, sites, halls)).astype(np.int64)
+    counts = rng.integers(0, 5_000, (7, halls)).astype(np.float64)
+    counts[3:] *= rng.uniform(0.1, 1.5, (4, halls))
+    cap = np.where(rng.random(halls) < 0.3, rng.uniform(0.6, 1.0, halls), 1.0)
+    installed = rng.integers(0, 40_000, halls).astype(np.float64)
+    idle_kw = installed * rng.uniform(0.1, 0.4, halls)
+    hall_store = np.zeros((5, 3, halls), dtype=np.float32)
+    site_store = np.full((9, 3, sites), -1.0)
+    sample_halls(2, counts, cap, 0.8, installed, idle_kw, hall_site, hall_store, site_store)
+
+    frac = 0.8 * cap
+    hall_kw = idle_kw - counts[6] + frac * (counts[3] + counts[4])
+    rows = np.vstack([installed, counts[:3], hall_kw])
+    assert np.array_equal(hall_store[:, 2], rows.astype(np.float32))
+    assert not hall_store[:, :2].any()
+    leased_kw = counts[5] + frac * counts[4]
+    for s in range(sites):
+        mine = np.flatnonzero(hall_site == s)
+        want = np.zeros(6)
+        for h in mine:  # halls in index order
+            want += np.append(rows[:, h], leased_kw[h])
+        assert np.array_equal(site_store[[0, 1, 2, 3, 4, 6], 2, s], want)
+    assert (site_store[[5, 7, 8]] == -1.0).all() and (site_store[:, :2] == -1.0).all()  # left alone

@@ -253,3 +253,43 @@ def repair_unleased(
         repaired[n] = server
         n += 1
     return servers.size, n
+
+
+@_jit
+def sample_halls(
+    i: int,
+    counts: np.ndarray,
+    cap: np.ndarray,
+    busy_fraction: float,
+    installed: np.ndarray,
+    idle_kw: np.ndarray,
+    hall_site: np.ndarray,
+    hall_store: np.ndarray,
+    site_store: np.ndarray,
+) -> None:
+    """Sample ``i`` of the recorder's GPU and IT power series, per hall and summed per site.
+
+    Hall rows: installed, busy, leased, failed GPUs and IT kW (idle kW less that of failed GPUs,
+    plus busy dynamic kW at the hall's power cap). Site rows 0-4 are their sums, halls added in
+    index order; site row 6 the leased GPUs' share of IT kW. Other site rows are left alone.
+    """
+    sites = site_store.shape[2]
+    sums = np.zeros((7, sites))
+    for h in range(cap.size):
+        frac = busy_fraction * cap[h]
+        hall_kw = idle_kw[h] - counts[6, h] + frac * (counts[3, h] + counts[4, h])
+        hall_store[0, i, h] = installed[h]
+        hall_store[1, i, h] = counts[0, h]
+        hall_store[2, i, h] = counts[1, h]
+        hall_store[3, i, h] = counts[2, h]
+        hall_store[4, i, h] = hall_kw
+        s = hall_site[h]
+        sums[0, s] += installed[h]
+        sums[1, s] += counts[0, h]
+        sums[2, s] += counts[1, h]
+        sums[3, s] += counts[2, h]
+        sums[4, s] += hall_kw
+        sums[6, s] += counts[5, h] + frac * counts[4, h]
+    for s in range(sites):
+        for row in (0, 1, 2, 3, 4, 6):
+            site_store[row, i, s] = sums[row, s]

@@ -6,7 +6,8 @@ GPUs in use into the day's row of the rack x day matrix: one pass over racks per
 
 IT power of a rack: ``idle_kw + (max_kw - idle_kw) x busy_power_fraction x working GPUs / GPUs``,
 where working GPUs are the internal busy ones plus the leased ones times their tenant's
-utilisation. Until the physics model lands, facility power is IT power x the scenario's PUE.
+utilisation, at the hall's power cap. Without the physics model facility power is IT power x the
+scenario's PUE; with it, :mod:`twin.plant` works it out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.fleet import Fleet
-from twin.kernels import add_day_usage
+from twin.kernels import add_day_usage, sample_halls
 
 HALL_METRICS = ("installed_gpus", "busy_gpus", "leased_gpus", "failed_gpus", "it_kw")
 SITE_METRICS = (*HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus", "queued_any_site_gpus")
@@ -38,8 +39,8 @@ class Recorder:
         self._day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
         self.busy_power_fraction = busy_power_fraction
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
-        self._hall_to_site = np.zeros((halls, sites))
-        self._hall_to_site[np.arange(halls), fleet.hall_site] = 1.0
+        self._hall_site = fleet.hall_site.astype(np.int64)
+        self._full_power = np.ones(halls)  # the power cap of every hall without the physics model
         self._hall_idle_kw = np.bincount(fleet.rack_hall, weights=fleet.rack_idle_kw, minlength=halls)
         self.taken = 0
         self.plant = None  # twin.plant.Plant when physics is on: it balances and records each sample
@@ -78,21 +79,12 @@ class Recorder:
 
     def sample(self, i: int, engine) -> None:
         f = self.fleet
-        cap = 1.0
+        cap = self._full_power
         if self.plant is not None:
             self.plant.balance(engine, i)
             cap = self.plant.cap
-        counts = f.hall_counts  # busy, leased, failed, busy dyn kW, tenant dyn kW, leased idle kW
-        frac = self.busy_power_fraction * cap
-        self.hall[0, i] = self._installed_hall
-        self.hall[1:4, i] = counts[:3]
-        hall_kw = self._hall_idle_kw - counts[6] + frac * (counts[3] + counts[4])
-        self.hall[4, i] = hall_kw
-        per_site = counts[:3] @ self._hall_to_site
-        self.site[0, i] = self._installed_hall @ self._hall_to_site
-        self.site[1:4, i] = per_site
-        self.site[4, i] = hall_kw @ self._hall_to_site
-        self.site[6, i] = (counts[5] + frac * counts[4]) @ self._hall_to_site
+        sample_halls(i, f.hall_counts, cap, self.busy_power_fraction, self._installed_hall, self._hall_idle_kw,
+                     self._hall_site, self.hall, self.site)  # fmt: skip
         queued = np.zeros(self.site.shape[2])
         for key, gpus in engine.queued_gpus.items():
             if key >= 0:
