@@ -21,6 +21,7 @@ costs as much as folding a hundred moves at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 
@@ -244,8 +245,9 @@ class Fleet:
         """Empty a journal (coded one-server moves, blocks of servers) into the counters."""
         coded = np.array(moves, dtype=np.int64)
         blocks = np.concatenate([a for a, _ in arrays]) if arrays else _NO_SERVERS
-        ends = np.cumsum([a.size for a, _ in arrays], dtype=np.int64)
-        signs = np.array([sign for _, sign in arrays], dtype=np.int64)
+        # np.fromiter: np.cumsum of a short list spends twice as long converting it (a fold every sample).
+        ends = np.fromiter(accumulate(a.size for a, _ in arrays), dtype=np.int64, count=len(arrays))
+        signs = np.fromiter((sign for _, sign in arrays), dtype=np.int64, count=len(arrays))
         moves.clear()
         arrays.clear()
         fold_moves(coded, blocks, ends, signs, self.server_gpus, self.server_rack, self.server_hall,
