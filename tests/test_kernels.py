@@ -22,6 +22,7 @@ from twin.kernels import (
     repair_unleased,
     sample_halls,
     spare_for,
+    spread_pods,
 )
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
@@ -244,3 +245,62 @@ def test_sample_halls_writes_the_hall_rows_and_their_site_sums(seed: int) -> Non
             want += np.append(rows[:, h], leased_kw[h])
         assert np.array_equal(site_store[[0, 1, 2, 3, 4, 6], 2, s], want)
     assert (site_store[[5, 7, 8]] == -1.0).all() and (site_store[:, :2] == -1.0).all()  # left alone
+
+
+def _numpy_spread(ok, pod_open, idle_servers, need, scopes, gpu_type, fabric, sensitivity):
+    """Placement's steps 2 and 3 as numpy expressions (what ``spread_pods`` replaced)."""
+    building, spine, agg, core = fabric
+    ok = ok & pod_open
+    idle = np.where(ok, idle_servers, 0)
+    if not idle.any():
+        return None
+    best = None
+    for scope in scopes:
+        groups = scope * 64 + gpu_type
+        for g in np.unique(groups[ok]):
+            members = np.flatnonzero(ok & (groups == g))
+            k = int(need[members[0]])
+            if idle[members].sum() < k:
+                continue
+            order = members[np.argsort(-idle[members], kind="stable")]
+            cum = np.cumsum(idle[order])
+            n_pods = int(np.searchsorted(cum, k) + 1)
+            pods = order[:n_pods]
+            counts = idle[pods].copy()
+            counts[-1] -= int(cum[n_pods - 1] - k)
+            s = 1.0
+            if pods.size > 1:
+                crossing = 1.0 - counts.max() / counts.sum()
+                across = (agg if np.unique(building[pods]).size == 1 else core)[pods].min()
+                s = float(1.0 + sensitivity * crossing * (spine[pods].min() / across - 1.0))
+            if best is None or s < best[0]:
+                best = (s, pods, counts)
+        if best is not None:
+            return best
+    return None
+
+
+@settings(max_examples=120, deadline=None)
+@given(SEEDS)
+def test_spread_pods_picks_what_the_numpy_placement_picks(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pods = int(rng.integers(1, 60))
+    site = np.sort(rng.integers(0, 2, pods)).astype(np.int32)
+    building = (site * 10 + rng.integers(0, 4, pods)).astype(np.int32)
+    gpu_type = rng.integers(0, 2, pods).astype(np.int32)
+    ok, pod_open = rng.random(pods) < 0.8, rng.random(pods) < 0.9
+    idle = rng.integers(0, 12, pods).astype(np.int64)
+    need = np.full(pods, int(rng.integers(1, 40)), dtype=np.int64)
+    # Few distinct bandwidths, so that equal slowdowns (ties between groups) happen.
+    spine = rng.choice([400.0, 800.0], pods)
+    agg, core = spine / rng.choice([2.0, 3.0], pods), spine / rng.choice([6.0, 7.0], pods)
+    fabric = (building, spine, agg, core)
+    sensitivity = float(rng.choice([0.0, 0.05, 0.3]))
+    got = spread_pods(ok, pod_open, idle, need, (building, site), gpu_type, fabric, sensitivity)
+    want = _numpy_spread(ok, pod_open, idle, need, (building, site), gpu_type, fabric, sensitivity)
+    if want is None:
+        assert got[0].size == 0
+        return
+    assert np.array_equal(got[0], want[1]) and np.array_equal(got[1], want[2])
+    assert got[2] == want[0]
+    assert got[1].sum() == need[0] and (got[1] <= idle[got[0]]).all()

@@ -110,6 +110,8 @@ class Fleet:
         self.pod_first_server_l = self.pod_first_server.tolist()
         self.pod_site_l = self.pod_site.tolist()
         self.pod_gpu_type_l = self.pod_gpu_type.tolist()
+        # What the slowdown of a gang over several pods reads (twin.kernels.spread_pods).
+        self.fabric_arrays = (self.pod_building, self.pod_spine_gbps, self.pod_agg_gbps, self.pod_core_gbps)
         self.pool_idle_gpus = np.bincount(
             self.pod_pool_key, weights=self.pod_idle_servers * self.pod_gpus_per_server
         ).astype(np.int64)

@@ -117,6 +117,76 @@ def place_in_one_pod(
 
 
 @_jit
+def spread_slowdown(
+    pods: np.ndarray,
+    counts: np.ndarray,
+    sensitivity: float,
+    pod_building: np.ndarray,
+    spine_gbps: np.ndarray,
+    agg_gbps: np.ndarray,
+    core_gbps: np.ndarray,
+) -> float:
+    """:func:`twin.placement.slowdown` of a gang with ``counts`` servers in each of ``pods``."""
+    if pods.size <= 1:
+        return 1.0
+    crossing = 1.0 - counts.max() / counts.sum()
+    one_building = True
+    for pod in pods:
+        if pod_building[pod] != pod_building[pods[0]]:
+            one_building = False
+    inside = spine_gbps[pods].min()
+    across = (agg_gbps if one_building else core_gbps)[pods].min()
+    return 1.0 + sensitivity * crossing * (inside / across - 1.0)
+
+
+@_jit
+def spread_pods(
+    ok: np.ndarray,
+    pod_open: np.ndarray,
+    idle_servers: np.ndarray,
+    need: np.ndarray,
+    scopes: tuple,
+    pod_gpu_type: np.ndarray,
+    fabric: tuple,
+    sensitivity: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Steps 2 and 3 of :func:`twin.placement.place`: the pods (and servers from each) of a gang
+    spread over one building, else one site, with the least slowdown; empty arrays if none.
+
+    ``scopes`` is (building, site) per pod; ``fabric`` is (building, spine, aggregation and core
+    Gbit/s) per pod. Within a scope, each group (its key times 64 plus the GPU type) is tried in
+    ascending key order, its pods taken most idle first (ties by index); the first group with the
+    least slowdown wins, as the numpy version's strict ``<`` has it.
+    """
+    pod_building, spine, agg, core = fabric
+    usable = ok & pod_open
+    idle = np.where(usable, idle_servers, 0)
+    empty = np.empty(0, dtype=np.int64)
+    if not idle.any():
+        return empty, empty, 1.0
+    for scope in scopes:
+        groups = scope * 64 + pod_gpu_type
+        best_s, best_pods, best_counts = np.inf, empty, empty
+        for g in np.unique(groups[usable]):
+            members = np.flatnonzero(usable & (groups == g))
+            k = need[members[0]]
+            if idle[members].sum() < k:
+                continue
+            order = members[np.argsort(-idle[members], kind="mergesort")]
+            cum = np.cumsum(idle[order])
+            n_pods = np.searchsorted(cum, k) + 1
+            pods = order[:n_pods]
+            counts = idle[pods].copy()
+            counts[-1] -= cum[n_pods - 1] - k
+            s = spread_slowdown(pods, counts, sensitivity, pod_building, spine, agg, core)
+            if best_pods.size == 0 or s < best_s:
+                best_s, best_pods, best_counts = s, pods, counts
+        if best_pods.size:
+            return best_pods, best_counts, best_s
+    return empty, empty, 1.0
+
+
+@_jit
 def next_idle(idle: np.ndarray, start: int, stop: int) -> int:
     """The first idle server in ``[start, stop)``, or -1."""
     for server in range(start, stop):

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from twin.fleet import Fleet
-from twin.kernels import place_in_one_pod
+from twin.kernels import place_in_one_pod, spread_pods, spread_slowdown
 
 
 class Placement(NamedTuple):
@@ -45,13 +45,8 @@ def _take(fleet: Fleet, pods: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def slowdown(fleet: Fleet, pods: np.ndarray, counts: np.ndarray, sensitivity: float) -> float:
-    if pods.size <= 1:
-        return 1.0
-    crossing = 1.0 - counts.max() / counts.sum()
-    one_building = np.unique(fleet.pod_building[pods]).size == 1
-    inside = fleet.pod_spine_gbps[pods].min()
-    across = (fleet.pod_agg_gbps if one_building else fleet.pod_core_gbps)[pods].min()
-    return float(1.0 + sensitivity * crossing * (inside / across - 1.0))
+    """The slowdown of a gang with ``counts`` servers in each of ``pods`` (the module's formula)."""
+    return spread_slowdown(pods, counts, sensitivity, *fleet.fabric_arrays)
 
 
 def accepted_pods(fleet: Fleet, gpu_types: np.ndarray, sites: np.ndarray) -> np.ndarray:
@@ -69,35 +64,14 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
     if servers.size:
         pod = fleet.server_pod_l[servers[0]]
         return Placement(servers, np.array([pod]), 1.0, fleet.pod_site_l[pod], fleet.pod_gpu_type_l[pod])
-    ok = ok & fleet.pod_open
     # 2./3. one building, else one site, per (site, GPU type) pool
-    idle = np.where(ok, fleet.pod_idle_servers, 0)
-    if not idle.any():
+    pods, counts, s = spread_pods(
+        ok, fleet.pod_open, fleet.pod_idle_servers, need, (fleet.pod_building, fleet.pod_site),
+        fleet.pod_gpu_type, fleet.fabric_arrays, sensitivity,
+    )  # fmt: skip
+    if pods.size == 0:
         return None
-    best: tuple | None = None
-    for scope in (fleet.pod_building, fleet.pod_site):
-        groups = scope * 64 + fleet.pod_gpu_type  # a pool never mixes GPU types
-        for g in np.unique(groups[ok]):
-            members = np.flatnonzero(ok & (groups == g))
-            k = int(need[members[0]])
-            if idle[members].sum() < k:
-                continue
-            order = members[np.argsort(-idle[members], kind="stable")]
-            cum = np.cumsum(idle[order])
-            n_pods = int(np.searchsorted(cum, k) + 1)
-            pods = order[:n_pods]
-            counts = idle[pods].copy()
-            counts[-1] -= int(cum[n_pods - 1] - k)
-            s = slowdown(fleet, pods, counts, sensitivity)
-            if best is None or s < best[0]:
-                best = (s, pods, counts)
-        if best is not None:
-            s, pods, counts = best
-            return Placement(
-                _take(fleet, pods, counts),
-                pods,
-                s,
-                int(fleet.pod_site[pods[0]]),
-                int(fleet.pod_gpu_type[pods[0]]),
-            )
-    return None
+    pod = int(pods[0])
+    return Placement(
+        _take(fleet, pods, counts), pods, float(s), fleet.pod_site_l[pod], fleet.pod_gpu_type_l[pod]
+    )
