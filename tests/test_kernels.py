@@ -8,71 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from kernel_helpers import SEEDS, random_pods
 
 from twin.kernels import (
     add_day_usage,
     assign_servers,
-    best_fit_pod,
-    first_idle,
     fold_moves,
-    next_idle,
     owned_by,
     release_servers,
     repair_unleased,
     sample_halls,
-    spare_for,
-    spread_pods,
 )
-
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
-
-
-def _fleet(rng: np.random.Generator, pods: int = 12):
-    per_pod = rng.integers(1, 9, pods)
-    first = np.concatenate([[0], np.cumsum(per_pod)]).astype(np.int64)
-    servers = int(first[-1])
-    server_pod = np.repeat(np.arange(pods, dtype=np.int64), per_pod)
-    gps = rng.choice([4, 8], pods).astype(np.int64)
-    pool = rng.integers(0, 3, pods).astype(np.int64)
-    return first, servers, server_pod, gps, pool
 
 
 def _idle_counts(idle: np.ndarray, server_pod: np.ndarray, pool: np.ndarray, gps: np.ndarray):
     """A recount of idle servers per pod and idle GPUs per pool (3 pools)."""
     pod_idle = np.bincount(server_pod[idle], minlength=pool.size).astype(np.int64)
     return pod_idle, np.bincount(pool, weights=pod_idle * gps, minlength=3).astype(np.int64)
-
-
-@settings(max_examples=60, deadline=None)
-@given(SEEDS)
-def test_best_fit_pod_is_the_argmin_over_fitting_open_pods(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    pods = int(rng.integers(1, 40))
-    ok, pod_open = rng.random(pods) < 0.7, rng.random(pods) < 0.9
-    idle = rng.integers(0, 10, pods).astype(np.int64)
-    need = rng.integers(1, 6, pods).astype(np.int64)
-    mask = ok & pod_open & (idle >= need)
-    cand = np.flatnonzero(mask)
-    expected = int(cand[np.argmin(idle[cand] - need[cand])]) if cand.size else -1
-    assert best_fit_pod(ok, pod_open, idle, need) == expected
-
-
-@settings(max_examples=60, deadline=None)
-@given(SEEDS)
-def test_idle_scans_match_flatnonzero(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    idle = rng.random(int(rng.integers(1, 60))) < 0.4
-    start = int(rng.integers(0, idle.size))
-    stop = int(rng.integers(start, idle.size + 1))
-    n = int(rng.integers(0, 10))
-    expected = np.flatnonzero(idle[start:stop])[:n] + start
-    np.testing.assert_array_equal(first_idle(idle, start, stop, n), expected)
-    found = np.flatnonzero(idle[start:stop])
-    assert next_idle(idle, start, stop) == (int(found[0]) + start if found.size else -1)
-    job = rng.integers(-3, 3, idle.size).astype(np.int64)
-    held = rng.permutation(idle.size).astype(np.int64)
-    np.testing.assert_array_equal(owned_by(held, job, 1), held[job[held] == 1])
 
 
 @settings(max_examples=60, deadline=None)
@@ -118,7 +70,7 @@ def test_fold_equals_the_bincount_formulation_to_the_bit(seed: int) -> None:
 @given(SEEDS)
 def test_assign_then_release_restores_the_idle_counts(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    first, servers, server_pod, gps, pool = _fleet(rng)
+    first, servers, server_pod, gps, pool = random_pods(rng)
     idle = rng.random(servers) < 0.6
     down = ~idle & (rng.random(servers) < 0.5)
     lease = np.full(servers, -1, dtype=np.int32)
@@ -166,28 +118,9 @@ def test_day_usage_rounds_as_numpy_does(seed: int) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(SEEDS)
-def test_a_stand_in_comes_from_the_lost_pod_first_then_the_jobs_pods_in_order(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    first, servers, server_pod, _, _ = _fleet(rng)
-    idle = rng.random(servers) < 0.2
-    pod_idle = np.bincount(server_pod[idle], minlength=first.size - 1).astype(np.int64)
-    job_pods = rng.permutation(first.size - 1)[: int(rng.integers(1, first.size))].astype(np.int64)
-    lost_pod = int(job_pods[0])
-    candidates = [lost_pod] + [int(p) for p in job_pods]
-    with_idle = [p for p in candidates if pod_idle[p] > 0]
-    want = (
-        int(np.flatnonzero(idle[first[with_idle[0]] : first[with_idle[0] + 1]])[0] + first[with_idle[0]])
-        if with_idle
-        else -1
-    )
-    assert spare_for(lost_pod, job_pods, idle, first, pod_idle) == want
-
-
-@settings(max_examples=60, deadline=None)
-@given(SEEDS)
 def test_repairs_stop_at_a_leased_server_and_skip_those_not_due(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    first, servers, server_pod, gps, pool = _fleet(rng)
+    first, servers, server_pod, gps, pool = random_pods(rng)
     down = rng.random(servers) < 0.5
     down_until = np.where(down, rng.choice([1.0, 2.0], servers), 0.0)
     lease = np.where(rng.random(servers) < 0.15, 0, -1).astype(np.int32)
@@ -247,60 +180,11 @@ def test_sample_halls_writes_the_hall_rows_and_their_site_sums(seed: int) -> Non
     assert (site_store[[5, 7, 8]] == -1.0).all() and (site_store[:, :2] == -1.0).all()  # left alone
 
 
-def _numpy_spread(ok, pod_open, idle_servers, need, scopes, gpu_type, fabric, sensitivity):
-    """Placement's steps 2 and 3 as numpy expressions (what ``spread_pods`` replaced)."""
-    building, spine, agg, core = fabric
-    ok = ok & pod_open
-    idle = np.where(ok, idle_servers, 0)
-    if not idle.any():
-        return None
-    best = None
-    for scope in scopes:
-        groups = scope * 64 + gpu_type
-        for g in np.unique(groups[ok]):
-            members = np.flatnonzero(ok & (groups == g))
-            k = int(need[members[0]])
-            if idle[members].sum() < k:
-                continue
-            order = members[np.argsort(-idle[members], kind="stable")]
-            cum = np.cumsum(idle[order])
-            n_pods = int(np.searchsorted(cum, k) + 1)
-            pods = order[:n_pods]
-            counts = idle[pods].copy()
-            counts[-1] -= int(cum[n_pods - 1] - k)
-            s = 1.0
-            if pods.size > 1:
-                crossing = 1.0 - counts.max() / counts.sum()
-                across = (agg if np.unique(building[pods]).size == 1 else core)[pods].min()
-                s = float(1.0 + sensitivity * crossing * (spine[pods].min() / across - 1.0))
-            if best is None or s < best[0]:
-                best = (s, pods, counts)
-        if best is not None:
-            return best
-    return None
-
-
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(SEEDS)
-def test_spread_pods_picks_what_the_numpy_placement_picks(seed: int) -> None:
+def test_owned_by_keeps_an_owners_servers_in_order(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    pods = int(rng.integers(1, 60))
-    site = np.sort(rng.integers(0, 2, pods)).astype(np.int32)
-    building = (site * 10 + rng.integers(0, 4, pods)).astype(np.int32)
-    gpu_type = rng.integers(0, 2, pods).astype(np.int32)
-    ok, pod_open = rng.random(pods) < 0.8, rng.random(pods) < 0.9
-    idle = rng.integers(0, 12, pods).astype(np.int64)
-    need = np.full(pods, int(rng.integers(1, 40)), dtype=np.int64)
-    # Few distinct bandwidths, so that equal slowdowns (ties between groups) happen.
-    spine = rng.choice([400.0, 800.0], pods)
-    agg, core = spine / rng.choice([2.0, 3.0], pods), spine / rng.choice([6.0, 7.0], pods)
-    fabric = (building, spine, agg, core)
-    sensitivity = float(rng.choice([0.0, 0.05, 0.3]))
-    got = spread_pods(ok, pod_open, idle, need, (building, site), gpu_type, fabric, sensitivity)
-    want = _numpy_spread(ok, pod_open, idle, need, (building, site), gpu_type, fabric, sensitivity)
-    if want is None:
-        assert got[0].size == 0
-        return
-    assert np.array_equal(got[0], want[1]) and np.array_equal(got[1], want[2])
-    assert got[2] == want[0]
-    assert got[1].sum() == need[0] and (got[1] <= idle[got[0]]).all()
+    size = int(rng.integers(1, 60))
+    job = rng.integers(-3, 3, size).astype(np.int64)
+    held = rng.permutation(size).astype(np.int64)
+    np.testing.assert_array_equal(owned_by(held, job, 1), held[job[held] == 1])

@@ -23,6 +23,7 @@ from twin.csvread import numeric, read_columns
 from twin.errors import ProblemList
 from twin.jobs import Job, size_distribution
 from twin.kernels import owned_by
+from twin.placement_kernels import take_idle
 from twin.scenario import InferenceDemand, JobTrace, TrainingDemand
 
 TIME_UNITS = {"s": 1 / 3600.0, "min": 1 / 60.0, "h": 1.0}
@@ -183,20 +184,11 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
             engine.schedule()
         elif held.size < target:
             need = target - held.size
-            got = []
-            for pod in pods[np.argsort(-f.pod_idle_servers[pods], kind="stable")].tolist():
-                if need == 0 or f.pod_idle_servers[pod] <= 0:
-                    break
-                if not f.pod_open[pod]:
-                    continue
-                idle = f.idle_in_pod(pod, need)
-                got.append(idle)
-                need -= idle.size
-            if got:
-                # One move for all pods (each pod is visited once, so its idle count above is current).
-                taken = np.concatenate(got)
+            taken = take_idle(pods, need, f.pod_idle_servers, f.pod_open, f.pod_first_server, f.idle)
+            if taken.size:
                 f.assign_internal(taken, owner)
                 held = np.concatenate([held, taken])
+            need -= taken.size
             hour = int(now // step)
             if need and hour < unmet.shape[0]:
                 unmet[hour, index] = need * gps

@@ -28,10 +28,10 @@ from twin.failure_moves import FailureMoves
 from twin.fleet import FREE, Fleet
 from twin.job_ends import JobEnds
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
-from twin.kernels import spare_for
 from twin.lease_moves import LeaseMoves
 from twin.leases import LeaseState
 from twin.placement import accepted_pods, place, slowdown
+from twin.placement_kernels import spare_for
 
 DRAIN_AFTER_HOURS = 24.0
 MAX_BACKFILL_SCAN = 256

@@ -26,7 +26,8 @@ from itertools import accumulate
 import numpy as np
 
 from twin.campus import Campus
-from twin.kernels import assign_servers, first_idle, fold_moves, release_servers, repair_unleased
+from twin.kernels import assign_servers, fold_moves, release_servers, repair_unleased
+from twin.placement_kernels import first_idle
 
 FREE = -1
 SMALL = 8  # moves of up to this many servers are journalled one by one (cheaper than an array copy)

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from twin.fleet import Fleet
-from twin.kernels import place_in_one_pod, spread_pods, spread_slowdown
+from twin.placement_kernels import place_in_one_pod, spread_pods, spread_slowdown
 
 
 class Placement(NamedTuple):
