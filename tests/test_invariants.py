@@ -92,6 +92,11 @@ def check_engine(engine) -> None:
         assert (f.job[held] == owner).all() and not f.down[held].any()
         assert service._held_gpus == service.replica_gpus * len(service.replicas)
         assert len(service.replicas) <= service.spec.max_replicas
+    # Inference fleets hold exactly the servers marked theirs, each once (holes left by losses aside).
+    for owner, held in engine.inference_held.items():
+        alive = held.alive()
+        assert np.array_equal(np.sort(alive), np.flatnonzero(f.job == owner)), "inference servers drifted"
+        assert held.count == alive.size and (f.slot[alive] == np.flatnonzero(held.servers != -1)).all()
     assert np.array_equal(f.rack_gpus - used, per_rack(idle))
     tenant_busy = np.bincount(
         f.server_rack,

@@ -14,7 +14,6 @@ from twin.kernels import (
     add_day_usage,
     assign_servers,
     fold_moves,
-    owned_by,
     release_servers,
     repair_unleased,
     sample_halls,
@@ -178,13 +177,3 @@ def test_sample_halls_writes_the_hall_rows_and_their_site_sums(seed: int) -> Non
             want += np.append(rows[:, h], leased_kw[h])
         assert np.array_equal(site_store[[0, 1, 2, 3, 4, 6], 2, s], want)
     assert (site_store[[5, 7, 8]] == -1.0).all() and (site_store[:, :2] == -1.0).all()  # left alone
-
-
-@settings(max_examples=60, deadline=None)
-@given(SEEDS)
-def test_owned_by_keeps_an_owners_servers_in_order(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    size = int(rng.integers(1, 60))
-    job = rng.integers(-3, 3, size).astype(np.int64)
-    held = rng.permutation(size).astype(np.int64)
-    np.testing.assert_array_equal(owned_by(held, job, 1), held[job[held] == 1])

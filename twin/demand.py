@@ -21,8 +21,8 @@ import pandas as pd
 
 from twin.csvread import numeric, read_columns
 from twin.errors import ProblemList
+from twin.held import HeldServers
 from twin.jobs import Job, size_distribution
-from twin.kernels import owned_by
 from twin.placement_kernels import take_idle
 from twin.scenario import InferenceDemand, JobTrace, TrainingDemand
 
@@ -164,7 +164,8 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
     site = int(sites[0])
     tz_hours = round(f.campuses[site].site.spec.location.longitude / 15.0)
     pods = np.flatnonzero(np.isin(f.pod_gpu_type, types) & (f.pod_site == site))
-    held = np.empty(0, dtype=np.int64)
+    held = engine.inference_held[owner] = HeldServers(f)
+    gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
     while True:
         now = engine.env.now
         local = (now + tz_hours) % 24.0
@@ -172,22 +173,17 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
             1 + math.cos(2 * math.pi * (local - spec.peak_hour) / 24.0)
         )
         target_gpus = spec.peak_gpus * shape * (1 + spec.growth_per_year) ** (now / 8760.0)
-        if owner in engine.inference_lost:
-            held = owned_by(held, f.job, owner)
-            engine.inference_lost.discard(owner)
-        gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
         target = int(math.ceil(target_gpus / gps))
-        if held.size > target:
-            f.release_internal(held[target:])
-            held = held[:target]
+        if held.count > target:
+            f.release_internal(held.drop_last(held.count - target))
             engine._dirty = True
             engine.schedule()
-        elif held.size < target:
-            need = target - held.size
+        elif held.count < target:
+            need = target - held.count
             taken = take_idle(pods, need, f.pod_idle_servers, f.pod_open, f.pod_first_server, f.idle)
             if taken.size:
                 f.assign_internal(taken, owner)
-                held = np.concatenate([held, taken])
+                held.add(taken)
             need -= taken.size
             hour = int(now // step)
             if need and hour < unmet.shape[0]:

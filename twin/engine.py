@@ -26,6 +26,7 @@ import simpy
 
 from twin.failure_moves import FailureMoves
 from twin.fleet import FREE, Fleet
+from twin.held import HeldServers
 from twin.job_ends import JobEnds
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
 from twin.lease_moves import LeaseMoves
@@ -60,8 +61,7 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
         self.log: list[tuple[float, str, str, str, str]] = []
         self.interruptions = 0
         self.inference_failures = 0
-        # Inference fleets that lost servers since they last looked (they re-check their list).
-        self.inference_lost: set[int] = set()
+        self.inference_held: dict[int, HeldServers] = {}  # per inference owner (twin.demand)
         self._repairs: list[tuple[float, int]] = []
         self._init_ends()
         self._room: dict[int, int] | None = None  # see _unleased_gpus

@@ -81,7 +81,9 @@ class FailureMoves:
         if service is not None:
             service.lost(servers, failure)
             return
-        self.inference_lost.add(owner)
+        held = self.inference_held.get(owner)
+        if held is not None:
+            held.lose(servers)
         self.inference_failures += failure
 
     def hit_servers(self, servers: np.ndarray, repair_hours: float, cause: str, failure: bool = True) -> None:

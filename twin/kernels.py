@@ -136,18 +136,6 @@ def release_servers(
 
 
 @_jit
-def owned_by(servers: np.ndarray, job: np.ndarray, owner: int) -> np.ndarray:
-    """The servers whose internal owner is ``owner``, in order (``servers[job[servers] == owner]``)."""
-    out = np.empty(servers.size, dtype=np.int64)
-    n = 0
-    for server in servers:
-        if job[server] == owner:
-            out[n] = server
-            n += 1
-    return out[:n]
-
-
-@_jit
 def add_day_usage(row: np.ndarray, busy: np.ndarray, leased: np.ndarray) -> None:
     """``row += busy; row += leased`` for a float32 day row of the rack x day matrix, in one pass.
 
