@@ -110,7 +110,7 @@ def test_spread_pods_picks_what_the_numpy_placement_picks(seed: int) -> None:
     agg, core = spine / rng.choice([2.0, 3.0], pods), spine / rng.choice([6.0, 7.0], pods)
     fabric = (building, spine, agg, core)
     sensitivity = float(rng.choice([0.0, 0.05, 0.3]))
-    got = spread_pods(ok, pod_open, idle, need, (building, site), gpu_type, fabric, sensitivity)
+    got = spread_pods(ok, pod_open, idle, need, site, gpu_type, fabric, sensitivity)
     want = _numpy_spread(ok, pod_open, idle, need, (building, site), gpu_type, fabric, sensitivity)
     if want is None:
         assert got[0].size == 0

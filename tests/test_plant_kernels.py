@@ -24,6 +24,7 @@ from twin.plant_kernels import (
     OTHER,
     any_over,
     hall_draw,
+    interp,
     record_sample,
 )
 from twin.power import HallChain
@@ -179,3 +180,14 @@ def test_record_sample_equals_the_numpy_record(seed: int) -> None:
     }  # fmt: skip
     for k, name in enumerate(SITE_SERIES):
         assert np.array_equal(site_store[k, 1], site[name]), name
+
+
+@settings(max_examples=80, deadline=None)
+@given(SEEDS)
+def test_interp_is_numpys_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    xp = np.sort(rng.choice(np.linspace(0.0, 1.2, 49), int(rng.integers(1, 9)), replace=False))
+    fp = rng.uniform(0.8, 1.0, xp.size)
+    xs = np.concatenate([rng.uniform(-0.2, 1.4, 50), xp, [xp[0] - 1e-12, xp[-1] + 1e-12]])
+    for x in xs.tolist():
+        assert interp(x, xp, fp) == np.interp(x, xp, fp)

@@ -66,7 +66,7 @@ def place(fleet: Fleet, gpus: int, ok: np.ndarray, sensitivity: float) -> Placem
         return Placement(servers, np.array([pod]), 1.0, fleet.pod_site_l[pod], fleet.pod_gpu_type_l[pod])
     # 2./3. one building, else one site, per (site, GPU type) pool
     pods, counts, s = spread_pods(
-        ok, fleet.pod_open, fleet.pod_idle_servers, need, (fleet.pod_building, fleet.pod_site),
+        ok, fleet.pod_open, fleet.pod_idle_servers, need, fleet.pod_site,
         fleet.pod_gpu_type, fleet.fabric_arrays, sensitivity,
     )  # fmt: skip
     if pods.size == 0:

@@ -71,16 +71,24 @@ def spread_slowdown(
     agg_gbps: np.ndarray,
     core_gbps: np.ndarray,
 ) -> float:
-    """:func:`twin.placement.slowdown` of a gang with ``counts`` servers in each of ``pods``."""
+    """:func:`twin.placement.slowdown` of a gang with ``counts`` servers in each of ``pods``.
+
+    Plain loops, not fancy indexing: numba compiles those for seconds."""
     if pods.size <= 1:
         return 1.0
-    crossing = 1.0 - counts.max() / counts.sum()
+    most, total = counts[0], 0
     one_building = True
-    for pod in pods:
-        if pod_building[pod] != pod_building[pods[0]]:
-            one_building = False
-    inside = spine_gbps[pods].min()
-    across = (agg_gbps if one_building else core_gbps)[pods].min()
+    inside, on_agg, on_core = np.inf, np.inf, np.inf
+    for i in range(pods.size):
+        pod = pods[i]
+        most = max(most, counts[i])
+        total += counts[i]
+        one_building = one_building and pod_building[pod] == pod_building[pods[0]]
+        inside = min(inside, spine_gbps[pod])
+        on_agg = min(on_agg, agg_gbps[pod])
+        on_core = min(on_core, core_gbps[pod])
+    crossing = 1.0 - most / total
+    across = on_agg if one_building else on_core
     return 1.0 + sensitivity * crossing * (inside / across - 1.0)
 
 
@@ -90,7 +98,7 @@ def spread_pods(
     pod_open: np.ndarray,
     idle_servers: np.ndarray,
     need: np.ndarray,
-    scopes: tuple,
+    pod_site: np.ndarray,
     pod_gpu_type: np.ndarray,
     fabric: tuple,
     sensitivity: float,
@@ -98,37 +106,101 @@ def spread_pods(
     """Steps 2 and 3 of :func:`twin.placement.place`: the pods (and servers from each) of a gang
     spread over one building, else one site, with the least slowdown; empty arrays if none.
 
-    ``scopes`` is (building, site) per pod; ``fabric`` is (building, spine, aggregation and core
-    Gbit/s) per pod. Within a scope, each group (its key times 64 plus the GPU type) is tried in
-    ascending key order, its pods taken most idle first (ties by index); the first group with the
-    least slowdown wins, as the numpy version's strict ``<`` has it.
+    ``fabric`` is (building, spine, aggregation and core Gbit/s) per pod. Within a scope, each group
+    (its key times 64 plus the GPU type) is tried in ascending key order, its pods taken most idle
+    first (ties by index); the first group with the least slowdown wins, as the numpy version's
+    strict ``<`` has it. Written as plain loops: numba compiles array expressions for seconds.
     """
-    pod_building, spine, agg, core = fabric
-    usable = ok & pod_open
-    idle = np.where(usable, idle_servers, 0)
+    usable = np.zeros(ok.size, dtype=np.bool_)
+    any_idle = False
+    for pod in range(ok.size):
+        usable[pod] = ok[pod] and pod_open[pod]
+        any_idle = any_idle or (usable[pod] and idle_servers[pod] != 0)
+    if any_idle:
+        pods, counts, s = _spread_in(fabric[0], usable, idle_servers, need, pod_gpu_type, fabric, sensitivity)
+        if pods.size:
+            return pods, counts, s
+        return _spread_in(pod_site, usable, idle_servers, need, pod_gpu_type, fabric, sensitivity)
     empty = np.empty(0, dtype=np.int64)
-    if not idle.any():
-        return empty, empty, 1.0
-    for scope in scopes:
-        groups = scope * 64 + pod_gpu_type
-        best_s, best_pods, best_counts = np.inf, empty, empty
-        for g in np.unique(groups[usable]):
-            members = np.flatnonzero(usable & (groups == g))
-            k = need[members[0]]
-            if idle[members].sum() < k:
-                continue
-            order = members[np.argsort(-idle[members], kind="mergesort")]
-            cum = np.cumsum(idle[order])
-            n_pods = np.searchsorted(cum, k) + 1
-            pods = order[:n_pods]
-            counts = idle[pods].copy()
-            counts[-1] -= cum[n_pods - 1] - k
-            s = spread_slowdown(pods, counts, sensitivity, pod_building, spine, agg, core)
-            if best_pods.size == 0 or s < best_s:
-                best_s, best_pods, best_counts = s, pods, counts
-        if best_pods.size:
-            return best_pods, best_counts, best_s
     return empty, empty, 1.0
+
+
+@_jit
+def _spread_in(
+    scope: np.ndarray,
+    usable: np.ndarray,
+    idle_servers: np.ndarray,
+    need: np.ndarray,
+    pod_gpu_type: np.ndarray,
+    fabric: tuple,
+    sensitivity: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The best group of one scope (buildings, or sites) for :func:`spread_pods`."""
+    pod_building, spine, agg, core = fabric
+    best_s = np.inf
+    best_pods = np.empty(0, dtype=np.int64)
+    best_counts = np.empty(0, dtype=np.int64)
+    members = np.empty(usable.size, dtype=np.int64)
+    for g in sorted_keys(scope, pod_gpu_type, usable):
+        m, total = 0, 0
+        for pod in range(usable.size):
+            if usable[pod] and scope[pod] * 64 + pod_gpu_type[pod] == g:
+                members[m] = pod
+                m += 1
+                total += idle_servers[pod]
+        k = need[members[0]]
+        if total < k:
+            continue
+        # The most idle members first, ties by index, until they hold k servers.
+        taken = np.zeros(m, dtype=np.bool_)
+        pods = np.empty(m, dtype=np.int64)
+        counts = np.empty(m, dtype=np.int64)
+        n_pods, cum = 0, 0
+        while cum < k:
+            pick = most_idle(members, m, taken, idle_servers)
+            taken[pick] = True
+            pods[n_pods] = members[pick]
+            counts[n_pods] = idle_servers[members[pick]]
+            cum += counts[n_pods]
+            n_pods += 1
+        counts[n_pods - 1] -= cum - k
+        pods, counts = pods[:n_pods], counts[:n_pods]
+        s = spread_slowdown(pods, counts, sensitivity, pod_building, spine, agg, core)
+        if best_pods.size == 0 or s < best_s:
+            best_s, best_pods, best_counts = s, pods, counts
+    return best_pods, best_counts, best_s
+
+
+@_jit
+def sorted_keys(scope: np.ndarray, pod_gpu_type: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """The distinct group keys (scope times 64 plus GPU type) of the usable pods, ascending."""
+    keys = np.empty(usable.size, dtype=np.int64)
+    n = 0
+    for pod in range(usable.size):
+        if not usable[pod]:
+            continue
+        key = scope[pod] * 64 + pod_gpu_type[pod]
+        at = n
+        while at > 0 and keys[at - 1] > key:  # insertion: a few dozen groups at most
+            at -= 1
+        if at > 0 and keys[at - 1] == key:
+            continue
+        for i in range(n, at, -1):
+            keys[i] = keys[i - 1]
+        keys[at] = key
+        n += 1
+    return keys[:n]
+
+
+@_jit
+def most_idle(pods: np.ndarray, n: int, taken: np.ndarray, idle_servers: np.ndarray) -> int:
+    """The index among the first ``n`` of ``pods`` of the pod not yet taken with the most idle
+    servers (the first such)."""
+    best = -1
+    for i in range(n):
+        if not taken[i] and (best < 0 or idle_servers[pods[i]] > idle_servers[pods[best]]):
+            best = i
+    return best
 
 
 @_jit
@@ -165,15 +237,21 @@ def take_idle(
 ) -> np.ndarray:
     """Up to ``need`` idle servers from the open ``pods``, the pods with the most idle servers first
     (ties by their order in ``pods``), each pod's first idle servers: how an inference fleet grows."""
-    order = pods[np.argsort(-pod_idle[pods], kind="mergesort")]
     out = np.empty(need, dtype=np.int64)
     n = 0
-    for pod in order:
+    taken = np.zeros(pods.size, dtype=np.bool_)
+    for _ in range(pods.size):  # pods in order of idle servers, most first, ties by order
+        pick = most_idle(pods, pods.size, taken, pod_idle)
+        taken[pick] = True
+        pod = pods[pick]
         if n == need or pod_idle[pod] <= 0:
             break
         if not pod_open[pod]:
             continue
-        got = first_idle(idle, pod_first[pod], pod_first[pod + 1], need - n)
-        out[n : n + got.size] = got
-        n += got.size
+        for server in range(pod_first[pod], pod_first[pod + 1]):
+            if n == need:
+                break
+            if idle[server]:
+                out[n] = server
+                n += 1
     return out[:n]

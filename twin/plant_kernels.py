@@ -24,6 +24,24 @@ DRAW_ROWS = 9
 
 
 @_jit
+def interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:
+    """``np.interp`` at one point, step for step as numpy computes it (numba's own compiles for
+    seconds; this is a dozen lines): flat beyond the ends, exact at the points."""
+    if x < xp[0]:
+        return fp[0]
+    last = xp.size - 1
+    if x >= xp[last]:
+        return fp[last]
+    j = 0
+    while xp[j + 1] <= x:
+        j += 1
+    if xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    return slope * (x - xp[j]) + fp[j]
+
+
+@_jit
 def hall_draw(
     counts: np.ndarray,
     busy_fraction: float,
@@ -48,7 +66,7 @@ def hall_draw(
         ups_out = it / pdu_eff[h]
         load = it / it_capacity[h] * share[h]
         c = curve_of[h]
-        eff = np.interp(load, xs[starts[c] : starts[c + 1]], ys[starts[c] : starts[c + 1]])
+        eff = interp(load, xs[starts[c] : starts[c + 1]], ys[starts[c] : starts[c + 1]])
         pdu = ups_out - it
         ups = ups_out / eff - ups_out
         heat = it + pdu + ups
