@@ -86,6 +86,7 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
         # A lower bound, per pool, of the GPUs the smallest queued job accepting it wants: a
         # scheduling pass is skipped when no pool has that many idle (nothing could start).
         self._min_waiting: dict[int, int] = {}
+        self._queue_changed = False  # a job queued since the last pass worked out _min_waiting
         self.plant = None  # the physics model (twin.plant.Plant), when on
         self.month_edges = np.array([0.0, horizon_hours])  # calendar months (set by simulate)
         self.hosted: dict[int, object] = {}  # hosted-model services (twin.hosted) by owner code
@@ -146,6 +147,7 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
         for pool in self.accepted(job)[1]:
             self.queued_by_pool[pool] = self.queued_by_pool.get(pool, 0) + job.gpus
         bisect.insort(self.queue, ((-job.priority, job.submit, job.id), job), key=lambda e: e[0])
+        self._queue_changed = True
 
     def schedule(self) -> None:
         """Start every queued job that fits now, in priority order, with bounded backfill."""
@@ -156,7 +158,11 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
         now = self.env.now
         started: list[int] = []
         pool_idle = self.fleet.pool_idle_gpus.tolist()  # a copy; list items read faster than numpy's
-        if not any(pool_idle[p] >= m for p, m in self._min_waiting.items()):
+        # Loops rather than any(generator): a pass runs ~80k times a year, for a few jobs each.
+        for p, m in self._min_waiting.items():
+            if pool_idle[p] >= m:
+                break
+        else:
             return
         reserved_pool = -1
         for i, (_, job) in enumerate(self.queue[:MAX_BACKFILL_SCAN]):
@@ -164,9 +170,10 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
             if reserved_pool in pools:
                 ok, pools = self._outside(ok, pools, reserved_pool)
             placement = None
-            # Cheap test first: no pool it accepts has that many idle GPUs.
-            if any(pool_idle[p] >= job.gpus for p in pools):
-                placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
+            for p in pools:  # cheap test first: some pool it accepts has that many idle GPUs
+                if pool_idle[p] >= job.gpus:
+                    placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
+                    break
             if placement is not None:
                 self._start(job, placement)
                 started.append(i)
@@ -187,7 +194,11 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
             for pool in self.accepted(job)[1]:
                 self.queued_by_pool[pool] -= job.gpus
             del self.queue[i]
-        # Only jobs a pass can start count: those in the scan window.
+        # Only jobs a pass can start count: those in the scan window (unchanged if nothing started
+        # and nothing queued since the last pass).
+        if not started and not self._queue_changed:
+            return
+        self._queue_changed = False
         self._min_waiting = {}
         for _, job in self.queue[:MAX_BACKFILL_SCAN]:
             for pool in self.accepted(job)[1]:
