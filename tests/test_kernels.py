@@ -13,11 +13,14 @@ from kernel_helpers import SEEDS, random_pods
 from twin.kernels import (
     add_day_usage,
     assign_servers,
+    fail_one,
     fold_moves,
     release_servers,
     repair_unleased,
     sample_halls,
+    stand_in,
 )
+from twin.placement_kernels import spare_for
 
 
 def _idle_counts(idle: np.ndarray, server_pod: np.ndarray, pool: np.ndarray, gps: np.ndarray):
@@ -177,3 +180,45 @@ def test_sample_halls_writes_the_hall_rows_and_their_site_sums(seed: int) -> Non
             want += np.append(rows[:, h], leased_kw[h])
         assert np.array_equal(site_store[[0, 1, 2, 3, 4, 6], 2, s], want)
     assert (site_store[[5, 7, 8]] == -1.0).all() and (site_store[:, :2] == -1.0).all()  # left alone
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_a_failed_servers_stand_in_takes_its_place_and_the_counts_stay_a_recount(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    first, servers, server_pod, gps, pool = random_pods(rng)
+    idle = rng.random(servers) < 0.5
+    down = np.zeros(servers, dtype=bool)
+    down_until = np.zeros(servers)
+    lease = np.where(~idle & (rng.random(servers) < 0.2), 3, -1).astype(np.int32)
+    job = np.where(~idle & (lease == -1), 5, -1).astype(np.int64)
+    slot = np.zeros(servers, dtype=np.int64)
+    mine = np.flatnonzero(job == 5)
+    slot[mine] = np.arange(mine.size)
+    pod_idle, pool_idle = _idle_counts(idle, server_pod, pool, gps)
+    book = (idle, server_pod, pod_idle, pool, gps, pool_idle)
+
+    server = int(rng.integers(0, servers))
+    owner_before, lease_before = int(job[server]), int(lease[server])
+    owner, leased, was_up = fail_one(server, 10.0, down, down_until, job, lease, book)
+    assert (owner, leased, was_up) == (owner_before, lease_before, True)
+    assert down[server] and down_until[server] == 10.0 and job[server] == -1 and not idle[server]
+    for got, want in zip((pod_idle, pool_idle), _idle_counts(idle, server_pod, pool, gps), strict=True):
+        np.testing.assert_array_equal(got, want)
+    # Failing again only keeps the later end.
+    assert fail_one(server, 4.0, down, down_until, job, lease, book) == (-1, -1, False)
+    assert down_until[server] == 10.0
+    fail_one(server, 12.0, down, down_until, job, lease, book)
+    assert down_until[server] == 12.0
+
+    if owner == 5:
+        pods = np.unique(server_pod[mine])
+        want = spare_for(int(server_pod[server]), pods, idle.copy(), first, pod_idle.copy())
+        spare, place = stand_in(server, pods, 5, job, slot, first, book)
+        assert spare == want
+        if spare >= 0:
+            assert job[spare] == 5 and not idle[spare] and slot[spare] == place == slot[server]
+        for got, want_counts in zip(
+            (pod_idle, pool_idle), _idle_counts(idle, server_pod, pool, gps), strict=True
+        ):
+            np.testing.assert_array_equal(got, want_counts)

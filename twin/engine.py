@@ -32,7 +32,6 @@ from twin.jobs import DONE, QUEUED, REJECTED, RUNNING, Job
 from twin.lease_moves import LeaseMoves
 from twin.leases import LeaseState
 from twin.placement import accepted_pods, place, slowdown
-from twin.placement_kernels import spare_for
 
 DRAIN_AFTER_HOURS = 24.0
 MAX_BACKFILL_SCAN = 256
@@ -303,12 +302,9 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
             self._begin_restart(job)
             return
         if lost is not None:
-            spare = spare_for(f.server_pod_l[lost], job.pods, f.idle, f.pod_first_server, f.pod_idle_servers)
+            spare, pos = f.stand_in(lost, job.pods, job.id)
             if spare >= 0:
-                f.assign_one(spare, job.id)
-                pos = int(f.slot[lost])  # O(1) patch, however big the job
-                job.servers[pos] = spare
-                f.slot[spare] = pos
+                job.servers[pos] = spare  # O(1) patch, however big the job
                 self._begin_restart(job)
                 return
         alive = job.servers[f.job[job.servers] == job.id]

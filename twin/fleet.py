@@ -26,7 +26,7 @@ from itertools import accumulate
 import numpy as np
 
 from twin.campus import Campus
-from twin.kernels import assign_servers, fold_moves, release_servers, repair_unleased
+from twin.kernels import assign_servers, fail_one, fold_moves, release_servers, repair_unleased, stand_in
 from twin.placement_kernels import first_idle
 
 FREE = -1
@@ -287,12 +287,6 @@ class Fleet:
         assign_servers(servers, owner, self.job, self.slot, self.idle_book)
         self._busy_many(servers, 1)
 
-    def assign_one(self, server: int, owner: int) -> None:
-        """Give one idle server to internal work (a failed server's stand-in)."""
-        self.job[server] = owner
-        self._busy(server, 1)
-        self._idle_set(server, -1)
-
     def release_internal(self, servers: np.ndarray) -> None:
         """Internal work leaves these servers (healthy ones become idle; down ones stay down)."""
         up = release_servers(servers, self.job, self.down, self.lease, self.idle_book)
@@ -320,22 +314,24 @@ class Fleet:
         its internal job: the caller interrupts that job, which releases the rest.
         """
         server = int(server)
-        job, lease = int(self.job[server]), int(self.lease[server])
-        if self.down[server]:
-            self.down_until[server] = max(self.down_until[server], until)
+        job, lease, was_up = fail_one(server, until, self.down, self.down_until, self.job, self.lease,
+                                      self.idle_book)  # fmt: skip
+        if not was_up:
             return FREE, FREE
-        self.down[server] = True
-        self.down_until[server] = until
         self._failed(server, 1)
         if lease != FREE:
             self._leased(server, -1, self.lease_utilization[lease])
         elif job != FREE:
             self._busy(server, -1)
-        else:
-            self._idle_set(server, -1)
-        if job != FREE:
-            self.job[server] = FREE
         return job, lease
+
+    def stand_in(self, lost: int, pods: np.ndarray, owner: int) -> tuple[int, int]:
+        """An idle server in ``pods`` (the lost server's own first) takes the lost one's place in
+        internal work ``owner``; return it and its slot, or (-1, -1) if there is none."""
+        spare, slot = stand_in(lost, pods, owner, self.job, self.slot, self.pod_first_server, self.idle_book)
+        if spare >= 0:
+            self._busy(spare, 1)
+        return spare, slot
 
     def repair(self, server: int) -> int:
         """Bring a server back; return the lease it belongs to (FREE if none: it is idle)."""

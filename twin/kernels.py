@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from twin.placement_kernels import spare_for
+
 _jit = numba.njit(cache=True, nogil=True)
 
 
@@ -215,3 +217,43 @@ def sample_halls(
     for s in range(sites):
         for row in (0, 1, 2, 3, 4, 6):
             site_store[row, i, s] = sums[row, s]
+
+
+@_jit
+def fail_one(
+    server: int,
+    until: float,
+    down: np.ndarray,
+    down_until: np.ndarray,
+    job: np.ndarray,
+    lease: np.ndarray,
+    book: tuple,
+) -> tuple[int, int, bool]:
+    """A server goes out of service until ``until``: its flags, and the idle counts if it was
+    idle. Returns its internal owner and lease before (-1: none) and whether it was up; a server
+    already down only keeps the later of the two ends."""
+    if down[server]:
+        down_until[server] = max(down_until[server], until)
+        return -1, -1, False
+    owner, leased = job[server], lease[server]
+    down[server] = True
+    down_until[server] = until
+    if leased == -1 and owner == -1:
+        _set_idle(server, False, book)
+    job[server] = -1
+    return owner, leased, True
+
+
+@_jit
+def stand_in(lost: int, job_pods: np.ndarray, owner: int, job: np.ndarray, slot: np.ndarray,
+             pod_first: np.ndarray, book: tuple) -> tuple[int, int]:  # fmt: skip
+    """An idle server takes the place of ``owner``'s lost server (:func:`spare_for`'s choice):
+    it gets the owner and the lost server's slot. Returns the stand-in (-1 if none) and the slot."""
+    idle, server_pod, pod_idle = book[0], book[1], book[2]
+    spare = spare_for(server_pod[lost], job_pods, idle, pod_first, pod_idle)
+    if spare < 0:
+        return -1, -1
+    job[spare] = owner
+    _set_idle(spare, False, book)
+    slot[spare] = slot[lost]
+    return spare, slot[lost]
