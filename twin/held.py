@@ -4,7 +4,7 @@ An inference fleet follows a daily curve: each hour it takes idle servers (appen
 back the ones it took last. Meanwhile failures, shedding and lease carve-outs take single servers
 from it, about every hour on a fleet of ~35k servers. Re-filtering the whole list after each such
 loss cost a pass over it; instead a lost server leaves a hole (-1) at its place, found through the
-fleet's ``slot`` array, and the list is compacted once holes make up a quarter of it.
+fleet's ``slot`` array, and the list is compacted whenever holes make up over a quarter of it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ HOLE = -1
 class HeldServers:
     def __init__(self, fleet) -> None:
         self.fleet = fleet
-        self.servers = np.empty(0, dtype=np.int64)  # in the order taken; HOLE where one was lost
+        self._buffer = np.empty(1024, dtype=np.int64)  # grows by doubling: an hour's growth is not a copy
+        self.servers = self._buffer[:0]  # in the order taken; HOLE where one was lost
         self.holes = 0
 
     @property
@@ -31,15 +32,26 @@ class HeldServers:
 
     def add(self, taken: np.ndarray) -> None:
         """Servers just given to the fleet go to the end; each server's ``slot`` is its place."""
-        self.fleet.slot[taken] = np.arange(self.servers.size, self.servers.size + taken.size)
-        self.servers = np.concatenate([self.servers, taken])
+        n = self.servers.size
+        if n + taken.size > self._buffer.size:
+            grown = np.empty(max(2 * self._buffer.size, n + taken.size), dtype=np.int64)
+            grown[:n] = self.servers
+            self._buffer = grown
+        self._buffer[n : n + taken.size] = taken
+        self.servers = self._buffer[: n + taken.size]
+        self.fleet.slot[taken] = np.arange(n, n + taken.size)
 
     def lose(self, servers: list[int]) -> None:
         """Servers the fleet no longer holds (failed, shed, carved out for a lease)."""
         self.servers[self.fleet.slot[servers]] = HOLE
         self.holes += len(servers)
+        self._compact_if_holey()
+
+    def _compact_if_holey(self) -> None:
         if self.holes * 4 > self.servers.size:
-            self.servers = self.alive()
+            alive = self.alive()
+            self._buffer[: alive.size] = alive  # alive is a copy: safe to write over the buffer
+            self.servers = self._buffer[: alive.size]
             self.fleet.slot[self.servers] = np.arange(self.servers.size)
             self.holes = 0
 
@@ -57,4 +69,5 @@ class HeldServers:
         dropped = tail[tail != HOLE]
         self.holes -= tail.size - dropped.size
         self.servers = self.servers[:cut]
+        self._compact_if_holey()
         return dropped
