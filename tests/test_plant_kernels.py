@@ -65,6 +65,14 @@ def _random_plant(rng: np.random.Generator):
     return chain, counts, idle_kw, cap, cop, gpus, sites
 
 
+def _drawn(chain: HallChain, counts, idle_kw, cap, cop, sites: int, busy_fraction: float = 0.8):
+    """The compiled draw of a random plant: its rows and the sites' facility kW."""
+    draw = np.empty((DRAW_ROWS, cap.size))
+    site_facility = np.empty(sites)
+    hall_draw(counts, busy_fraction, idle_kw, cap, chain.arrays(), cop, draw, site_facility)
+    return draw, site_facility
+
+
 def _numpy_draw(chain: HallChain, counts, idle_kw, cap, cop, busy_fraction: float):
     dyn = busy_fraction * (counts[3] + counts[4])
     it = np.maximum(0.0, idle_kw - counts[6] + cap * dyn)
@@ -87,9 +95,7 @@ def _sum_by_site(rows: np.ndarray, hall_site: np.ndarray, sites: int) -> np.ndar
 def test_hall_draw_equals_the_power_chain_formulas_to_the_bit(seed: int) -> None:
     rng = np.random.default_rng(seed)
     chain, counts, idle_kw, cap, cop, _, sites = _random_plant(rng)
-    draw = np.empty((DRAW_ROWS, cap.size))
-    site_facility = np.empty(sites)
-    hall_draw(counts, 0.8, idle_kw, cap, chain.arrays(), cop, draw, site_facility)
+    draw, site_facility = _drawn(chain, counts, idle_kw, cap, cop, sites)
     want = _numpy_draw(chain, counts, idle_kw, cap, cop, 0.8)
     for row, name in ((IT, "it_kw"), (COOLING, "cooling_kw"), (LOSSES, "losses_kw"), (OTHER, "other_kw"),
                       (FACILITY, "facility_kw"), (HEAT, "heat"), (DYN, "dyn")):  # fmt: skip
@@ -106,9 +112,7 @@ def test_hall_draw_equals_the_power_chain_formulas_to_the_bit(seed: int) -> None
 def test_any_over_is_true_exactly_when_a_hall_or_site_is_over_a_limit(seed: int) -> None:
     rng = np.random.default_rng(seed)
     chain, counts, idle_kw, cap, cop, _, sites = _random_plant(rng)
-    draw = np.empty((DRAW_ROWS, cap.size))
-    site_facility = np.empty(sites)
-    hall_draw(counts, 0.8, idle_kw, cap, chain.arrays(), cop, draw, site_facility)
+    draw, site_facility = _drawn(chain, counts, idle_kw, cap, cop, sites)
     cooling_capacity = draw[HEAT] * rng.uniform(0.9, 3.0, cap.size)
     supply = site_facility * rng.uniform(0.95, 2.0, sites)
     over = (
@@ -125,9 +129,7 @@ def test_record_sample_equals_the_numpy_record(seed: int) -> None:
     rng = np.random.default_rng(seed)
     chain, counts, idle_kw, cap, cop, gpus, sites = _random_plant(rng)
     halls, bf, step = cap.size, 0.8, 1.0
-    draw = np.empty((DRAW_ROWS, halls))
-    site_facility = np.empty(sites)
-    hall_draw(counts, bf, idle_kw, cap, chain.arrays(), cop, draw, site_facility)
+    draw, site_facility = _drawn(chain, counts, idle_kw, cap, cop, sites, bf)
     d = _numpy_draw(chain, counts, idle_kw, cap, cop, bf)
     cooling_capacity = d["heat"] * rng.uniform(0.5, 2.0, halls)
     water = rng.uniform(0.0, 2.0, halls)

@@ -248,10 +248,7 @@ def take_idle(
             break
         if not pod_open[pod]:
             continue
-        for server in range(pod_first[pod], pod_first[pod + 1]):
-            if n == need:
-                break
-            if idle[server]:
-                out[n] = server
-                n += 1
+        for server in first_idle(idle, pod_first[pod], pod_first[pod + 1], need - n):
+            out[n] = server
+            n += 1
     return out[:n]
