@@ -18,9 +18,9 @@ from twin.kernels import (
     release_servers,
     repair_unleased,
     sample_halls,
+    spare_for,
     stand_in,
 )
-from twin.placement_kernels import spare_for
 
 
 def _idle_counts(idle: np.ndarray, server_pod: np.ndarray, pool: np.ndarray, gps: np.ndarray):

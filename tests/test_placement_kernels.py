@@ -1,8 +1,9 @@
 """The compiled loops that find servers give what their numpy formulations give (hypothesis).
 
 Placement picks among pods by rules with ties (best fit, most idle first, least slowdown); these
-pin each loop of :mod:`twin.placement_kernels` to the numpy expressions it replaced, ties and
-strict comparisons included, so a run stays the same to the bit.
+pin each loop of :mod:`twin.placement_kernels` (and the stand-in search of :mod:`twin.kernels`) to
+the numpy expressions it replaced, ties and strict comparisons included, so a run stays the same
+to the bit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import numpy as np
 from hypothesis import given, settings
 from kernel_helpers import SEEDS, random_pods
 
-from twin.placement_kernels import best_fit_pod, first_idle, next_idle, spare_for, spread_pods, take_idle
+from twin.kernels import next_idle, spare_for
+from twin.placement_kernels import best_fit_pod, first_idle, spread_pods, take_idle
 
 
 @settings(max_examples=60, deadline=None)

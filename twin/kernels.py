@@ -11,15 +11,15 @@ to the bit (the float sums of the hall rows accumulate in the order ``np.bincoun
 compiles them once per machine into ``__pycache__`` (``cache=True``); a fresh process loads them
 in milliseconds. Numba is already what datashader draws the capacity heatmap with.
 
-The loops that find servers (placement, stand-ins, growth) are in :mod:`twin.placement_kernels`.
+The loops that find servers for placement and growth are in :mod:`twin.placement_kernels`. No
+kernel calls one in another file: Numba's disk cache re-checks a kernel's own file only, so a
+change there would leave a stale compiled caller behind.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-
-from twin.placement_kernels import spare_for
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -217,6 +217,29 @@ def sample_halls(
     for s in range(sites):
         for row in (0, 1, 2, 3, 4, 6):
             site_store[row, i, s] = sums[row, s]
+
+
+@_jit
+def next_idle(idle: np.ndarray, start: int, stop: int) -> int:
+    """The first idle server in ``[start, stop)``, or -1."""
+    for server in range(start, stop):
+        if idle[server]:
+            return server
+    return -1
+
+
+@_jit
+def spare_for(
+    lost_pod: int, job_pods: np.ndarray, idle: np.ndarray, pod_first: np.ndarray, pod_idle: np.ndarray
+) -> int:
+    """An idle server to stand in for a job's server lost in ``lost_pod``: in that pod, else in
+    the first of the job's pods that has one; -1 if none has."""
+    if pod_idle[lost_pod] > 0:
+        return next_idle(idle, pod_first[lost_pod], pod_first[lost_pod + 1])
+    for pod in job_pods:
+        if pod_idle[pod] > 0:
+            return next_idle(idle, pod_first[pod], pod_first[pod + 1])
+    return -1
 
 
 @_jit

@@ -1,5 +1,5 @@
-"""Compiled loops that find servers: a gang's pods, a stand-in for a lost server, an inference
-fleet's growth (Numba, cached on disk, like :mod:`twin.kernels`).
+"""Compiled loops that find servers: a gang's pods, an inference fleet's growth (Numba, cached on
+disk, like :mod:`twin.kernels`).
 
 Finding servers means scanning pods (a few hundred) and, inside the chosen ones, the servers' idle
 flags (about a thousand a pod). Written as numpy expressions a placement over several pods was a
@@ -201,29 +201,6 @@ def most_idle(pods: np.ndarray, n: int, taken: np.ndarray, idle_servers: np.ndar
         if not taken[i] and (best < 0 or idle_servers[pods[i]] > idle_servers[pods[best]]):
             best = i
     return best
-
-
-@_jit
-def next_idle(idle: np.ndarray, start: int, stop: int) -> int:
-    """The first idle server in ``[start, stop)``, or -1."""
-    for server in range(start, stop):
-        if idle[server]:
-            return server
-    return -1
-
-
-@_jit
-def spare_for(
-    lost_pod: int, job_pods: np.ndarray, idle: np.ndarray, pod_first: np.ndarray, pod_idle: np.ndarray
-) -> int:
-    """An idle server to stand in for a job's server lost in ``lost_pod``: in that pod, else in
-    the first of the job's pods that has one; -1 if none has."""
-    if pod_idle[lost_pod] > 0:
-        return next_idle(idle, pod_first[lost_pod], pod_first[lost_pod + 1])
-    for pod in job_pods:
-        if pod_idle[pod] > 0:
-            return next_idle(idle, pod_first[pod], pod_first[pod + 1])
-    return -1
 
 
 @_jit
