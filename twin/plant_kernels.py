@@ -142,6 +142,7 @@ def record_sample(
         it, heat = draw[IT, h], draw[HEAT, h]
         cool_room = cooling_capacity[h] - heat
         power_room = it_capacity[h] - it
+        # A new leased GPU at full busy power adds its dynamic draw as IT, and a bit more as heat.
         per_gpu = busy_fraction * dyn_kw_per_gpu[h]
         heat_per_it = heat / it if it > 0 else 1.0
         fits = 0.0
