@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from twin.job_table import job_table
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
 from twin.plant import HALL_SERIES, SITE_SERIES
 from twin.products import comparison, hosted_products, lease_products
@@ -171,7 +171,7 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     )
 
     # -- tables ---------------------------------------------------------------------------------
-    jobs = _job_table(engine.jobs, now, site_names, f.gpu_type_names)
+    jobs = job_table(engine.jobs, now, site_names, f.gpu_type_names)
     lease_rows = [lease.summary() | {"site": site_names[lease.site]} for lease in engine.leases]
     leases = pd.DataFrame(lease_rows) if lease_rows else pd.DataFrame(columns=["lease", "tenant"])
     events = pd.DataFrame(engine.log, columns=["time_h", "site", "kind", "subject", "detail"])
@@ -379,42 +379,3 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
         },
         "_site_pue": site_pue,
     }
-
-
-# The job table's columns taken straight from a Job: (column, attribute, dtype; None: text).
-_JOB_ATTRIBUTES = (
-    ("job", "id", np.int64), ("kind", "kind", None), ("owner", "owner", None), ("gpus", "gpus", np.int64),
-    ("priority", "priority", np.int64), ("submit_h", "submit", np.float64),
-    ("first_start_h", "first_start", np.float64), ("end_h", "end", np.float64), ("status", "status", None),
-    ("work_hours", "work_hours", np.float64), ("interruptions", "interruptions", np.int64),
-    ("preemptions", "preemptions", np.int64), ("productive_hours", "productive", np.float64),
-    ("lost_hours", "lost", np.float64), ("checkpoint_hours", "checkpointing", np.float64),
-    ("restart_hours", "restarting", np.float64), ("max_slowdown", "max_slowdown", np.float64),
-    ("reason", "reason", None),
-)  # fmt: skip
-JOB_COLUMNS = (
-    "job", "kind", "owner", "gpus", "site", "gpu_type", "priority", "submit_h", "first_start_h", "end_h",
-    "status", "work_hours", "queue_wait_hours", "interruptions", "preemptions", "productive_hours",
-    "lost_hours", "checkpoint_hours", "restart_hours", "wall_hours", "max_slowdown", "reason",
-)  # fmt: skip
-
-
-def _job_table(jobs: list, now: float, site_names: list[str], gpu_type_names: list[str]) -> pd.DataFrame:
-    """One row per job. Built column by column, numbers straight into typed arrays: a year has
-    ~100k jobs, and pandas is slow both at splitting row tuples and at guessing a list's type."""
-    if not jobs:
-        return pd.DataFrame(columns=list(JOB_COLUMNS))
-    n = len(jobs)
-    cols = {
-        name: list(map(attrgetter(attr), jobs)) if dtype is None else np.fromiter(map(attrgetter(attr), jobs), dtype, n)
-        for name, attr, dtype in _JOB_ATTRIBUTES
-    }  # fmt: skip
-    sites = ["", *site_names]  # a job's site is -1 until it starts
-    types = ["", *gpu_type_names]
-    cols["site"] = [sites[j.site + 1] for j in jobs]
-    cols["gpu_type"] = [types[j.gpu_type + 1] for j in jobs]
-    cols["queue_wait_hours"] = np.fromiter(
-        (j.queue_wait + ((now - j.queued_since) if j.status == QUEUED else 0.0) for j in jobs), np.float64, n
-    )
-    cols["wall_hours"] = np.fromiter((j.wall(now) for j in jobs), np.float64, n)
-    return pd.DataFrame({name: cols[name] for name in JOB_COLUMNS})
