@@ -9,13 +9,20 @@ fleet's ``slot`` array, and the list is compacted whenever holes make up over a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from twin.fleet import Fleet
 
 HOLE = -1
 
 
 class HeldServers:
-    def __init__(self, fleet) -> None:
+    """One inference fleet's servers (``servers``, with holes) and how many it holds (``count``)."""
+
+    def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self._buffer = np.empty(1024, dtype=np.int64)  # grows by doubling: an hour's growth is not a copy
         self.servers = self._buffer[:0]  # in the order taken; HOLE where one was lost
