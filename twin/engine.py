@@ -37,6 +37,10 @@ DRAIN_AFTER_HOURS = 24.0
 MAX_BACKFILL_SCAN = 256
 
 
+def _queue_key(entry: tuple[tuple, Job]) -> tuple:
+    return entry[0]
+
+
 class Engine(JobEnds, FailureMoves, LeaseMoves):
     """Holds the environment, the fleet and every job and lease of one run."""
 
@@ -122,19 +126,50 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
             job.reason = "larger than any site's pool of the GPU types it accepts"
             self.note(-1, "job_rejected", f"job {job.id}", f"{job.gpus} GPUs: {job.reason}")
             return
-        if not self.queue:
-            # Nobody waits ahead of it: start at once if it fits (what a pass would do, without the
-            # queue bookkeeping that most of ~100k jobs a year would otherwise pay for nothing).
-            ok, pools = self.accepted(job)
-            pool_idle = self.fleet.pool_idle_gpus
-            if any(pool_idle[p] >= job.gpus for p in pools):
-                placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
-                if placement is not None:
-                    self._start(job, placement)
-                    return
+        if not self.queue or not self._queued_could_start():
+            # Nothing waiting can start now, so a scheduling pass would only try this job: try it
+            # alone, without the queue bookkeeping (most of ~100k jobs a year arrive this way).
+            if not self._start_alone(job):
+                self._enqueue(job)
+            self._dirty = False  # what a pass would leave: nothing that fits is waiting
+            return
         self._enqueue(job)
         self._dirty = True
         self.schedule()
+
+    def _queued_could_start(self) -> bool:
+        """False when no pool has as many idle GPUs as the smallest job waiting for it."""
+        pool_idle = self.fleet.pool_idle_gpus
+        for p, m in self._min_waiting.items():  # noqa: SIM110 (any(generator) costs more, ~55k calls a year)
+            if pool_idle[p] >= m:
+                return True
+        return False
+
+    def _start_alone(self, job: Job) -> bool:
+        """Start a new job if it fits where a pass would place it, when nothing queued can start.
+
+        That is its place in the queue within the scanned window, and outside the pool the
+        queue's head reserves.
+        """
+        ok, pools = self.accepted(job)
+        pool_idle = self.fleet.pool_idle_gpus
+        if self.queue:
+            at = bisect.bisect_left(self.queue, (-job.priority, job.submit, job.id), key=_queue_key)
+            if at >= MAX_BACKFILL_SCAN:
+                return False
+            if at > 0:
+                head = self.queue[0][1]
+                reserved = self._reserved_pool(head, self.accepted(head)[1], pool_idle)
+                if reserved in pools:
+                    ok, pools = self._outside(ok, pools, reserved)
+        for p in pools:
+            if pool_idle[p] >= job.gpus:
+                placement = place(self.fleet, job.gpus, ok, job.network_sensitivity)
+                if placement is None:
+                    return False
+                self._start(job, placement)
+                return True
+        return False
 
     def _enqueue(self, job: Job) -> None:
         job.status = QUEUED
@@ -145,7 +180,7 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
         self.queued_gpus[key] = self.queued_gpus.get(key, 0) + job.gpus
         for pool in self.accepted(job)[1]:
             self.queued_by_pool[pool] = self.queued_by_pool.get(pool, 0) + job.gpus
-        bisect.insort(self.queue, ((-job.priority, job.submit, job.id), job), key=lambda e: e[0])
+        bisect.insort(self.queue, ((-job.priority, job.submit, job.id), job), key=_queue_key)
         self._queue_changed = True
 
     def schedule(self) -> None:
@@ -154,7 +189,6 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
             self._dirty = False
             return
         self._dirty = False
-        now = self.env.now
         started: list[int] = []
         pool_idle = self.fleet.pool_idle_gpus.tolist()  # a copy; list items read faster than numpy's
         # Loops rather than any(generator): a pass runs ~80k times a year, for a few jobs each.
@@ -178,14 +212,8 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
                 started.append(i)
                 pool = placement.site * 64 + placement.gpu_type
                 pool_idle[pool] = int(self.fleet.pool_idle_gpus[pool])  # the fleet counted the start
-            elif i == 0 and (now - job.queued_since >= DRAIN_AFTER_HOURS or not math.isnan(job.first_start)):
-                # Drain: the head has waited too long. It reserves the pool closest to fitting it;
-                # nothing else starts there until it does, so big jobs cannot starve. A pool whose
-                # leases leave too little room for the job is never reserved: it would block for nothing.
-                room = self._unleased_gpus()
-                fitting = [p for p in pools if room.get(p, 0) >= job.gpus]
-                if fitting:
-                    reserved_pool = max(fitting, key=lambda p: pool_idle[p])
+            elif i == 0:
+                reserved_pool = self._reserved_pool(job, pools, pool_idle)
         for i in reversed(started):
             job = self.queue[i][1]
             key = int(job.sites[0]) if job.sites.size == 1 else -1
@@ -203,6 +231,20 @@ class Engine(JobEnds, FailureMoves, LeaseMoves):
             for pool in self.accepted(job)[1]:
                 if job.gpus < self._min_waiting.get(pool, 1 << 62):
                     self._min_waiting[pool] = job.gpus
+
+    def _reserved_pool(self, head: Job, pools: list[int], pool_idle) -> int:
+        """The pool the queue's head reserves, if it does not fit now (-1: none).
+
+        Drain: once the head has waited too long (or has run already), it reserves the pool
+        closest to fitting it; nothing else starts there until it does, so big jobs cannot starve.
+        A pool whose leases leave too little room for the job is never reserved: it would block
+        for nothing.
+        """
+        if self.env.now - head.queued_since < DRAIN_AFTER_HOURS and math.isnan(head.first_start):
+            return -1
+        room = self._unleased_gpus()
+        fitting = [p for p in pools if room.get(p, 0) >= head.gpus]
+        return max(fitting, key=lambda p: pool_idle[p]) if fitting else -1
 
     def _largest_pool(self, job: Job) -> int:
         """GPUs installed in the largest pool the job accepts (cached per accepted-pods mask)."""
