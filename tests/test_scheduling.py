@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from demo_helpers import bare_engine, scenario
 
-from twin.engine import DRAIN_AFTER_HOURS, Engine
+from twin.engine import Engine
 from twin.fleet import INFERENCE
+from twin.job_queue import DRAIN_AFTER_HOURS
 from twin.jobs import Job
 from twin.simulate import simulate
 
