@@ -88,7 +88,8 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
 
 def _warm(scenario: str | None) -> bool:
     """Import the twin and run a day of a small scenario, so the twin's compiled loops are built
-    (once per machine, ~3 s) or loaded from their cache before anyone's first run needs them."""
+    (once per machine, about 13 s here; see README, Benchmarks) or loaded from their cache before
+    anyone's first run needs them."""
     from twin.scenario import load_scenario
     from twin.simulate import simulate
 
