@@ -14,7 +14,7 @@ from demo_helpers import bare_engine, scenario
 
 from twin.engine import Engine
 from twin.fleet import INFERENCE
-from twin.job_queue import DRAIN_AFTER_HOURS
+from twin.job_queue import DRAIN_AFTER_HOURS, MAX_BACKFILL_SCAN
 from twin.jobs import Job
 from twin.simulate import simulate
 
@@ -96,6 +96,22 @@ def test_a_submit_first_starts_queued_jobs_that_fit_since_the_last_pass():
     engine.submit(arriving)
     assert waiting.status == "running" and arriving.status == "running"
     assert f.pool_idle_gpus[h100] == 0 and not engine.queue
+
+
+def test_a_new_job_behind_the_scanned_window_waits_even_if_it_fits():
+    """Passes look at the first MAX_BACKFILL_SCAN jobs only (a bound on a pass's cost)."""
+    engine = bare_engine(days=5)
+    f = engine.fleet
+    f.assign_internal(np.flatnonzero(f.pod_gpu_type[f.server_pod] == pool_of(engine, "H100-SXM")), INFERENCE)
+    for job_id in range(MAX_BACKFILL_SCAN):
+        engine.submit(new_job(engine, job_id, 64, ["H100-SXM"]))
+    inside = new_job(engine, MAX_BACKFILL_SCAN, 64, ["GB200"])
+    inside.priority = 6  # ahead of the others: inside the window
+    engine.submit(inside)
+    behind = new_job(engine, MAX_BACKFILL_SCAN + 1, 64, ["GB200"])
+    engine.submit(behind)
+    assert inside.status == "running" and behind.status == "queued"
+    assert f.pool_idle_gpus[pool_of(engine, "GB200")] >= 64
 
 
 BUSY_QUEUE = dict(
