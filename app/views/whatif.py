@@ -91,14 +91,15 @@ class WhatIfView(pn.viewable.Viewer):
         self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
         self._status = pn.pane.Markdown(self.param.status, sizing_mode="stretch_width")
         self._problems = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        # The comparison's components are made after the first paint (onload): the editor shows
-        # sooner, and they are ready, hidden, before a run needs them.
-        self._results = pn.Column(visible=False, sizing_mode="stretch_width")
+        # The comparison's components are part of the first page, hidden, and each run refreshes
+        # them in place. Made later (onload), their new Bokeh models went out in one message and
+        # the theme's styling of those models in others; Panel may write the second kind first,
+        # and the browser then refused them ("reference p1717 isn't known"), in ~2 loads of 5.
+        self._results = pn.Column(*self._build_results(), visible=False, sizing_mode="stretch_width")
         self._save = SavePanel(context, self.access)
         self._fit = FitPanel(context, w, self._sync_from_tables, self.access)
         self._doc = pn.state.curdoc
         if pn.state.curdoc is not None:
-            pn.state.onload(self._prepare_results)
             pn.state.onload(self._from_link)
             # A closed tab withdraws its runs at once (a run nobody else wants stops) and lets go
             # of its results; Bokeh then drops the session's document and everything it holds.
@@ -276,10 +277,6 @@ class WhatIfView(pn.viewable.Viewer):
         self._problems.object = "\n".join(f"- {plain(p)}" for p in problems[:20])
         self._problems.visible = True
 
-    def _prepare_results(self) -> None:
-        if not self._results.objects:
-            self._results.objects = self._build_results()
-
     def _build_results(self) -> list:
         """The comparison's components, made once; each run refreshes them in place."""
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
@@ -308,7 +305,6 @@ class WhatIfView(pn.viewable.Viewer):
         ]
 
     def _show(self, whatif: Results, baseline: Results, run_id: str, replicates: list[Results]) -> None:
-        self._prepare_results()
         bands = compare.kpi_bands(replicates) if len(replicates) > 1 else None
         self._cards.object = compare.cards_html(whatif, baseline, run_id, bands)
         self._sla.value = compare.sla_table(whatif)
