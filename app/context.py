@@ -17,7 +17,7 @@ from app.auth import LiveAccess, UserStore
 from app.library import Library, LibraryError
 from app.roles import LOCAL, NOBODY, Access
 from app.runs import POOL_KEY, RunPool
-from app.stamps import yaml_stamp
+from app.stamps import site_files, yaml_stamp
 from twin.campus import Campus, build_campus
 from twin.errors import ProblemList
 from twin.inventory import inventory
@@ -52,11 +52,8 @@ class ConsoleContext:
         return self.sites_dir / "scenarios"
 
     def site_files(self) -> dict[str, Path]:
-        """Site files in the sites folder by campus name (files that are not sites are skipped).
-
-        Read once per change of the folder's files, not at every campus lookup of every page.
-        """
-        return dict(_site_files(str(self.sites_dir), yaml_stamp(self.sites_dir)))
+        """Site files in the sites folder by campus name (:func:`app.stamps.site_files`)."""
+        return site_files(self.sites_dir)
 
     def run_results(self, key: str) -> Results | None:
         """The run a page's ``?run=`` names: a what-if in the pool's cache, or ``lib-ID``, a saved run.
@@ -113,20 +110,6 @@ def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
             }
         )
     return pd.DataFrame(rows), problems
-
-
-@functools.lru_cache(maxsize=8)
-def _site_files(folder: str, stamp: tuple) -> tuple[tuple[str, Path], ...]:
-    found = []
-    for name, _ in stamp:
-        path = Path(folder) / name
-        try:
-            doc = load_yaml(path)
-            if file_kind(doc) == "site":
-                found.append((str(doc.data.get("name", path.stem)), path))
-        except ProblemList:
-            continue
-    return tuple(found)
 
 
 @functools.lru_cache(maxsize=8)

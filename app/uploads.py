@@ -8,7 +8,8 @@ An upload is bytes from a browser, so everything about it is checked before it i
 * the files it names (a scenario's sites and trace, a site's catalog) must lie in the console's
   sites folder: an upload never makes the server read, or write, a path of the uploader's choice;
 * its name only labels it (a site file is stored under a name made of safe characters, next to
-  the others, and never over an existing file).
+  the others, and never over an existing file);
+* a site's campus name is taken once, even by two uploads stored at the same moment.
 
 A scenario upload lives in the uploading session only, until its operator saves it to the
 library. No Panel import: the page shows :class:`UploadError`'s problems as text.
@@ -16,17 +17,23 @@ library. No Panel import: the page shows :class:`UploadError`'s problems as text
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+import time
 import uuid
 from pathlib import Path, PurePath
 
+from app.stamps import site_files
 from twin.errors import ProblemList
 from twin.load import file_kind, load_site
 from twin.scenario import load_scenario_text
 from twin.yamlsafe import decode_text, parse_yaml
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # the largest sample scenario is ~6 KB and site ~20 KB
+LOCK_NAME = ".site-upload.lock"  # hidden, and not *.yaml: no listing of the sites folder shows it
+LOCK_WAIT_S = 10.0  # storing one upload takes milliseconds; waiting longer means something is stuck
 
 
 class UploadError(ValueError):
@@ -114,13 +121,18 @@ def read_scenario_upload(filename: str, raw: bytes, sites_dir: Path) -> tuple[st
 def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[str] = frozenset()) -> Path:
     """Check an uploaded site file and add it to the sites folder; return where it was stored.
 
-    ``campuses`` are the names of the sites already there: a campus name is taken once.
+    A campus name is taken once: later code finds a campus by its name. ``campuses`` are the names
+    the caller listed earlier, enough to refuse a taken name before the file is validated, but
+    stale by the time it is stored: another admin, in another session or another server process,
+    may be storing a campus of the same name under another file name at the same moment. So
+    "the name is free" and "the file is in" are one critical section, under an exclusive lock
+    on a hidden file of the sites folder (:data:`LOCK_NAME`) that every storing process takes;
+    inside it the names are read again from the folder's files as they are then.
     """
     label, doc = _parse(filename, raw, "site")
-    if str(doc.data.get("name")) in campuses:
-        raise UploadError(
-            [f"{label}: a campus named {doc.data.get('name')!r} is already there; rename yours (name:)"]
-        )
+    name = str(doc.data.get("name"))
+    if name in campuses:
+        raise UploadError([f"{label}: a campus named {name!r} is already there; rename yours (name:)"])
     target = sites_dir / f"{file_stem(Path(label).stem, 'site')}.yaml"
     if target.exists():
         raise UploadError(
@@ -128,7 +140,8 @@ def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[
         )
     catalog = doc.data.get("catalog", "catalog.yaml")
     _inside(sites_dir, sites_dir, catalog, "catalog", label)
-    # Validated where it will live (its catalog path is relative to it), under a name no page lists.
+    # Validated where it will live (its catalog path is relative to it), under a name no page lists
+    # (nor the check below: a hidden file is not a site yet).
     trial = sites_dir / f".upload-{uuid.uuid4().hex}.yaml"
     try:
         trial.write_bytes(raw)
@@ -136,10 +149,49 @@ def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[
             load_site(trial)
         except ProblemList as exc:
             raise UploadError([str(p).replace(str(trial), label) for p in exc.problems]) from None
-        try:
-            os.link(trial, target)  # fails if the name was taken meanwhile: never overwrites
-        except FileExistsError:
-            raise UploadError([f"{label}: a site file {target.name} is already there"]) from None
+        with _upload_lock(sites_dir, label):
+            held = site_files(sites_dir).get(name)
+            if held is not None:
+                raise UploadError(
+                    [f"{label}: a campus named {name!r} is already there, in {held.name}; "
+                     "rename yours (name:) and upload it again"]
+                )  # fmt: skip
+            try:
+                os.link(trial, target)  # fails if the name was taken meanwhile: never overwrites
+            except FileExistsError:
+                raise UploadError([f"{label}: a site file {target.name} is already there"]) from None
     finally:
         trial.unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def _upload_lock(sites_dir: Path, label: str):
+    """Held by one storing upload at a time, across threads and processes (``flock``).
+
+    The lock file is never removed: a process waiting on a removed file's lock would get it while
+    another locked a new file of the same name. A wait has a bound, as a page's callback must end.
+    """
+    try:
+        fd = os.open(sites_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UploadError(
+            [f"{label}: cannot lock the console's sites folder ({exc.strerror}); "
+             "ask whoever runs the console to make that folder writable"]
+        ) from None  # fmt: skip
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UploadError(
+                        [f"{label}: another site upload kept the sites folder busy for {LOCK_WAIT_S:g} s; "
+                         "upload yours again in a moment"]
+                    ) from None  # fmt: skip
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

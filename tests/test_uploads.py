@@ -1,14 +1,24 @@
-"""Uploaded scenario and site files: size, safe YAML, validation, and paths kept in the sites folder."""
+"""Uploaded scenario and site files: size, safe YAML, validation, paths kept in the sites folder,
+and a campus name taken once, even by two processes storing uploads at the same moment."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from app.uploads import MAX_UPLOAD_BYTES, UploadError, read_scenario_upload, store_site_upload, upload_label
+from app.stamps import site_files
+from app.uploads import (
+    LOCK_NAME,
+    MAX_UPLOAD_BYTES,
+    UploadError,
+    read_scenario_upload,
+    store_site_upload,
+    upload_label,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_sites"
 SCENARIO = (SAMPLES / "scenarios" / "demo_whatif.yaml").read_bytes()
@@ -23,6 +33,16 @@ def sites(tmp_path: Path) -> Path:
         shutil.copy(SAMPLES / name, folder / name)
     (tmp_path / "secret.yaml").write_text("name: secret\nbuildings: []\n")  # outside the sites folder
     return folder
+
+
+def site_named(name: str) -> bytes:
+    return SITE.replace(b"name: Demo", f"name: {name}".encode(), 1)
+
+
+def listed(folder: Path) -> list[str]:
+    """The folder's files as a page sees them; hidden ones may only be the upload lock."""
+    assert {p.name for p in folder.iterdir() if p.name.startswith(".")} <= {LOCK_NAME}  # no trial left
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def refused(call, *args) -> str:
@@ -87,4 +107,76 @@ def test_a_site_upload_is_stored_under_a_safe_new_name_never_over_another(sites:
     broken = raw.replace(b"name: Demo Two", b"name: Y", 1).replace(b"racks:", b"rackz:", 1)
     problems = refused(store_site_upload, "y.yaml", broken, sites, set())
     assert problems.startswith("y.yaml:") and ".upload-" not in problems
-    assert sorted(p.name for p in sites.iterdir()) == ["catalog.yaml", "demo.yaml", "scenarios", "two.yaml"]
+    assert listed(sites) == ["catalog.yaml", "demo.yaml", "scenarios", "two.yaml"]
+
+
+def test_a_campus_name_on_disk_is_refused_though_the_caller_did_not_list_it(sites: Path) -> None:
+    (sites / "broken.yaml").write_text("name: [Unclosed\nbuildings: []\n")  # fails to load: no campus
+    before = listed(sites)
+    problems = refused(store_site_upload, "other.yaml", SITE, sites, set())  # the caller's stale listing
+    assert problems == (
+        "other.yaml: a campus named 'Demo' is already there, in demo.yaml; "
+        "rename yours (name:) and upload it again"
+    )
+    assert listed(sites) == before
+    assert store_site_upload("other.yaml", site_named("Other"), sites, set()) == sites / "other.yaml"
+    assert set(site_files(sites)) == {"Demo", "Other"}
+
+
+def test_an_upload_waits_a_bounded_time_for_another_one_being_stored(sites: Path, monkeypatch) -> None:
+    import fcntl
+
+    from app import uploads
+
+    monkeypatch.setattr(uploads, "LOCK_WAIT_S", 0.2)
+    with open(sites / LOCK_NAME, "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another upload in the middle of being stored
+        start = time.monotonic()
+        problems = refused(store_site_upload, "late.yaml", site_named("Late"), sites, set())
+        assert 0.2 <= time.monotonic() - start < 2
+    assert problems == (
+        "late.yaml: another site upload kept the sites folder busy for 0.2 s; upload yours again in a moment"
+    )
+    assert listed(sites) == ["catalog.yaml", "demo.yaml", "scenarios"]
+    assert store_site_upload("late.yaml", site_named("Late"), sites, set()) == sites / "late.yaml"
+
+
+def _race_uploader(folder: str, worker: int, rounds: int, barrier, out) -> None:
+    """Each round, store a file of its own with the round's campus name, once the other is ready."""
+    for r in range(rounds):
+        raw = site_named(f"Race {r}")
+        barrier.wait(30)
+        try:
+            path = store_site_upload(f"race{r}-{worker}.yaml", raw, Path(folder), {"Demo"})
+            out.put((r, "stored", path.name))
+        except UploadError as exc:
+            out.put((r, "refused", "; ".join(exc.problems)))
+        except Exception as exc:  # reported, not lost in the child
+            out.put((r, "failed", repr(exc)))
+
+
+def test_two_processes_uploading_one_campus_name_at_once_store_it_once(sites: Path) -> None:
+    rounds = 6
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_race_uploader, args=(str(sites), w, rounds, barrier, out)) for w in (0, 1)]
+    for p in procs:
+        p.start()
+    try:
+        results = [out.get(timeout=60) for _ in range(2 * rounds)]
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+    for r in range(rounds):
+        outcomes = sorted((kind, text) for rr, kind, text in results if rr == r)
+        assert [kind for kind, _ in outcomes] == ["refused", "stored"], outcomes
+        (_, why), (_, stored) = outcomes
+        loser = f"race{r}-{1 - int(stored.removesuffix('.yaml')[-1])}.yaml"
+        assert why == (
+            f"{loser}: a campus named 'Race {r}' is already there, in {stored}; "
+            "rename yours (name:) and upload it again"
+        )
+    assert sorted(site_files(sites)) == ["Demo", *(f"Race {r}" for r in range(rounds))]
+    assert len(listed(sites)) == 3 + rounds  # catalog, demo, scenarios and one file per round
