@@ -252,11 +252,13 @@ def test_views_colour_racks_from_the_run_in_the_url(ctx: ConsoleContext, demo: C
     page = SiteView(ctx, color="utilisation")
     assert "needs a run" not in page._note.object
     pn.panel(page).get_root()
-    assert page._file_name(".svg").endswith("-run-seed.svg")  # a plan of a run is named for it
+    assert page._downloads.file_name("svg") == "Demo-A_H1-run-seed.svg"  # a plan of a run is named for it
+    page._downloads.scope = "campus"
+    assert page._downloads.file_name("dxf") == "Demo-campus-run-seed.dxf"
     others = [name for name in page.param.campus.objects if name != "Demo"]
     page.campus = others[0]  # a campus the run does not cover says so, rather than "from the run"
     assert f"covers Demo, Elsewhere, not {others[0]}" in page._run_note.object
-    assert "seed" not in page._file_name(".svg")
+    assert "seed" not in page._downloads.file_name("svg")
 
 
 def test_grid_plot_renders_for_every_colour(demo: Campus) -> None:

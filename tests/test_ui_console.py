@@ -13,8 +13,12 @@ import time
 
 import numpy as np
 import pytest
+from demo_helpers import SITES
 from playwright.sync_api import Browser, Page, expect
 from ui_util import PageWatch, open_console, wait_for_idle
+
+from twin.campus import build_campus
+from twin.load import load_site
 
 RUN_TIMEOUT_MS = 120_000
 
@@ -221,6 +225,17 @@ def test_site_page_downloads_the_hall_plan(
     bundle.value.save_as(path)
     names = zipfile.ZipFile(path).namelist()
     assert any(n.endswith("racks.csv") for n in names) and any(n.endswith("README.md") for n in names)
+
+    # The whole campus, for CAD or NetBox: every rack of every hall, named for the campus.
+    page.get_by_role("button", name="Whole campus").click()
+    with page.expect_download() as campus_download:
+        page.get_by_role("button", name="SVG plan").click()
+    assert campus_download.value.suggested_filename == "Demo-campus.svg"
+    whole = tmp_path / "campus.svg"
+    campus_download.value.save_as(whole)
+    demo = build_campus(load_site(SITES / "demo.yaml"))
+    assert len([e for e in ET.parse(whole).iter() if e.get("data-rack")]) == demo.racks > 64
+    expect(page.get_by_text("Wrote Demo-campus.svg")).to_be_visible()
 
 
 def test_a_gpus_cell_emptied_or_fractional_is_refused_never_run_with_its_old_value(

@@ -13,11 +13,7 @@ tests check the grid without a browser.
 
 from __future__ import annotations
 
-import io
 import math
-import re
-import tempfile
-from pathlib import Path
 
 import holoviews as hv
 import numpy as np
@@ -26,9 +22,10 @@ import panel as pn
 import param
 
 from app.context import ConsoleContext, site_inventories
-from app.roles import ADMIN, EXPORT
+from app.roles import ADMIN
 from app.uploads import UploadError, store_site_upload
 from app.views.markup import plain
+from app.views.plan_downloads import PlanDownloads
 from app.views.url import query_args
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, run_tenancy
 from twin.campus import Campus
@@ -37,14 +34,6 @@ from twin.results import Results
 # Tenant colours are the plans' (layouts.colour), so a tenant looks the same on screen and on paper.
 RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
 POD_GAP_CELLS = 1.0  # aisle between pod blocks, in rack widths
-#: Site-plan downloads of the hall shown: format -> (button label, file suffix).
-DOWNLOADS = {
-    "svg": ("SVG plan", ".svg"),
-    "pdf": ("PDF plan", ".pdf"),
-    "dxf": ("DXF for CAD", ".dxf"),
-    "csv": ("Rack CSV", ".csv"),
-    "netbox": ("NetBox bundle", ".zip"),
-}
 COLOR_BY = {
     "tenant": "Tenant",
     "kw": "Power density (kW per rack)",
@@ -273,7 +262,9 @@ class SiteView(pn.viewable.Viewer):
                 self.param.color, name="Colour by", width=240, options=_color_options()
             ),
         )
-        self._downloads = pn.Row(*(self._download(fmt) for fmt in DOWNLOADS))
+        self._downloads = PlanDownloads(
+            context, lambda: (self.campus, self.hall, self.color), self._run_covering, watch_on=self
+        )
         self._uploads = pn.Column()
         if self.access.can(ADMIN):  # admins edit the sites; nobody else gets the widget
             upload = pn.widgets.FileInput(accept=".yaml,.yml", name="Add a site file", width=260)
@@ -283,43 +274,9 @@ class SiteView(pn.viewable.Viewer):
         self.param.watch(self._on_change, ["campus", "hall", "color"])
         self._draw()
 
-    def _download(self, fmt: str) -> pn.widgets.FileDownload:
-        label, suffix = DOWNLOADS[fmt]
-        button = pn.widgets.FileDownload(
-            callback=lambda: self._export(fmt), filename=f"plan{suffix}", label=label, width=150,
-            disabled=not self.access.can(EXPORT),
-        )  # fmt: skip
-        # The file name follows the hall shown; set when the hall changes, read when clicked.
-        self.param.watch(lambda *_: setattr(button, "filename", self._file_name(suffix)), ["campus", "hall"])
-        button.filename = self._file_name(suffix)
-        return button
-
-    def _file_name(self, suffix: str) -> str:
-        """``Demo-A_H1.svg``; coloured from a run, the run's scenario and seed too (so a plan of the
-        bare hall and one of a run do not overwrite each other in a downloads folder)."""
-        if not self.campus:
-            return "plan" + suffix
-        name = f"{self.campus}-{self.hall}"
-        if self._run.covers(self.campus):
-            kpis = self._run.results.kpis
-            name += f"-{kpis.get('scenario', 'run')}-seed{kpis.get('seed', '')}"
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120] + suffix
-
-    def _export(self, fmt: str) -> io.BytesIO:
-        """The hall shown, as ``fmt``, coloured as on screen (one hall: fast enough to serve inline)."""
-        from layouts.export import export, safe_output
-
-        refused = self.access.refusal(EXPORT)  # a disabled button can still be clicked by a script
-        if refused:
-            self._note.object = refused
-            raise PermissionError(refused)
-
-        campus = self.context.campus(self.campus)
-        with tempfile.TemporaryDirectory(prefix="campustwin-plan-") as tmp:
-            # Campus and hall names come from a site file: the name is checked to stay in tmp.
-            out = safe_output(Path(tmp), self._file_name(DOWNLOADS[fmt][1]))
-            path = export(campus, fmt, out, self.hall, self.color, self._run.results)
-            return io.BytesIO(path.read_bytes())
+    def _run_covering(self, campus_name: str | None) -> Results | None:
+        """The page's run, if it covers the campus (else its racks are shown with no tenants)."""
+        return self._run.results if campus_name and self._run.covers(campus_name) else None
 
     def _on_site_upload(self, filename: str, raw: bytes | None) -> None:
         if raw is None:
