@@ -144,7 +144,10 @@ def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[
     # (nor the check below: a hidden file is not a site yet).
     trial = sites_dir / f".upload-{uuid.uuid4().hex}.yaml"
     try:
-        trial.write_bytes(raw)
+        try:
+            trial.write_bytes(raw)
+        except OSError as exc:
+            raise UploadError([_unwritable(label, exc)]) from None
         try:
             load_site(trial)
         except ProblemList as exc:
@@ -160,9 +163,18 @@ def store_site_upload(filename: str, raw: bytes, sites_dir: Path, campuses: set[
                 os.link(trial, target)  # fails if the name was taken meanwhile: never overwrites
             except FileExistsError:
                 raise UploadError([f"{label}: a site file {target.name} is already there"]) from None
+            except OSError as exc:
+                raise UploadError([_unwritable(label, exc)]) from None
     finally:
         trial.unlink(missing_ok=True)
     return target
+
+
+def _unwritable(label: str, exc: OSError) -> str:
+    return (
+        f"{label}: the console cannot write into its sites folder ({exc.strerror or exc}); "
+        "ask whoever runs the console to make that folder writable, then upload again"
+    )
 
 
 @contextlib.contextmanager
@@ -175,10 +187,7 @@ def _upload_lock(sites_dir: Path, label: str):
     try:
         fd = os.open(sites_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise UploadError(
-            [f"{label}: cannot lock the console's sites folder ({exc.strerror}); "
-             "ask whoever runs the console to make that folder writable"]
-        ) from None  # fmt: skip
+        raise UploadError([_unwritable(label, exc)]) from None
     try:
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:

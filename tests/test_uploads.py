@@ -141,6 +141,14 @@ def test_an_upload_waits_a_bounded_time_for_another_one_being_stored(sites: Path
     assert store_site_upload("late.yaml", site_named("Late"), sites, set()) == sites / "late.yaml"
 
 
+def test_a_sites_folder_the_console_cannot_write_refuses_the_upload_with_the_fix(tmp_path: Path) -> None:
+    gone = tmp_path / "sites"  # removed (or unwritable) while the console runs
+    problems = refused(store_site_upload, "new.yaml", site_named("New"), gone, set())
+    assert problems.startswith("new.yaml: the console cannot write into its sites folder (")
+    assert problems.endswith("make that folder writable, then upload again")
+    assert not gone.exists()
+
+
 def _race_uploader(folder: str, worker: int, rounds: int, barrier, out) -> None:
     """Each round, store a file of its own with the round's campus name, once the other is ready."""
     for r in range(rounds):
