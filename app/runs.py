@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -153,8 +154,15 @@ def files_stamp(folder: Path) -> list[tuple[str, int, int]]:
             d = base / sub
             if d.is_dir():
                 for p in sorted(d.iterdir()):
-                    if p.is_file() and p.suffix in (".yaml", ".yml", ".csv"):
+                    # Hidden files are no input: an upload being checked (.upload-*.yaml) is one,
+                    # and may be gone before it is looked at.
+                    if p.name.startswith(".") or p.suffix not in (".yaml", ".yml", ".csv"):
+                        continue
+                    try:
                         st = p.stat()
+                    except FileNotFoundError:  # removed since the listing: not an input now
+                        continue
+                    if stat.S_ISREG(st.st_mode):
                         found.append((str(p), st.st_size, st.st_mtime_ns))
     return found
 

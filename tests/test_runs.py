@@ -142,6 +142,9 @@ def test_key_follows_the_text_the_input_files_and_the_code(tmp_path: Path, monke
     before = run_key(text, tmp_path / "scenarios")
     site.write_text("name: y  \n")
     assert run_key(text, tmp_path / "scenarios") != before
+    changed = run_key(text, tmp_path / "scenarios")
+    (tmp_path / ".upload-0123.yaml").write_text("name: z\n")  # an upload being checked: no input yet
+    assert run_key(text, tmp_path / "scenarios") == changed
     # A new version of the twin does not serve what the old one computed from the same files.
     same = run_key(text, SCENARIOS)
     monkeypatch.setattr("app.runs.code_version", lambda: "0+changed-twin")
