@@ -158,29 +158,13 @@ class FailureMoves:
             lease = self.leases[lease_idx]
             lease.touch(self.env.now)
             f.repair(server)
-            gpus = int(f.server_gpus[server])
             if lease.status != ACTIVE:
                 self._release_lease_servers(np.array([server]))
-            elif lease.members > lease.target_servers and lease.healthy_gpus >= min(
-                lease.spec.gpus, lease.granted_gpus
-            ):
-                # A spare stood in meanwhile and the lease is whole without this server: one server
-                # goes back, a spare from outside the lease's racks rather than one of its own (the
-                # tenant's racks are never shared with internal work).
-                give = server
-                if server in lease.servers:
-                    spares = np.flatnonzero((f.lease == lease_idx) & ~f.down)
-                    spares = spares[~np.isin(spares, lease.servers)]
-                    give = int(spares[-1]) if spares.size else FREE
-                if give == FREE:  # the spare is itself down: it goes back once repaired
-                    lease.healthy_gpus += gpus
-                else:
-                    lease.healthy_gpus += gpus - int(f.server_gpus[give])
-                    lease.members -= 1
-                    self._release_lease_servers(np.array([give]))
             else:
-                # Still short (or no spare stood in): the lease keeps its server.
-                lease.healthy_gpus += gpus
+                # Back in service: the lease is whole again, or less short; spare racks it is
+                # whole without go back.
+                lease.healthy_gpus += int(f.server_gpus[server])
+                self.return_spares(lease)
         self._dirty = True
         if schedule:
             self.schedule()

@@ -96,6 +96,10 @@ class Fleet:
         self.rack_tenant_busy_gpus = np.zeros(racks, dtype=np.float64)
         self._hall_counts = np.zeros((7, self.hall_site.size), dtype=np.float64)
         self.server_hall = self.rack_hall[self.server_rack]
+        # Servers are laid out by rack: rack r's are rack_first_server[r] up to rack_first_server[r + 1].
+        self.rack_first_server = np.concatenate(
+            ([0], np.cumsum(np.bincount(self.server_rack, minlength=racks)))
+        )
         self.server_dyn_kw_per_gpu = ((self.rack_max_kw - self.rack_idle_kw) / self.rack_gpus)[
             self.server_rack
         ]

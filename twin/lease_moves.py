@@ -130,16 +130,43 @@ class LeaseMoves:
         self._stand_in(lease)
 
     def _stand_in(self, lease: LeaseState) -> bool:
-        """Add a spare to a guaranteed lease that is short; False (a shortfall) if there is none."""
-        spare = self._spare_for(lease)
+        """Add a spare rack to a guaranteed lease that is short; False (a shortfall) if there is none."""
+        spare = self._spare_rack_for(lease)
         if spare is None:
             lease.shortfall_events += 1
             return False
-        self.fleet.assign_lease(np.array([spare]), lease.index)
-        lease.healthy_gpus += int(self.fleet.server_gpus[spare])
-        lease.members += 1
+        f = self.fleet
+        up = spare[~f.down[spare]]
+        f.assign_lease(up, lease.index)
+        f.lease[spare[f.down[spare]]] = lease.index
+        lease.healthy_gpus += int(f.server_gpus[up].sum())
+        lease.members += int(spare.size)
         lease.spares_used += 1
         return True
+
+    def return_spares(self, lease: LeaseState) -> None:
+        """Give back spare racks an active lease is whole without, the last taken first.
+
+        A spare goes back whole, never a server at a time: the rest of it would be a rack shared
+        by the tenant and internal work. The lease's own racks are never given back.
+        """
+        if lease.members <= lease.target_servers:
+            return
+        f = self.fleet
+        need = min(lease.spec.gpus, lease.granted_gpus)
+        mine = np.flatnonzero(f.lease == lease.index)
+        spares = mine[~np.isin(mine, lease.servers)]
+        racks = f.server_rack[spares]
+        for rack in np.unique(racks)[::-1].tolist():
+            servers = spares[racks == rack]
+            up = servers[~f.down[servers]]
+            gpus = int(f.server_gpus[up].sum())
+            if lease.healthy_gpus - gpus < need:
+                return
+            lease.healthy_gpus -= gpus
+            lease.members -= int(servers.size)
+            self._release_lease_servers(up)
+            f.lease[servers[f.down[servers]]] = FREE  # back in the pool once repaired
 
     def _release_lease_servers(self, servers: np.ndarray) -> None:
         """Healthy servers leave a lease; any a running spot lease lent as spares go back to it."""
@@ -154,13 +181,29 @@ class LeaseMoves:
                     other.healthy_gpus += int(f.server_gpus[back].sum())
                     other.members += int(back.size)
 
-    def _spare_for(self, lease: LeaseState) -> int | None:
+    def _spare_rack_for(self, lease: LeaseState) -> np.ndarray | None:
+        """The servers of a whole rack that may stand in for a guaranteed lease's failed servers.
+
+        A spare keeps the lease's isolation: a whole rack with nothing else on it (no internal
+        work, no other tenant, nothing under repair), so the tenant never shares a leaf switch
+        with anyone; with pod isolation, only inside the lease's own pods (its network domain),
+        which a whole-pod lease fills, so there it is the lease's own surplus that absorbs
+        failures. A rack isolated lease may also take a whole rack of a spot lease (spot gives
+        way first). The lease's own pods are searched first, then the site's, lowest rack first.
+        """
         f = self.fleet
-        pods = np.flatnonzero(
-            (f.pod_site == lease.site) & (f.pod_gpu_type == lease.gpu_type) & (f.pod_idle_servers > 0)
+        own_pods = np.unique(f.server_pod[lease.servers])
+        racks = np.flatnonzero((f.rack_site == lease.site) & (f.pod_gpu_type[f.rack_pod] == lease.gpu_type))
+        own = np.isin(f.rack_pod[racks], own_pods)
+        racks = np.concatenate([racks[own], [] if lease.spec.isolation == "pod" else racks[~own]]).astype(
+            np.int64
         )
-        if pods.size:
-            return int(f.idle_in_pod(int(pods[0]), 1)[0])
+        empty = racks[(f.rack_busy_gpus[racks] + f.rack_leased_gpus[racks] + f.rack_failed_gpus[racks]) == 0]
+        if empty.size:
+            rack = int(empty[0])
+            return np.arange(f.rack_first_server[rack], f.rack_first_server[rack + 1])
+        if lease.spec.isolation == "pod":
+            return None
         for other in self.leases:
             if (
                 other.spec.kind == "spot"
@@ -168,20 +211,23 @@ class LeaseMoves:
                 and other.site == lease.site
                 and other.gpu_type == lease.gpu_type
             ):
-                theirs = np.flatnonzero((f.lease == other.index) & ~f.down)
+                theirs = np.flatnonzero(f.lease == other.index)
                 if theirs.size:
+                    rack = f.server_rack[theirs[-1]]
+                    servers = theirs[f.server_rack[theirs] == rack]
                     other.touch(self.env.now)
-                    server = int(theirs[-1])
-                    f.release_lease(np.array([server]))
-                    other.healthy_gpus -= int(f.server_gpus[server])
-                    other.members -= 1
+                    up = servers[~f.down[servers]]
+                    f.release_lease(up)
+                    f.lease[servers[f.down[servers]]] = FREE
+                    other.healthy_gpus -= int(f.server_gpus[up].sum())
+                    other.members -= int(servers.size)
                     self.note(
                         other.site,
                         "spot_preempted",
                         other.spec.name,
-                        f"server given to {lease.spec.name} as a spare",
+                        f"rack {rack} given to {lease.spec.name} as a spare",
                     )
-                    return server
+                    return servers
         return None
 
     def terminate_lease(self, lease: LeaseState) -> None:

@@ -6,10 +6,12 @@ run internal jobs, which are preempted and queue again; on-demand and spot lease
 is free and may start partly filled. The tenant's racks are never shared with internal work.
 
 *Delivered* capacity is ``min(healthy GPUs, committed GPUs)``, integrated exactly over time in
-calendar-month buckets. When a server of a reserved lease or capacity block fails, an idle server
-of the same type and site stands in as a spare (a spot lease's server if nothing is idle); what
-cannot be replaced is a shortfall. Each month, attainment below a step of the SLA's credit
-schedule returns that share of the month's bill.
+calendar-month buckets. When a server of a reserved lease or capacity block fails and the lease
+is short, a spare stands in that keeps its isolation: a whole rack with nothing on it, of the same
+type and site (else a whole rack of a spot lease), until the lease is whole without it; with pod
+isolation only inside its own pods, so a whole-pod lease rides out failures on the GPUs it holds
+above its commitment. What cannot be replaced is a shortfall. Each month, attainment below a step
+of the SLA's credit schedule returns that share of the month's bill.
 
 Billing: ``take_or_pay`` bills committed GPU-hours whatever is delivered; ``metered`` bills
 delivered GPU-hours.
