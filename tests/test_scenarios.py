@@ -196,3 +196,11 @@ def test_leases_one_after_the_other_may_each_take_the_whole_site(tmp_path):
         "  - {name: b, tenant: B, gpu_type: GB200, gpus: 1000, start_day: 2, term_days: 2, price_usd_per_gpu_hour: 3}\n"
     )
     assert main(["validate", "-q", str(_scenario_file(tmp_path, body))]) == 0
+
+
+@pytest.mark.parametrize("days", [1e-10, 1e-4, 0.5])
+def test_a_horizon_shorter_than_a_day_gives_every_table(days: float) -> None:
+    """Regression: under ~1e-9 days the rack x day matrix had no day and the run died in a traceback."""
+    res = simulate(load_scenario(SCENARIOS / "demo_whatif.yaml", {"days": days}))
+    assert res.kpis["days"] == days and res.rack_day_utilization.shape[1] == 1
+    assert len(res.site_series) >= 1 and len(res.leases) == 1

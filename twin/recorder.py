@@ -27,7 +27,7 @@ class Recorder:
         self.step = step_hours
         # A horizon that is not a whole number of steps ends with a shorter, partly weighted step.
         self.samples = max(1, int(np.ceil(horizon_hours / step_hours - 1e-9)))
-        self.days = int(np.ceil(horizon_hours / 24.0 - 1e-9))
+        self.days = max(1, int(np.ceil(horizon_hours / 24.0 - 1e-9)))  # a run of minutes has a day too
         halls = fleet.hall_site.size
         sites = len(fleet.campuses)
         self.t = np.arange(self.samples) * step_hours
