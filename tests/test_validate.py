@@ -101,6 +101,19 @@ def test_wrong_types(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None
     )
 
 
+def test_yes_or_true_is_no_number(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
+    """YAML reads yes/no/on/off as booleans; pydantic would have taken them as 1 and 0."""
+    text = swap(DEMO, "rack_type: gb200-nvl72, racks: 8}", "rack_type: gb200-nvl72, racks: yes}")
+    text = swap(text, "it_capacity_mw: 2.2", "it_capacity_mw: on")
+    path, lines = check_site(capsys, site_dir, text)
+    assert len(lines) == 2, lines
+    for where, field in (
+        ("racks: yes", "buildings[1].halls[0].pods[0].racks"),
+        ("it_capacity_mw: on", "buildings[1].halls[0].it_capacity_mw"),
+    ):
+        expect(lines, path, line_no(text, where), field, "write a number here, not true")
+
+
 def test_mapping_where_a_list_belongs(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
     text = swap(DEMO, "  sources:\n", "  sources: grid\n  unused:\n")
     path, lines = check_site(capsys, site_dir, text)

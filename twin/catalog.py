@@ -8,15 +8,30 @@ money need. The catalog is its own file (``sample_sites/catalog.yaml``) so both 
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class Strict(BaseModel):
-    """Base for every user-facing model: unknown fields are errors, not silently dropped."""
+    """Base for every user-facing model: unknown fields are errors, not silently dropped, and a
+    number is never read from ``true``/``false`` (YAML reads yes, no, on and off as those, and
+    pydantic would take them as 1 and 0: ``gpus: yes`` leased one GPU)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_truth_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, bool):
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = typing.get_args(annotation) or (annotation,)
+            if bool not in kinds and any(k in (int, float) for k in kinds):
+                raise ValueError(
+                    f"write a number here, not {str(value).lower()} (YAML reads yes/no/on/off as true/false)"
+                )
+        return value
 
 
 class GpuType(Strict):
