@@ -114,6 +114,17 @@ def test_yes_or_true_is_no_number(capsys: pytest.CaptureFixture[str], site_dir: 
         expect(lines, path, line_no(text, where), field, "write a number here, not true")
 
 
+def test_control_characters_in_a_name_are_refused(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
+    """An ESC sequence in a name would act on the terminal that prints it; a bidi override hides text."""
+    text = swap(DEMO, "name: Demo", 'name: "Demo\\e[2J"')
+    text = swap(text, "name: L1", 'name: "L\\u202e1"')
+    path, lines = check_site(capsys, site_dir, text)
+    assert len(lines) == 2, lines
+    expect(lines, path, line_no(text, "Demo\\e"), "name", "control character U+001B at position 5")
+    expect(lines, path, line_no(text, "L\\u202e"), "buildings[1].halls[0].name", "U+202E", "printable text")
+    assert not any("\x1b" in line for line in lines)
+
+
 def test_mapping_where_a_list_belongs(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
     text = swap(DEMO, "  sources:\n", "  sources: grid\n  unused:\n")
     path, lines = check_site(capsys, site_dir, text)

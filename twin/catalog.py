@@ -8,23 +8,37 @@ money need. The catalog is its own file (``sample_sites/catalog.yaml``) so both 
 
 from __future__ import annotations
 
+import re
 import typing
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+#: Characters no name or text of a user's file may hold: control characters other than tab and
+#: line breaks (an ESC sequence in a tenant's name would clear the terminal that prints it, or
+#: retitle its window) and the bidirectional overrides that make text read other than it is.
+HOSTILE_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
 
 class Strict(BaseModel):
-    """Base for every user-facing model: unknown fields are errors, not silently dropped, and a
+    """Base for every user-facing model: unknown fields are errors, not silently dropped; a
     number is never read from ``true``/``false`` (YAML reads yes, no, on and off as those, and
-    pydantic would take them as 1 and 0: ``gpus: yes`` leased one GPU)."""
+    pydantic would take them as 1 and 0: ``gpus: yes`` leased one GPU); no text holds
+    :data:`HOSTILE_CHARACTERS`."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_truth_for_numbers(cls, value: object, info: ValidationInfo) -> object:
-        if isinstance(value, bool):
+    def _plain_values(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            bad = HOSTILE_CHARACTERS.search(value)
+            if bad:
+                raise ValueError(
+                    f"holds the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}; "
+                    "use printable text"
+                )
+        elif isinstance(value, bool):
             annotation = cls.model_fields[info.field_name].annotation
             kinds = typing.get_args(annotation) or (annotation,)
             if bool not in kinds and any(k in (int, float) for k in kinds):
