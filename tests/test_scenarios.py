@@ -204,3 +204,26 @@ def test_a_horizon_shorter_than_a_day_gives_every_table(days: float) -> None:
     res = simulate(load_scenario(SCENARIOS / "demo_whatif.yaml", {"days": days}))
     assert res.kpis["days"] == days and res.rack_day_utilization.shape[1] == 1
     assert len(res.site_series) >= 1 and len(res.leases) == 1
+
+
+def test_bad_trace_rows_are_named_as_written(tmp_path, capsys):
+    """Rows with a negative, fractional, text or missing GPU count are refused, each by its line."""
+    src = (SCENARIOS / "demo_trace.yaml").read_text()
+    (tmp_path / "traces").mkdir()
+    scenario = tmp_path / "scenarios" / "s.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text(src.replace("../demo.yaml", str(ROOT / "sample_sites" / "demo.yaml")))
+    header = "job_id,submitted_at,num_gpus,runtime_s,user\n"
+    for gpus, shown in (
+        (["-8", "8.5", ""], ["-8", "8.5", "empty"]),  # numbers only: read as numbers
+        (["-8", "8.5", "many"], ["'-8'", "'8.5'", "'many'"]),  # a word among them: read as text
+    ):
+        rows = "".join(f"j{i},1798761720,{g},3042,evals\n" for i, g in enumerate(gpus))
+        (tmp_path / "traces" / "demo_trace.csv").write_text(header + rows + "ok,1798761720,8,3042,evals\n")
+        assert main(["simulate", str(scenario), "--days", "1"]) == 2
+        err = capsys.readouterr().err
+        for line, value in enumerate(shown, start=2):
+            assert (
+                f"demo_trace.csv:{line}: num_gpus: bad value {value}; expected a whole number > 0" in err
+            ), err
+        assert "np." not in err and "Traceback" not in err and ":5:" not in err

@@ -33,17 +33,34 @@ def read_columns(path: Path, wanted: list[str], where: str) -> pd.DataFrame:
         raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
 
 
-def numeric(df: pd.DataFrame, file: str, names: list[str], positive: tuple[str, ...] = ()) -> list[Problem]:
+def numeric(
+    df: pd.DataFrame, file: str, names: list[str], positive: tuple[str, ...] = (), whole: tuple[str, ...] = ()
+) -> list[Problem]:
     """Make ``names`` numeric in place; a problem (first five per column) for each value that is
-    not a finite number >= 0, or > 0 for the ``positive`` columns."""
+    not a finite number >= 0, or > 0 for the ``positive`` columns, or a whole number for ``whole``."""
     problems = []
     for name in names:
         values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values) | (values < 0) | ((values <= 0) if name in positive else False)
+        if name in whole:
+            bad |= np.isfinite(values) & (values != np.round(values))
         expected = "a number > 0" if name in positive else "a non-negative number"
+        if name in whole:
+            expected = "a whole number > 0" if name in positive else "a whole number >= 0"
         for row in np.flatnonzero(bad)[:5]:
             problems.append(
-                Problem(file, int(row) + 2, name, f"bad value {df[name].iloc[row]!r}; expected {expected}")
+                Problem(
+                    file, int(row) + 2, name, f"bad value {_shown(df[name].iloc[row])}; expected {expected}"
+                )
             )
         df[name] = values
     return problems
+
+
+def _shown(raw: object) -> str:
+    """A cell as the user wrote it: ``'abc'``, ``-8``, ``8.5``, or ``empty`` (not numpy's repr)."""
+    if raw is None or (isinstance(raw, float | np.floating) and np.isnan(raw)):
+        return "empty"
+    if isinstance(raw, np.generic):
+        raw = raw.item()
+    return f"{raw:g}" if isinstance(raw, float) else repr(raw)

@@ -108,7 +108,9 @@ def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
     cols = trace.columns
     wanted = [cols.submit, cols.gpus, cols.duration] + ([cols.owner] if cols.owner else [])
     df = read_columns(path, wanted, "trace.columns in the scenario")
-    problems = numeric(df, str(path), [cols.submit, cols.gpus, cols.duration], positive=(cols.gpus,))
+    problems = numeric(
+        df, str(path), [cols.submit, cols.gpus, cols.duration], positive=(cols.gpus,), whole=(cols.gpus,)
+    )
     if problems:
         raise ProblemList(problems)
     unit = TIME_UNITS[trace.time_unit]
