@@ -89,6 +89,8 @@ def _act(library, args: argparse.Namespace) -> int:
         if Path(args.out).resolve().is_relative_to(library.folder.resolve()):
             raise LibraryError(f"--out {args.out}: inside the library's folder; give a folder outside it")
         target = output_folder(args.out)
+        if any(target.iterdir()):  # results of another run would mix with (or be replaced by) these
+            raise LibraryError(f"--out {args.out}: holds files already; give a new or empty folder")
         try:
             shutil.copytree(source, target, dirs_exist_ok=True)
         except (OSError, shutil.Error) as exc:

@@ -110,6 +110,11 @@ class Library:
     """Scenarios and runs under ``folder`` (created), in SQLite there unless ``url`` names a database."""
 
     def __init__(self, folder: str | Path, url: str | None = None):
+        if "://" in str(folder):  # a URL taken for a folder would become a folder named "sqlite:"
+            raise LibraryError(
+                f"{str(folder)[:80]}: a folder is wanted here, not a database URL; a URL goes to the "
+                "Python API (Library(folder, url=...)), and --data names the folder beside it"
+            )
         self.folder = Path(folder)
         self.runs_dir = self.folder / "runs"
         try:

@@ -42,6 +42,10 @@ def test_simulate_save_then_list_show_export_rename_delete(tmp_path: Path) -> No
     assert inside.returncode == 2 and "inside the library's folder" in inside.stderr
     exported = cli("library", "--data", "lib", "export", run["id"][:8], "--out", "copy", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
+    kept = (tmp_path / "copy" / "kpis.json").read_bytes()
+    again = cli("library", "--data", "lib", "export", run["id"][:8], "--out", "copy", cwd=tmp_path)
+    assert again.returncode == 2 and "holds files already; give a new or empty folder" in again.stderr
+    assert (tmp_path / "copy" / "kpis.json").read_bytes() == kept
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "copy" / "site_series.parquet"),
         pd.read_parquet(tmp_path / "direct" / "site_series.parquet"),
@@ -61,11 +65,13 @@ def test_library_errors_name_the_fix_with_exit_code_2(tmp_path: Path) -> None:
         (("library", "--data", "lib", "export", "../../etc", "--out", "x"), "8 to 32 hexadecimal characters"),
         (("library", "--data", "lib", "export", "0123abcd", "--out", "x"), "no run '0123abcd'"),
         (("simulate", DEMO, "--days", "1", "--save", "", "--data", "lib"), "1-128 printable characters"),
+        (("library", "--data", "sqlite:///x.db", "list"), "a folder is wanted here, not a database URL"),
     ]
     for args, message in cases:
         done = cli(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    assert not (tmp_path / "sqlite:").exists()  # the URL did not become a folder
 
 
 def test_a_killed_simulate_save_is_listed_as_interrupted(tmp_path: Path) -> None:
