@@ -54,8 +54,23 @@ def nav_html(page: str, who: Access | None = None) -> str:
     return f'<nav class="ct"><b>campustwin</b>{links}{user}</nav>'
 
 
+# Pages keep their state in the URL and push a history entry when it changes; Panel does not
+# follow the browser's Back and Forward, so the URL would change under a page that stays as it
+# was. A page built from the URL it is on is what that URL says: so going back reloads it.
+BACK_RELOADS = """
+if (!window.campustwinBackReloads) {
+  window.campustwinBackReloads = true;
+  window.addEventListener("popstate", () => window.location.reload());
+}
+"""
+
+
 def build_page(context: ConsoleContext, page: str) -> pn.viewable.Viewable:
     """One page of the console for one browser session: the navigation bar and the page's view."""
+    if pn.state.curdoc is not None:
+        from bokeh.models import CustomJS
+
+        pn.state.curdoc.js_on_event("document_ready", CustomJS(code=BACK_RELOADS))
     access = context.access()
     who = access if context.users is not None else None
     header = pn.pane.HTML(nav_html(page, who), sizing_mode="stretch_width", stylesheets=[NAV_CSS])

@@ -30,6 +30,23 @@ def test_site_page_lists_the_campuses(
     page_watch.assert_offline()
 
 
+def test_back_shows_what_the_url_says(page: Page, page_watch: PageWatch, console_url: str) -> None:
+    """The page pushes its state into the URL; Back must bring the page back too, not the URL alone."""
+    open_console(
+        page, console_url + "site?campus=Demo&hall=A%2FH1", "Campuses in the sites folder", watch=page_watch
+    )
+    hall = page.locator("select").filter(has=page.locator('option[value="A/H2"]'))
+    expect(hall).to_have_value("A/H1")
+    hall.select_option("A/H2")
+    expect(page).to_have_url(re.compile(r"hall=A%2FH2"))
+    expect(page.get_by_text("A/H2/P1").first).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"hall=A%2FH1"))
+    expect(hall).to_have_value("A/H1")  # the page reloaded from the URL it went back to
+    expect(page.get_by_text("A/H1/P1").first).to_be_visible()
+    page_watch.assert_no_errors()
+
+
 def test_watch_blocks_and_reports_external_requests(page: Page, page_watch: PageWatch) -> None:
     """The harness itself: a request to the internet is aborted at once and reported, not awaited."""
     page_watch.check_on_teardown = False  # this page misbehaves on purpose
