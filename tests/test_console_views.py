@@ -385,3 +385,14 @@ def test_cards_call_a_change_too_small_to_show_no_change_and_name_the_seed_they_
     assert "no change" in pue and "0.000" not in pue  # not "+0.000" in red
     banded = compare.cards_html(run(1.12, 7), run(1.1, 7), bands={"pue": (1.11, 1.115)})
     assert "PUE, seed 7" in banded and "p5–p95 of the seeds" in banded
+
+
+def test_a_long_tenant_name_is_cut_in_the_legend_but_keeps_its_colour() -> None:
+    long_a, long_b = "A" * 30 + " one", "A" * 30 + " two"
+    tenants = pd.Series([INTERNAL, long_a, "Acme", long_b, long_a])
+    labels, colors = site.tenant_legend(tenants)
+    assert labels[0] == INTERNAL and labels[2] == "Acme" and labels[1] == labels[4]
+    assert all(len(label) <= site.LEGEND_CHARS for label in labels)
+    assert labels[1] != labels[3]  # cut to the same text, told apart
+    full = site.tenant_colors(tenants)
+    assert [colors[label] for label in labels] == [full[t] for t in tenants]  # as on the plans

@@ -29,7 +29,7 @@ import param
 # cached_campus is the context's cache of built campuses: the layout cache reuses it rather than
 # building a second copy of a 20,000-rack campus.
 from app.context import ConsoleContext, cached_campus
-from app.views.site import RunTenancy, tenant_colors
+from app.views.site import RunTenancy, tenant_legend
 from app.views.url import query_args
 from twin.campus import Campus
 
@@ -307,8 +307,10 @@ class NetworkView(pn.viewable.Viewer):
             if (edges["tier"] == tier).any()
         ]
         size = float(np.clip(900.0 / max(len(racks), 1), 3.0, 12.0))  # racks shrink as a building widens
-        rack_points = hv.Points(racks, ["x", "y"], ["node", "tier", "tenant", "lease", "gpus"]).opts(
-            color="tenant", cmap=tenant_colors(racks["tenant"]), show_legend=True, marker="square", size=size,
+        legend, legend_colors = tenant_legend(racks["tenant"])
+        racks = racks.assign(legend=legend)
+        rack_points = hv.Points(racks, ["x", "y"], ["node", "tier", "tenant", "lease", "gpus", "legend"]).opts(
+            color="legend", cmap=legend_colors, show_legend=True, marker="square", size=size,
             hover_tooltips=[
                 ("rack", "@node"), ("tier", "@tier"), ("tenant", "@tenant"), ("lease", "@lease"), ("GPUs", "@gpus"),
             ],

@@ -51,7 +51,10 @@ def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Resul
         return None, "No run in the URL (`?run=KEY`): racks are shown with no tenants."
     results = context.run_results(key)
     if results is None:
-        return None, "That run is no longer in the cache: racks are shown with no tenants."
+        return (
+            None,
+            "No such run in the cache (it expired, or the link is wrong): racks are shown with no tenants.",
+        )
     return results, "Tenants and utilisation from the run in the URL (leases held at the end of the run)."
 
 
@@ -95,6 +98,28 @@ class RunTenancy:
         if campus.name not in self._by_campus:
             self._by_campus[campus.name] = rack_tenancy(campus, self.results)
         return self._by_campus[campus.name]
+
+
+LEGEND_CHARS = 24  # a tenant's name in a legend; longer ones would squeeze the drawing beside it
+
+
+def tenant_legend(tenants: pd.Series) -> tuple[pd.Series, dict[str, str]]:
+    """Each tenant's name as a legend shows it, and the colour of each such label.
+
+    Names are cut to :data:`LEGEND_CHARS` with an ellipsis and numbered where two cut names would
+    read the same (the full name is in the hover); colours are those of the full names
+    (:func:`tenant_colors`), as on the plans.
+    """
+    colors = tenant_colors(tenants)
+    short: dict[str, str] = {}
+    for name in sorted(colors):
+        label = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "…"
+        n = 2
+        while label in short.values():
+            label = f"{name[: LEGEND_CHARS - 4]}…#{n}"
+            n += 1
+        short[name] = label
+    return tenants.astype(str).map(short), {short[name]: color for name, color in colors.items()}
 
 
 def tenant_colors(tenants) -> dict[str, str]:
@@ -196,9 +221,11 @@ def grid_plot(
         ("rack", "@name"), ("GPUs", "@gpus"), ("GPU type", "@gpu_type"), ("power", "@kw{0,0.0} kW"),
         ("tenant", "@tenant"), ("lease", "@lease"), ("utilisation", "@{utilisation (%)}{0.0} %"),
     ]  # fmt: skip
+    frame["tenant (legend)"], legend_colors = tenant_legend(frame["tenant"])
+    vdims.append("tenant (legend)")
     rects = hv.Rectangles(frame, ["x0", "y0", "x1", "y1"], vdims)
     if color_by == "tenant":
-        style = {"color": "tenant", "cmap": tenant_colors(frame["tenant"]), "show_legend": True}
+        style = {"color": "tenant (legend)", "cmap": legend_colors, "show_legend": True}
     elif color_by == "kw":
         top = kw_max if kw_max else (float(frame["kw"].max()) if len(frame) else 1.0)
         style = {
