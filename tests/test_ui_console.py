@@ -97,6 +97,9 @@ def test_adding_a_lease_changes_the_kpis_and_the_sla_table(
     expect(sla_row).to_have_count(1)
     expect(sla_row).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text, never as markup
     expect(sla_row).to_contain_text("availability 99.00%")  # the target, not only its kind
+    # Attainment as a percentage with its decimals (0.999907 once read "1", as if nothing was short).
+    attained = sla_row.locator('[tabulator-field="attainment"]')
+    expect(attained).to_have_text(re.compile(r"^\s*\d{2,3}\.\d{2,3}%\s*$"))
     assert page.locator("img[src=x]").count() == 0
 
 

@@ -73,7 +73,13 @@ def kpi_values(results: Results) -> dict[str, float | None]:
 
 CARDS = {
     "revenue": Card("Sales revenue", "usd", +1),
-    "margin": Card("Sales margin", "usd", +1),
+    "margin": Card(
+        "Sales margin",
+        "usd",
+        +1,
+        "the products' margins (revenue, less SLA credits, their energy and the depreciation of their "
+        "GPUs) less the value of the internal work the sales displaced",
+    ),
     "credits": Card("SLA credits", "usd", -1),
     "utilization": Card("GPU utilisation", "share", +1),
     "leased_share": Card("Leased share", "share", 0),
@@ -208,23 +214,25 @@ def sla_table(results: Results) -> pd.DataFrame:
                 "attainment": p.get("latency_attainment") if hosted else p.get("sla_attainment"),
                 "revenue $": p.get("revenue_usd"),
                 "credits $": p.get("credits_usd"),
-                "margin $": p.get("margin_usd"),
-                "margin $/GPU-h": p.get("margin_per_gpu_hour_usd"),
+                "product margin $": p.get("margin_usd"),
+                "product margin $/GPU-h": p.get("margin_per_gpu_hour_usd"),
             }
         )
     frame = sla_table_frame(rows)
     if len(frame) and len(leases) and "months_below_target" in leases:
         below = dict(zip(leases["lease"], leases["months_below_target"], strict=True))
         frame["months below"] = frame["product"].map(below)
-    return frame.round({"attainment": 4, "revenue $": 0, "credits $": 0, "margin $": 0, "margin $/GPU-h": 3})
+    money = {"revenue $": 0, "credits $": 0, "product margin $": 0, "product margin $/GPU-h": 3}
+    return frame.round({"attainment": 6, **money})
 
 
 SLA_TEXT = ("product", "tenant", "kind", "SLA")
 # A hosted model's tenant ("hosted: Llama 3.1 70B Instruct (FP8, TP8)") would push the figures out of view.
 SLA_WIDTHS = {"product": 150, "tenant": 180}
 IMPACT_TEXT = ("measure",)
-SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held", "SLA", "attainment", "revenue $", "credits $", "margin $",
-               "margin $/GPU-h", "months below"]  # fmt: skip
+SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held", "SLA", "attainment", "revenue $", "credits $",
+               "product margin $", "product margin $/GPU-h", "months below"]  # fmt: skip
+PERCENT_COLUMNS = ("attainment",)  # shares, shown as percentages (0.999907 is 99.991 %, not "1")
 
 
 def sla_table_frame(rows: list[dict] | None = None) -> pd.DataFrame:
@@ -332,6 +340,7 @@ def readonly_table(
     frame's columns are all objects); the other columns are numbers, shown with thousands separators.
     """
     number = NumberFormatter(format="0,0.[000]")
+    percent = NumberFormatter(format="0.00[0]%")
     return pn.widgets.Tabulator(
         frame,
         disabled=True,
@@ -339,7 +348,10 @@ def readonly_table(
         layout="fit_data_table",
         sizing_mode="stretch_width",
         max_height=320,
-        formatters={c: {"type": "plaintext"} if c in text else number for c in frame.columns},
+        formatters={
+            c: {"type": "plaintext"} if c in text else (percent if c in PERCENT_COLUMNS else number)
+            for c in frame.columns
+        },
         widths=widths or {},
         name=name,
     )
