@@ -83,8 +83,9 @@ class PlanDownloads(pn.viewable.Viewer):
         self._run = run
         self._buttons = {fmt: self._button(fmt) for fmt in DOWNLOADS}
         # File names follow what is on show; set when it changes, read when a button is clicked.
-        watch_on.param.watch(lambda *_: self._name_buttons(), ["campus", "hall"])
-        self.param.watch(lambda *_: self._name_buttons(), "scope")
+        # A line about a file written for another campus, hall or scope would read as this one's.
+        watch_on.param.watch(lambda *_: self._changed(), ["campus", "hall"])
+        self.param.watch(lambda *_: self._changed(), "scope")
         self._name_buttons()
 
     def _button(self, fmt: str) -> pn.widgets.FileDownload:
@@ -102,6 +103,10 @@ class PlanDownloads(pn.viewable.Viewer):
         return plan_file_name(
             campus, hall if self.scope == "hall" else None, self._run(campus), DOWNLOADS[fmt][1]
         )
+
+    def _changed(self) -> None:
+        self.status = ""
+        self._name_buttons()
 
     def _name_buttons(self) -> None:
         for fmt, button in self._buttons.items():
@@ -126,7 +131,8 @@ class PlanDownloads(pn.viewable.Viewer):
             self.status = plain(str(exc))
             raise
         seconds = time.perf_counter() - started
-        self.status = f"Wrote **{plain(name)}**: {len(data) / 1e6:,.1f} MB in {seconds:.1f} s."
+        took = f"in {seconds:.1f} s" if seconds >= 0.1 else "in under 0.1 s"
+        self.status = f"Wrote **{plain(name)}**: {_size(len(data))} {took}."
         return io.BytesIO(data)
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -136,3 +142,7 @@ class PlanDownloads(pn.viewable.Viewer):
             pn.pane.Markdown(self.param.status, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:,.1f} MB" if n_bytes >= 1e6 else f"{max(n_bytes / 1e3, 0.1):,.1f} kB"

@@ -214,13 +214,20 @@ class FitPanel(pn.viewable.Viewer):
         elif outcome.problems:
             self._status.object = "The search could not run: " + plain("; ".join(outcome.problems[:5]))
         else:
-            self._offers.value = offers_frame(outcome.offers or [])
+            offers = outcome.offers or []
+            self._offers.value = offers_frame(offers)
             self._offers.visible = True
-            self._status.object = (
-                f"Largest **{plain(lease)}** meeting {targets['sla']:g} availability in "
-                f"{targets['confidence']:.0%} of {targets['replications']} seeds, internal slowdown ≤ "
-                f"{targets['max_internal_slowdown']:.0%}:"
+            meeting = (
+                f"{targets['sla']:g} availability in {targets['confidence']:.0%} of "
+                f"{targets['replications']} seeds, internal slowdown ≤ {targets['max_internal_slowdown']:.0%}"
             )
+            if any(o.max_gpus > 0 for o in offers):
+                self._status.object = f"Largest **{plain(lease)}** meeting {meeting}:"
+            else:  # a table of zeros under "Largest ... meeting" read as if 0 GPUs were an offer
+                self._status.object = (
+                    f"No size of **{plain(lease)}** meets {meeting}; the table says what bound each "
+                    "search. Loosen a target, or try another start or site."
+                )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
