@@ -258,11 +258,32 @@ class NetworkView(pn.viewable.Viewer):
     def _on_place(self, event: param.parameterized.Event) -> None:
         if self._syncing:
             return
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:  # no browser to tell: redraw at once
+            self._place(event.name)
+            return
+        # A new campus or building takes seconds the first time (Louisiana: planning ~20,000
+        # switches). Say so first, and take no other pick meanwhile: the drawing is greyed and
+        # the lists disabled until the new drawing is in, on the next turn of the server's loop.
+        self._plot.loading = True
+        for widget in self._widgets:
+            widget.disabled = True
+        doc.add_next_tick_callback(lambda: self._place(event.name))
+
+    def _place(self, changed: str) -> None:
+        try:
+            self._place_now(changed)
+        finally:
+            self._plot.loading = False
+            for widget in self._widgets:
+                widget.disabled = False
+
+    def _place_now(self, changed: str) -> None:
         self._syncing = True
         try:
-            if event.name == "campus":
+            if changed == "campus":
                 self._fill_buildings()
-            if event.name in ("campus", "building"):
+            if changed in ("campus", "building"):
                 self._fill_pods()
         finally:
             self._syncing = False
