@@ -260,3 +260,16 @@ def test_a_gpus_cell_emptied_or_fractional_is_refused_never_run_with_its_old_val
     expect(problems).to_be_hidden()
     expect(card(page, "leased_share").locator(".value")).to_have_text("16.0 %")
     page_watch.assert_clean()  # no refused edit on the server (it logged an error reply before)
+
+
+def test_network_page_moves_to_another_campus(page: Page, page_watch: PageWatch, console_url: str) -> None:
+    """The redraw of a new campus comes after the page said it is working: the lists follow, enabled."""
+    open_console(page, console_url + "network", "Pick a switch", watch=page_watch)
+    campus = page.locator("select").filter(has=page.locator('option[value="Llama3Cluster"]'))
+    campus.select_option("Llama3Cluster")
+    building = page.locator("select").filter(has=page.locator('option[value="C1"]'))
+    expect(building).to_have_value("C1", timeout=60_000)
+    expect(building).to_be_enabled()
+    expect(campus).to_be_enabled()
+    expect(page).to_have_url(re.compile(r"campus=Llama3Cluster&building=C1"))
+    wait_for_idle(page, "Pick a switch", watch=page_watch)
