@@ -18,7 +18,7 @@ import pytest
 
 from app.context import ConsoleContext
 from app.runs import RunPool
-from app.views import compare, network, site
+from app.views import compare, network, series, site
 from app.views.network import (
     NetworkView,
     blast_radius,
@@ -27,7 +27,7 @@ from app.views.network import (
     fabric_layout,
     summary_html,
 )
-from app.views.series import _series_arrays, series_bands
+from app.views.series import PERCENTILE_SEEDS, _series_arrays, series_bands
 from app.views.site import INTERNAL, SiteView, hall_grid, hall_summary, rack_tenancy
 from twin.campus import Campus
 from twin.results import Results
@@ -309,6 +309,8 @@ def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeyp
     values = [compare.kpi_values(r)["utilization"] for r in runs]
     lo, hi = compare.kpi_bands(runs)["utilization"]
     assert min(values) <= lo <= float(np.median(values)) <= hi <= max(values) and lo < hi
+    if len(runs) < PERCENTILE_SEEDS:  # few seeds: the band is their range, every seed inside
+        assert (lo, hi) == (min(values), max(values))
     series = series_bands(runs, ["day", "busy_gpus"])
     busy = np.array([_series_arrays(r, ["day", "busy_gpus"])["busy_gpus"] for r in runs])
     assert (busy.min(axis=0) <= series["busy_gpus_lo"]).all() and (
@@ -383,8 +385,11 @@ def test_cards_call_a_change_too_small_to_show_no_change_and_name_the_seed_they_
     cards = compare.cards_html(run(1.1000001, 7), run(1.1, 7))
     pue = cards[cards.index('data-kpi="pue"') :].split('<div class="card"')[0]
     assert "no change" in pue and "0.000" not in pue  # not "+0.000" in red
-    banded = compare.cards_html(run(1.12, 7), run(1.1, 7), bands={"pue": (1.11, 1.115)})
-    assert "PUE, seed 7" in banded and "p5–p95 of the seeds" in banded
+    banded = compare.cards_html(
+        run(1.12, 7), run(1.1, 7), bands={"pue": (1.11, 1.115)}, band_name=series.band_label(4)
+    )
+    assert "PUE, seed 7" in banded and "range of the 4 seeds: 1.110 – 1.115" in banded
+    assert series.band_label(40) == "p5–p95 of the 40 seeds"
 
 
 def test_a_long_tenant_name_is_cut_in_the_legend_but_keeps_its_colour() -> None:

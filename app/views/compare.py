@@ -18,6 +18,7 @@ from bokeh.models import ColumnDataSource, CustomJSTickFormatter, HoverTool
 from bokeh.models.widgets.tables import NumberFormatter
 from bokeh.plotting import figure
 
+from app.views.series import band_quantiles
 from twin.results import Results
 
 
@@ -122,13 +123,15 @@ def fmt(value: float | None, kind: str, signed: bool = False) -> str:
 
 
 def kpi_bands(replicates: list[Results]) -> dict[str, tuple[float, float]]:
-    """The 5th and 95th percentile of each card's KPI across Monte Carlo replications."""
+    """The band of each card's KPI across Monte Carlo replications (:func:`band_quantiles`)."""
     values = [kpi_values(r) for r in replicates]
+    quantiles = band_quantiles(len(replicates))
     bands = {}
     for key in CARDS:
         xs = [v[key] for v in values if v.get(key) is not None and math.isfinite(v[key])]
         if len(xs) == len(values) and xs:
-            bands[key] = (float(np.percentile(xs, 5)), float(np.percentile(xs, 95)))
+            lo, hi = np.percentile(xs, quantiles)
+            bands[key] = (float(lo), float(hi))
     return bands
 
 
@@ -138,6 +141,7 @@ def cards_html(
     run_id: str = "",
     bands: dict[str, tuple[float, float]] | None = None,
     versus: str = "baseline",
+    band_name: str = "p5–p95 of the seeds",
 ) -> str:
     """KPI cards: the what-if's value, and its change from the baseline coloured good or bad.
 
@@ -166,7 +170,9 @@ def cards_html(
             # The value is the what-if's own seed; the band is over all the seeds run, so the
             # value may lie outside it when its seed was an extreme one.
             lo, hi = (fmt(x, card.kind) for x in bands[key])
-            band_html = f'<div class="band">p5–p95 of the seeds: {html.escape(lo)} – {html.escape(hi)}</div>'
+            band_html = (
+                f'<div class="band">{html.escape(band_name)}: {html.escape(lo)} – {html.escape(hi)}</div>'
+            )
             label = f"{card.label}, seed {whatif.kpis.get('seed', '?')}"
         parts.append(
             f'<div class="card" data-kpi="{key}" title="{html.escape(card.help)}">'

@@ -55,8 +55,22 @@ def _series_arrays(results: Results, columns) -> dict[str, np.ndarray]:
     return data
 
 
+PERCENTILE_SEEDS = 20  # from this many seeds on, a band is p5-p95; with fewer, the whole range
+
+
+def band_quantiles(seeds: int) -> list[int]:
+    """The percentiles a band over ``seeds`` replications spans. The 5th percentile of four values
+    is an interpolation that can leave out a seed's own value (the one the cards show): below
+    :data:`PERCENTILE_SEEDS` seeds, a band is their lowest to highest."""
+    return [5, 95] if seeds >= PERCENTILE_SEEDS else [0, 100]
+
+
+def band_label(seeds: int) -> str:
+    return f"p5–p95 of the {seeds} seeds" if seeds >= PERCENTILE_SEEDS else f"range of the {seeds} seeds"
+
+
 def series_bands(replicates: list[Results], columns) -> dict[str, np.ndarray]:
-    """Per hour, the 5th and 95th percentile of each series across replications (``COL_lo``/``COL_hi``)."""
+    """Per hour, the band (:func:`band_quantiles`) of each series across replications (``COL_lo``/``COL_hi``)."""
     arrays = [_series_arrays(r, columns) for r in replicates]
     n = min(len(a["day"]) for a in arrays)
     bands = {"day": arrays[0]["day"][:n]}
@@ -67,7 +81,7 @@ def series_bands(replicates: list[Results], columns) -> dict[str, np.ndarray]:
         if np.isnan(stack).all():
             lo = hi = np.full(n, np.nan)
         else:
-            lo, hi = np.nanpercentile(stack, [5, 95], axis=0)
+            lo, hi = np.nanpercentile(stack, band_quantiles(len(replicates)), axis=0)
         bands[f"{col}_lo"], bands[f"{col}_hi"] = lo, hi
     return bands
 
@@ -75,8 +89,8 @@ def series_bands(replicates: list[Results], columns) -> dict[str, np.ndarray]:
 class SeriesFigures:
     """One Bokeh figure per group of SERIES, the what-if solid and the baseline dashed, shared x.
 
-    With Monte Carlo replications, a shaded band under each what-if line spans their 5th to 95th
-    percentile, hour by hour.
+    With Monte Carlo replications, a shaded band under each what-if line spans them hour by hour
+    (:func:`band_quantiles`).
 
     Built once per page and refreshed in place (:meth:`update` swaps the sources' data): a new
     run then costs a data patch, not new plot models for the server to build and the browser to
@@ -138,7 +152,7 @@ class SeriesFigures:
                     source=self.band_source,
                     color=COLORS[label],
                     alpha=0.18,
-                    legend_label=f"{label} p5–p95",
+                    legend_label=f"{label}, band of the seeds",
                 )  # fmt: skip
                 for col, label in metrics
             ]

@@ -24,7 +24,7 @@ from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatI
 from app.uploads import UploadError, read_scenario_upload
 from app.views import compare
 from app.views.markup import plain
-from app.views.series import SeriesFigures
+from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
 from app.views.whatif_tables import explain, late_leases_note, table_frame, table_rows, whole_number_columns
 from app.views.whatif_tools import FitPanel, SavePanel
@@ -306,7 +306,9 @@ class WhatIfView(pn.viewable.Viewer):
 
     def _show(self, whatif: Results, baseline: Results, run_id: str, replicates: list[Results]) -> None:
         bands = compare.kpi_bands(replicates) if len(replicates) > 1 else None
-        self._cards.object = compare.cards_html(whatif, baseline, run_id, bands)
+        self._cards.object = compare.cards_html(
+            whatif, baseline, run_id, bands, band_name=band_label(len(replicates))
+        )
         self._sla.value = compare.sla_table(whatif)
         self._impact.value = compare.impact_table(whatif, baseline)
         # Panel locks the document for its own components; the Bokeh sources below are changed
