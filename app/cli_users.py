@@ -43,7 +43,10 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if args.action == "list":
-        users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
+        if not path.exists():  # silence would read as "a file with no users"
+            print(f"{path}: no such users file; 'campustwin users add' makes one", file=sys.stderr)
+            return EXIT_USER_ERROR
+        users = read_users(path)  # a broken file: ProblemList, exit 2
         for user in users.values():
             how = "password" if user.password_hash else "oauth"
             print(f"{user.name:<32} {user.role:<9} {how}")
@@ -68,6 +71,9 @@ def cmd_users(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     with lock:
         # Read, change and write under the lock: two admins adding users at once both land.
+        if not path.exists() and args.action == "remove":
+            print(f"{path}: no such users file; nobody to remove", file=sys.stderr)
+            return EXIT_USER_ERROR
         users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
         if args.action == "remove":
             if users.pop(args.name, None) is None:

@@ -50,6 +50,9 @@ def serve(
     if oauth_provider and users_file is None:
         print("--oauth-provider: give --users FILE too; it says which role each user has", file=sys.stderr)
         return 2
+    if sites_dir and not Path(sites_dir).is_dir():  # a console of no sites would start, and show nothing
+        print(f"--sites {sites_dir}: not a folder; give the folder of your site files", file=sys.stderr)
+        return 2
     from app.auth import UserStore
     from app.library import Library, LibraryError
 

@@ -121,6 +121,12 @@ def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_pat
     assert done.returncode == 2 and "role 'root'" in done.stderr and "Traceback" not in done.stderr
     done = run_cli("serve", "--users", str(tmp_path / "missing.yaml"), "--port", "1")
     assert done.returncode == 2 and "cannot read the users file" in done.stderr
+    done = run_cli("serve", "--sites", str(tmp_path / "no-sites"), "--port", "1")  # would serve nothing
+    assert (
+        done.returncode == 2 and "no-sites: not a folder; give the folder of your site files" in done.stderr
+    )
+    done = run_cli("users", "list", str(tmp_path / "missing.yaml"))  # not "a file with no users"
+    assert done.returncode == 2 and "no such users file; 'campustwin users add' makes one" in done.stderr
     with socket.socket() as taken:  # a port another program holds
         taken.bind(("127.0.0.1", 0))
         taken.listen()
