@@ -553,3 +553,15 @@ def test_displaced_internal_value_counts_only_work_that_could_use_the_leased_gpu
         scenario(**common, training={"arrivals_per_day": 400, "gpu_type": "GB200", "size": {"max_gpus": 512}})
     )
     assert gb200.kpis["displaced_internal_value_usd"] > 0
+
+
+def test_whole_pods_above_the_commitment_are_said_and_billed_to_nobody():
+    """577 GPUs with pod isolation take two 576-GPU pods; the tenant pays for 577."""
+    sc = scenario(days=2, training=None, leases=[lease("two-pods", "GB200", 577, isolation="pod")])
+    res = simulate(sc)
+    row = res.leases.iloc[0]
+    assert row["granted_gpus"] == 1152 and row["committed_gpus"] == 577
+    assert row["note"] == "holds 1,152 GPUs for 577 committed (whole pods): 575 unbilled"
+    assert row["revenue_usd"] == pytest.approx(577 * 48 * 2.5)
+    started = res.events[res.events["kind"] == "lease_started"]["detail"].iloc[0]
+    assert "575 unbilled" in started

@@ -76,6 +76,15 @@ class LeaseMoves:
         if lease.granted_gpus < lease.spec.gpus:
             lease.note = f"started short: {lease.granted_gpus:,} of {lease.spec.gpus:,} GPUs free"
             detail += f" ({lease.note})"
+        elif lease.granted_gpus > lease.spec.gpus:
+            # Isolation carves whole racks or pods: what is above the commitment is billed to
+            # nobody, yet no internal work may use it (it does stand in when the lease's fail).
+            unit = "pods" if lease.spec.isolation == "pod" else "racks"
+            lease.note = (
+                f"holds {lease.granted_gpus:,} GPUs for {lease.spec.gpus:,} committed (whole {unit}): "
+                f"{lease.granted_gpus - lease.spec.gpus:,} unbilled"
+            )
+            detail += f" ({lease.note})"
         if owners.size:
             detail += f"; preempted {owners.size} internal jobs"
         self.note(lease.site, "lease_started", lease.spec.name, detail)
