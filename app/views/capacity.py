@@ -125,6 +125,7 @@ def heatmaps(weekly: pd.DataFrame) -> list:
                                 formatter=NumeralTickFormatter(format="0,0")), "right")  # fmt: skip
         fig.hover.tooltips = [("hall", "@hall"), ("week", "@week"), ("committed", "@committed{0,0}"),
                               ("free", "@free{0,0}"), ("failed", "@failed{0,0}"), ("sellable", "@sellable{0,0}")]  # fmt: skip
+        fig.xaxis.ticker = BasicTicker(min_interval=1)  # weeks are whole: no tick at week -0.5
         fig.yaxis.major_label_text_font_size = "9px"
         fig.grid.visible = False
         figures.append(fig)

@@ -138,7 +138,7 @@ class PlanDownloads(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         scope = pn.widgets.RadioButtonGroup.from_param(self.param.scope, options=SCOPES, name="Download")
         return pn.Column(
-            pn.Row(scope, *self._buttons.values()),
+            pn.FlexBox(scope, *self._buttons.values()),  # wraps in a narrow window rather than overflow
             pn.pane.Markdown(self.param.status, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
