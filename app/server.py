@@ -102,7 +102,7 @@ def serve(
     try:
         server.io_loop.start()
     finally:
-        pool.shutdown()
+        pool.shutdown(wait_s=6.0)  # within a service manager's stop timeout (10 s in the tests)
     return 0
 
 
