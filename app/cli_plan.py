@@ -53,6 +53,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.day is not None and args.scenario is None:
         print("--day: needs --scenario (the run that places the tenants)", file=sys.stderr)
         return EXIT_USER_ERROR
+    if args.color_by == "utilisation" and args.scenario is None:  # else every rack would be grey
+        print("--color-by utilisation: needs --scenario (the run it is measured in)", file=sys.stderr)
+        return EXIT_USER_ERROR
     if args.day is not None and not (math.isfinite(args.day) and args.day > 0):
         print(f"--day: a day after the scenario's start (more than 0), got {args.day:g}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -108,6 +108,8 @@ def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None
         return f"--replications: at least 1, got {args.replications}"
     if args.workers is not None and not 0 <= args.workers <= MAX_WORKERS:
         return f"--workers: from 0 (runs in this process) to {MAX_WORKERS}, got {args.workers}"
+    if args.workers is not None and args.scheduler is not None:  # one would be silently ignored
+        return "--workers and --scheduler: give one; the scheduler's cluster has workers of its own"
     runs = math.prod(len(v) for v in vary.values()) * args.replications
     if runs > MAX_RUNS:
         return f"--vary/--replications: {runs:,} runs; at most {MAX_RUNS:,} per sweep"

@@ -53,6 +53,10 @@ def test_netbox_bundle_as_a_zip_for_one_hall(tmp_path: Path) -> None:
             "--hall 'Z/H9': no such hall in Demo",
         ),
         (["--format", "svg", "--out", "{tmp}/p.svg", "--day", "3"], "--day: needs --scenario"),
+        (
+            ["--format", "svg", "--out", "{tmp}/p.svg", "--color-by", "utilisation"],
+            "--color-by utilisation: needs --scenario",
+        ),
         (["--format", "pdf", "--out", "{tmp}"], "is a folder"),
         (["--format", "csv", "--out", ""], "--out: empty"),
         (["--format", "svg", "--out", "{tmp}/plan.svg/x.svg"], "is a file, not a folder"),

@@ -107,6 +107,7 @@ def test_a_vary_path_the_scenario_lacks_exits_2_naming_it(
         (["--workers", "-1"], "--workers: from 0"),
         (["--replications", "1000000000"], "at most 10,000 per sweep"),  # counted, never built
         (["--out", ""], "--out: empty"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--workers and --scheduler: give one"),  # --workers 0 too
     ],
 )
 def test_bad_counts_and_out_exit_2(tmp_path: Path, capsys, options: list[str], message: str) -> None:
