@@ -22,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("site", metavar="SITE")
     p.add_argument("--format", required=True, choices=list(FORMATS))
     p.add_argument("--out", required=True, help="file to write (netbox: a folder, or a .zip)")
-    p.add_argument("--hall", default=None, help="one hall, named as the twin names it (e.g. A1/H1)")
+    p.add_argument(
+        "--hall", default=None, help="one hall, named as the twin names it (e.g. A/H1 on the demo site)"
+    )
     p.add_argument("--color-by", default="tenant", choices=list(COLOR_BY))
     p.add_argument("--scenario", default=None, help="colour racks from a run of this scenario")
     p.add_argument("--day", type=float, default=None, help="with --scenario: run to this day")

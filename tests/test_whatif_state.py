@@ -143,3 +143,14 @@ def test_sites_in_a_link_must_belong_to_the_base(whatif: WhatIf) -> None:
         whatif.apply_query({"sites": "Atlantis"})
     with pytest.raises(WhatIfError, match="sites: expected some of"):
         whatif.apply_query({"base": "baseline", "sites": ""})
+
+
+def test_an_empty_cell_is_told_in_the_table_s_terms() -> None:
+    from app.views.whatif_tables import explain
+
+    told = explain("<what-if>:12: leases[0].gpus: required field missing; add 'gpus: ...' to leases[0]")
+    assert told == (
+        "Leases table, row 1, gpus: empty (or not a number where one is wanted); type a value in the cell"
+    )
+    other = explain("<what-if>:14: leases[1].price_usd_per_gpu_hour: must be at least 0")
+    assert other == "Leases table, row 2, price_usd_per_gpu_hour: must be at least 0"

@@ -72,4 +72,7 @@ def explain(problem: str) -> str:
         return problem.replace("<what-if>:", "what-if, line ")
     table = {"leases": "Leases", "hosted_models": "Hosted models", "events": "Events"}[m.group(1)]
     column = f", {m.group(3)}" if m.group(3) else ""
-    return f"{table} table, row {int(m.group(2)) + 1}{column}: {problem[m.end() :]}"
+    detail = problem[m.end() :]
+    if detail.startswith("required field missing"):  # the file's terms ("add 'gpus: ...' to leases[0]")
+        detail = "empty (or not a number where one is wanted); type a value in the cell"
+    return f"{table} table, row {int(m.group(2)) + 1}{column}: {detail}"
