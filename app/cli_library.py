@@ -39,6 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_library(args: argparse.Namespace) -> int:
     from app.library import Library, LibraryError
 
+    if "://" not in args.data and not Path(args.data).exists():  # every action reads a library
+        print(f"library: {args.data}: no library there; 'simulate --save' or the console makes one "
+              "(--data names its folder)", file=sys.stderr)  # fmt: skip
+        return EXIT_USER_ERROR
     try:
         library = Library(args.data)
         return _act(library, args)

@@ -59,7 +59,9 @@ def test_simulate_save_then_list_show_export_rename_delete(tmp_path: Path) -> No
 
 def test_library_errors_name_the_fix_with_exit_code_2(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
+    Library(tmp_path / "lib")  # an empty library
     cases = [
+        (("library", "--data", "nowhere", "list"), "nowhere: no library there; 'simulate --save'"),
         (("library", "--data", "a-file", "list"), "give a writable folder of your own with --data"),
         (("library", "--data", "lib", "show", "nope"), "no scenario 'nope' in the library"),
         (("library", "--data", "lib", "export", "../../etc", "--out", "x"), "8 to 32 hexadecimal characters"),
@@ -72,6 +74,7 @@ def test_library_errors_name_the_fix_with_exit_code_2(tmp_path: Path) -> None:
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert not (tmp_path / "sqlite:").exists()  # the URL did not become a folder
+    assert not (tmp_path / "nowhere").exists()  # a read made no library
 
 
 def test_a_killed_simulate_save_is_listed_as_interrupted(tmp_path: Path) -> None:
