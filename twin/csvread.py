@@ -42,10 +42,9 @@ def numeric(
     for name in names:
         values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values) | (values < 0) | ((values <= 0) if name in positive else False)
-        if name in whole:
-            bad |= np.isfinite(values) & (values != np.round(values))
         expected = "a number > 0" if name in positive else "a non-negative number"
         if name in whole:
+            bad |= np.isfinite(values) & (values != np.round(values))
             expected = "a whole number > 0" if name in positive else "a whole number >= 0"
         for row in np.flatnonzero(bad)[:5]:
             problems.append(

@@ -96,7 +96,8 @@ class LeaseMoves:
         self.schedule()
 
     def _take_from_spot(self, servers: np.ndarray, taker: LeaseState) -> None:
-        """Spot leases give up these servers (those they hold) to a guaranteed lease starting."""
+        """Spot leases give up these servers (those they hold) to a guaranteed lease, starting or
+        short of a spare."""
         f = self.fleet
         for idx in np.unique(f.lease[servers][f.lease[servers] != FREE]).tolist():
             spot = self.leases[idx]
@@ -204,9 +205,7 @@ class LeaseMoves:
         own_pods = np.unique(f.server_pod[lease.servers])
         racks = np.flatnonzero((f.rack_site == lease.site) & (f.pod_gpu_type[f.rack_pod] == lease.gpu_type))
         own = np.isin(f.rack_pod[racks], own_pods)
-        racks = np.concatenate([racks[own], [] if lease.spec.isolation == "pod" else racks[~own]]).astype(
-            np.int64
-        )
+        racks = racks[own] if lease.spec.isolation == "pod" else np.concatenate([racks[own], racks[~own]])
         empty = racks[(f.rack_busy_gpus[racks] + f.rack_leased_gpus[racks] + f.rack_failed_gpus[racks]) == 0]
         if empty.size:
             rack = int(empty[0])
@@ -222,20 +221,8 @@ class LeaseMoves:
             ):
                 theirs = np.flatnonzero(f.lease == other.index)
                 if theirs.size:
-                    rack = f.server_rack[theirs[-1]]
-                    servers = theirs[f.server_rack[theirs] == rack]
-                    other.touch(self.env.now)
-                    up = servers[~f.down[servers]]
-                    f.release_lease(up)
-                    f.lease[servers[f.down[servers]]] = FREE
-                    other.healthy_gpus -= int(f.server_gpus[up].sum())
-                    other.members -= int(servers.size)
-                    self.note(
-                        other.site,
-                        "spot_preempted",
-                        other.spec.name,
-                        f"rack {rack} given to {lease.spec.name} as a spare",
-                    )
+                    servers = theirs[f.server_rack[theirs] == f.server_rack[theirs[-1]]]
+                    self._take_from_spot(servers, lease)
                     return servers
         return None
 

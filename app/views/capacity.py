@@ -192,7 +192,10 @@ class CapacityView(pn.viewable.Viewer):
         if self._run_key is not None:
             results = self.context.run_results(self._run_key)
             if results is None:
-                self._status.object = "No such run in the cache (it expired, or the link is wrong); pick a scenario or run the what-if again."
+                self._status.object = (
+                    "No such run in the cache (it expired, or the link is wrong); "
+                    "pick a scenario or run the what-if again."
+                )
                 return
             self._select.visible = False  # the menu names scenario files; this run is none of them
             told = (
