@@ -349,6 +349,12 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
         _click_save(panel)
         panel._name.value = ""
         _click_save(panel)
+        _click_save(panel)  # a second click on the same runs adds nothing
+        assert panel._status.object.startswith("Already saved as")
+        assert len(library.runs("demo_whatif what-if")) == 1
+        library.delete("demo_whatif what-if")  # deleted on the Runs page meanwhile: saved again
+        _click_save(panel)
+        assert panel._status.object.startswith("Saved")
         other = text.replace("days: 1", "days: 2")  # another what-if, under a name in use
         panel.offer(other, [run], "demo_whatif what-if")
         _click_save(panel)
