@@ -21,19 +21,27 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         print(str(p), file=sys.stderr)
 
 
+def _print_notes(notes: Sequence[Problem]) -> None:
+    """What is valid but probably not meant (a lease after the run's end); the command goes on."""
+    for p in notes:
+        print(f"note: {p}", file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from twin.load import validate_file
 
     failed = False
     for path in args.files:
+        notes: list[Problem] = []
         try:
-            kind = validate_file(path)
+            kind = validate_file(path, notes)
         except ProblemList as exc:
             _print_problems(exc.problems)
             failed = True
         else:
             if not args.quiet:
                 print(f"{path}: valid {kind}")
+            _print_notes(notes)
     return EXIT_USER_ERROR if failed else 0
 
 
@@ -89,6 +97,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     scenario = load_scenario(args.scenario, overrides)
+    _print_notes(scenario.notes)
     folder = None
     if args.out is not None:  # checked before a long run, not after it
         from twin.safepath import output_folder

@@ -128,3 +128,33 @@ def test_a_file_of_the_wrong_kind_gets_one_line(command, path, words, capsys):
     assert main([command, str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_what_starts_after_the_horizon_is_told_not_dropped(tmp_path, capsys):
+    """A lease or an event the run never reaches is valid, but the user hears of it, with its line."""
+    text = (SCENARIOS / "demo_whatif.yaml").read_text()
+    text = text.replace("    start_day: 0", "    start_day: 40").replace(
+        "[../demo.yaml]", f"[{SCENARIOS.parent / 'demo.yaml'}]"
+    )
+    text += "events:\n  - {kind: outage, site: Demo, day: 12, hours: 4}\n"
+    path = tmp_path / "late.yaml"
+    path.write_text(text)
+    lease_line = text.splitlines().index("    start_day: 40") + 1
+    out = tmp_path / "out"
+    assert main(["simulate", str(path), "--days", "10", "--out", str(out), "--json"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        f"note: {path}:{lease_line}: leases[0].start_day: lease 'acme-gb200-pod' starts on day 40" in err[0]
+    )
+    assert "events[0].day: the outage event comes on day 12, after the run's 10 days" in err[1]
+    events = pd.read_parquet(out / "events.parquet")
+    told = events[events.kind == "not_simulated"]
+    assert told.subject.tolist() == ["leases[0].start_day", "events[0].day"]
+    assert "outage" not in set(events.kind)
+    # With the days to reach it, the outage happens and is no longer pointed out.
+    assert main(["simulate", str(path), "--days", "13", "--out", str(tmp_path / "out13"), "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "leases[0].start_day" in err and "events[0]" not in err
+    assert "outage" in set(pd.read_parquet(tmp_path / "out13" / "events.parquet").kind)
+    assert main(["validate", str(path)]) == 0
+    assert "note:" in capsys.readouterr().err

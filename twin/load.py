@@ -387,10 +387,11 @@ def expect_kind(doc: LocatedDocument, kind: str) -> None:
         )
 
 
-def validate_file(path: str | Path) -> str:
+def validate_file(path: str | Path, notes: list[Problem] | None = None) -> str:
     """Validate any campustwin file; return its kind or raise ProblemList (sorted by line).
 
-    The file is read once for a site or catalog (reading is the slow part of a big file).
+    The file is read once for a site or catalog (reading is the slow part of a big file). A valid
+    scenario's notes (what starts after its horizon) are added to ``notes`` when given.
     """
     doc = load_yaml(path, keep_going=True)
     try:
@@ -402,7 +403,9 @@ def validate_file(path: str | Path) -> str:
         else:
             from twin.scenario import load_scenario
 
-            load_scenario(path)
+            scenario = load_scenario(path)
+            if notes is not None:
+                notes.extend(scenario.notes)
     except ProblemList as exc:
         raise ProblemList(sort_problems(exc.problems, first=str(path))) from None
     return kind

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +32,7 @@ from twin.errors import Problem, ProblemList, dotted
 from twin.hosted_spec import HostedModel
 from twin.load import expect_kind, load_site, validate_document
 from twin.resolve import ResolvedSite
-from twin.scenario_checks import check_scenario
+from twin.scenario_checks import after_the_horizon, check_scenario
 from twin.sla import CreditStep
 from twin.yamlsafe import LocatedDocument, load_yaml, parse_yaml
 
@@ -238,6 +238,7 @@ class Scenario:
     spec: ScenarioSpec
     sites: list[ResolvedSite]
     file: str
+    notes: list[Problem] = field(default_factory=list)  # valid but worth telling (a lease after the end)
 
     @property
     def folder(self) -> Path:
@@ -301,7 +302,8 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
         )
     if problems:
         raise ProblemList(_blame_overrides(problems, overrides))
-    return Scenario(spec=spec, sites=sites, file=str(folder / Path(doc.file).name))
+    notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
+    return Scenario(spec=spec, sites=sites, file=str(folder / Path(doc.file).name), notes=notes)
 
 
 def _blame_overrides(problems: list[Problem], overrides: dict | None) -> list[Problem]:

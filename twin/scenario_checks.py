@@ -241,3 +241,31 @@ def _overbooked(spec: ScenarioSpec, installed: dict) -> list[tuple[tuple, str]]:
                 )
             )
     return out
+
+
+def after_the_horizon(spec: ScenarioSpec) -> list[tuple[tuple, str]]:
+    """Leases, hosted models and events that begin on or after the run's last day: valid, but the
+    run never reaches them, so they change nothing. Notes, not problems: (loc, message) pairs."""
+    days = spec.days
+    tail = f"after the run's {days:g} days, so it is not simulated; make it earlier or run more days"
+    out: list[tuple[tuple, str]] = []
+    for i, lease in enumerate(spec.leases):
+        if lease.start_day >= days:
+            out.append(
+                (
+                    ("leases", i, "start_day"),
+                    f"lease {lease.name!r} starts on day {lease.start_day:g}, {tail}",
+                )
+            )
+    for i, product in enumerate(spec.hosted_models):
+        if product.start_day >= days:
+            out.append(
+                (
+                    ("hosted_models", i, "start_day"),
+                    f"hosted model {product.name!r} starts on day {product.start_day:g}, {tail}",
+                )
+            )
+    for i, event in enumerate(spec.events):
+        if event.day >= days:
+            out.append((("events", i, "day"), f"the {event.kind} event comes on day {event.day:g}, {tail}"))
+    return out

@@ -18,6 +18,7 @@ import numpy as np
 from twin.campus import build_campus
 from twin.demand import DemandState, inference_fleet, load_trace, trace_arrivals, training_arrivals
 from twin.engine import Engine
+from twin.errors import dotted
 from twin.failures import FailureModel
 from twin.fleet_build import build_fleet
 from twin.hosted import HostedService, curve_demand, load_request_trace, trace_demand
@@ -26,7 +27,7 @@ from twin.plant import Plant
 from twin.recorder import Recorder
 from twin.results import Results, collect
 from twin.scenario import Event, Scenario, TrainingDemand
-from twin.scenario_checks import lease_site
+from twin.scenario_checks import after_the_horizon, lease_site
 from twin.weather import HeatWave, hourly_weather
 
 STREAMS = ("training", "failures", "trace", "inference", "events", "weather", "hosted")
@@ -104,6 +105,8 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
         )
     for event in spec.events:
         env.process(_event_process(engine, event, demand))
+    for loc, message in after_the_horizon(spec):  # in the event log, so no one wonders where it went
+        engine.note("all", "not_simulated", dotted(loc), message)
     env.process(recorder.process(engine))
     if progress is not None:
         env.process(_progress(env, horizon, progress))
