@@ -7,6 +7,7 @@ aggregation switch cuts off anything; a copy of its graph with one spine left sh
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -366,16 +367,25 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
     assert library.scenario("demo_whatif what-if")["text"] == text  # not replaced
 
 
-def test_a_lease_starting_after_the_run_is_pointed_out() -> None:
-    from app.views.whatif_tables import late_leases_note
+def test_rows_starting_after_the_run_are_pointed_out_as_table_rows() -> None:
+    from app.views.whatif_tables import horizon_notes
 
-    rows = [{"name": "<b>late</b>", "start_day": 40.0}, {"name": "on time", "start_day": 0.0}]
-    note = late_leases_note(rows, 30)
-    assert "starts after the run's 30 days" in note and "on time" not in note
-    assert "<b>" not in note  # a name is text
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 2")
+    on_time = simulate(load_scenario_text(text, SITES / "scenarios"))
+    assert horizon_notes(on_time.events) == ""
+    text = text.replace("    start_day: 0", "    start_day: 40").replace("acme-gb200-pod", "<b>late</b>")
+    text += (
+        "events:\n  - {kind: outage, site: Demo, day: 1, hours: 4}\n  - {kind: outage, site: Demo, day: 5}\n"
+    )
+    raw = horizon_notes(simulate(load_scenario_text(text, SITES / "scenarios")).events)
+    assert "<b>" not in raw  # a name is text
+    note = html.unescape(raw)
     assert (
-        late_leases_note(rows[1:], 30) == ""
-        and late_leases_note([{"name": "x", "start_day": None}], 30) == ""
+        "Leases table, row 1, start_day: lease" in note and "starts on day 40, after the run's 2 days" in note
+    )
+    assert (
+        "Events table, row 2, day: the outage event comes on day 5" in note
+        and "row 1," not in note.split("Events")[1]
     )
 
 

@@ -26,7 +26,7 @@ from app.views import compare
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
-from app.views.whatif_tables import explain, late_leases_note, table_frame, table_rows, whole_number_columns
+from app.views.whatif_tables import explain, horizon_notes, table_frame, table_rows, whole_number_columns
 from app.views.whatif_tools import FitPanel, SavePanel
 from twin.results import Results
 
@@ -255,7 +255,7 @@ class WhatIfView(pn.viewable.Viewer):
             f"Ran **{plain(self.whatif.base)}** for {self.whatif.days:g} days, {seeds_told}{cached}. "
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
-        ) + late_leases_note(self.whatif.leases, self.whatif.days)
+        ) + horizon_notes(outcomes[0].results.events)
         if pn.state.location is not None and not self.whatif.from_upload:  # an upload has no link
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
         self._show(whatif, baseline, outcomes[0].key[:16], replicates)

@@ -48,18 +48,17 @@ def table_rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
     return out
 
 
-def late_leases_note(leases: list[dict], days: float) -> str:
-    """A note on leases that start after the run ends: valid, but they change nothing."""
-    late = [r for r in leases if isinstance(r.get("start_day"), (int, float)) and r["start_day"] >= days]
-    if not late:
+def horizon_notes(events: pd.DataFrame) -> str:
+    """The run's notes on rows that start after its end (valid, but they change nothing), told as
+    the table rows they are (the twin logs them as ``not_simulated`` events)."""
+    late = events[events["kind"] == "not_simulated"] if "kind" in events else events.iloc[:0]
+    if late.empty:
         return ""
-    names = ", ".join(f"**{plain(str(r.get('name')))}** (day {r['start_day']:g})" for r in late[:3])
-    more = f" and {len(late) - 3} more" if len(late) > 3 else ""
-    one = len(late) == 1
-    return (
-        f" Note: {names}{more} {'starts' if one else 'start'} after the run's {days:g} days, so "
-        f"{'it changes' if one else 'they change'} nothing; lower start_day or run more days."
-    )
+    told = [
+        plain(explain(f"<what-if>:0: {s}: {d}")) for s, d in zip(late["subject"], late["detail"], strict=True)
+    ]
+    more = f"; and {len(told) - 3} more" if len(told) > 3 else ""
+    return " Note: " + "; ".join(told[:3]) + more + "."
 
 
 _WHERE = re.compile(r"^<what-if>:\d+: (leases|hosted_models|events)\[(\d+)\]\.?(\S*): ")
