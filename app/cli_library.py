@@ -81,7 +81,11 @@ def _act(library, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     elif args.action == "show":
-        print(library.scenario(args.name)["text"], end="")
+        found = library.scenario(args.name)
+        print(found["text"], end="")
+        # stdout is the text as saved; where its site paths lead is told aside, for whoever saves
+        # it to a file elsewhere and runs it
+        print(f"# its site paths are relative to {found['folder']}", file=sys.stderr)
     elif args.action == "rename":
         library.rename(args.old, args.new)
     elif args.action == "delete":

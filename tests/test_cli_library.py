@@ -35,8 +35,10 @@ def test_simulate_save_then_list_show_export_rename_delete(tmp_path: Path) -> No
     (run,) = json.loads(cli("library", "--data", "lib", "--json", "runs", cwd=tmp_path).stdout)
     assert (run["status"], run["seed"]) == ("done", 11)
     # The saved text is the scenario as it ran: --days and --seed applied.
-    shown = cli("library", "--data", "lib", "show", "acme 3d", cwd=tmp_path).stdout
-    assert "days: 3" in shown and "seed: 11" in shown
+    shown = cli("library", "--data", "lib", "show", "acme 3d", cwd=tmp_path)
+    assert "days: 3" in shown.stdout and "seed: 11" in shown.stdout
+    # stdout is the YAML alone; where its relative site paths lead is said aside
+    assert shown.stderr.strip() == f"# its site paths are relative to {Path(DEMO).resolve().parent}"
 
     inside = cli("library", "--data", "lib", "export", run["id"][:8], "--out", "lib/runs/over", cwd=tmp_path)
     assert inside.returncode == 2 and "inside the library's folder" in inside.stderr
