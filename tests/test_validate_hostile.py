@@ -217,6 +217,38 @@ def test_valid_scenario(capsys: pytest.CaptureFixture[str], site_dir: Path) -> N
     assert code == 0, lines
 
 
+def test_a_run_of_millions_of_jobs_is_refused_before_it_starts(
+    capsys: pytest.CaptureFixture[str], site_dir: Path
+) -> None:
+    """A year at 10,000 arrivals a day (or a flood of shocks, or a short trace replayed) would fill
+    the machine's memory hours later; it is refused up front, at the line that asks for it."""
+    write(site_dir, "demo.yaml", DEMO)
+    text = "name: trial\nsites: [demo.yaml]\ndays: 365\ntraining:\n  arrivals_per_day: 10000\n"
+    path = write(site_dir, "scenario.yaml", text)
+    expect(
+        bad(capsys, path),
+        path,
+        5,
+        "training.arrivals_per_day",
+        "about 3,650,000 jobs",
+        "lower arrivals_per_day",
+    )
+    path = write(site_dir, "scenario.yaml", text.replace("365", "100"))
+    assert validate(capsys, path)[0] == 0  # a million is allowed
+    shock = "events:\n  - {kind: demand_shock, day: 1, hours: 720, factor: 100}\n"
+    path = write(site_dir, "scenario.yaml", text.replace("365", "100") + shock)
+    expect(bad(capsys, path), path, 5, "training.arrivals_per_day", "about 30,700,000 jobs")
+
+    from app.cli import main
+
+    write(site_dir, "trace.csv", "submit,gpus,hours\n" + "0,8,1\n" * 1000)
+    trace = "trace: {file: trace.csv, columns: {submit: submit, gpus: gpus, duration: hours}, time_unit: h, repeat: true}\n"
+    path = write(site_dir, "scenario.yaml", "name: trial\nsites: [demo.yaml]\ndays: 365\n" + trace)
+    assert main(["simulate", path]) == 2
+    err = capsys.readouterr().err
+    assert "trace: this asks for about 8,760,000 jobs" in err and "or repeat: false" in err
+
+
 def test_scenario_problems_reach_into_its_sites(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
     site_text = swap(DEMO, "latitude: 40.08", "latitude: 400")
     site = write(site_dir, "demo.yaml", site_text)

@@ -126,6 +126,18 @@ def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
     return out.sort_values("submit_h", kind="stable").reset_index(drop=True)
 
 
+def trace_job_count(jobs: pd.DataFrame, repeat: bool, horizon: float) -> int:
+    """Jobs a trace submits before ``horizon`` (replayed back to back when ``repeat``)."""
+    if not len(jobs):
+        return 0
+    span = float(jobs["submit_h"].max()) + 1.0
+    once = int(np.searchsorted(jobs["submit_h"].to_numpy(), horizon, side="left"))
+    if not repeat or horizon <= span:
+        return once
+    rounds, rest = divmod(horizon, span)
+    return int(rounds) * len(jobs) + int(np.searchsorted(jobs["submit_h"].to_numpy(), rest, side="left"))
+
+
 def trace_arrivals(engine, jobs: pd.DataFrame, trace: JobTrace, defaults: TrainingDemand, horizon: float):
     types, sites = _accepted(engine, defaults.gpu_type, defaults.site)
     span = float(jobs["submit_h"].max()) + 1.0 if len(jobs) else horizon

@@ -17,6 +17,31 @@ if TYPE_CHECKING:  # twin.scenario imports this module to check what it loads
     from twin.scenario import Lease, ScenarioSpec
 
 
+# Every job stays in memory for the results' job table (about 1.3 KB each, measured with 1M jobs),
+# and a queue of millions makes each scheduling pass slow: a run asking for more is refused up
+# front rather than left to exhaust the machine. The sample year submits ~106k.
+MAX_JOBS = 2_000_000
+
+
+def expected_training_jobs(spec: ScenarioSpec) -> float:
+    """Synthetic training jobs the run submits on average, demand shocks included."""
+    rate = spec.training.arrivals_per_day / 24.0
+    hours = spec.days * 24.0
+    extra = sum(
+        rate * (ev.factor - 1.0) * max(0.0, min(ev.hours, hours - ev.day * 24.0))
+        for ev in spec.events
+        if ev.kind == "demand_shock" and ev.factor is not None and ev.factor > 1.0
+    )
+    return rate * hours + extra
+
+
+def too_many_jobs(jobs: float, fix: str) -> str:
+    return (
+        f"this asks for about {jobs:,.0f} jobs over the run, more than the {MAX_JOBS:,} a run may hold "
+        f"(each stays in memory for the job table); {fix}"
+    )
+
+
 def _site_gpus(site: ResolvedSite, gpu_type: str) -> int:
     """GPUs of one type installed at a site."""
     total = 0
@@ -68,6 +93,12 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
             out.append((("inference", i, "site"), "an inference fleet serves from one site; name it"))
         elif check_site(("inference", i, "site"), inf.site):
             check_type(("inference", i, "gpu_type"), inf.gpu_type, inf.site)
+    if spec.trace is None and spec.training is not None:
+        jobs = expected_training_jobs(spec)
+        if jobs > MAX_JOBS:
+            out.append(
+                (("training", "arrivals_per_day"), too_many_jobs(jobs, "lower arrivals_per_day or days"))
+            )
     if spec.trace is not None and not (folder / spec.trace.file).is_file():
         out.append(
             (
