@@ -249,6 +249,17 @@ def test_a_run_of_millions_of_jobs_is_refused_before_it_starts(
     assert "trace: this asks for about 8,760,000 jobs" in err and "or repeat: false" in err
 
 
+def test_a_sampling_step_too_fine_for_the_run_is_refused(
+    capsys: pytest.CaptureFixture[str], site_dir: Path
+) -> None:
+    write(site_dir, "demo.yaml", DEMO)
+    for step, words in (("1.0e-300", "7.20e+302 samples"), ("0.0001", "7,200,000 samples")):
+        path = write(site_dir, "s.yaml", f"name: trial\nsites: [demo.yaml]\ndays: 30\nsample_hours: {step}\n")
+        expect(bad(capsys, path), path, 4, "sample_hours", words, "raise sample_hours to at least 0.0036")
+    path = write(site_dir, "s.yaml", "name: trial\nsites: [demo.yaml]\ndays: 30\nsample_hours: 0.01\n")
+    assert validate(capsys, path)[0] == 0
+
+
 def test_scenario_problems_reach_into_its_sites(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
     site_text = swap(DEMO, "latitude: 40.08", "latitude: 400")
     site = write(site_dir, "demo.yaml", site_text)

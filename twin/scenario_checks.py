@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # twin.scenario imports this module to check what it loads
 # and a queue of millions makes each scheduling pass slow: a run asking for more is refused up
 # front rather than left to exhaust the machine. The sample year submits ~106k.
 MAX_JOBS = 2_000_000
+MAX_SAMPLES = 200_000  # a year hourly is 8,760; a month by the minute 43,200
 
 
 def expected_training_jobs(spec: ScenarioSpec) -> float:
@@ -35,9 +36,13 @@ def expected_training_jobs(spec: ScenarioSpec) -> float:
     return rate * hours + extra
 
 
+def _count(n: float) -> str:
+    return f"{n:,.0f}" if n < 1e12 else f"{n:.2e}"
+
+
 def too_many_jobs(jobs: float, fix: str) -> str:
     return (
-        f"this asks for about {jobs:,.0f} jobs over the run, more than the {MAX_JOBS:,} a run may hold "
+        f"this asks for about {_count(jobs)} jobs over the run, more than the {MAX_JOBS:,} a run may hold "
         f"(each stays in memory for the job table); {fix}"
     )
 
@@ -93,6 +98,16 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
             out.append((("inference", i, "site"), "an inference fleet serves from one site; name it"))
         elif check_site(("inference", i, "site"), inf.site):
             check_type(("inference", i, "gpu_type"), inf.gpu_type, inf.site)
+    samples = spec.days * 24.0 / spec.sample_hours
+    if samples > MAX_SAMPLES:
+        out.append(
+            (
+                ("sample_hours",),
+                f"{spec.sample_hours:g} h over {spec.days:g} days is {_count(samples)} samples, more than the "
+                f"{MAX_SAMPLES:,} a run records (each holds every hall's series); raise sample_hours to at "
+                f"least {spec.days * 24.0 / MAX_SAMPLES:.3g} or shorten days",
+            )
+        )
     if spec.trace is None and spec.training is not None:
         jobs = expected_training_jobs(spec)
         if jobs > MAX_JOBS:
