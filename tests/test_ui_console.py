@@ -262,6 +262,32 @@ def test_a_gpus_cell_emptied_or_fractional_is_refused_never_run_with_its_old_val
     page_watch.assert_clean()  # no refused edit on the server (it logged an error reply before)
 
 
+def test_every_lease_column_is_reachable_on_a_laptop_screen(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    """At 1,024 px the lease table scrolls sideways within the page, its last column in reach."""
+    page.set_viewport_size({"width": 1024, "height": 800})
+    open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
+    page.get_by_role("button", name="Add lease").click()
+    leases = lease_table(page)
+    expect(leases.locator(".tabulator-row")).to_have_count(1)
+    wait_for_idle(page, watch=page_watch)
+    box = leases.evaluate(
+        """(table) => {
+            const holder = table.querySelector(".tabulator-tableholder");
+            holder.scrollLeft = holder.scrollWidth;  // as far right as it goes
+            const cell = table.querySelector('.tabulator-cell[tabulator-field="termination_notice_days"]');
+            const [t, h, c] = [table, holder, cell].map((e) => e.getBoundingClientRect());
+            return {page: window.innerWidth, table: t.right, left: h.left, right: h.right,
+                    cell_left: c.left, cell_right: c.right};
+        }"""
+    )
+    assert box["table"] <= box["page"], f"the lease table runs off the page: {box}"
+    assert box["left"] <= box["cell_left"] and box["cell_right"] <= box["right"] + 1, (
+        f"the lease table's last column cannot be scrolled into view: {box}"
+    )
+
+
 def test_network_page_moves_to_another_campus(page: Page, page_watch: PageWatch, console_url: str) -> None:
     """The redraw of a new campus comes after the page said it is working: the lists follow, enabled."""
     open_console(page, console_url + "network", "Pick a switch", watch=page_watch)

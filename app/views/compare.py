@@ -193,6 +193,15 @@ CARD_CSS = """
 .card .band { font-size: 11px; color: #57606a; }
 """
 
+# A table's scroll bar that stays: the system's may show only while scrolling, or never (macOS,
+# touch screens), and a table wider than a laptop's screen (the leases, the SLA table) is read by
+# scrolling it sideways. A styled scroll bar is one Chromium and Safari do not hide.
+SCROLLBAR_CSS = """
+.tabulator-tableholder::-webkit-scrollbar { width: 10px; height: 10px; }
+.tabulator-tableholder::-webkit-scrollbar-thumb { background: #afb8c1; border-radius: 5px; }
+.tabulator-tableholder::-webkit-scrollbar-track { background: #f6f8fa; }
+"""
+
 
 # --------------------------------------------------------------------------------------- tables
 
@@ -331,6 +340,10 @@ class Waterfall:
         fig.vbar(x="name", bottom="bottom", top="top", width=0.7, color="color", source=self.source)
         fig.add_tools(HoverTool(tooltips=[("", "@name"), ("amount", "@amount")]))
         fig.yaxis.formatter = CustomJSTickFormatter(code=USD_TICK_JS)
+        # On two lines: on one, "displaced internal work" ran into "depreciation" on a laptop's screen,
+        # where the figure shares its row with the internal-work table. (A categorical axis ignores
+        # major_label_overrides; a formatter it does not.)
+        fig.xaxis.formatter = CustomJSTickFormatter(code='return tick.replace(" ", "\\n");')
         self.figure = fig
 
     def update(self, kpis: dict) -> None:
@@ -359,5 +372,6 @@ def readonly_table(
             for c in frame.columns
         },
         widths=widths or {},
+        stylesheets=[SCROLLBAR_CSS],
         name=name,
     )

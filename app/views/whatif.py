@@ -26,7 +26,14 @@ from app.views import compare
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
-from app.views.whatif_tables import explain, horizon_notes, table_frame, table_rows, whole_number_columns
+from app.views.whatif_tables import (
+    explain,
+    horizon_notes,
+    table_frame,
+    table_rows,
+    whole_number_columns,
+    wrapped_headings,
+)
 from app.views.whatif_tools import FitPanel, SavePanel
 from twin.results import Results
 
@@ -120,6 +127,7 @@ class WhatIfView(pn.viewable.Viewer):
             editors = {"kind": {"type": "list", "values": list(
                 ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
         whole = NumberFormatter(format="0,0.[00]")  # 1,024 (not 1,024.0); 3.5 still shows as typed
+        titles, widths = wrapped_headings(columns)
         table = pn.widgets.Tabulator(
             table_frame(getattr(self.whatif, key), columns),
             show_index=False,
@@ -127,8 +135,17 @@ class WhatIfView(pn.viewable.Viewer):
             formatters={c: whole for c in whole_number_columns(columns)},
             selectable="checkbox",
             layout="fit_data_table",
+            # Narrow enough for the page beside the controls: headings wrap at their underscores,
+            # and no sort arrows (a sorted view also made "Leases table, row 2" name another row).
+            # Columns are fitted again to new rows: a heading now narrower than H100-SXM cut it.
+            titles=titles,
+            widths=widths,
+            configuration={"columnDefaults": {"headerWordWrap": True}, "layoutColumnsOnNewData": True},
+            stylesheets=[compare.SCROLLBAR_CSS],
+            sortable=False,
+            frozen_columns=[next(iter(columns))],  # the row's name stays in view when the table scrolls
             sizing_mode="stretch_width",
-            height=160,
+            height=190,
             name=key,
         )
         add = pn.widgets.Button(name=f"Add {title.lower().rstrip('s')}", width=170)

@@ -20,6 +20,46 @@ def whole_number_columns(columns: dict) -> list[str]:
     return [c for c, v in columns.items() if isinstance(v, int) and not isinstance(v, bool)]
 
 
+#: A heading's character at the tables' bold 14 px (a wide one, to be safe), and a cell's padding.
+HEADING_CHAR_PX = 8
+HEADING_PAD_PX = 20
+#: The least width of a number column, in heading characters: room for 10,000.0.
+NUMBER_MIN_CHARS = 7
+
+
+def wrapped_headings(columns: dict, lines: int = 3) -> tuple[dict[str, str], dict[str, int]]:
+    """Headings that wrap at their underscores, and the widths of the number columns they fit in.
+
+    A title gets an invisible break after each underscore, so it reads as the column's name (the
+    name the problems of a scenario quote); a number column is given the least width at which its
+    heading takes ``lines`` lines or fewer (its figures are narrower than that). Unwrapped, headings
+    such as price_usd_per_gpu_hour set the widths, and the lease table's last columns were out of
+    view on a laptop's screen.
+    """
+    titles, widths = {}, {}
+    for name, default in columns.items():
+        titles[name] = name.replace("_", "_\u200b")
+        if isinstance(default, str) or "_" not in name:
+            continue
+        parts = [p + "_" for p in name.split("_")]
+        parts[-1] = parts[-1][:-1]
+        chars = max(NUMBER_MIN_CHARS, *map(len, parts))
+        while _lines_needed(parts, chars) > lines:
+            chars += 1
+        widths[name] = chars * HEADING_CHAR_PX + HEADING_PAD_PX
+    return titles, widths
+
+
+def _lines_needed(parts: list[str], chars: int) -> int:
+    """Lines that ``parts`` take when wrapped greedily at ``chars`` characters a line."""
+    count, used = 1, 0
+    for part in parts:
+        if used and used + len(part) > chars:
+            count, used = count + 1, 0
+        used += len(part)
+    return count
+
+
 def table_frame(rows: list[dict], columns: dict) -> pd.DataFrame:
     """The table's rows; an empty table keeps the column types a first row will have.
 
