@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from twin.results import Results
@@ -129,6 +129,7 @@ class SeriesFigures:
             ]
             tips = [("day", "@day{0.0}"), *((label, f"@{col}{{0,0.00}}") for col, label in metrics)]
             fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=tips, mode="vline"))
+            fig.yaxis.formatter = NumeralTickFormatter(format="0,0.[00]")  # 800,000 GPUs, not 8.000e+5
             fig.legend.click_policy = "hide"
             fig.legend.label_text_font_size = "10px"
             fig.legend.update(spacing=0, padding=4, margin=4, glyph_height=12, label_height=12)  # 9 rows fit
