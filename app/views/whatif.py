@@ -75,15 +75,16 @@ class WhatIfView(pn.viewable.Viewer):
         self._reps = pn.widgets.IntInput.from_param(
             w.param.replications, name=f"Seeds, Monte Carlo ({reps_lo}–{reps_hi})", width=150
         )
+        # 270 px: with their margins the sliders stay inside the 300 px controls column
         self._knobs = [
             pn.widgets.FloatSlider.from_param(
-                w.param.training_scale, name="Training arrivals ×", step=0.1, end=4
+                w.param.training_scale, name="Training arrivals ×", step=0.1, end=4, width=270
             ),
             pn.widgets.FloatSlider.from_param(
-                w.param.inference_scale, name="Inference peak ×", step=0.1, end=4
+                w.param.inference_scale, name="Inference peak ×", step=0.1, end=4, width=270
             ),
             pn.widgets.FloatSlider.from_param(
-                w.param.failure_scale, name="Failure rates ×", step=0.5, end=20
+                w.param.failure_scale, name="Failure rates ×", step=0.5, end=20, width=270
             ),
             pn.widgets.Checkbox.from_param(w.param.physics, name="Power, cooling and weather"),
         ]
