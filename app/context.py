@@ -25,7 +25,8 @@ from twin.load import file_kind, load_site
 from twin.results import Results
 from twin.yamlsafe import load_yaml
 
-SAVED_RUN = re.compile(r"lib-[0-9a-f]{32}")  # a run of the library, by its id
+# a run of the library, by its id or the first 8+ characters of it (as `campustwin library runs` prints)
+SAVED_RUN = re.compile(r"lib-[0-9a-f]{8,32}")
 
 
 @dataclass(eq=False)
@@ -61,13 +62,17 @@ class ConsoleContext:
         Anything else is no run: a key from a URL never becomes a path of its own.
         """
         if SAVED_RUN.fullmatch(key) and self.library is not None:
-            results = self.pool.cached(key)
-            if results is None:
-                try:
-                    results = self.library.load_run(key.removeprefix("lib-"))
-                except (LibraryError, OSError, ValueError):
-                    return None
-                self.pool.remember(key, results)
+            run_id = key.removeprefix("lib-")
+            try:
+                if len(run_id) < 32:  # one cache entry per run, however its link shortened the id
+                    run_id = self.library.run_folder(run_id).name
+                key = f"lib-{run_id}"
+                results = self.pool.cached(key)
+                if results is None:
+                    results = self.library.load_run(run_id)
+                    self.pool.remember(key, results)
+            except (LibraryError, OSError, ValueError):
+                return None
             return results
         return self.pool.cached(key) if POOL_KEY.fullmatch(key) else None
 

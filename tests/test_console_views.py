@@ -300,6 +300,10 @@ def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeyp
         context = ConsoleContext(SITES, pool, library)
         opened = context.run_results(f"lib-{ids[1]}")
         assert opened is not None and opened.kpis["seed"] == 2
+        # The short id the command line prints opens the same run; too short an id opens none.
+        short = context.run_results(f"lib-{ids[1][:12]}")
+        assert short is not None and short.kpis["seed"] == 2
+        assert context.run_results(f"lib-{ids[1][:7]}") is None
         # A results folder outside the cache, named from a URL, is never read.
         Results.write(runs[0], tmp_path / "elsewhere")
         for key in ("../elsewhere", f"lib-{ids[1]}/../..", "lib-" + "0" * 32, str(tmp_path / "elsewhere")):
