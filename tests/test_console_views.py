@@ -262,6 +262,16 @@ def test_views_colour_racks_from_the_run_in_the_url(ctx: ConsoleContext, demo: C
     assert "seed" not in page._downloads.file_name("svg")
 
 
+def test_a_run_link_opens_on_a_campus_the_run_covers(ctx: ConsoleContext, demo: Campus, monkeypatch) -> None:
+    results = fake_run(demo)  # covers Demo (and a campus with no site file)
+    monkeypatch.setattr(ctx.pool, "cached", lambda key: results if key == RUN_KEY else None)
+    run = site.RunTenancy(ctx, {"run": RUN_KEY})
+    names = ["Hyperion", "Prometheus", "Demo"]
+    assert run.first_campus(names, None) == "Demo" and run.first_campus(names, "Nowhere") == "Demo"
+    assert run.first_campus(names, "Prometheus") == "Prometheus"  # the URL's own choice wins
+    assert site.RunTenancy(ctx, {}).first_campus(names, None) == "Hyperion"
+
+
 def test_grid_plot_renders_for_every_colour(demo: Campus) -> None:
     grid = hall_grid(demo, demo.hall_names.index("B/L1"))
     tenancy = rack_tenancy(demo, fake_run(demo))

@@ -219,7 +219,7 @@ class NetworkView(pn.viewable.Viewer):
         self.param.campus.objects = names
         self._syncing = True
         try:
-            self.campus = args.get("campus") if args.get("campus") in names else (names[0] if names else None)
+            self.campus = self._run.first_campus(names, args.get("campus"))
             self._fill_buildings(args.get("building"))
             self._fill_pods(args.get("pod"))
         finally:

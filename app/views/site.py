@@ -84,6 +84,13 @@ class RunTenancy:
     def covers(self, campus_name: str) -> bool:
         return campus_name in self.campuses()
 
+    def first_campus(self, names: list[str], asked: str | None) -> str | None:
+        """The campus a page opens on: the one its URL asks for, else the run's first, else the first."""
+        if asked in names:
+            return asked
+        covered = [name for name in names if self.covers(name)]
+        return (covered or names or [None])[0]
+
     def note_for(self, campus: Campus) -> str:
         """The page's line about the run, for the campus on show (a run may not cover it)."""
         covered = self.campuses()
@@ -272,7 +279,7 @@ class SiteView(pn.viewable.Viewer):
         self.param.campus.objects = names
         self._syncing = True
         try:
-            self.campus = args.get("campus") if args.get("campus") in names else (names[0] if names else None)
+            self.campus = self._run.first_campus(names, args.get("campus"))
             self._fill_halls(args.get("hall"))
             if args.get("color") in COLOR_BY:
                 self.color = args["color"]
