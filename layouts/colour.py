@@ -4,6 +4,10 @@ Tenants come from a run of the twin (:class:`twin.results.Results`): the lease h
 at the end of the run, so a scenario run to day ``T`` gives the placement at day ``T``. Without a
 run every rack is the owner's own (``internal``). Power density is each rack's full draw in kW;
 utilisation is its mean share of GPU-hours in use over the run, and needs a run.
+
+Every export prints which run coloured it (:class:`RunSource`, carried on the colouring): a plan
+of day 10 and one of day 99 look alike once printed or imported into CAD, so the scenario, seed
+and day have to be written on the plan itself.
 """
 
 from __future__ import annotations
@@ -30,6 +34,27 @@ KW_HEX = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 UTIL_HEX = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
 
 
+@dataclass(frozen=True)
+class RunSource:
+    """The run a plan's tenants (and utilisation) come from: its scenario, seed and length."""
+
+    scenario: str
+    seed: int | None
+    days: float  # the run's length: tenants are as placed at its end, utilisation is the mean over it
+
+    @classmethod
+    def of(cls, results: Results) -> RunSource:
+        """From a run's KPIs; a run without them (read from an old cache) still says it is a run."""
+        kpis = results.kpis
+        days = kpis.get("days")
+        if days is None:  # one column per day run
+            days = results.rack_day_utilization.shape[1] if results.rack_day_utilization.ndim == 2 else 0
+        seed = kpis.get("seed")
+        return cls(
+            str(kpis.get("scenario") or "unnamed run"), None if seed is None else int(seed), float(days)
+        )
+
+
 @dataclass
 class Colouring:
     by: str
@@ -39,6 +64,25 @@ class Colouring:
     lease: list[str]  # per rack ("" when none)
     legend: list[tuple[str, str]]  # (label, hex) in reading order
     title: str
+    source: RunSource | None = None  # the run coloured from; None: no run, every rack internal
+
+    def provenance(self) -> tuple[str, str]:
+        """(which run, which day) in words, for a title block's two lines.
+
+        ``("scenario demo_whatif · seed 42", "tenants on day 10, the run's end")``; without a run
+        ``("no run of the twin", "no tenants: every rack internal")``.
+        """
+        s = self.source
+        if s is None:
+            return "no run of the twin", "no tenants: every rack internal"
+        run = f"scenario {s.scenario}" + ("" if s.seed is None else f" · seed {s.seed}")
+        if self.by == "utilisation":
+            return run, f"mean over the run, days 0-{s.days:g}; tenants on day {s.days:g}"
+        return run, f"tenants on day {s.days:g}, the run's end"
+
+    def provenance_line(self) -> str:
+        """:meth:`provenance` on one line, for a file's description, header or comment."""
+        return " · ".join(self.provenance())
 
 
 def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None = None) -> Colouring:
@@ -46,6 +90,7 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
     if by not in COLOR_BY:
         raise ValueError(f"colour by one of {', '.join(COLOR_BY)}, not {by!r}")
     tenant, lease, util = _from_run(plan, results)
+    source = RunSource.of(results) if results is not None else None
     if by == "tenant":
         names = sorted({t for t in tenant if t != INTERNAL})
         palette = {name: TENANT_HEX[i % len(TENANT_HEX)] for i, name in enumerate(names)}
@@ -53,7 +98,7 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
         hexes = [palette[t] for t in tenant]
         legend = [(name, palette[name]) for name in names] + [(INTERNAL, INTERNAL_HEX)]
         title = "Racks by tenant" + ("" if results is not None else " (no run: all internal)")
-        return Colouring(by, hexes, list(tenant), tenant, lease, legend, title)
+        return Colouring(by, hexes, list(tenant), tenant, lease, legend, title, source)
     if by == "kw":
         kw = plan.racks["kw"].to_numpy(float)
         top = float(kw.max()) if kw.size else 1.0
@@ -61,7 +106,7 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
         band = np.clip(np.searchsorted(edges, kw, side="right") - 1, 0, len(KW_HEX) - 1)
         legend = [(f"{edges[i]:,.0f}-{edges[i + 1]:,.0f} kW", KW_HEX[i]) for i in range(len(KW_HEX))]
         return Colouring(by, [KW_HEX[b] for b in band], [f"{v:,.0f} kW" for v in kw], tenant, lease, legend,
-                         "Racks by power density (kW per rack at full draw)")  # fmt: skip
+                         "Racks by power density (kW per rack at full draw)", source)  # fmt: skip
     band = np.clip((np.nan_to_num(util, nan=-1.0) * len(UTIL_HEX)).astype(int), -1, len(UTIL_HEX) - 1)
     hexes = [UTIL_HEX[b] if b >= 0 else NO_DATA_HEX for b in band]
     values = ["no run" if np.isnan(u) else f"{u * 100:.0f} %" for u in util]
@@ -69,7 +114,9 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
     legend = [(f"{i * step}-{(i + 1) * step} %", UTIL_HEX[i]) for i in range(len(UTIL_HEX))]
     if results is None:
         legend = [("no run", NO_DATA_HEX)]
-    return Colouring(by, hexes, values, tenant, lease, legend, "Racks by mean utilisation over the run")
+    return Colouring(
+        by, hexes, values, tenant, lease, legend, "Racks by mean utilisation over the run", source
+    )
 
 
 def run_tenancy(

@@ -101,11 +101,29 @@ def write_dxf(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         _draw_racks(msp, racks, blocks, tenant_layer, dx, dy)
         _draw_lease_runs(msp, racks, dx, dy)
         size = max(600, min(3000, frame.w_mm // 40))
-        _text(msp, title, frame.x_mm, frame.y1_mm + size * 2, size, "ANNO")
+        # The run and day under the title: two plans of one scenario differ only there in CAD.
+        _text(msp, title, frame.x_mm, frame.y1_mm + size * 3, size, "ANNO")
+        _text(msp, colouring.provenance_line(), frame.x_mm, frame.y1_mm + size * 2, size * 6 // 10, "ANNO")
+        _properties(doc, colouring)
         _legend(msp, colouring.legend, frame.x1_mm + size, frame.y1_mm, size // 2)
         path.parent.mkdir(parents=True, exist_ok=True)
         doc.saveas(path)
     return path
+
+
+def _properties(doc, colouring: Colouring) -> None:
+    """The colouring and its run as drawing properties (CAD's DWGPROPS, custom tab): searchable
+    and kept when the drawing is copied into another, where a title TEXT might be left behind."""
+    run = colouring.source
+    props = {"Colouring": colouring.title, "Source": colouring.provenance_line()}
+    if run is not None:
+        props |= {
+            "Scenario": run.scenario,
+            "Seed": "" if run.seed is None else str(run.seed),
+            "Day": f"{run.days:g}",
+        }
+    for tag, value in props.items():
+        doc.header.custom_vars.append(tag, _clean(value))
 
 
 def layer_slug(name: str) -> str:

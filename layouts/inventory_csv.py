@@ -4,8 +4,11 @@ Columns, in order (:data:`COLUMNS`): ``rack_id`` (the rack's name, e.g. ``A/H1/P
 ``building``, ``hall``, ``row``, ``position`` (1 = west end of its row), ``x_mm`` and ``y_mm`` (the
 rack's south-west corner from its *hall's* origin, the CAD convention of one origin per hall),
 ``campus_x_mm`` and ``campus_y_mm`` (the same corner on the campus), ``rack_type``, ``gpus``,
-``gpu_type``, ``kw`` (full draw), ``tenant`` (``internal`` when no lease holds the rack) and
-``lease`` (empty when none).
+``gpu_type``, ``kw`` (full draw), ``tenant`` (``internal`` when no lease holds the rack),
+``lease`` (empty when none), then the run the tenants come from: ``scenario``, ``seed`` and ``day``
+(the day the tenant and lease columns are as of; all three empty without a run). The run is on
+every row, not in a comment line, so any CSV reader takes the file as it is, and rows of plans of
+different days stay told apart once pasted into one sheet.
 
 A CSV is opened in spreadsheets, and a spreadsheet runs a cell that starts with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return as a formula (CSV injection). Tenant and lease names are
@@ -41,7 +44,8 @@ SOURCE = {
     "tenant": "tenant",
     "lease": "lease",
 }
-COLUMNS = tuple(SOURCE)
+RUN_COLUMNS = ("scenario", "seed", "day")
+COLUMNS = (*SOURCE, *RUN_COLUMNS)
 TEXT = frozenset({"rack_id", "building", "hall", "rack_type", "gpu_type", "tenant", "lease"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -52,13 +56,19 @@ def write_csv(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
     racks = plan.racks.assign(tenant=colouring.tenant, lease=colouring.lease)
     if hall is not None:
         racks = racks.iloc[plan.hall(hall).rack_slice]
-    kinds = [("text" if c in TEXT else "kw" if c == "kw" else "int") for c in COLUMNS]
+    kinds = [("text" if c in TEXT else "kw" if c == "kw" else "int") for c in SOURCE]
+    run = colouring.source
+    run_cells = (
+        ["", "", ""]
+        if run is None
+        else [safe_cell(run.scenario), "" if run.seed is None else run.seed, number(run.days)]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         for values in racks[list(SOURCE.values())].itertuples(index=False):
-            writer.writerow([_cell(kind, v) for kind, v in zip(kinds, values, strict=True)])
+            writer.writerow([*(_cell(kind, v) for kind, v in zip(kinds, values, strict=True)), *run_cells])
     return path
 
 

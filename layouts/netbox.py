@@ -119,6 +119,8 @@ def netbox_files(plan: CampusPlan, colouring: Colouring, campus: Campus, hall: s
     role = {"air": "GPU compute (air-cooled)", "liquid": "GPU compute (liquid-cooled)"}
     model = {rt: f"{rt} server ({k.gpus_per_server}x {k.gpu_type})"[:100] for rt, k in kinds.items()}
     counts = racks["tenant"].value_counts()
+    # Tenants and reservations come from a run: their descriptions (free text in NetBox) name it.
+    source = colouring.provenance_line()
 
     rows: dict[str, list[dict]] = {name: [] for name in COLUMNS}  # a row names only its non-empty cells
     rows["00_regions.csv"].append({"name": plan.name, "slug": _slug(plan.name),
@@ -127,7 +129,8 @@ def netbox_files(plan: CampusPlan, colouring: Colouring, campus: Campus, hall: s
     for name, nb in tenant.items():
         if nb:
             leases = sorted(set(racks.loc[racks["tenant"] == name, "lease"]) - {""})
-            desc = f"{counts[name]} racks in {plan.name}; leases: {', '.join(leases)}"
+            # The run before the leases: a long list of leases is what NetBox's 200 characters cut.
+            desc = f"{counts[name]} racks in {plan.name} ({source}); leases: {', '.join(leases)}"
             rows["01_tenants.csv"].append(
                 {"name": nb, "slug": _slug(nb, slugs), "description": _text(desc, 200)}
             )
@@ -158,7 +161,9 @@ def netbox_files(plan: CampusPlan, colouring: Colouring, campus: Campus, hall: s
             "name": role[cooling], "slug": _slug(role[cooling], slugs), "color": ROLE_COLOUR[cooling],
             "description": f"GPU racks, {cooling} cooled",
         })  # fmt: skip
-    _rack_rows(racks, rows, site, tenant, shape, {rt: role[k.cooling] for rt, k in kinds.items()}, model)
+    _rack_rows(
+        racks, rows, site, tenant, shape, {rt: role[k.cooling] for rt, k in kinds.items()}, model, source
+    )
     rows["09_manufacturers.csv"].append({"name": MANUFACTURER, "slug": "generic",
                                          "description": "Placeholder for the server vendor"})  # fmt: skip
     rows["10_device_roles.csv"].append({"name": DEVICE_ROLE, "slug": "gpu-server", "color": "76b900",
@@ -167,11 +172,11 @@ def netbox_files(plan: CampusPlan, colouring: Colouring, campus: Campus, hall: s
     files: dict[str, bytes] = {}
     for name, cols in COLUMNS.items():
         files[name] = _device_types(kinds, shape, model) if name.endswith(".yaml") else _csv(cols, rows[name])
-    files["README.md"] = _readme(plan, hall, len(racks)).encode("utf-8")
+    files["README.md"] = _readme(plan, hall, len(racks), source).encode("utf-8")
     return files
 
 
-def _rack_rows(racks: pd.DataFrame, rows, site, tenant, shape, role, model) -> None:
+def _rack_rows(racks: pd.DataFrame, rows, site, tenant, shape, role, model, source: str) -> None:
     """Racks, reservations, feeds and devices: the rows that grow with the campus."""
     cols = ["name", "building", "hall", "pod", "row", "position", "rack_type", "gpu_type", "gpus", "kw",
             "tenant", "lease"]  # fmt: skip
@@ -188,7 +193,8 @@ def _rack_rows(racks: pd.DataFrame, rows, site, tenant, shape, role, model) -> N
         if lease:
             rows["06_rack_reservations.csv"].append({
                 **where, "rack": name, "units": ",".join(str(u) for u in range(1, u_height + 1)),
-                "description": _text(f"Lease {lease} ({ten})", 200), "status": "active", "tenant": t,
+                "description": _text(f"Lease {lease} ({ten}); from {source}", 200), "status": "active",
+                "tenant": t,
             })  # fmt: skip
         amps = feed_amperage(kw)
         for side, kind in (("A", "primary"), ("B", "redundant")):
@@ -241,13 +247,15 @@ def _device_types(kinds, shape, model) -> bytes:
     return yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True, allow_unicode=True).encode("utf-8")
 
 
-def _readme(plan: CampusPlan, hall: str | None, n_racks: int) -> str:
+def _readme(plan: CampusPlan, hall: str | None, n_racks: int, source: str) -> str:
     scope = f"hall {hall} of campus {plan.name}" if hall else f"campus {plan.name}"
     order = "\n".join(f"{i}. `{name}`" for i, name in enumerate(COLUMNS, start=1))
     return f"""# NetBox import bundle: {scope}
 
 Written by campustwin for **NetBox {NETBOX_VERSION}** (NetBox 4.x; the rack `group` and reservation
 `status` columns need 4.6 and 4.4: on an older 4.x delete those columns first). {n_racks} racks.
+
+Tenants and leases from: {source}.
 
 ## Import order
 

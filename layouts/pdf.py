@@ -50,7 +50,7 @@ def write_pdf(
     c.setTitle(f"{plan.name} floor plan")
     c.setAuthor("campustwin")
     c.setCreator("campustwin")
-    c.setSubject(colouring.title)
+    c.setSubject(f"{colouring.title}; {colouring.provenance_line()}")
     for k, sc in enumerate(scenes, start=1):
         _page(c, plan, colouring, sc, k, len(scenes), hall_pages)
         c.showPage()
@@ -220,7 +220,7 @@ def _clip(text: str, font: str, size: float, width: float) -> str:
 def _title_block(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, n: int, page: int, pages: int, x: float) -> float:  # fmt: skip
     """The title block at the panel's foot; returns its height in points."""
     texts = svg.title_lines(plan, sc, col, f"scale 1:{n} on A3", f"campustwin · page {page} of {pages}")
-    styles = [(BOLD, 16, svg.INK), (BOLD, 11, svg.INK), (FONT, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 7, "#555555"), (BOLD, 8, svg.FRONT_HEX)]  # fmt: skip
+    styles = [(BOLD, 16, svg.INK), (BOLD, 11, svg.INK), (FONT, 8, svg.INK), (BOLD, 8, svg.INK), (BOLD, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 7, "#555555"), (BOLD, 8, svg.FRONT_HEX)]  # fmt: skip
     lines = [(text, *style) for text, style in zip(texts, styles, strict=True)]
     height = sum(size * 1.4 for _, _, size, _ in lines) + 4 * MM
     _box(c, x, MARGIN, PANEL_W, height, 1.0)

@@ -44,7 +44,7 @@ FLOOR_KEY = (("cold aisle (rack fronts)", COLD_HEX), ("hot aisle (rack backs)", 
 PLANT_KEY, FRONT_KEY = "plant room (power, cooling)", "rack front; R01.. rows, P1.. pods"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")  # not allowed in XML 1.0
 # Sheet layout in paper mm: the plan fits DRAW_W x DRAW_H inside a MARGIN; the panel's blocks are PANEL_W wide.
-DRAW_W, DRAW_H, MARGIN, PANEL_W, GAP, TITLE_H, BAR_H = 400, 270, 12, 95, 6, 38, 22
+DRAW_W, DRAW_H, MARGIN, PANEL_W, GAP, TITLE_H, BAR_H = 400, 270, 12, 95, 6, 46, 22
 
 
 @dataclass
@@ -123,12 +123,14 @@ def legend_rows(sc: Scene, colouring: Colouring) -> list[tuple[str, str, str]]:
 
 
 def title_lines(plan: CampusPlan, sc: Scene, colouring: Colouring, scale_note: str, last: str) -> list[str]:
-    """The title block's lines, top down: campus, what is drawn, colouring, totals, scale, notes, maker."""
+    """The title block's lines, top down: campus, what is drawn, colouring, the run and day it comes
+    from (a printed plan must say which day it shows), totals, scale, notes, maker."""
     kw, gpus = float(sc.racks["kw"].sum()), int(sc.racks["gpus"].sum())
     return [
         plan.name,
         sc.name,
         colouring.title,
+        *colouring.provenance(),
         f"{len(sc.racks):,} racks · {gpus:,} GPUs · {kw / 1000:,.1f} MW at full draw",
         f"floor {sc.box.w_mm / 1000:,.1f} m × {sc.box.d_mm / 1000:,.1f} m · {scale_note}",
         "dimensions in mm · x east, north up",
@@ -180,8 +182,9 @@ def write_svg(plan: CampusPlan, colouring: Colouring, path: str | Path, hall: st
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{sheet_w}mm" height="{sheet_h}mm" '
         f'viewBox="{left} {top} {sheet_w * n} {sheet_h * n}" font-family="Helvetica, Arial, sans-serif">',
-        f"<title>{esc(plan.name)} floor plan: {esc(sc.name)}</title>",
-        f"<desc>{esc(colouring.title)}. Units: millimetres of floor, x east, north up; scale 1:{n}.</desc>",
+        f"<title>{esc(plan.name)} floor plan: {esc(sc.name)} · {esc(colouring.provenance_line())}</title>",
+        f"<desc>{esc(colouring.title)}; {esc(colouring.provenance_line())}. "
+        f"Units: millimetres of floor, x east, north up; scale 1:{n}.</desc>",
         f"<defs><style>.rack{{stroke:{RACK_EDGE_HEX};stroke-width:{_f(edge)}px}}"
         f".rack:hover{{stroke:#000;stroke-width:{_f(edge * 4)}px}}</style>",
         hatch.format("ct-hatch", _f(1.5 * n), _f(0.3 * n)),
@@ -345,8 +348,9 @@ def _title_block(plan: CampusPlan, sc: Scene, colouring: Colouring, n: int, w: i
     )
     out = [f'<rect width="{PANEL_W}" height="{TITLE_H}" fill="#fff" stroke="{INK}" stroke-width="0.35"/>']
     y = 3.0
-    for k, (text, size) in enumerate(zip(lines, (5.5, 3.6, 2.8, 2.6, 2.6, 2.4, 2.6), strict=True)):
+    sizes = (5.5, 3.6, 2.8, 2.6, 2.6, 2.6, 2.6, 2.4, 2.6)
+    for k, (text, size) in enumerate(zip(lines, sizes, strict=True)):
         y += size * 1.45
-        fill = FRONT_HEX if k == 6 else "#555" if k == 5 else INK
-        out.append(_text(3, y, _clip(text, PANEL_W - 6, size), size, fill, bold=k in (0, 1, 6)))
+        fill = FRONT_HEX if k == 8 else "#555" if k == 7 else INK
+        out.append(_text(3, y, _clip(text, PANEL_W - 6, size), size, fill, bold=k in (0, 1, 3, 4, 8)))
     return out

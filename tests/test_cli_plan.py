@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
+import ezdxf
 import pytest
+from plan_helpers import pdf_page_texts
 
 from app.cli import main
 from layouts.export import ExportError, safe_output
@@ -42,6 +45,68 @@ def test_netbox_bundle_as_a_zip_for_one_hall(tmp_path: Path) -> None:
     racks = next(n for n in names if n.endswith("racks.csv"))
     rows = list(csv.DictReader(zipfile.ZipFile(out).read(racks).decode().splitlines()))
     assert len(rows) == 64
+
+
+def _plan_of_day(day: int, fmt: str, folder: Path, color_by: str = "tenant") -> Path:
+    out = folder / f"day{day}.{fmt}"
+    args = ["plan", str(DEMO), "--format", fmt, "--out", str(out), "--scenario", str(WHATIF), "--day", str(day),
+            "--color-by", color_by]  # fmt: skip
+    assert main(args) == 0
+    return out
+
+
+@pytest.mark.parametrize("day", [10, 20])
+def test_every_format_names_the_run_and_day_it_is_coloured_from(day: int, tmp_path: Path) -> None:
+    # Printed or imported into CAD, a plan of day 10 and one of day 20 must be told apart.
+    run, when, other = (
+        "scenario demo-whatif · seed 7",
+        f"tenants on day {day}, the run's end",
+        f"day {30 - day}",
+    )
+    root = ET.parse(_plan_of_day(day, "svg", tmp_path)).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    for tag in ("title", "desc"):
+        text = root.find(ns + tag).text
+        assert run in text and when in text and other not in text
+    pages = pdf_page_texts(_plan_of_day(day, "pdf", tmp_path))
+    assert len(pages) == 4  # the overview and three halls: the title block of each says it
+    assert all(run in page and when in page and other not in page for page in pages)
+    doc = ezdxf.readfile(_plan_of_day(day, "dxf", tmp_path))
+    props = dict(doc.header.custom_vars)
+    assert (props["Scenario"], props["Seed"], props["Day"]) == ("demo-whatif", "7", str(day))
+    assert f"{run} · {when}" in {t.dxf.text for t in doc.modelspace().query("TEXT[layer=='ANNO']")}
+    rows = list(csv.DictReader(_plan_of_day(day, "csv", tmp_path).open(newline="")))
+    assert {(r["scenario"], r["seed"], r["day"]) for r in rows} == {("demo-whatif", "7", str(day))}
+
+
+def test_utilisation_plans_say_they_are_a_mean_over_the_run(tmp_path: Path) -> None:
+    root = ET.parse(_plan_of_day(12, "svg", tmp_path, "utilisation")).getroot()
+    desc = root.find("{http://www.w3.org/2000/svg}desc").text
+    assert "seed 7 · mean over the run, days 0-12; tenants on day 12" in desc
+
+
+def test_plans_without_a_run_say_so(tmp_path: Path) -> None:
+    out = tmp_path / "plan.pdf"
+    assert main(["plan", str(DEMO), "--format", "pdf", "--out", str(out)]) == 0
+    assert all("no run of the twin" in page for page in pdf_page_texts(out))
+    out = tmp_path / "plan.csv"
+    assert main(["plan", str(DEMO), "--format", "csv", "--out", str(out)]) == 0
+    assert {(r["scenario"], r["seed"], r["day"]) for r in csv.DictReader(out.open(newline=""))} == {
+        ("", "", "")
+    }
+
+
+def test_console_download_names_the_run_it_is_coloured_from(tmp_path: Path) -> None:
+    from app.views.plan_downloads import write_plan
+    from twin.campus import build_campus
+    from twin.load import load_site
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    results = simulate(load_scenario(WHATIF, {"days": 6}))
+    data = write_plan(build_campus(load_site(DEMO)), "svg", "p.svg", "A/H1", "tenant", results)
+    desc = ET.fromstring(data).find("{http://www.w3.org/2000/svg}desc").text
+    assert "scenario demo-whatif · seed 7 · tenants on day 6, the run's end" in desc
 
 
 @pytest.mark.parametrize(

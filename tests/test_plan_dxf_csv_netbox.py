@@ -19,7 +19,7 @@ import ezdxf
 import pytest
 import yaml
 
-from layouts.colour import INTERNAL, colour_racks
+from layouts.colour import INTERNAL, RunSource, colour_racks
 from layouts.dxf import layer_slug, write_dxf
 from layouts.geometry import Area, Box, plan_campus
 from layouts.inventory_csv import COLUMNS as CSV_COLUMNS
@@ -172,7 +172,7 @@ def test_csv_has_one_row_per_rack_and_neutralises_formulas(demo, tmp_path):
         rows = list(csv.reader(f))
     assert rows[0] == list(CSV_COLUMNS) == [
         "rack_id", "building", "hall", "row", "position", "x_mm", "y_mm", "campus_x_mm", "campus_y_mm",
-        "rack_type", "gpus", "gpu_type", "kw", "tenant", "lease",
+        "rack_type", "gpus", "gpu_type", "kw", "tenant", "lease", "scenario", "seed", "day",
     ]  # fmt: skip
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [r["rack_id"] for r in records] == plan.racks["name"].tolist()
@@ -270,6 +270,18 @@ def test_netbox_folder_zip_and_readme(demo, tmp_path):
     assert positions == sorted(positions)
     for netbox in ("Region", "Site", "Location", "Rack", "Tenant", "RackReservation"):
         assert f"| {netbox}" in readme
+
+
+def test_netbox_tenants_and_reservations_name_the_run_they_come_from(demo):
+    campus, plan, colouring = demo
+    run = dataclasses.replace(colouring, source=RunSource("=whatif", 3, 12.5))
+    files = netbox_files(plan, run, campus)
+    t = _read(files)  # the same NetBox columns: the run is in free-text descriptions only
+    said = "scenario =whatif · seed 3 · tenants on day 12.5, the run's end"
+    assert all(said in r["description"] for r in t["01_tenants.csv"] + t["06_rack_reservations.csv"])
+    assert all(len(r["description"]) <= 200 for r in t["01_tenants.csv"] + t["06_rack_reservations.csv"])
+    assert said in files["README.md"].decode()
+    assert "no run of the twin" in netbox_files(plan, colouring, campus)["README.md"].decode()
 
 
 def test_netbox_one_hall(louisiana):

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from demo_helpers import SITES, demo_site
+from plan_helpers import pdf_page_texts
 
-from layouts.colour import Colouring, colour_racks
+from layouts.colour import Colouring, RunSource, colour_racks
 from layouts.geometry import CampusPlan, plan_campus
 from layouts.pdf import write_pdf
 from layouts.svg import write_svg
@@ -111,6 +112,24 @@ def test_tenant_names_stay_text(plan: CampusPlan, tenants: Colouring, tmp_path: 
     assert HOSTILE in texts(root) and 'Bell & "Sons" <Co>' in texts(root)
     # The PDF draws names as plain strings: it is written, and it says nothing of markup.
     assert pdf_pages(write_pdf(plan, tenants, tmp_path / "tenants.pdf", hall=plan.halls[0].name)) == 2
+
+
+@pytest.mark.parametrize(
+    ("by", "when"),
+    [
+        ("tenant", "tenants on day 12.5, the run's end"),
+        ("utilisation", "mean over the run, days 0-12.5; tenants on day 12.5"),
+    ],
+)
+def test_title_blocks_name_the_run_and_day(plan: CampusPlan, by: str, when: str, tmp_path: Path) -> None:
+    colouring = dataclasses.replace(colour_racks(plan, by), source=RunSource("whatif <2>", 3, 12.5))
+    words = texts(ET.parse(write_svg(plan, colouring, tmp_path / "p.svg")).getroot())
+    assert "scenario whatif <2> · seed 3" in words and when in words  # escaped, and in the title block
+    pages = pdf_page_texts(write_pdf(plan, colouring, tmp_path / "p.pdf"))
+    assert len(pages) == 1 + len(plan.halls)
+    assert all("scenario whatif <2> · seed 3" in page and when in page for page in pages)
+    bare = texts(ET.parse(write_svg(plan, colour_racks(plan, by), tmp_path / "bare.svg")).getroot())
+    assert "no run of the twin" in bare and not any("scenario" in w for w in bare)
 
 
 def test_pdf_has_a_campus_page_and_one_per_hall(plan: CampusPlan, tmp_path: Path) -> None:
