@@ -7,6 +7,7 @@ aggregation switch cuts off anything; a copy of its graph with one spine left sh
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,6 +271,19 @@ def test_a_run_link_opens_on_a_campus_the_run_covers(ctx: ConsoleContext, demo: 
     assert run.first_campus(names, None) == "Demo" and run.first_campus(names, "Nowhere") == "Demo"
     assert run.first_campus(names, "Prometheus") == "Prometheus"  # the URL's own choice wins
     assert site.RunTenancy(ctx, {}).first_campus(names, None) == "Hyperion"
+
+
+def test_runs_of_different_campuses_are_compared_with_a_warning(demo: Campus) -> None:
+    from app.views.runs import _one_run, different_campuses
+
+    demo_run = fake_run(demo)  # Demo and Elsewhere
+    other = dataclasses.replace(demo_run, rack_names=["<b>Big</b>/A/H1/P1/R001"])
+    assert different_campuses(demo_run, demo_run) == "" and different_campuses(None, demo_run) == ""
+    note = different_campuses(demo_run, other)
+    assert "run A covers Demo, Elsewhere" in note and "<b>" not in note
+    ids = ["8519f31efb50" + "0" * 20, "8519f31eaaaa" + "0" * 20, "f5abf9c9a614" + "0" * 20]
+    assert _one_run("f5abf9c9", ids) == ids[2] and _one_run(ids[0], ids) == ids[0]
+    assert _one_run("8519f31e", ids) is None and _one_run("f5abf9c", ids) is None  # ambiguous, too short
 
 
 def test_grid_plot_renders_for_every_colour(demo: Campus) -> None:

@@ -44,6 +44,11 @@ def test_replications_save_compare_and_open_a_saved_run(
     delta = card(page, "revenue").locator(".delta")
     expect(delta).to_contain_text("vs run A")
     expect(page.get_by_role("gridcell", name="acme-gb200-pod", exact=True)).to_be_visible()
+    assert re.search(r"\?a=lib-[0-9a-f]{32}&b=lib-[0-9a-f]{32}$", page.url)
+    page.reload()  # the page's URL is the comparison: opened again (or shared), it shows it
+    expect(page.get_by_text("Run B against run A.")).to_be_visible(timeout=60_000)
+    expect(card(page, "revenue").locator(".delta")).to_contain_text("vs run A")
+    wait_for_idle(page, watch=page_watch)
 
     page.get_by_role("link", name="capacity", exact=True).click()
     wait_for_idle(page, "A run saved in the library", watch=page_watch)

@@ -372,6 +372,9 @@ def readonly_table(
             for c in frame.columns
         },
         widths=widths or {},
+        # Columns are fitted to each new set of rows; fitted once, to the first, a larger number
+        # later was cut short ("1,092,036,"), the digits that count lost.
+        configuration={"layoutColumnsOnNewData": True},
         stylesheets=[SCROLLBAR_CSS],
         name=name,
     )

@@ -6,7 +6,9 @@ compared with the What-if page's components: KPI cards with B's change from A, i
 of both, B's SLA table, and the series of both overlaid. A saved run opens in the Capacity,
 Site and Network pages as ``?run=lib-ID``. Scenarios can be renamed, downloaded and deleted.
 
-``?b=lib-ID`` (and ``?a=``) preselect runs: the What-if page's *Save* links here that way.
+``?b=lib-ID`` preselects run B: the What-if page's *Save* links here that way. ``?a=lib-ID&b=lib-ID``
+(what the page's URL says after *Compare*) opens with the comparison shown; an ID may be shortened
+to its first 8+ characters, as the command line prints it.
 """
 
 from __future__ import annotations
@@ -66,6 +68,31 @@ def run_label(row: dict) -> str:
     return f"{row['name']} · seed {row['seed']} · {row['id'][:8]}"
 
 
+def different_campuses(results_a, results_b) -> str:
+    """A warning when two runs cover different campuses: their changes are not the effect of a change."""
+    if results_a is None:
+        return ""
+    a, b = campuses_of(results_a), campuses_of(results_b)
+    if a == b:
+        return ""
+    return (
+        f" **Note:** run A covers {plain(', '.join(a))} and run B {plain(', '.join(b))}: the changes "
+        "below compare different campuses, not one change to the same ones."
+    )
+
+
+def _one_run(want: str | None, ids: list[str]) -> str | None:
+    """The run whose id is ``want`` or starts with it (8+ characters, one run only)."""
+    if not want or len(want) < 8:
+        return None
+    found = [i for i in ids if i.startswith(want)]
+    return found[0] if len(found) == 1 else None
+
+
+def campuses_of(results) -> list[str]:
+    return sorted({name.split("/", 1)[0] for name in results.rack_names})
+
+
 class RunsView(pn.viewable.Viewer):
     """The library's runs, a comparison of two, and the scenarios' rename, download and delete."""
 
@@ -111,7 +138,7 @@ class RunsView(pn.viewable.Viewer):
             self._cards,
             # One above the other, as on the What-if page: the SLA table's columns need the width.
             pn.Column("### SLA per tenant (run B)", self._sla, sizing_mode="stretch_width"),
-            pn.Column("### Internal work (A → B)", self._impact, width=470),
+            pn.Column("### Internal work (A → B)", self._impact, width=640),  # alone here: room for $1B
             *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
             visible=False,
             sizing_mode="stretch_width",
@@ -120,7 +147,19 @@ class RunsView(pn.viewable.Viewer):
         if context.library is None:
             self._status.object = "This server keeps no library."
         else:
-            self._refresh(query_args())
+            args = query_args()
+            self._refresh(args)
+            wanted = [args.get(k, "").removeprefix("lib-") for k in ("a", "b")]
+            if all(wanted):  # a shared link shows its comparison, not just the picks
+                picked = [self._a.value or "", self._b.value or ""]
+                if all(_one_run(w, [p]) for w, p in zip(wanted, picked, strict=True)):
+                    if self._doc is not None:
+                        pn.state.onload(self._on_compare)
+                else:
+                    self._status.object = (
+                        "The link's runs are not both in the library (deleted, or the link is cut short); "
+                        "pick two runs and Compare."
+                    )
 
     # -- the list -------------------------------------------------------------------------------
 
@@ -137,9 +176,10 @@ class RunsView(pn.viewable.Viewer):
         args = args or {}
         want_b = args.get("b", "").removeprefix("lib-") or keep_b
         want_a = args.get("a", "").removeprefix("lib-") or keep_a
-        self._b.value = want_b if want_b in ids else (ids[0] if ids else None)
+        want_b, want_a = _one_run(want_b, ids), _one_run(want_a, ids)
+        self._b.value = want_b or (ids[0] if ids else None)
         others = [i for i in ids if i != self._b.value]
-        self._a.value = want_a if want_a in ids else (others[0] if others else self._b.value)
+        self._a.value = want_a or (others[0] if others else self._b.value)
         names = [s["name"] for s in library.scenarios()]
         self._scenario.options = names
         if self._scenario.value not in names:
@@ -187,7 +227,9 @@ class RunsView(pn.viewable.Viewer):
             f"[{label}](./{page}?run=lib-{b})" for page, label in (("capacity", "capacity"), ("site", "racks"),
                                                                     ("network", "network"))
         )  # fmt: skip
-        self._status.object = f"Run B against run A. Run B's {links}."
+        self._status.object = f"Run B against run A. Run B's {links}." + different_campuses(
+            results_a, results_b
+        )
         if pn.state.location is not None:
             pn.state.location.search = f"?a=lib-{a}&b=lib-{b}"
 
