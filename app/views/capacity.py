@@ -93,7 +93,9 @@ def headline_html(results: Results) -> str:
 HEATMAPS = {
     "committed": ("Committed to leases (mean GPUs)", Purples9),
     "free": ("Free (mean GPUs)", Greens9),
-    "failed": ("Failed (peak GPUs)", Reds9),
+    # failed_gpus counts every server out of service: a failure, or power shed in a heat wave or a
+    # curtailment (twin.shedding); "Failed" alone misread a heat wave as failures
+    "failed": ("Out of service: failed or shed (peak GPUs)", Reds9),
     "sellable": ("Sellable on top (worst hour, GPUs)", Blues9),
 }
 
@@ -124,7 +126,7 @@ def heatmaps(weekly: pd.DataFrame) -> list:
         fig.add_layout(ColorBar(color_mapper=mapper["transform"], width=8, ticker=ticks,
                                 formatter=NumeralTickFormatter(format="0,0")), "right")  # fmt: skip
         fig.hover.tooltips = [("hall", "@hall"), ("week", "@week"), ("committed", "@committed{0,0}"),
-                              ("free", "@free{0,0}"), ("failed", "@failed{0,0}"), ("sellable", "@sellable{0,0}")]  # fmt: skip
+                              ("free", "@free{0,0}"), ("out of service", "@failed{0,0}"), ("sellable", "@sellable{0,0}")]  # fmt: skip
         fig.xaxis.ticker = BasicTicker(min_interval=1)  # weeks are whole: no tick at week -0.5
         fig.yaxis.major_label_text_font_size = "9px"
         fig.grid.visible = False
