@@ -6,6 +6,9 @@ ruler on the printed page measures the floor), north up, with the same content a
 their colouring with a line along each row's front, row and pod labels where they are legible.
 A panel on the right holds the legend, a scale bar with a north arrow and the title block
 (campus, hall, colouring, scale, page ``k of n``); the overview names each hall with its page.
+On a campus drawn too small for that (Ohio at 1:2000: a hall is 6 mm wide with 1.5 mm above
+it), each hall gets a "p. N" tag inside its outline instead, and the panel an index of hall ->
+page: a name under 6 pt cannot be read on paper, and the overview is how a reader finds a hall.
 
 Racks are drawn one path per colour, in floor millimetres under one transform, so 12,800 racks
 are a few thousand short operators. ``invariant=1`` pins the file's date and id: the same plan
@@ -24,13 +27,14 @@ from reportlab.pdfgen.canvas import Canvas
 
 from layouts import svg
 from layouts.colour import Colouring
-from layouts.geometry import CORRIDOR_MM, CampusPlan
+from layouts.geometry import BUILDING_GAP_MM, CORRIDOR_MM, CampusPlan, HallPlan
 
 MM = 72 / 25.4  # points per paper millimetre
 PAGE_W, PAGE_H = landscape(A3)
 MARGIN, PANEL_W, GAP = 10 * MM, 100 * MM, 6 * MM
 LABEL_ROOM = 8 * MM  # above the drawing, for building and hall names
 MIN_PT = 3.5  # labels that would be smaller are left out: they could not be read on paper
+READABLE_PT = 6.0  # the overview's hall names and page tags: what a reader looks a hall up by
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
 
 
@@ -82,12 +86,18 @@ def _page(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, page: int,
     ox = MARGIN + (area_w - sc.box.w_mm * k) / 2 - sc.box.x_mm * k
     oy = MARGIN + (area_h - sc.box.d_mm * k) / 2 - sc.box.y_mm * k
     _floor(c, col, sc, k, ox, oy)
-    _labels(c, sc, k, ox, oy, hall_pages if sc.buildings else {})
+    tagged = _labels(c, sc, k, ox, oy, hall_pages if sc.buildings else {}, MARGIN + area_w)
     x = PAGE_W - MARGIN - PANEL_W
     title_h = _title_block(c, plan, col, sc, n, page, pages, x)
     bar_top = MARGIN + title_h + GAP + 24 * MM
     _scale_bar(c, sc, n, x, bar_top)
-    _legend(c, sc, col, x, PAGE_H - MARGIN, bar_top + GAP)
+    legend_bottom = bar_top + GAP
+    if tagged:  # at most half the panel above the scale bar: the legend keeps the rest
+        pages_of = {h.name: hall_pages[h.name] for h in sc.halls if h.name in hall_pages}
+        legend_bottom = (
+            _hall_index(c, pages_of, x, legend_bottom, (PAGE_H - MARGIN - legend_bottom) / 2) + GAP
+        )
+    _legend(c, sc, col, x, PAGE_H - MARGIN, legend_bottom)
     _label(c, MARGIN, MARGIN / 2, f"campustwin · {plan.name} · {sc.name}", 7, ink="#555555")
     _label(c, PAGE_W - MARGIN, MARGIN / 2, f"page {page} of {pages}", 7, ink="#555555", align="right")
 
@@ -160,22 +170,26 @@ def _hatched(c: Canvas, x: float, y: float, w: float, d: float, step: float) -> 
     c.restoreState()
 
 
-def _labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_pages: dict[str, int]) -> None:
-    """Names in page points, each sized to the room it has and left out where it would not be legible."""
+def _labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_pages: dict[str, int], right: float) -> bool:  # fmt: skip
+    """Names in page points, each sized to the room it has and left out where it would not be legible.
+
+    Returns True when a hall of ``hall_pages`` got a page tag instead of its name (see the module
+    docstring): the page then needs an index of hall -> page.
+    """
     for name, b in sc.buildings:
         text = f"building {name}"
-        _label(
-            c,
-            ox + b.x_mm * k,
-            oy + b.y1_mm * k + 2.5,
-            text,
-            _fit(text, BOLD, 11, b.w_mm * k, LABEL_ROOM),
-            BOLD,
-        )
+        # A building one hall wide lends its name the gap to its east neighbour (nothing is drawn
+        # there), up to the drawing area's edge.
+        room = min((b.w_mm + 0.9 * BUILDING_GAP_MM) * k, right - ox - b.x_mm * k)
+        _label(c, ox + b.x_mm * k, oy + b.y1_mm * k + 2.5, text, _fit(text, BOLD, 11, room, LABEL_ROOM), BOLD)
+    tags = []
     for h in sc.halls:
         text = f"{h.name} · p. {hall_pages[h.name]}" if h.name in hall_pages else h.name
         size = _fit(text, BOLD, 10, h.box.w_mm * k, CORRIDOR_MM * k * 0.75 if sc.buildings else LABEL_ROOM)
-        _label(c, ox + h.box.x_mm * k, oy + h.box.y1_mm * k + 1.5, text, size, BOLD)
+        if h.name in hall_pages and size < READABLE_PT:
+            tags.append((h, f"p. {hall_pages[h.name]}"))
+        else:
+            _label(c, ox + h.box.x_mm * k, oy + h.box.y1_mm * k + 1.5, text, size, BOLD)
         for a in (a for a in h.areas if a.kind != "row"):
             _, ink, text = svg.area_style(a)
             cx, cy = ox + (a.box.x_mm + a.box.w_mm / 2) * k, oy + (a.box.y_mm + a.box.d_mm / 2) * k
@@ -199,6 +213,58 @@ def _labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_pages
         if pod:
             size = _fit(pod, BOLD, 8, east, height)
             _label(c, ox + a.box.x1_mm * k + 0.15 * size, cy - 0.35 * size, pod, size, BOLD, svg.FRONT_HEX)
+
+    # Tags of one size and kind (the largest the tightest hall allows), so they read as a set: the
+    # hall's name over its page where every name fits, else the page alone and the index names them.
+    def size_of(h: HallPlan, lines: list[str]) -> float:
+        return min(_fit(t, BOLD, 9, h.box.w_mm * k * 0.85, h.box.d_mm * k * 0.3 / len(lines)) for t in lines)
+
+    named = [(h, [h.name, page]) for h, page in tags]
+    size = min((size_of(h, lines) for h, lines in named), default=0)
+    if size < READABLE_PT:
+        named = [(h, [page]) for h, page in tags]
+        size = min((size_of(h, lines) for h, lines in named), default=0)
+    if size >= READABLE_PT:  # else the index alone gives the pages
+        for h, lines in named:
+            _page_tag(c, h, lines, size, k, ox, oy)
+    return any(len(lines) == 1 for _, lines in named)
+
+
+def _page_tag(c: Canvas, h: HallPlan, lines: list[str], size: float, k: float, ox: float, oy: float) -> None:
+    """A white tag at the top of a hall's outline, where its name and page do not fit above it."""
+    cx, top = ox + (h.box.x_mm + h.box.w_mm / 2) * k, oy + h.box.y1_mm * k - 1.5
+    half = max(stringWidth(t, BOLD, size) for t in lines) / 2 + 1.5
+    c.setStrokeColor(HexColor(svg.FRONT_HEX))
+    c.setFillColor(HexColor("#ffffff"))
+    c.setLineWidth(0.5)
+    c.rect(cx - half, top - size * (0.3 + len(lines)), 2 * half, size * (0.3 + len(lines)), stroke=1, fill=1)
+    for j, text in enumerate(lines, start=1):
+        _label(c, cx, top - size * j, text, size, BOLD, svg.FRONT_HEX, "centre")
+
+
+def _hall_index(c: Canvas, hall_pages: dict[str, int], x: float, bottom: float, room: float) -> float:
+    """The overview's table of hall -> page, in columns read downwards, in a box from ``bottom`` at
+    most ``room`` points high (cut with "+ N more" beyond); returns the box's top."""
+    size, step, head = 7.0, 9.0, 12 * MM  # 7 pt on 9 pt rows: above READABLE_PT, 36 halls in 3 cm
+    entries = [(f"p. {page}", name) for name, page in hall_pages.items()]
+    page_w = max(stringWidth(p, BOLD, size) for p, _ in entries) + 1.5 * MM
+    inner = PANEL_W - 6 * MM
+    col_w = min(page_w + max(stringWidth(n, FONT, size) for _, n in entries) + 4 * MM, inner)
+    columns = max(1, int(inner // col_w))
+    rows = min(-(-len(entries) // columns), max(1, int((room - head - 2 * MM) // step)))
+    shown = entries if len(entries) <= rows * columns else entries[: rows * columns - 1]
+    height = head + rows * step + 2 * MM
+    _box(c, x, bottom, PANEL_W, height)
+    top = bottom + height
+    _label(c, x + 3 * MM, top - 7 * MM, "Hall pages", 11, BOLD)
+    for j, (page, name) in enumerate(shown):
+        cx, y = x + 3 * MM + (j // rows) * col_w, top - head - (j % rows) * step
+        _label(c, cx, y, page, size, BOLD, svg.FRONT_HEX)
+        _label(c, cx + page_w, y, _clip(name, FONT, size, col_w - page_w - 1.5 * MM), size)
+    if len(shown) < len(entries):
+        cx, y = x + 3 * MM + (columns - 1) * col_w, top - head - (rows - 1) * step
+        _label(c, cx, y, f"+ {len(entries) - len(shown)} more halls", size)
+    return top
 
 
 def _box(c: Canvas, x: float, y: float, w: float, h: float, width: float = 0.7) -> None:

@@ -1,4 +1,4 @@
-"""Reading plan exports back in tests: the text a reportlab PDF draws, page by page."""
+"""Reading plan exports back in tests: the text a reportlab PDF draws, page by page, with its size."""
 
 from __future__ import annotations
 
@@ -7,25 +7,35 @@ import re
 import zlib
 from pathlib import Path
 
-# reportlab writes each page's content as one ASCII85 + Flate stream (pageCompression=1).
+# reportlab writes each page's content as one ASCII85 + Flate stream (pageCompression=1), sets a
+# font with "/F1 7 Tf" and draws every string with "(...) Tj".
 _STREAM = re.compile(rb"/Filter\s*\[\s*/ASCII85Decode\s*/FlateDecode\s*\].*?stream\r?\n(.*?)endstream", re.S)
-_SHOWN = re.compile(rb"\(((?:[^()\\]|\\.)*)\)\s*Tj")
+_TOKEN = re.compile(rb"/F\d+\s+([\d.]+)\s+Tf|\(((?:[^()\\]|\\.)*)\)\s*Tj")
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
 
 
-def pdf_page_texts(path: Path) -> list[str]:
-    """Every string each page draws, one per line, a page per list item.
+def pdf_page_strings(path: Path) -> list[list[tuple[float, str]]]:
+    """Per page, every string it draws with its font size in points, in drawing order.
 
-    pypdf is not in every venv; reportlab's pages draw every string with ``Tj`` in the standard
-    fonts' WinAnsi encoding, so inflating the page streams is enough.
+    pypdf is not in every venv; reportlab's pages draw text in the standard fonts' WinAnsi
+    encoding, so inflating the page streams is enough.
     """
     pages = []
     for match in _STREAM.finditer(Path(path).read_bytes()):
-        body = match.group(1).strip().removesuffix(b"~>")
-        content = zlib.decompress(base64.a85decode(body))
-        shown = [_ESCAPE.sub(_unescape, s).decode("cp1252") for s in _SHOWN.findall(content)]
-        pages.append("\n".join(shown))
+        content = zlib.decompress(base64.a85decode(match.group(1).strip().removesuffix(b"~>")))
+        size, shown = 0.0, []
+        for font_size, text in _TOKEN.findall(content):
+            if font_size:
+                size = float(font_size)
+            else:
+                shown.append((size, _ESCAPE.sub(_unescape, text).decode("cp1252")))
+        pages.append(shown)
     return pages
+
+
+def pdf_page_texts(path: Path) -> list[str]:
+    """Every string each page draws, one per line, a page per list item."""
+    return ["\n".join(text for _, text in page) for page in pdf_page_strings(path)]
 
 
 def _unescape(m: re.Match) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from demo_helpers import SITES, demo_site
-from plan_helpers import pdf_page_texts
+from plan_helpers import pdf_page_strings, pdf_page_texts
 
 from layouts.colour import Colouring, RunSource, colour_racks
 from layouts.geometry import CampusPlan, plan_campus
@@ -142,6 +142,20 @@ def test_pdf_has_a_campus_page_and_one_per_hall(plan: CampusPlan, tmp_path: Path
     assert calls == [(k, pages) for k in range(1, pages + 1)]
     one = write_pdf(plan, colour_racks(plan, "kw"), tmp_path / "hall.pdf", hall=plan.halls[-1].name)
     assert pdf_pages(one) == 2
+
+
+@pytest.mark.parametrize("site", ["demo.yaml", "louisiana.yaml", "ohio.yaml"])
+def test_overview_tells_every_halls_page_in_readable_type(site: str, tmp_path: Path) -> None:
+    # Ohio's halls are 6 mm wide at 1:2000: their names once went unprinted, page 1 named only buildings.
+    plan = plan_campus(build_campus(load_site(SITES / site)))
+    pages = pdf_page_strings(write_pdf(plan, colour_racks(plan, "kw"), tmp_path / "plan.pdf"))
+    overview = [(size, text) for size, text in pages[0] if size >= 6]
+    texts = [text for _, text in overview]
+    pairs = set(zip(texts, texts[1:], strict=False))
+    for k, hall in enumerate(plan.halls, start=2):
+        said = f"{hall.name} · p. {k}" in texts or {(hall.name, f"p. {k}"), (f"p. {k}", hall.name)} & pairs
+        assert said, f"{hall.name}: page {k} not given on the overview at 6 pt or more"
+        assert f"hall {hall.name} (building {hall.building})" in [t for _, t in pages[k - 1]]
 
 
 def test_same_input_gives_the_same_bytes(plan: CampusPlan, tenants: Colouring, tmp_path: Path) -> None:
