@@ -52,6 +52,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir() and args.format != "netbox":
         print(f"--out {out}: is a folder; give a file name ending in {suffix}", file=sys.stderr)
         return EXIT_USER_ERROR
+    if args.format == "netbox":  # before the run: a refusal after it would waste the wait
+        from layouts.netbox import bundle_problem
+
+        problem = bundle_problem(out)
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_USER_ERROR
     if args.day is not None and args.scenario is None:
         print("--day: needs --scenario (the run that places the tenants)", file=sys.stderr)
         return EXIT_USER_ERROR

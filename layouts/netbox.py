@@ -49,6 +49,7 @@ import pandas as pd
 import yaml
 
 from layouts.colour import INTERNAL, Colouring
+from layouts.export import ExportError
 from layouts.geometry import CampusPlan
 from twin.campus import Campus
 
@@ -85,8 +86,14 @@ FILES = (*COLUMNS, "README.md")
 def write_netbox(
     plan: CampusPlan, colouring: Colouring, campus: Campus, out: Path | str, hall: str | None = None
 ) -> Path:
-    """Write the NetBox bundle of ``plan`` (or one hall) to folder ``out``, or a zip if it ends .zip."""
+    """Write the NetBox bundle of ``plan`` (or one hall) to folder ``out``, or a zip if it ends .zip.
+
+    Raises ExportError when ``out`` cannot take a bundle (:func:`bundle_problem`).
+    """
     out = Path(out)
+    problem = bundle_problem(out)
+    if problem:
+        raise ExportError(problem)
     files = netbox_files(plan, colouring, campus, hall)
     if out.suffix.lower() == ".zip":
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +107,32 @@ def write_netbox(
         for name, data in files.items():
             (out / name).write_bytes(data)
     return out
+
+
+def bundle_problem(out: Path) -> str | None:
+    """Why ``out`` cannot take a NetBox bundle, in a line that names the fix; None when it can.
+
+    A bundle is a folder (or a .zip). A name with a file's extension (``nb.tar``) is a slip that
+    once gave a folder named like an archive; files already in the folder would be mixed with the
+    bundle and imported or mistaken for it. A folder holding only an earlier bundle's files is
+    fine: the new bundle writes every one of those names, so it replaces it.
+    """
+    if out.suffix.lower() == ".zip":
+        return f"--out {out}: is a folder; give a new .zip file name, or the folder's name without .zip" if out.is_dir() else None  # fmt: skip
+    if re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,3}", out.suffix):
+        return (f"--out {out}: a NetBox bundle is a folder (or a .zip), not a {out.suffix} file; "
+                f"e.g. --out {out.with_suffix('')} or --out {out.with_suffix('.zip')}")  # fmt: skip
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: is a file; a NetBox bundle is a folder: give a new folder name, or a .zip"
+    try:
+        others = sorted(p.name for p in out.iterdir() if p.name not in FILES or not p.is_file()) if out.is_dir() else []  # fmt: skip
+    except OSError as exc:
+        return f"--out {out}: cannot read the folder ({exc.strerror or exc}); give a folder you can write to"
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        return (f"--out {out}: the folder holds {shown}, not a NetBox bundle; give a new or empty folder, "
+                f"e.g. --out {out / 'netbox'}")  # fmt: skip
+    return None
 
 
 def netbox_files(plan: CampusPlan, colouring: Colouring, campus: Campus, hall: str | None = None) -> dict:

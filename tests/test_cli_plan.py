@@ -109,6 +109,34 @@ def test_console_download_names_the_run_it_is_coloured_from(tmp_path: Path) -> N
     assert "scenario demo-whatif · seed 7 · tenants on day 6, the run's end" in desc
 
 
+def test_netbox_out_is_a_new_folder_or_an_earlier_bundle(tmp_path: Path, capsys) -> None:
+    def plan(out: Path) -> int:
+        return main(["plan", str(DEMO), "--format", "netbox", "--out", str(out), "--hall", "A/H1"])
+
+    assert plan(tmp_path / "nb.tar") == 2  # once wrote a folder named like an archive
+    assert (
+        "--out " + str(tmp_path / "nb.tar") + ": a NetBox bundle is a folder (or a .zip), not a .tar file"
+        in capsys.readouterr().err
+    )
+    assert not (tmp_path / "nb.tar").exists()
+    folder = tmp_path / "nb"
+    assert plan(folder) == 0
+    (folder / "05_racks.csv").write_text("stale")
+    assert plan(folder) == 0  # only an earlier bundle there: replaced
+    assert (folder / "05_racks.csv").read_text().startswith("site,name,")
+    (folder / "notes.txt").write_text("mine")
+    assert plan(folder) == 2
+    assert (
+        "the folder holds notes.txt, not a NetBox bundle; give a new or empty folder"
+        in capsys.readouterr().err
+    )
+    assert (folder / "notes.txt").read_text() == "mine"
+    (tmp_path / "plain").write_text("")
+    assert (
+        plan(tmp_path / "plain") == 2 and "is a file; a NetBox bundle is a folder" in capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
