@@ -17,9 +17,10 @@ section 4):
   :mod:`layouts.colour`, so the drawing matches the SVG and PDF.
 * **Racks.** One block definition per rack type (its footprint, with a line along the front) and
   exactly one INSERT per rack, turned 180 degrees for racks facing south. Each insert carries the
-  attributes NAME (visible), KW, TENANT and LEASE; GPUS and TYPE are constant attributes of
-  the block (the same for every rack of a type). With a colouring other than by
-  tenant (kW, utilisation) each insert also gets that colouring's true colour.
+  attributes NAME (visible), KW, TENANT (``internal`` for a rack no lease holds, as in the CSV)
+  and LEASE; GPUS and TYPE are constant attributes of the block (the same for every rack of a
+  type). With a colouring other than by tenant (kW, utilisation) each insert also gets that
+  colouring's true colour.
 
 The output is byte-for-byte deterministic: ezdxf's handles are sequential, and its timestamps and
 GUIDs are fixed through ezdxf's documented ``write_fixed_meta_data_for_testing`` option while this
@@ -206,7 +207,7 @@ def _draw_racks(msp, racks: pd.DataFrame, blocks, layer_of: dict[str, str], dx: 
         values = {
             "NAME": _clean(name),
             "KW": _num(kw),
-            "TENANT": "" if tenant == INTERNAL else _clean(tenant),
+            "TENANT": _clean(tenant),  # "internal" when no lease holds it, the word the CSV uses
             "LEASE": _clean(lease),
         }
         sign = -1 if turn else 1  # a half turn maps a block offset (u, v) to (-u, -v)

@@ -107,7 +107,7 @@ def test_dxf_audits_clean_with_one_attributed_insert_per_rack(demo, tmp_path):
         assert set(consts) == {"GPUS", "TYPE"}
         kw, tenant, lease = expected[attribs["NAME"]]
         assert float(attribs["KW"]) == kw
-        assert attribs["TENANT"] == ("" if tenant == INTERNAL else tenant)
+        assert attribs["TENANT"] == tenant  # "internal" as in the CSV, never empty
         assert attribs["LEASE"] == lease
         layer = "RACK-INTERNAL" if tenant == INTERNAL else f"TENANT-{layer_slug(tenant)}"
         assert ref.dxf.layer == layer
