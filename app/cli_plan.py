@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from layouts.export import FORMATS, ExportError, export
+    from layouts.export import ExportError, export
     from twin.campus import build_campus
     from twin.load import load_site
 
@@ -40,25 +40,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print("--out: empty; name the file to write, e.g. --out plan.svg", file=sys.stderr)
         return EXIT_USER_ERROR
     out = Path(args.out)
-    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocked is not None:
-        print(f"--out {out}: {blocked} is a file, not a folder; write somewhere else", file=sys.stderr)
+    try:  # before the run: a refusal after it would waste the wait
+        problem = _out_problem(args.format, out)
+    except OSError as exc:  # a folder on the way that cannot be looked into
+        problem = cannot_write(out, exc)
+    if problem:
+        print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
-    suffix = FORMATS[args.format]
-    if suffix and out.suffix.lower() != suffix:
-        print(f"--out {out}: a {args.format} file should end in {suffix}; e.g. --out {out.with_suffix(suffix)}",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_USER_ERROR
-    if out.exists() and out.is_dir() and args.format != "netbox":
-        print(f"--out {out}: is a folder; give a file name ending in {suffix}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    if args.format == "netbox":  # before the run: a refusal after it would waste the wait
-        from layouts.netbox import bundle_problem
-
-        problem = bundle_problem(out)
-        if problem:
-            print(problem, file=sys.stderr)
-            return EXIT_USER_ERROR
     if args.day is not None and args.scenario is None:
         print("--day: needs --scenario (the run that places the tenants)", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -84,13 +72,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:
-        print(f"--out {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        print(cannot_write(out, exc), file=sys.stderr)
         return EXIT_USER_ERROR
     finally:
         if bar is not None:
             bar.close()
     print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _out_problem(fmt: str, out: Path) -> str | None:
+    """Why ``--out`` cannot take a plan of ``fmt``, naming the fix; None when it can."""
+    from layouts.kinds import FORMATS
+    from layouts.netbox import bundle_problem
+
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        return f"--out {out}: {blocked} is a file, not a folder; write somewhere else"
+    suffix = FORMATS[fmt]
+    if suffix and out.suffix.lower() != suffix:
+        return f"--out {out}: a {fmt} file should end in {suffix}; e.g. --out {out.with_suffix(suffix)}"
+    if fmt == "netbox":
+        return bundle_problem(out)
+    if out.is_dir():
+        return f"--out {out}: is a folder; give a file name ending in {suffix}"
+    return None
+
+
+def cannot_write(out: Path, exc: OSError) -> str:
+    """The line for an --out the system refuses (no such folder under /proc, read-only, full disk)."""
+    return f"--out {out}: cannot write ({exc.strerror or exc}); give a path in a folder you can write to"
 
 
 def _bar(desc: str):

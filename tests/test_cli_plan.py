@@ -174,6 +174,36 @@ def test_bad_arguments_exit_2_with_the_fix(extra: list[str], message: str, tmp_p
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not Path("/proc/sys").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("fmt", ["svg", "netbox"])
+def test_an_out_the_system_refuses_names_the_fix(fmt: str, capsys) -> None:
+    out = "/proc/sys/x.svg" if fmt == "svg" else "/proc/sys/bundle"  # no file can be made there, even by root
+    assert main(["plan", str(DEMO), "--format", fmt, "--out", out, "--hall", "A/H1"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: cannot write (" in err and err.endswith(
+        "; give a path in a folder you can write to\n"
+    )
+
+
+def test_a_folder_that_cannot_be_looked_into_is_refused_without_a_traceback(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    locked = tmp_path / "locked"
+    real_exists = Path.exists
+
+    def exists(self: Path, *args, **kwargs) -> bool:  # what a folder without read permission gives
+        if self == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    assert main(["plan", str(DEMO), "--format", "svg", "--out", str(locked / "in" / "p.svg")]) == 2
+    assert (
+        "cannot write (Permission denied); give a path in a folder you can write to"
+        in capsys.readouterr().err
+    )
+
+
 def test_scenario_of_another_campus_is_refused(tmp_path: Path, capsys) -> None:
     args = ["plan", str(SITES / "ohio.yaml"), "--format", "csv", "--out", str(tmp_path / "o.csv"),
             "--scenario", str(WHATIF)]  # fmt: skip
