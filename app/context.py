@@ -18,6 +18,7 @@ from app.library import Library, LibraryError
 from app.roles import LOCAL, NOBODY, Access
 from app.runs import POOL_KEY, RunPool
 from app.stamps import site_files, yaml_stamp
+from layouts.geometry import CampusPlan, plan_campus
 from twin.campus import Campus, build_campus
 from twin.errors import ProblemList
 from twin.inventory import inventory
@@ -80,6 +81,11 @@ class ConsoleContext:
         path = self.site_files()[name]
         return cached_campus(str(path), path.stat().st_mtime_ns)
 
+    def plan(self, name: str) -> CampusPlan:
+        """The floor plan of campus ``name``, as the plan exports draw it."""
+        path = self.site_files()[name]
+        return cached_plan(str(path), path.stat().st_mtime_ns)
+
 
 def site_inventories(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     """Inventory rows for every valid site file in ``folder``, and the problems of the others.
@@ -121,3 +127,9 @@ def _inventories(folder: str, stamp: tuple) -> tuple[pd.DataFrame, list[str]]:
 def cached_campus(path: str, mtime_ns: int) -> Campus:
     """A built campus, shared by every session until its file changes."""
     return build_campus(load_site(path))
+
+
+@functools.lru_cache(maxsize=8)
+def cached_plan(path: str, mtime_ns: int) -> CampusPlan:
+    """A campus's floor plan (~50 ms for Louisiana), shared like the campus."""
+    return plan_campus(cached_campus(path, mtime_ns))

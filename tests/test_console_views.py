@@ -182,10 +182,12 @@ def test_layout_is_cached(ctx: ConsoleContext) -> None:
 # ------------------------------------------------------------------------------------ hall grid
 
 
-@pytest.mark.parametrize("racks_per_row", [16, 5])
-def test_hall_grid_has_every_rack_once_and_no_overlap(demo: Campus, racks_per_row: int) -> None:
+def test_hall_grid_has_every_rack_once_where_the_floor_plan_puts_it(demo: Campus) -> None:
+    from layouts.geometry import plan_campus
+
+    plan = plan_campus(demo)
     for hall in range(demo.halls):
-        grid = hall_grid(demo, hall, racks_per_row)
+        grid = hall_grid(demo, hall, plan)
         in_hall = np.flatnonzero(demo.rack_hall == hall)
         assert len(grid) == len(in_hall) and sorted(grid["rack"]) == in_hall.tolist()
         assert list(grid["name"]) == [demo.rack_name(r) for r in grid["rack"]]
@@ -195,9 +197,17 @@ def test_hall_grid_has_every_rack_once_and_no_overlap(demo: Campus, racks_per_ro
         overlap &= (y0[:, None] < y1[None, :]) & (y0[None, :] < y1[:, None])
         np.fill_diagonal(overlap, False)
         assert not overlap.any()
-        per_pod_columns = grid.groupby("pod")["x0"].nunique()
-        assert (per_pod_columns <= racks_per_row).all()
         assert grid["gpus"].sum() == demo.rack_gpus[in_hall].sum()
+        # The rows are the plan's (and its CSV's): one line each, as many racks as the plan has,
+        # row 1 (the plan's southmost, y grows north there) at the bottom of the page's drawing.
+        rows = grid.groupby("row")
+        assert (rows["y0"].nunique() == 1).all()
+        on_plan = plan.racks.iloc[in_hall].groupby("row").size()
+        assert rows.size().to_dict() == on_plan.to_dict()
+        assert list(rows["y0"].first().sort_index(ascending=False)) == sorted(rows["y0"].first())
+    a_h1 = hall_grid(demo, demo.hall_names.index("A/H1"), plan)  # pod P1: a row of 20, then 12
+    p1 = a_h1[a_h1["pod"].str.endswith("/P1")]
+    assert sorted(p1.groupby("row").size().tolist()) == [12, 20]
 
 
 def test_hall_summary_totals(demo: Campus) -> None:

@@ -1,7 +1,7 @@
 """The Site page: the racks of one data hall as a floor grid, coloured by tenant, power or utilisation.
 
-A hall is drawn the way it is built: each pod is a block of racks, wrapped into rows of
-``racks_per_row`` (16 by default), blocks side by side with an aisle between them. Each rack is one
+A hall is drawn as its floor plan places it (:mod:`layouts.geometry`, the plan the page's
+downloads export): rows in aisle pairs, north at the top, in rack widths. Each rack is one
 rectangle coloured by the tenant holding it at the end of a run, by its power envelope (kW per
 rack, the figure that decides where liquid cooling is needed) or by its mean utilisation over the
 run. Tenants and utilisation come from the run named in the page URL (``?run=KEY``); without one
@@ -12,8 +12,6 @@ tests check the grid without a browser.
 """
 
 from __future__ import annotations
-
-import math
 
 import holoviews as hv
 import numpy as np
@@ -28,12 +26,12 @@ from app.views.markup import plain
 from app.views.plan_downloads import PlanDownloads
 from app.views.url import query_args
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, run_tenancy
+from layouts.geometry import CampusPlan, plan_campus
 from twin.campus import Campus
 from twin.results import Results
 
 # Tenant colours are the plans' (layouts.colour), so a tenant looks the same on screen and on paper.
 RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
-POD_GAP_CELLS = 1.0  # aisle between pod blocks, in rack widths
 COLOR_BY = {
     "tenant": "Tenant",
     "kw": "Power density (kW per rack)",
@@ -140,48 +138,38 @@ def tenant_colors(tenants) -> dict[str, str]:
 # ---------------------------------------------------------------------------------- the grid
 
 
-def hall_grid(campus: Campus, hall_index: int, racks_per_row: int = 16) -> pd.DataFrame:
-    """One rectangle per rack of the hall, in rack-width units, row 0 at the top.
+def hall_grid(campus: Campus, hall_index: int, plan: CampusPlan | None = None) -> pd.DataFrame:
+    """One rectangle per rack of the hall where the floor plan puts it, north at the top.
 
-    Pods are blocks of ``racks_per_row`` racks per row, set side by side in bands of about
-    sqrt(pods) blocks so a hall of many pods stays roughly square. Columns: rack (campus index),
-    name, pod, x0, y0, x1, y1, gpus, gpu_type, kw (the rack's full-load envelope).
+    Units are rack widths (the hall's most common one), so a rack is about 1 x 2 and the aisles
+    show between row pairs. Columns: rack (campus index), name, pod, row (as numbered on the
+    plan), x0, y0, x1, y1 (y grows south), gpus, gpu_type, kw (the rack's full-load envelope).
     """
-    if racks_per_row < 1:
-        raise ValueError("racks_per_row must be at least 1")
-    pods = np.flatnonzero(campus.pod_hall == hall_index)
-    per_band = max(1, math.ceil(math.sqrt(len(pods))))
-    parts = []
-    x_offset = y_offset = band_rows = 0.0
-    for k, pod in enumerate(pods.tolist()):
-        if k and k % per_band == 0:  # a new band of blocks below the last one
-            y_offset += band_rows + POD_GAP_CELLS
-            x_offset = band_rows = 0.0
-        sl = campus.pod_racks(pod)
-        within = np.arange(sl.stop - sl.start)
-        col, row = within % racks_per_row, within // racks_per_row
-        x, y = x_offset + col, y_offset + row
-        parts.append(
-            pd.DataFrame({"rack": np.arange(sl.start, sl.stop), "pod": campus.pod_names[pod], "x": x, "y": y})
+    plan = plan if plan is not None else plan_campus(campus)
+    in_hall = np.flatnonzero(campus.rack_hall == hall_index)
+    if in_hall.size == 0:
+        return pd.DataFrame(
+            columns=["rack", "name", "pod", "row", "x0", "y0", "x1", "y1", "gpus", "gpu_type", "kw"]
         )
-        x_offset += min(len(within), racks_per_row) + POD_GAP_CELLS
-        band_rows = max(band_rows, float(row.max() + 1) if len(within) else 0.0)
-    if not parts:
-        return pd.DataFrame(columns=["rack", "name", "pod", "x0", "y0", "x1", "y1", "gpus", "gpu_type", "kw"])
-    cells = pd.concat(parts, ignore_index=True)
-    racks = cells["rack"].to_numpy()
+    racks = plan.racks.iloc[in_hall]
+    unit = float(racks["w_mm"].median())
+    north = racks["hall_y_mm"] + racks["d_mm"]
+    x = racks["hall_x_mm"].to_numpy() / unit
+    y = (float(north.max()) - north.to_numpy()) / unit
+    w, d = racks["w_mm"].to_numpy() / unit, racks["d_mm"].to_numpy() / unit
     return pd.DataFrame(
         {
-            "rack": racks,
-            "name": [campus.rack_name(int(r)) for r in racks],
-            "pod": cells["pod"],
-            "x0": cells["x"] + RACK_MARGIN,
-            "y0": cells["y"] + RACK_MARGIN,
-            "x1": cells["x"] + 1 - RACK_MARGIN,
-            "y1": cells["y"] + 1 - RACK_MARGIN,
-            "gpus": campus.rack_gpus[racks].astype(int),
-            "gpu_type": [campus.gpu_type_names[t] for t in campus.rack_gpu_type[racks]],
-            "kw": campus.rack_max_kw[racks],
+            "rack": in_hall,
+            "name": racks["name"].to_numpy(),
+            "pod": racks["pod"].to_numpy(),
+            "row": racks["row"].to_numpy(),
+            "x0": x + RACK_MARGIN,
+            "y0": y + RACK_MARGIN,
+            "x1": x + w - RACK_MARGIN,
+            "y1": y + d - RACK_MARGIN,
+            "gpus": campus.rack_gpus[in_hall].astype(int),
+            "gpu_type": racks["gpu_type"].to_numpy(),
+            "kw": campus.rack_max_kw[in_hall],
         }
     )
 
@@ -246,10 +234,17 @@ def grid_plot(
         style = {"color": "utilisation (%)", "cmap": "viridis", "clim": (0.0, 100.0), "colorbar": True}
         style["clabel"] = "utilisation (%)"
     rects = rects.opts(line_color=None, hover_tooltips=tooltips, tools=["hover"], **style)
-    heads = grid.groupby("pod", sort=False).agg(x=("x0", "min"), y=("y0", "min")).reset_index()
+    # Each pod is named left of its northmost row, in the wall clearance: above it, the name sat on
+    # the racks of a hall whose rows stand close.
+    heads = (
+        grid.groupby("pod", sort=False).agg(x=("x0", "min"), y=("y0", "min"), y1=("y1", "min")).reset_index()
+    )
     heads["label"] = heads["pod"].str.rsplit("/", n=1).str[-1]
-    labels = hv.Labels(heads.assign(y=heads["y"] - 0.45), ["x", "y"], "label").opts(
-        text_align="left", text_font_size="9pt", text_color="#444444"
+    labels = hv.Labels(
+        heads.assign(x=heads["x"] - 0.3, y=(heads["y"] + heads["y1"]) / 2), ["x", "y"], "label"
+    )
+    labels = labels.opts(
+        text_align="right", text_baseline="middle", text_font_size="9pt", text_color="#444444"
     )
     rows = float(grid["y1"].max()) if len(grid) else 1.0
     return (rects * labels).opts(
@@ -352,7 +347,7 @@ class SiteView(pn.viewable.Viewer):
             return
         campus = self.context.campus(self.campus)
         hall = campus.hall_names.index(self.hall)
-        grid = hall_grid(campus, hall)
+        grid = hall_grid(campus, hall, self.context.plan(self.campus))
         kw_max = float(campus.rack_max_kw.max()) if campus.racks else None
         self._plot.object = grid_plot(grid, self._run.of(campus), self.color, kw_max)
         self._run_note.object = self._run.note_for(campus)
