@@ -238,15 +238,27 @@ def test_a_run_of_millions_of_jobs_is_refused_before_it_starts(
     shock = "events:\n  - {kind: demand_shock, day: 1, hours: 720, factor: 100}\n"
     path = write(site_dir, "scenario.yaml", text.replace("365", "100") + shock)
     expect(bad(capsys, path), path, 5, "training.arrivals_per_day", "about 30,700,000 jobs")
+    # Shocks in force together multiply: three x100 at 20 a day for 30 days is 600 million, not 179k.
+    small = "name: trial\nsites: [demo.yaml]\ndays: 30\ntraining:\n  arrivals_per_day: 20\n"
+    shocks = "events:\n" + "  - {kind: demand_shock, day: 0, hours: 720, factor: 100}\n" * 3
+    path = write(site_dir, "scenario.yaml", small + shocks)
+    expect(bad(capsys, path), path, 5, "training.arrivals_per_day", "about 600,000,000 jobs")
 
     from app.cli import main
 
+    # A short trace replayed: refused by validate too, and before simulate --save records a run.
     write(site_dir, "trace.csv", "submit,gpus,hours\n" + "0,8,1\n" * 1000)
     trace = "trace: {file: trace.csv, columns: {submit: submit, gpus: gpus, duration: hours}, time_unit: h, repeat: true}\n"
     path = write(site_dir, "scenario.yaml", "name: trial\nsites: [demo.yaml]\ndays: 365\n" + trace)
-    assert main(["simulate", path]) == 2
-    err = capsys.readouterr().err
-    assert "trace: this asks for about 8,760,000 jobs" in err and "or repeat: false" in err
+    expect(bad(capsys, path), path, 4, "trace", "about 8,760,000 jobs", "or repeat: false")
+    data = site_dir / "lib"
+    assert main(["simulate", path, "--save", "flood", "--data", str(data)]) == 2
+    assert "about 8,760,000 jobs" in capsys.readouterr().err
+    assert not data.exists() or not any(data.rglob("*.sqlite"))  # nothing recorded
+    # A bad cell of the trace is found by validate as well, at its CSV line.
+    write(site_dir, "trace.csv", "submit,gpus,hours\n0,8,1\n0,many,1\n")
+    lines = bad(capsys, path)
+    assert any("trace.csv:3" in line and "many" in line for line in lines), lines
 
 
 def test_a_sampling_step_too_fine_for_the_run_is_refused(
@@ -256,6 +268,9 @@ def test_a_sampling_step_too_fine_for_the_run_is_refused(
     for step, words in (("1.0e-300", "7.20e+302 samples"), ("0.0001", "7,200,000 samples")):
         path = write(site_dir, "s.yaml", f"name: trial\nsites: [demo.yaml]\ndays: 30\nsample_hours: {step}\n")
         expect(bad(capsys, path), path, 4, "sample_hours", words, "raise sample_hours to at least 0.0036")
+    # The suggested step is enough on its own (rounded up, not to the nearest).
+    path = write(site_dir, "s.yaml", "name: trial\nsites: [demo.yaml]\ndays: 10.2875\nsample_hours: 0.0001\n")
+    expect(bad(capsys, path), path, 4, "sample_hours", "at least 0.00124")
     path = write(site_dir, "s.yaml", "name: trial\nsites: [demo.yaml]\ndays: 30\nsample_hours: 0.01\n")
     assert validate(capsys, path)[0] == 0
 

@@ -300,10 +300,30 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
             Problem(doc.file, doc.line_of(loc), dotted(loc), msg)
             for loc, msg in check_scenario(spec, sites, folder)
         )
+    if not problems and spec.trace is not None:
+        problems.extend(_check_trace(doc, spec, folder))
     if problems:
         raise ProblemList(_blame_overrides(problems, overrides))
     notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
     return Scenario(spec=spec, sites=sites, file=str(folder / Path(doc.file).name), notes=notes)
+
+
+def _check_trace(doc: LocatedDocument, spec: ScenarioSpec, folder: Path) -> list[Problem]:
+    """The job trace's own problems (bad cells, by their CSV line), and a trace that would submit
+    more jobs than a run may hold, found before any run (or --save) starts."""
+    from twin.demand import load_trace, trace_job_count  # twin.demand imports this module
+    from twin.scenario_checks import MAX_JOBS, too_many_jobs
+
+    try:
+        jobs = trace_job_count(
+            load_trace(folder / spec.trace.file, spec.trace), spec.trace.repeat, spec.days * 24.0
+        )
+    except ProblemList as exc:
+        return exc.problems
+    if jobs <= MAX_JOBS:
+        return []
+    fix = "use fewer rows, a shorter run" + (" or repeat: false" if spec.trace.repeat else "")
+    return [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(jobs, fix))]
 
 
 def _blame_overrides(problems: list[Problem], overrides: dict | None) -> list[Problem]:

@@ -7,6 +7,7 @@ pod: each comes back as (location in the scenario, message that says how to fix 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,15 +26,37 @@ MAX_SAMPLES = 200_000  # a year hourly is 8,760; a month by the minute 43,200
 
 
 def expected_training_jobs(spec: ScenarioSpec) -> float:
-    """Synthetic training jobs the run submits on average, demand shocks included."""
+    """Synthetic training jobs the run submits on average, demand shocks included.
+
+    Shocks in force together multiply (as :class:`twin.demand.DemandState` applies them), so the
+    rate is integrated piece by piece between the shocks' starts and ends.
+    """
     rate = spec.training.arrivals_per_day / 24.0
     hours = spec.days * 24.0
-    extra = sum(
-        rate * (ev.factor - 1.0) * max(0.0, min(ev.hours, hours - ev.day * 24.0))
-        for ev in spec.events
-        if ev.kind == "demand_shock" and ev.factor is not None and ev.factor > 1.0
-    )
-    return rate * hours + extra
+    changes: list[tuple[float, float, int]] = []  # (hour, factor, +1 as it starts or -1 as it ends)
+    for ev in spec.events:
+        if ev.kind == "demand_shock" and ev.factor is not None and ev.day * 24.0 < hours:
+            changes += [(ev.day * 24.0, ev.factor, 1), (min(hours, ev.day * 24.0 + ev.hours), ev.factor, -1)]
+    changes.sort(key=lambda c: c[0])
+    total, t, log_factor, zeros = 0.0, 0.0, 0.0, 0  # the product in force, as a log and its zeros
+
+    def in_force() -> float:
+        return 0.0 if zeros else math.exp(min(log_factor, 700.0))
+
+    for when, factor, sign in changes:
+        total += rate * in_force() * (when - t)
+        t = when
+        if factor == 0.0:  # a shock of 0 stops arrivals while it lasts
+            zeros += sign
+        else:
+            log_factor += sign * math.log(factor)
+    return total + rate * in_force() * (hours - t)
+
+
+def _round_up(x: float) -> str:
+    """``x`` to three significant figures, rounded up: a suggested minimum that is itself enough."""
+    scale = 10.0 ** (math.floor(math.log10(x)) - 2)
+    return f"{math.ceil(x / scale - 1e-9) * scale:.3g}"
 
 
 def _count(n: float) -> str:
@@ -105,7 +128,7 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
                 ("sample_hours",),
                 f"{spec.sample_hours:g} h over {spec.days:g} days is {_count(samples)} samples, more than the "
                 f"{MAX_SAMPLES:,} a run records (each holds every hall's series); raise sample_hours to at "
-                f"least {spec.days * 24.0 / MAX_SAMPLES:.3g} or shorten days",
+                f"least {_round_up(spec.days * 24.0 / MAX_SAMPLES)} or shorten days",
             )
         )
     if spec.trace is None and spec.training is not None:

@@ -21,11 +21,10 @@ from twin.demand import (
     inference_fleet,
     load_trace,
     trace_arrivals,
-    trace_job_count,
     training_arrivals,
 )
 from twin.engine import Engine
-from twin.errors import ProblemList, dotted
+from twin.errors import dotted
 from twin.failures import FailureModel
 from twin.fleet_build import build_fleet
 from twin.hosted import HostedService, curve_demand, load_request_trace, trace_demand
@@ -34,7 +33,7 @@ from twin.plant import Plant
 from twin.recorder import Recorder
 from twin.results import Results, collect
 from twin.scenario import Event, Scenario, TrainingDemand
-from twin.scenario_checks import MAX_JOBS, after_the_horizon, lease_site, too_many_jobs
+from twin.scenario_checks import after_the_horizon, lease_site
 from twin.weather import HeatWave, hourly_weather
 
 STREAMS = ("training", "failures", "trace", "inference", "events", "weather", "hosted")
@@ -90,10 +89,6 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     defaults = spec.training or TrainingDemand()
     if spec.trace is not None:
         jobs = load_trace(scenario.folder / spec.trace.file, spec.trace)
-        count = trace_job_count(jobs, spec.trace.repeat, horizon)
-        if count > MAX_JOBS:
-            fix = "use fewer rows, a shorter run" + (" or repeat: false" if spec.trace.repeat else "")
-            raise ProblemList.one(scenario.file, 0, too_many_jobs(count, fix), "trace")
         env.process(trace_arrivals(engine, jobs, spec.trace, defaults, horizon))
     elif spec.training is not None:
         env.process(training_arrivals(engine, spec.training, demand, rngs["training"]))
