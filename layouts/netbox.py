@@ -109,6 +109,13 @@ def write_netbox(
     return out
 
 
+# An --out ending so is a file name slipped in where a folder goes; a folder may still be called
+# "netbox.v2" or "2025.q3".
+FILE_SUFFIXES = {".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".csv", ".json", ".yaml", ".yml",
+                 ".txt", ".xlsx", ".xls", ".pdf", ".svg", ".dxf"}  # fmt: skip
+DESKTOP_FILES = {"Thumbs.db", "desktop.ini"}  # written by file browsers; hidden files are skipped too
+
+
 def bundle_problem(out: Path) -> str | None:
     """Why ``out`` cannot take a NetBox bundle, in a line that names the fix; None when it can.
 
@@ -119,13 +126,14 @@ def bundle_problem(out: Path) -> str | None:
     """
     if out.suffix.lower() == ".zip":
         return f"--out {out}: is a folder; give a new .zip file name, or the folder's name without .zip" if out.is_dir() else None  # fmt: skip
-    if re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,3}", out.suffix):
+    if out.suffix.lower() in FILE_SUFFIXES:
         return (f"--out {out}: a NetBox bundle is a folder (or a .zip), not a {out.suffix} file; "
                 f"e.g. --out {out.with_suffix('')} or --out {out.with_suffix('.zip')}")  # fmt: skip
     if out.exists() and not out.is_dir():
         return f"--out {out}: is a file; a NetBox bundle is a folder: give a new folder name, or a .zip"
     try:
-        others = sorted(p.name for p in out.iterdir() if p.name not in FILES or not p.is_file()) if out.is_dir() else []  # fmt: skip
+        others = sorted(p.name for p in out.iterdir() if (p.name not in FILES or not p.is_file())
+                        and not p.name.startswith(".") and p.name not in DESKTOP_FILES) if out.is_dir() else []  # fmt: skip
     except OSError as exc:
         return f"--out {out}: cannot read the folder ({exc.strerror or exc}); give a folder you can write to"
     if others:

@@ -131,6 +131,11 @@ def test_netbox_out_is_a_new_folder_or_an_earlier_bundle(tmp_path: Path, capsys)
         in capsys.readouterr().err
     )
     assert (folder / "notes.txt").read_text() == "mine"
+    (folder / "notes.txt").unlink()
+    (folder / ".DS_Store").write_text("")  # a file browser looked at it: still the bundle's folder
+    (folder / "Thumbs.db").write_text("")
+    assert plan(folder) == 0
+    assert plan(tmp_path / "netbox.v2") == 0  # a dotted folder name is not a file's extension
     (tmp_path / "plain").write_text("")
     assert (
         plan(tmp_path / "plain") == 2 and "is a file; a NetBox bundle is a folder" in capsys.readouterr().err
