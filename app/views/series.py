@@ -129,7 +129,8 @@ class SeriesFigures:
             ]
             tips = [("day", "@day{0.0}"), *((label, f"@{col}{{0,0.00}}") for col, label in metrics)]
             fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=tips, mode="vline"))
-            fig.yaxis.formatter = NumeralTickFormatter(format="0,0.[00]")  # 800,000 GPUs, not 8.000e+5
+            if title == "GPUs":  # 800,000 GPUs, not 8.000e+5 (PUE and MW keep Bokeh's fine ticks)
+                fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
             fig.legend.click_policy = "hide"
             fig.legend.label_text_font_size = "10px"
             fig.legend.update(spacing=0, padding=4, margin=4, glyph_height=12, label_height=12)  # 9 rows fit
