@@ -254,6 +254,20 @@ class Library:
                 update(runs).where(runs.c.id == run_id).values(status=DONE, finished_at=_now(), kpis=kpis)
             )
 
+    def saved_runs(self, name: str, text: str, seeds: list[int]) -> list[str] | None:
+        """The finished runs of scenario ``name`` that are these: the same text, seeds and code
+        (so the same results, the twin being deterministic); None unless every seed has one."""
+        found = {}
+        for row in self.runs(name):
+            if (
+                row["status"] == DONE
+                and row["scenario_hash"] == _hash(text)
+                and row["code_version"] == code_version()
+            ):
+                found.setdefault(row["seed"], row["id"])
+        ids = [found.get(seed) for seed in seeds]
+        return ids if ids and all(ids) else None
+
     def save_run(self, name: str, results: Results) -> str:
         run_id = self.start_run(name, int(results.kpis.get("seed", 0)))
         self.finish_run(run_id, results)

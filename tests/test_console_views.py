@@ -390,6 +390,9 @@ def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tm
         _click_save(panel)
         _click_save(panel)  # a second click on the same runs adds nothing
         assert panel._status.object.startswith("Already saved as")
+        panel.offer(text, [run], "demo_whatif what-if")  # the same what-if run again (from the cache)
+        _click_save(panel)
+        assert panel._status.object.startswith("Already saved as")
         assert len(library.runs("demo_whatif what-if")) == 1
         library.delete("demo_whatif what-if")  # deleted on the Runs page meanwhile: saved again
         _click_save(panel)

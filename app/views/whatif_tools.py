@@ -74,7 +74,6 @@ class SavePanel(pn.viewable.Viewer):
         super().__init__(**params)
         self.context, self.access = context, access
         self._saved: tuple[str, list[Results]] | None = None
-        self._saved_ids: dict[str, list[str]] = {}  # name -> run ids, for the runs on offer
         self._saving = False
         self._default_name = ""
         self._name = pn.widgets.TextInput(name="Save as", placeholder="scenario name", width=220)
@@ -87,7 +86,6 @@ class SavePanel(pn.viewable.Viewer):
     def offer(self, text: str, runs: list[Results], name: str) -> None:
         """A run finished: it may now be saved (``runs``: one per seed, the what-if's own first)."""
         self._saved = (text, runs)
-        self._saved_ids = {}
         self._button.disabled = self.context.library is None or not self.access.can(SAVE)
         # The default name is shown as the placeholder and used when the field is left empty; it
         # never goes into the field: the browser sends what is typed only when the field loses
@@ -107,7 +105,7 @@ class SavePanel(pn.viewable.Viewer):
         self._button.disabled, self._saving = True, True
         self._status.object = "Saving…"
         try:
-            ids, new = await asyncio.to_thread(self._save, name, text, runs, self._saved_ids)
+            ids, new = await asyncio.to_thread(self._save, name, text, runs)
         except LibraryError as exc:
             self._status.object = plain(str(exc))
         else:
@@ -119,18 +117,16 @@ class SavePanel(pn.viewable.Viewer):
         finally:
             self._button.disabled, self._saving = False, False
 
-    def _save(
-        self, name: str, text: str, runs: list[Results], saved: dict[str, list[str]]
-    ) -> tuple[list[str], bool]:
+    def _save(self, name: str, text: str, runs: list[Results]) -> tuple[list[str], bool]:
         """Save under ``name`` unless these runs are in the library under it already (a second
-        click on Save): the same runs twice would count twice in the Runs page's bands."""
+        click on Save, or the same what-if run again from the cache): the same runs twice would
+        count twice in the Runs page's bands."""
         library = self.context.library
-        earlier = saved.get(name)
-        if earlier and set(earlier) <= {r["id"] for r in library.runs(name)}:
+        earlier = library.saved_runs(name, text, [int(r.kpis.get("seed", 0)) for r in runs])
+        if earlier is not None:
             return earlier, False
         library.save_scenario(name, text, self.context.scenarios_dir, replace=False)
-        saved[name] = [library.save_run(name, results) for results in runs]
-        return saved[name], True
+        return [library.save_run(name, results) for results in runs], True
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(pn.Row(self._name, self._button), self._status, sizing_mode="stretch_width")
