@@ -81,10 +81,12 @@ class ConsoleContext:
         path = self.site_files()[name]
         return cached_campus(str(path), path.stat().st_mtime_ns)
 
-    def plan(self, name: str) -> CampusPlan:
-        """The floor plan of campus ``name``, as the plan exports draw it."""
+    def campus_with_plan(self, name: str) -> tuple[Campus, CampusPlan]:
+        """Campus ``name`` and its floor plan (as the plan exports draw it), of one version of its
+        file: a file saved between two separate look-ups would pair a plan with another campus."""
         path = self.site_files()[name]
-        return cached_plan(str(path), path.stat().st_mtime_ns)
+        mtime_ns = path.stat().st_mtime_ns
+        return cached_campus(str(path), mtime_ns), cached_plan(str(path), mtime_ns)
 
 
 def site_inventories(folder: Path) -> tuple[pd.DataFrame, list[str]]:

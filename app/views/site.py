@@ -345,9 +345,9 @@ class SiteView(pn.viewable.Viewer):
             self._note.object = "No site files in the sites folder."
             self._plot.object, self._table.object = None, None
             return
-        campus = self.context.campus(self.campus)
+        campus, plan = self.context.campus_with_plan(self.campus)
         hall = campus.hall_names.index(self.hall)
-        grid = hall_grid(campus, hall, self.context.plan(self.campus))
+        grid = hall_grid(campus, hall, plan)
         kw_max = float(campus.rack_max_kw.max()) if campus.racks else None
         self._plot.object = grid_plot(grid, self._run.of(campus), self.color, kw_max)
         self._run_note.object = self._run.note_for(campus)
