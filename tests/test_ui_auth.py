@@ -130,8 +130,9 @@ def test_a_hostile_tenant_is_text_in_the_table_the_tooltip_and_the_svg(
     plot = page.locator(".bk-Canvas").first
     box = plot.bounding_box()
     tooltip = page.locator(".bk-Tooltip").filter(has_text=HOSTILE)
-    for fx in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):  # sweep the hall until a leased rack is hovered
-        for fy in (0.3, 0.5, 0.7):
+    steps = [k / 20 for k in range(1, 20)]  # the racks stand in rows with aisles between: a fine sweep
+    for fx in steps[::2]:  # sweep the hall until a leased rack is hovered
+        for fy in steps:
             page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
             if tooltip.count():
                 break
