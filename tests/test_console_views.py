@@ -8,7 +8,6 @@ aggregation switch cuts off anything; a copy of its graph with one spine left sh
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from app.context import ConsoleContext
 from app.runs import RunPool
-from app.views import compare, network, series, site
+from app.views import network, site
 from app.views.network import (
     NetworkView,
     blast_radius,
@@ -29,12 +28,9 @@ from app.views.network import (
     fabric_layout,
     summary_html,
 )
-from app.views.series import PERCENTILE_SEEDS, _series_arrays, series_bands
 from app.views.site import INTERNAL, SiteView, hall_grid, hall_summary, rack_tenancy
 from twin.campus import Campus
 from twin.results import Results
-from twin.scenario import load_scenario_text
-from twin.simulate import simulate
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"
 HOSTILE = "<b>Evil</b> & Co"
@@ -315,138 +311,6 @@ def test_site_view_builds(ctx: ConsoleContext) -> None:
     assert view.hall in ctx.campus("Llama3Cluster").hall_names
     view.color = "kw"
     pn.panel(view).get_root()
-
-
-def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeypatch) -> None:
-    from app.library import Library
-
-    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 2")
-    runs = []
-    for seed in (1, 2, 3):
-        runs.append(
-            simulate(load_scenario_text(text.replace("seed: 7", f"seed: {seed}"), SITES / "scenarios"))
-        )
-    library = Library(tmp_path / "lib")
-    library.save_scenario("<b>x</b>", text, SITES / "scenarios")
-    ids = [library.save_run("<b>x</b>", r) for r in runs]
-    pool = RunPool(workers=1, cache_dir=tmp_path / "cache")
-    try:
-        context = ConsoleContext(SITES, pool, library)
-        opened = context.run_results(f"lib-{ids[1]}")
-        assert opened is not None and opened.kpis["seed"] == 2
-        # The short id the command line prints opens the same run; too short an id opens none.
-        short = context.run_results(f"lib-{ids[1][:12]}")
-        assert short is not None and short.kpis["seed"] == 2
-        assert context.run_results(f"lib-{ids[1][:7]}") is None
-        # A results folder outside the cache, named from a URL, is never read.
-        Results.write(runs[0], tmp_path / "elsewhere")
-        for key in ("../elsewhere", f"lib-{ids[1]}/../..", "lib-" + "0" * 32, str(tmp_path / "elsewhere")):
-            assert context.run_results(key) is None
-    finally:
-        pool.shutdown()
-    # Bands lie between the replications' extremes, around their median, hour by hour too.
-    values = [compare.kpi_values(r)["utilization"] for r in runs]
-    lo, hi = compare.kpi_bands(runs)["utilization"]
-    assert min(values) <= lo <= float(np.median(values)) <= hi <= max(values) and lo < hi
-    if len(runs) < PERCENTILE_SEEDS:  # few seeds: the band is their range, every seed inside
-        assert (lo, hi) == (min(values), max(values))
-    series = series_bands(runs, ["day", "busy_gpus"])
-    busy = np.array([_series_arrays(r, ["day", "busy_gpus"])["busy_gpus"] for r in runs])
-    assert (busy.min(axis=0) <= series["busy_gpus_lo"]).all() and (
-        series["busy_gpus_hi"] <= busy.max(axis=0)
-    ).all()
-    assert (series["busy_gpus_lo"] <= np.median(busy, axis=0)).all() and (
-        series["busy_gpus_hi"] > series["busy_gpus_lo"]
-    ).any()
-
-
-def _click_save(panel) -> None:
-    """The panel's save, run to its end on a thread of its own (the browser tests' event loop may
-    be running in this one)."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, panel._on_save()).result()
-
-
-def test_save_panel_keeps_a_typed_name_and_saves_under_the_default_when_empty(tmp_path) -> None:
-    from app.library import Library
-    from app.roles import LOCAL
-    from app.views.whatif_tools import SavePanel
-
-    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 1")
-    run = simulate(load_scenario_text(text, SITES / "scenarios"))
-    library = Library(tmp_path / "lib")
-    pool = RunPool(workers=1, cache_dir=tmp_path / "cache")
-    try:
-        panel = SavePanel(ConsoleContext(SITES, pool, library), LOCAL)
-        panel._name.value = "typed while it ran"  # before the run finished and offered its default
-        panel.offer(text, [run], "demo_whatif what-if")
-        assert panel._name.value == "typed while it ran"
-        assert panel._name.placeholder == "demo_whatif what-if"
-        _click_save(panel)
-        panel._name.value = ""
-        _click_save(panel)
-        _click_save(panel)  # a second click on the same runs adds nothing
-        assert panel._status.object.startswith("Already saved as")
-        panel.offer(text, [run], "demo_whatif what-if")  # the same what-if run again (from the cache)
-        _click_save(panel)
-        assert panel._status.object.startswith("Already saved as")
-        assert len(library.runs("demo_whatif what-if")) == 1
-        library.delete("demo_whatif what-if")  # deleted on the Runs page meanwhile: saved again
-        _click_save(panel)
-        assert panel._status.object.startswith("Saved")
-        other = text.replace("days: 1", "days: 2")  # another what-if, under a name in use
-        panel.offer(other, [run], "demo_whatif what-if")
-        _click_save(panel)
-        assert "a different scenario named" in panel._status.object  # (escaped as plain text)
-    finally:
-        pool.shutdown()
-    assert len(library.runs("typed while it ran")) == 1
-    assert len(library.runs("demo_whatif what-if")) == 1
-    assert library.scenario("demo_whatif what-if")["text"] == text  # not replaced
-
-
-def test_rows_starting_after_the_run_are_pointed_out_as_table_rows() -> None:
-    from app.views.whatif_tables import horizon_notes
-
-    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 2")
-    on_time = simulate(load_scenario_text(text, SITES / "scenarios"))
-    assert horizon_notes(on_time.events) == ""
-    text = text.replace("    start_day: 0", "    start_day: 40").replace("acme-gb200-pod", "<b>late</b>")
-    text += (
-        "events:\n  - {kind: outage, site: Demo, day: 1, hours: 4}\n  - {kind: outage, site: Demo, day: 5}\n"
-    )
-    raw = horizon_notes(simulate(load_scenario_text(text, SITES / "scenarios")).events)
-    assert "<b>" not in raw  # a name is text
-    note = html.unescape(raw)
-    assert (
-        "Leases table, row 1, start_day: lease" in note and "starts on day 40, after the run's 2 days" in note
-    )
-    assert (
-        "Events table, row 2, day: the outage event comes on day 5" in note
-        and "row 1," not in note.split("Events")[1]
-    )
-
-
-def test_cards_call_a_change_too_small_to_show_no_change_and_name_the_seed_they_show() -> None:
-    empty = pd.DataFrame()
-
-    def run(pue: float, seed: int) -> Results:
-        return Results(
-            kpis={"pue": pue, "seed": seed}, site_series=empty, hall_series=empty, tenant_series=empty,
-            jobs=empty, leases=empty, events=empty, rack_day_utilization=np.zeros((0, 0)), rack_names=[],
-        )  # fmt: skip
-
-    cards = compare.cards_html(run(1.1000001, 7), run(1.1, 7))
-    pue = cards[cards.index('data-kpi="pue"') :].split('<div class="card"')[0]
-    assert "no change" in pue and "0.000" not in pue  # not "+0.000" in red
-    banded = compare.cards_html(
-        run(1.12, 7), run(1.1, 7), bands={"pue": (1.11, 1.115)}, band_name=series.band_label(4)
-    )
-    assert "PUE, seed 7" in banded and "range of the 4 seeds: 1.110 – 1.115" in banded
-    assert series.band_label(40) == "p5–p95 of the 40 seeds"
 
 
 def test_a_long_tenant_name_is_cut_in_the_legend_but_keeps_its_colour() -> None:
