@@ -126,21 +126,23 @@ def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
     return out.sort_values("submit_h", kind="stable").reset_index(drop=True)
 
 
+def trace_span_hours(jobs: pd.DataFrame) -> float:
+    """How long one pass of a trace lasts: a replay starts an hour after its last submit."""
+    return float(jobs["submit_h"].max()) + 1.0
+
+
 def trace_job_count(jobs: pd.DataFrame, repeat: bool, horizon: float) -> int:
     """Jobs a trace submits before ``horizon`` (replayed back to back when ``repeat``)."""
     if not len(jobs):
         return 0
-    span = float(jobs["submit_h"].max()) + 1.0
-    once = int(np.searchsorted(jobs["submit_h"].to_numpy(), horizon, side="left"))
-    if not repeat or horizon <= span:
-        return once
-    rounds, rest = divmod(horizon, span)
-    return int(rounds) * len(jobs) + int(np.searchsorted(jobs["submit_h"].to_numpy(), rest, side="left"))
+    submit = jobs["submit_h"].to_numpy()
+    rounds, rest = divmod(horizon, trace_span_hours(jobs)) if repeat else (0.0, horizon)
+    return int(rounds) * len(jobs) + int(np.searchsorted(submit, rest, side="left"))
 
 
 def trace_arrivals(engine, jobs: pd.DataFrame, trace: JobTrace, defaults: TrainingDemand, horizon: float):
     types, sites = _accepted(engine, defaults.gpu_type, defaults.site)
-    span = float(jobs["submit_h"].max()) + 1.0 if len(jobs) else horizon
+    span = trace_span_hours(jobs) if len(jobs) else horizon
     offset = 0.0
     while True:
         for submit, gpus, hours, owner in jobs.itertuples(index=False):

@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -35,6 +35,9 @@ from twin.resolve import ResolvedSite
 from twin.scenario_checks import after_the_horizon, check_scenario
 from twin.sla import CreditStep
 from twin.yamlsafe import LocatedDocument, load_yaml, parse_yaml
+
+if TYPE_CHECKING:  # pandas is loaded by the runs that read a trace, not by every command
+    import pandas as pd
 
 LeaseKind = Literal["reserved", "capacity_block", "on_demand", "spot"]
 SEED_MAX = 2**63 - 1  # a seed fits numpy's SeedSequence and a signed 64-bit column
@@ -239,6 +242,8 @@ class Scenario:
     sites: list[ResolvedSite]
     file: str
     notes: list[Problem] = field(default_factory=list)  # valid but worth telling (a lease after the end)
+    # The job trace as read and checked on loading (twin.demand.load_trace), so a run reads it once.
+    trace_jobs: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -300,30 +305,34 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
             Problem(doc.file, doc.line_of(loc), dotted(loc), msg)
             for loc, msg in check_scenario(spec, sites, folder)
         )
+    trace_jobs = None
     if not problems and spec.trace is not None:
-        problems.extend(_check_trace(doc, spec, folder))
+        trace_jobs, trace_problems = _read_trace(doc, spec, folder)
+        problems.extend(trace_problems)
     if problems:
         raise ProblemList(_blame_overrides(problems, overrides))
     notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
-    return Scenario(spec=spec, sites=sites, file=str(folder / Path(doc.file).name), notes=notes)
+    file = str(folder / Path(doc.file).name)
+    return Scenario(spec=spec, sites=sites, file=file, notes=notes, trace_jobs=trace_jobs)
 
 
-def _check_trace(doc: LocatedDocument, spec: ScenarioSpec, folder: Path) -> list[Problem]:
-    """The job trace's own problems (bad cells, by their CSV line), and a trace that would submit
-    more jobs than a run may hold, found before any run (or --save) starts."""
+def _read_trace(
+    doc: LocatedDocument, spec: ScenarioSpec, folder: Path
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The job trace, read and checked before any run (or --save) starts: its own problems (bad
+    cells, by their CSV line), or a trace that would submit more jobs than a run may hold."""
     from twin.demand import load_trace, trace_job_count  # twin.demand imports this module
     from twin.scenario_checks import MAX_JOBS, too_many_jobs
 
     try:
-        jobs = trace_job_count(
-            load_trace(folder / spec.trace.file, spec.trace), spec.trace.repeat, spec.days * 24.0
-        )
+        jobs = load_trace(folder / spec.trace.file, spec.trace)
     except ProblemList as exc:
-        return exc.problems
-    if jobs <= MAX_JOBS:
-        return []
+        return None, exc.problems
+    count = trace_job_count(jobs, spec.trace.repeat, spec.days * 24.0)
+    if count <= MAX_JOBS:
+        return jobs, []
     fix = "use fewer rows, a shorter run" + (" or repeat: false" if spec.trace.repeat else "")
-    return [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(jobs, fix))]
+    return None, [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(count, fix))]
 
 
 def _blame_overrides(problems: list[Problem], overrides: dict | None) -> list[Problem]:

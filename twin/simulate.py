@@ -88,7 +88,9 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     demand = DemandState()
     defaults = spec.training or TrainingDemand()
     if spec.trace is not None:
-        jobs = load_trace(scenario.folder / spec.trace.file, spec.trace)
+        jobs = scenario.trace_jobs
+        if jobs is None:  # a Scenario made in code, not loaded
+            jobs = load_trace(scenario.folder / spec.trace.file, spec.trace)
         env.process(trace_arrivals(engine, jobs, spec.trace, defaults, horizon))
     elif spec.training is not None:
         env.process(training_arrivals(engine, spec.training, demand, rngs["training"]))
