@@ -257,13 +257,10 @@ class Library:
     def saved_runs(self, name: str, text: str, seeds: list[int]) -> list[str] | None:
         """The finished runs of scenario ``name`` that are these: the same text, seeds and code
         (so the same results, the twin being deterministic); None unless every seed has one."""
+        same = (DONE, _hash(text), code_version())
         found = {}
         for row in self.runs(name):
-            if (
-                row["status"] == DONE
-                and row["scenario_hash"] == _hash(text)
-                and row["code_version"] == code_version()
-            ):
+            if (row["status"], row["scenario_hash"], row["code_version"]) == same:
                 found.setdefault(row["seed"], row["id"])
         ids = [found.get(seed) for seed in seeds]
         return ids if ids and all(ids) else None

@@ -26,6 +26,7 @@ from app.uploads import file_stem
 from app.views import compare
 from app.views.markup import plain
 from app.views.series import SeriesFigures
+from app.views.site import run_campuses
 from app.views.url import query_args
 
 RUN_COLUMNS = [
@@ -72,7 +73,7 @@ def different_campuses(results_a, results_b) -> str:
     """A warning when two runs cover different campuses: their changes are not the effect of a change."""
     if results_a is None:
         return ""
-    a, b = campuses_of(results_a), campuses_of(results_b)
+    a, b = run_campuses(results_a), run_campuses(results_b)
     if a == b:
         return ""
     return (
@@ -87,10 +88,6 @@ def _one_run(want: str | None, ids: list[str]) -> str | None:
         return None
     found = [i for i in ids if i.startswith(want)]
     return found[0] if len(found) == 1 else None
-
-
-def campuses_of(results) -> list[str]:
-    return sorted({name.split("/", 1)[0] for name in results.rack_names})
 
 
 class RunsView(pn.viewable.Viewer):

@@ -56,6 +56,12 @@ def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Resul
     return results, "Tenants and utilisation from the run in the URL (leases held at the end of the run)."
 
 
+def run_campuses(results: Results | None) -> list[str]:
+    """The campuses a run covers, from its rack names (none without a run)."""
+    names = results.rack_names if results is not None else []
+    return sorted({name.split("/", 1)[0] for name in names})
+
+
 def rack_tenancy(campus: Campus, results: Results | None) -> pd.DataFrame:
     """Lease, tenant and mean utilisation (0..1, NaN without a run) of each rack of the campus."""
     tenant, lease, utilisation = run_tenancy(
@@ -75,8 +81,7 @@ class RunTenancy:
     def campuses(self) -> list[str]:
         """The campuses the run covers (none without a run)."""
         if self._campuses is None:
-            names = self.results.rack_names if self.results is not None else []
-            self._campuses = sorted({name.split("/", 1)[0] for name in names})
+            self._campuses = run_campuses(self.results)
         return self._campuses
 
     def covers(self, campus_name: str) -> bool:
