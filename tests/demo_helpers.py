@@ -9,6 +9,7 @@ import numpy as np
 
 from twin.campus import build_campus
 from twin.engine import Engine
+from twin.fleet import FREE
 from twin.fleet_build import build_fleet
 from twin.leases import LeaseState
 from twin.load import load_site
@@ -53,3 +54,23 @@ def bare_engine(**doc) -> Engine:
             )
         )
     return engine
+
+
+def pods_of(engine: Engine, gpu_type: str) -> np.ndarray:
+    f = engine.fleet
+    return np.flatnonzero(f.pod_gpu_type == f.gpu_type_names.index(gpu_type))
+
+
+def fleet_is_consistent(engine: Engine) -> None:
+    """The per-rack and per-pod counters equal a recount from the per-server state."""
+    f = engine.fleet
+    up = ~f.down
+
+    def count(mask):
+        return np.bincount(f.server_rack, weights=f.server_gpus * mask, minlength=f.racks)
+
+    assert np.array_equal(f.rack_busy_gpus, count(up & (f.job != FREE)))
+    assert np.array_equal(f.rack_leased_gpus, count(up & (f.lease != FREE)))
+    assert np.array_equal(f.rack_failed_gpus, count(f.down))
+    idle = up & (f.job == FREE) & (f.lease == FREE)
+    assert np.array_equal(f.pod_idle_servers, np.bincount(f.server_pod, weights=idle, minlength=f.pods))
