@@ -3,8 +3,9 @@
 Each test writes ``sample_sites/demo.yaml`` with one mistake into ``tmp_path`` (beside a copy of
 ``catalog.yaml`` so the catalog reference resolves), runs the real command-line entry point and checks
 the exit code (2), that no traceback leaked, and that a problem names the right file, the right line
-(computed from the text written, not hard-coded), the right dotted path, and says what to do. Mistakes across fields (names that must exist,
-duplicates, capacity, many at once) are in ``test_validate_cross.py``.
+(computed from the text written, not hard-coded), the right dotted path, and says what to do.
+Mistakes across fields (names that must exist, duplicates, capacity, many at once) are in
+``test_validate_cross.py``.
 """
 
 from __future__ import annotations
