@@ -8,7 +8,7 @@ Fixtures:
     console_url      session: URL of one real ``campustwin serve`` on a free loopback port
     console_server   session: that server (``.url``, ``.port``, ``.log_tail()``)
     start_console    session factory: ``start_console("--sites", str(folder)).url``, a server per argument
-                     list, stopped at the end of the session (``ui_util.ConsoleServer`` as a context
+                     list, stopped at the end of the session (``ui_server.ConsoleServer`` as a context
                      manager for a server that lives within one test)
     page_watch       the ``page`` fixture's context watched by ``ui_util.PageWatch``: external requests
                      blocked and recorded, console and page errors recorded; asserted clean at teardown
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
+from ui_server import ConsoleServer
 from ui_util import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    ConsoleServer,
     PageWatch,
     chromium_available,
     missing_chromium_message,

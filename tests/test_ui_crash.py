@@ -18,7 +18,8 @@ from pathlib import Path
 import psutil
 from playwright.sync_api import Page, expect
 from test_ui_console import RUN_TIMEOUT_MS
-from ui_util import ConsoleServer, wait_for_idle
+from ui_server import ConsoleServer
+from ui_util import wait_for_idle
 
 from app.library import DONE, INTERRUPTED, Library
 

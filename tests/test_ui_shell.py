@@ -88,7 +88,7 @@ def test_is_external_url(url: str, external: bool) -> None:
 
 def test_sigterm_stops_the_console_cleanly(tmp_path: Path) -> None:
     """A service manager's stop: exit 0, the run workers shut down, nothing leaked or traced."""
-    from ui_util import ConsoleServer
+    from ui_server import ConsoleServer
 
     server = ConsoleServer(["--no-cache", "--data", str(tmp_path / "data")], log_dir=tmp_path).start()
     proc = server.proc
