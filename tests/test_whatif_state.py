@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.state.whatif import MAX_QUERY_CHARS, WhatIf, WhatIfError
+from app.state.whatif import WhatIf, WhatIfError
+from app.state.whatif_link import MAX_QUERY_CHARS
 from twin.errors import ProblemList
 from twin.scenario import load_scenario, load_scenario_text
 

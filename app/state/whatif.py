@@ -9,15 +9,14 @@ their results is what the sales do.
 Tables are lists of plain rows (one dict per lease, product or event) with the columns an
 operator edits; fields the table does not show (a custom credit schedule, a request trace) are
 kept from the base scenario's item of the same name. The whole what-if fits in a URL query
-(:meth:`WhatIf.to_query`), so a link reproduces it. No Panel here: views bind to these params.
+(:mod:`app.state.whatif_link`), so a link reproduces it; the tables' columns are in
+:mod:`app.state.whatif_columns`. No Panel here: views bind to these params.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -25,62 +24,21 @@ import param
 import yaml
 
 from app.stamps import yaml_stamp
+from app.state.whatif_columns import (
+    EVENT_COLUMNS,
+    HOSTED_COLUMNS,
+    HOSTED_FIXED,
+    LEASE_COLUMNS,
+    WhatIfError,
+    blank,
+)
+from app.state.whatif_link import WhatIfLink
 from twin.errors import ProblemList
 from twin.load import file_kind
 from twin.scenario import SEED_MAX
 from twin.yamlsafe import load_yaml
 
-LEASE_COLUMNS = {
-    "name": "lease",
-    "tenant": "tenant",
-    "gpu_type": "H100-SXM",
-    "gpus": 512,
-    "site": "any",
-    "kind": "reserved",
-    "billing": "take_or_pay",
-    "start_day": 0.0,
-    "term_days": 365.0,
-    "price_usd_per_gpu_hour": 2.35,
-    "sla_availability": 0.99,
-    "isolation": "pod",
-    "termination_notice_days": 90.0,
-}
-
-#: A new hosted product: Llama 3.1 70B on 8 x H100 (the lease_vs_tokens sample, its assumptions).
-HOSTED_COLUMNS = {
-    "name": "model-api",
-    "model": "Llama 3.1 70B Instruct (FP8, TP8)",
-    "site": "",
-    "gpu_type": "H100-SXM",
-    "gpus_per_replica": 8,
-    "peak_requests_per_second": 100.0,
-    "price_usd_per_million_input_tokens": 0.55,
-    "price_usd_per_million_output_tokens": 2.20,
-    "ttft_p95_seconds": 2.0,
-    "min_replicas": 2,
-    "max_replicas": 16,
-}
-HOSTED_FIXED = {"input_tokens_per_second": 40000, "output_tokens_per_second": 6000, "concurrency": 64}
-
-EVENT_COLUMNS = {
-    "kind": "outage",
-    "day": 1.0,
-    "hours": 24.0,
-    "site": "",
-    "hall": "",
-    "mw": None,
-    "lease": "",
-    "factor": None,
-    "degrees_c": None,
-}
-
-#: A URL longer than this is refused: links are for sharing a what-if, not for carrying a file.
-MAX_QUERY_CHARS = 16_000
-MAX_ROWS = 64
-
-
-class WhatIfError(ValueError):
-    """A what-if that cannot be built or read back; the message says what to change."""
+__all__ = ["EVENT_COLUMNS", "HOSTED_COLUMNS", "LEASE_COLUMNS", "WhatIf", "WhatIfError", "scenario_files"]
 
 
 def scenario_files(folder: Path) -> dict[str, Path]:
@@ -104,10 +62,6 @@ def _scenario_files(folder: str, stamp: tuple) -> tuple[tuple[str, Path], ...]:
     return tuple(found.items())
 
 
-def _blank(value: Any) -> bool:
-    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
-
-
 def _row(item: dict, columns: dict) -> dict:
     return {k: item.get(k, default) for k, default in columns.items()}
 
@@ -126,7 +80,7 @@ def hosted_row(product: dict) -> dict:
     return row
 
 
-class WhatIf(param.Parameterized):
+class WhatIf(WhatIfLink, param.Parameterized):
     """One session's what-if: a base scenario and the operator's changes to it."""
 
     base = param.String(default="demo_baseline", doc="stem of the base scenario file")
@@ -288,9 +242,9 @@ class WhatIf(param.Parameterized):
         for key in LEASE_COLUMNS:
             if key == "sla_availability":
                 continue
-            if not _blank(row.get(key)):
+            if not blank(row.get(key)):
                 out[key] = row[key]
-        if not _blank(row.get("sla_availability")):
+        if not blank(row.get("sla_availability")):
             out["sla"] = {**(out.get("sla") or {}), "availability": row["sla_availability"]}
         if out.get("kind") in ("on_demand", "spot"):
             out["billing"] = "metered"  # they are billed by use; a table should not trip on it
@@ -302,83 +256,18 @@ class WhatIf(param.Parameterized):
         for key in HOSTED_COLUMNS:
             if key in ("peak_requests_per_second", "ttft_p95_seconds"):
                 continue
-            if not _blank(row.get(key)):
+            if not blank(row.get(key)):
                 out[key] = row[key]
         rate = row.get("peak_requests_per_second")
-        if not _blank(rate) and "trace" not in out:
+        if not blank(rate) and "trace" not in out:
             out["demand"] = {**(out.get("demand") or {}), "peak_requests_per_second": rate}
-        if not _blank(row.get("ttft_p95_seconds")):
+        if not blank(row.get("ttft_p95_seconds")):
             out["latency"] = {**(out.get("latency") or {}), "ttft_p95_seconds": row["ttft_p95_seconds"]}
         return out
 
     @staticmethod
     def _event(row: dict) -> dict:
-        return {k: row[k] for k in EVENT_COLUMNS if not _blank(row.get(k))}
-
-    # -- the URL --------------------------------------------------------------------------------
-
-    def to_query(self) -> dict[str, str]:
-        """The what-if as URL query parameters (values are strings; tables are compact JSON)."""
-        return {
-            "base": self.base,
-            "sites": ",".join(self.site_names),
-            "days": _num(self.days),
-            "seed": str(self.seed),
-            "reps": str(self.replications),
-            "training": _num(self.training_scale),
-            "inference": _num(self.inference_scale),
-            "failures": _num(self.failure_scale),
-            "physics": "1" if self.physics else "0",
-            "leases": _json(self.leases),
-            "hosted": _json(self.hosted),
-            "events": _json(self.events),
-        }
-
-    def apply_query(self, query: dict[str, str]) -> None:
-        """Set the what-if from URL query parameters; raise WhatIfError naming the parameter at fault."""
-        if sum(len(k) + len(v) for k, v in query.items()) > MAX_QUERY_CHARS:
-            raise WhatIfError(
-                f"the link is longer than {MAX_QUERY_CHARS:,} characters; share a saved scenario instead"
-            )
-        if "base" in query and query["base"] not in self.choices:
-            raise WhatIfError(
-                f"link parameter base: no scenario {query['base'][:80]!r}; one of: {', '.join(self.choices)}"
-            )
-        updates: dict[str, Any] = {}
-        for key, name, kind in (
-            ("days", "days", float),
-            ("seed", "seed", int),
-            ("reps", "replications", int),
-            ("training", "training_scale", float),
-            ("inference", "inference_scale", float),
-            ("failures", "failure_scale", float),
-        ):
-            if key in query:
-                updates[name] = _parse(key, query[key], kind, self.param[name].bounds)
-        if "sites" in query:
-            updates["sites"] = query["sites"].split(",") if query["sites"] else []
-        if "physics" in query:
-            if query["physics"] not in ("0", "1"):
-                raise WhatIfError("link parameter physics: expected 0 or 1")
-            updates["physics"] = query["physics"] == "1"
-        for key, columns in (
-            ("leases", LEASE_COLUMNS),
-            ("hosted", HOSTED_COLUMNS),
-            ("events", EVENT_COLUMNS),
-        ):
-            if key in query:
-                updates[key] = _rows(key, query[key], columns)
-        known = (
-            self._campus_names(load_yaml(self.choices[query["base"]]).data.get("sites") or [])
-            if ("base" in query)
-            else self._site_files
-        )
-        unknown = [n for n in updates.get("sites", []) if n not in known]
-        if unknown or updates.get("sites") == []:
-            raise WhatIfError(f"link parameter sites: expected some of {', '.join(known)}")
-        if "base" in query:  # only now: a bad parameter above leaves the what-if as it was
-            self.load_base(query["base"])
-        self.param.update(**updates)
+        return {k: row[k] for k in EVENT_COLUMNS if not blank(row.get(k))}
 
 
 def _keep_sites(data: dict, keep: set[str], paths: list[str]) -> None:
@@ -394,46 +283,3 @@ def _keep_sites(data: dict, keep: set[str], paths: list[str]) -> None:
     data["inference"] = [
         x for x in data.get("inference") or [] if isinstance(x, dict) and x.get("site") in keep
     ]
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def _json(rows: list[dict]) -> str:
-    clean = [{k: (None if _blank(v) else v) for k, v in r.items()} for r in rows]
-    return json.dumps(clean, separators=(",", ":"), ensure_ascii=False)
-
-
-def _parse(key: str, text: str, kind: type, bounds: tuple) -> float | int:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise WhatIfError(f"link parameter {key}: {text[:40]!r} is not a number") from None
-    lo, hi = bounds
-    if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise WhatIfError(f"link parameter {key}: {value} is outside {lo}..{hi}")
-    return value
-
-
-def _rows(key: str, text: str, columns: dict) -> list[dict]:
-    try:
-        rows = json.loads(text)
-    except ValueError:
-        raise WhatIfError(f"link parameter {key}: not valid JSON; copy the link again") from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise WhatIfError(f"link parameter {key}: expected a list of rows")
-    if len(rows) > MAX_ROWS:
-        raise WhatIfError(f"link parameter {key}: at most {MAX_ROWS} rows")
-    out = []
-    for i, r in enumerate(rows):
-        unknown = set(r) - set(columns)
-        if unknown:
-            raise WhatIfError(f"link parameter {key}, row {i + 1}: unknown column {sorted(unknown)[0]!r}")
-        bad = [
-            k for k, v in r.items() if not isinstance(v, (str, int, float, type(None))) or isinstance(v, bool)
-        ]
-        if bad:
-            raise WhatIfError(f"link parameter {key}, row {i + 1}: {bad[0]} must be a number or text")
-        out.append({k: r.get(k, columns[k]) for k in columns})
-    return out
