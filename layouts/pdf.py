@@ -287,14 +287,40 @@ def _title_block(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, n: 
     """The title block at the panel's foot; returns its height in points."""
     texts = svg.title_lines(plan, sc, col, f"scale 1:{n} on A3", f"campustwin · page {page} of {pages}")
     styles = [(BOLD, 16, svg.INK), (BOLD, 11, svg.INK), (FONT, 8, svg.INK), (BOLD, 8, svg.INK), (BOLD, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 8, svg.INK), (FONT, 7, "#555555"), (BOLD, 8, svg.FRONT_HEX)]  # fmt: skip
-    lines = [(text, *style) for text, style in zip(texts, styles, strict=True)]
+    # Wrapped, not cut: a printed plan must name its run in full (scenario names run to 128 characters).
+    lines = [
+        (part, font, size, ink)
+        for text, (font, size, ink) in zip(texts, styles, strict=True)
+        for part in _wrap(text, font, size, PANEL_W - 6 * MM)
+    ]
     height = sum(size * 1.4 for _, _, size, _ in lines) + 4 * MM
     _box(c, x, MARGIN, PANEL_W, height, 1.0)
     y = MARGIN + height - 2 * MM
     for text, font, size, ink in lines:
         y -= size * 1.4
-        _label(c, x + 3 * MM, y + size * 0.3, _clip(text, font, size, PANEL_W - 6 * MM), size, font, ink)
+        _label(c, x + 3 * MM, y + size * 0.3, text, size, font, ink)
     return height
+
+
+def _wrap(text: str, font: str, size: float, width: float, max_lines: int = 3) -> list[str]:
+    """``text`` in lines of at most ``width`` points, broken at spaces (inside a word too long for
+    a line); past ``max_lines`` the last line is cut with an ellipsis."""
+    lines: list[str] = []
+    rest = text
+    while rest and len(lines) < max_lines:
+        if stringWidth(rest, font, size) <= width:
+            lines.append(rest)
+            return lines
+        cut = len(rest)
+        while cut > 1 and stringWidth(rest[:cut], font, size) > width:
+            cut -= 1
+        space = rest.rfind(" ", 0, cut + 1)
+        end = space if space > 0 else cut
+        lines.append(rest[:end].rstrip())
+        rest = rest[end:].lstrip()
+    if rest:
+        lines[-1] = _clip(lines[-1] + " " + rest, font, size, width)
+    return lines
 
 
 def _scale_bar(c: Canvas, sc: svg.Scene, n: int, x: float, top: float) -> None:
