@@ -178,9 +178,18 @@ def _print_kpis(k: dict) -> None:
         ("energy MWh (IT)", f"{k['energy_mwh']:,.0f} ({k['it_energy_mwh']:,.0f})"),
         ("peak facility MW", f"{k['peak_facility_mw']:,.1f}"),
         (
-            "PUE" + (" / water m3 / throttled GPU-h" if "water_m3" in k else " (constant, physics off)"),
-            f"{k['pue']:.3f}"
-            + (f" / {k['water_m3']:,.0f} / {k['throttled_gpu_hours']:,.0f}" if "water_m3" in k else ""),
+            "PUE" + (" / water m3" if "water_m3" in k else " (constant, physics off)"),
+            f"{k['pue']:.3f}" + (f" / {k['water_m3']:,.0f}" if "water_m3" in k else ""),
+        ),
+        *(
+            [
+                (
+                    "GPU-h under a power cap / compute lost",
+                    f"{k['throttled_gpu_hours']:,.0f} / {k['throttle_lost_gpu_hours']:,.0f}",
+                )
+            ]
+            if "water_m3" in k
+            else []
         ),
         ("revenue / credits USD", f"{k['revenue_usd']:,.0f} / {k['sla_credits_usd']:,.0f}"),
         (

@@ -118,3 +118,14 @@ def test_a_heat_wave_in_august_throttles_and_lowers_sellable_capacity_and_says_w
     assert wave["detail"].str.contains("wet-bulb").all()
     caps = hot.hall_series[hot.hall_series["time_h"].between(7 * 24, 12 * 24)]["power_cap"]
     assert caps.min() < 1.0 and caps.min() >= 0.5
+    # The compute lost is the speed the caps took (cap ** exponent), a small part of the GPU-hours
+    # spent under a cap: a 0.98 cap costs well under 1 % of a GPU's speed, not all of it.
+    k = hot.kpis
+    exponent = load_scenario(SCENARIOS / "heat_wave_louisiana.yaml").spec.physics.throughput_exponent
+    assert 0 < k["throttle_lost_gpu_hours"] <= k["throttled_gpu_hours"] * (1 - caps.min() ** exponent) + 1e-6
+    hall = hot.hall_series
+    by_hall = (hall["throttled_gpus"] * (1 - hall["power_cap"] ** exponent)).sum()  # hourly samples
+    assert k["throttle_lost_gpu_hours"] == pytest.approx(by_hall, rel=1e-4)
+    assert k["throttle_lost_gpu_hours"] == pytest.approx(
+        sum(s["throttle_lost_gpu_hours"] for s in k["sites"].values()), rel=1e-9
+    )

@@ -353,6 +353,12 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
     it_kwh = (col["it_kw"] * w[:, None]).sum(axis=0)
     names = [c.name for c in plant.fleet.campuses]
     total_fac = col["facility_kw"].sum(axis=1)
+    # "Throttled" GPU-hours count every busy GPU of a hall under any cap, however slight; the
+    # compute a cap costs is what the jobs lose: busy GPU-hours x (1 - cap ** exponent).
+    cap = plant.hall[HALL_SERIES.index("power_cap"), :n].astype(np.float64)
+    capped = plant.hall[HALL_SERIES.index("throttled_gpus"), :n].astype(np.float64)
+    lost_by_hall = ((capped * (1.0 - np.clip(cap, 0.0, 1.0) ** plant.exponent)) * w[:, None]).sum(axis=0)
+    lost = np.bincount(plant.hall_site, weights=lost_by_hall, minlength=len(names))
     site_pue = np.divide(
         col["facility_kw"], col["it_kw"], out=np.ones_like(col["it_kw"]), where=col["it_kw"] > 0
     )
@@ -365,6 +371,7 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
         "loss_energy_mwh": float((col["losses_kw"] * w[:, None]).sum() / 1000.0),
         "water_m3": float((col["water_l"] * (w / plant.step)[:, None]).sum() / 1000.0),
         "throttled_gpu_hours": float((col["throttled_gpus"] * w[:, None]).sum()),
+        "throttle_lost_gpu_hours": float(lost.sum()),
         "sites": {
             name: {
                 "energy_mwh": float(facility_kwh[s] / 1000.0),
@@ -374,6 +381,7 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
                 "energy_cost_usd": float(facility_kwh[s] / 1000.0 * prices[s]),
                 "water_m3": float((col["water_l"][:, s] * w / plant.step).sum() / 1000.0),
                 "throttled_gpu_hours": float((col["throttled_gpus"][:, s] * w).sum()),
+                "throttle_lost_gpu_hours": float(lost[s]),
             }
             for s, name in enumerate(names)
         },
