@@ -147,3 +147,31 @@ def test_ettr_follows_the_published_model(traces):
     for dt in (0.5, 1.0):
         scaled = next(t for g, d, s, _, t, _, _, _ in rows if (g, d, s) == (4096, dt, 4.0))
         assert abs(scaled - grid[(16384, dt)]) <= 0.01, table
+
+
+def test_direct_evaporative_media_start_is_fitted_to_metas_published_wue():
+    """``twin.cooling.MEDIA_ON_C`` is the fit of Meta's WUE 0.26 L/kWh (facts section 5, P) on five
+    years of the Ohio sample's weather: refitting gives the constant back."""
+    import datetime as dt
+
+    import numpy as np
+
+    from twin.cooling import MEDIA_ON_C, META_WUE_L_PER_KWH, fit_media_on_c
+    from twin.load import load_site
+    from twin.weather import hourly_weather
+
+    site = load_site(ROOT / "sample_sites" / "ohio.yaml").spec
+    years = [
+        hourly_weather(
+            site.climate,
+            site.location.longitude,
+            dt.date(2026, 1, 1),
+            np.arange(8760.0),
+            np.random.default_rng(seed),
+            [],
+        )  # fmt: skip
+        for seed in range(5)
+    ]
+    dry = np.concatenate([w.dry_bulb_c for w in years])
+    wet = np.concatenate([w.wet_bulb_c for w in years])
+    assert fit_media_on_c(dry, wet, META_WUE_L_PER_KWH) == pytest.approx(MEDIA_ON_C, abs=0.1)

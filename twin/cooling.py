@@ -14,10 +14,19 @@ for plants that do not (dry coolers, air economisers).
 * **Capacity**: the site file's ``capacity_mw`` is what the plant rejects at its design
   temperature with its redundant units held in reserve; above the design temperature it derates
   by ``DERATE_PER_C`` per degree (towers and dry coolers lose approach), down to ``CAPACITY_FLOOR``.
-* **Water**: evaporative plants evaporate about 1.6 L per kWh of heat they reject by evaporation
-  (latent heat of water, 2.45 MJ/kg at ~20 C) plus blowdown at ~4 cycles of concentration (x 1.33).
-  Towers evaporate most of their heat in any weather; evaporative assist on air plants only runs
-  in warm hours.
+* **Water**: evaporating water takes 2.45 MJ/kg at ~20 C, so 1.47 L per kWh of heat carried off by
+  evaporation, plus blowdown at ~4 cycles of concentration (x 4/3): ``WATER_L_PER_KWH_EVAPORATED``.
+  Towers reject most of their heat by evaporation in any weather (a share ramping from 0.7 to 1).
+  Direct evaporative air (Meta's H buildings) only wets its media to cool the intake air: cooling
+  the air by ``d`` degrees evaporates ``cp d / h_fg`` per kg, and the air carries the hall's heat
+  with a rise of ``AIR_RISE_C``, so the share of heat that becomes evaporation is
+  ``d / AIR_RISE_C``, with ``d = min(dry-bulb - MEDIA_ON_C, MEDIA_EFFECTIVENESS x (dry-bulb -
+  wet-bulb))`` (no lower than the wet-bulb allows). ``MEDIA_ON_C`` is fitted, in the open, to Meta's
+  published WUE of 0.26 L/kWh for its new buildings (facts section 5, P) on the Ohio sample's
+  weather (:func:`fit_media_on_c`, ``tests/test_calibration.py``). It lands at ~15 C, below the
+  servers' 18 C lowest inlet, where no plant would wet its media for cooling alone: the one
+  published figure covers humidification and other site water too, which the twin does not model
+  apart, so the fit carries them, as water in the cooler half of the year.
 
 The per-kind numbers below are assumptions within vendor and ASHRAE ranges (W), chosen so that
 new liquid-cooled halls land at a PUE of ~1.05-1.15 and air halls near Meta's 1.08-1.09 fleet.
@@ -46,15 +55,16 @@ class KindModel:
     free_below_c: float  # no compressor below this reference temperature
     free_cop: float  # fans and pumps only
     evaporates: bool
-    evaporated_share: tuple[float, float]  # share of heat rejected by evaporation at (cold, hot)
-    evaporation_from_c: float  # dry-bulb where evaporation starts (air) or ramps (towers)
+    evaporated_share: tuple[float, float]  # towers: share of heat rejected by evaporation at (cold, hot)
+    evaporation_from_c: float  # towers: dry-bulb around which that share ramps
+    direct_media: bool = False  # direct evaporative air: water cools the intake air (module docstring)
 
 
 KIND_MODELS = {
     # Evaporative-assisted air (Meta's H buildings): outside air, direct evaporative media. Supply
     # air reaches ~3 C above the wet-bulb and servers take up to 30 C inlet, so fans alone do the
     # work below ~24 C wet-bulb; Meta's 1.08-1.09 fleet PUE leaves ~3 % for cooling (COP ~30).
-    "air_evaporative": KindModel(True, 24.0, 30.0, True, (0.0, 1.0), 20.0),
+    "air_evaporative": KindModel(True, 24.0, 30.0, True, (0.0, 0.0), 0.0, direct_media=True),
     # Air-side economiser with chillers: free below ~16 C dry-bulb.
     "air_economizer": KindModel(False, 16.0, 25.0, False, (0.0, 0.0), 0.0),
     # Warm-water direct liquid cooling to dry coolers: ~35 C water, free below ~24 C dry-bulb.
@@ -68,7 +78,11 @@ COP_SLOPE = 0.03
 COP_FLOOR = 0.5
 DERATE_PER_C = 0.04
 CAPACITY_FLOOR = 0.5
-WATER_L_PER_KWH_EVAPORATED = 1.6 * 4.0 / 3.0
+WATER_L_PER_KWH_EVAPORATED = 3.6 / 2.45 * 4.0 / 3.0  # 3.6 MJ per kWh over 2.45 MJ/kg, with blowdown
+AIR_RISE_C = 12.0  # air temperature rise across the servers, 10-15 C typical (assumed, W)
+MEDIA_EFFECTIVENESS = 0.9  # how far wetted media bring the air toward its wet-bulb, 0.85-0.95 (W)
+MEDIA_ON_C = 14.9  # dry-bulb above which the media are wetted: fitted, see fit_media_on_c
+META_WUE_L_PER_KWH = 0.26  # Meta's new buildings, 2021 (facts section 5, P)
 
 
 @dataclass
@@ -91,6 +105,7 @@ class HallPlants:
         self._evap_lo = pick([m.evaporated_share[0] for m in models])[self.kind]
         self._evap_hi = pick([m.evaporated_share[1] for m in models])[self.kind]
         self._evap_from = pick([m.evaporation_from_c for m in models])[self.kind]
+        self._direct = pick([m.direct_media for m in models])[self.kind]
 
     def reference_c(self, dry_bulb_c: np.ndarray, wet_bulb_c: np.ndarray) -> np.ndarray:
         """Each hall's reference temperature, given per-site dry- and wet-bulb (sites on the last axis)."""
@@ -107,15 +122,30 @@ class HallPlants:
         over = np.maximum(0.0, ref_c - self.design_ref_c)
         return self.capacity_kw * np.maximum(CAPACITY_FLOOR, 1.0 - DERATE_PER_C * over)
 
-    def water_l(self, heat_kwh: np.ndarray, dry_bulb_c: np.ndarray, per_hall: bool = False) -> np.ndarray:
-        """Litres evaporated (with blowdown) to reject ``heat_kwh`` in each hall.
+    def water_l_per_kwh(self, dry_bulb_c: np.ndarray, wet_bulb_c: np.ndarray) -> np.ndarray:
+        """Litres evaporated (with blowdown) per kWh of heat each hall rejects, given per-hall dry- and
+        wet-bulb (halls on the last axis)."""
+        ramp = np.clip((dry_bulb_c - self._evap_from) / 10.0 + 0.5, 0.0, 1.0)
+        tower = self._evap_lo + (self._evap_hi - self._evap_lo) * ramp
+        share = np.where(self._direct, media_share(dry_bulb_c, wet_bulb_c, MEDIA_ON_C), tower)
+        return np.where(self._evaporates, share, 0.0) * WATER_L_PER_KWH_EVAPORATED
 
-        ``dry_bulb_c`` is per site, or already per hall (any leading axes) with ``per_hall``.
-        """
-        db = dry_bulb_c if per_hall else dry_bulb_c[self.hall_site]
-        ramp = np.clip((db - self._evap_from) / 10.0 + 0.5, 0.0, 1.0)
-        share = np.where(self._evaporates, self._evap_lo + (self._evap_hi - self._evap_lo) * ramp, 0.0)
-        return heat_kwh * share * WATER_L_PER_KWH_EVAPORATED
+
+def media_share(dry_bulb_c: np.ndarray, wet_bulb_c: np.ndarray, media_on_c: float) -> np.ndarray:
+    """Share of a direct evaporative hall's heat that leaves as evaporated water (module docstring)."""
+    cooled_c = np.minimum(dry_bulb_c - media_on_c, MEDIA_EFFECTIVENESS * (dry_bulb_c - wet_bulb_c))
+    return np.clip(cooled_c / AIR_RISE_C, 0.0, 1.0)
+
+
+def fit_media_on_c(dry_bulb_c: np.ndarray, wet_bulb_c: np.ndarray, target_l_per_kwh: float) -> float:
+    """The media start temperature at which hourly weather gives ``target_l_per_kwh`` a year (an
+    even load): bisection, as the water falls as the start rises."""
+    lo, hi = -20.0, 50.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        water = media_share(dry_bulb_c, wet_bulb_c, mid).mean() * WATER_L_PER_KWH_EVAPORATED
+        lo, hi = (mid, hi) if water > target_l_per_kwh else (lo, mid)
+    return (lo + hi) / 2.0
 
 
 def hall_plants(campuses) -> HallPlants:

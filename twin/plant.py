@@ -93,11 +93,12 @@ class Plant:
         self._wet = np.column_stack([w.wet_bulb_c for w in weather])
         # What depends on the weather alone (COP, derated capacity, the evaporated share) is
         # computed for every sample at once; only the load-dependent part runs per sample.
-        hall_dry = self._dry[:, self.hall_site]
         ref = self.cooling.reference_c(self._dry, self._wet)
         self._cop = self.cooling.cop(ref)  # samples x halls
         self._cooling_capacity_kw = self.cooling.capacity(ref)
-        self._water_l_per_kwh = self.cooling.water_l(np.ones_like(ref), hall_dry, per_hall=True)
+        self._water_l_per_kwh = self.cooling.water_l_per_kwh(
+            self._dry[:, self.hall_site], self._wet[:, self.hall_site]
+        )
         self._hall_to_site = np.zeros((halls, sites))
         self._hall_to_site[np.arange(halls), self.hall_site] = 1.0
         self._installed_gpus = float(self.hall_gpus.sum())
