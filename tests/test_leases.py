@@ -354,10 +354,18 @@ def test_displaced_internal_value_counts_only_work_that_could_use_the_leased_gpu
     )
     assert h100_only.kpis["jobs_queued"] > 0, "the H100 pool is oversubscribed, so H100 jobs wait"
     assert h100_only.kpis["displaced_internal_value_usd"] == 0
-    gb200 = simulate(
-        scenario(**common, training={"arrivals_per_day": 400, "gpu_type": "GB200", "size": {"max_gpus": 512}})
-    )
+    gb200_training = {"arrivals_per_day": 400, "gpu_type": "GB200", "size": {"max_gpus": 512}}
+    gb200 = simulate(scenario(**common, training=gb200_training))
     assert gb200.kpis["displaced_internal_value_usd"] > 0
+    # Each displaced GPU-hour at its GPU type's value: only GB200 is leased and queued here, so a
+    # GB200 value of $3.50 (H100 keeps the $2.00 default) prices every displaced GPU-hour at $3.50.
+    site = gb200.site_series
+    hours = float((site["displaced_gpus"] * 1.0).sum())  # hourly samples
+    assert gb200.kpis["displaced_internal_value_usd"] == pytest.approx(hours * 2.0, rel=1e-9)
+    by_type = {"internal_value_usd_per_gpu_hour_by_type": {"GB200": 3.5, "H100-SXM": 9.0}}
+    priced = simulate(scenario(**common, training=gb200_training, money=by_type))
+    assert priced.kpis["displaced_internal_value_usd"] == pytest.approx(hours * 3.5, rel=1e-9)
+    assert priced.kpis["margin_usd"] == pytest.approx(gb200.kpis["margin_usd"] - hours * 1.5, rel=1e-9)
 
 
 def test_whole_pods_above_the_commitment_are_said_and_billed_to_nobody():

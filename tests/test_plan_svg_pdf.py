@@ -135,7 +135,9 @@ def test_title_blocks_name_the_run_and_day(plan: CampusPlan, by: str, when: str,
 def test_a_long_scenario_name_is_printed_whole(plan: CampusPlan, tmp_path: Path) -> None:
     # Names run to 128 characters; the title block once cut them at ~60, so two runs of one study
     # (names alike but for their ends) printed the same.
-    name = "lease study " + " ".join(f"variant-{k:02d}" for k in range(10)) + " 100k GB200 3 years take-or-pay"
+    name = (
+        "lease study " + " ".join(f"variant-{k:02d}" for k in range(10)) + " 100k GB200 3 years take-or-pay"
+    )
     name = name + "x" * (128 - len(name))
     colouring = dataclasses.replace(colour_racks(plan, "tenant"), source=RunSource(name, 3, 12.5))
     for page in pdf_page_strings(write_pdf(plan, colouring, tmp_path / "p.pdf")):

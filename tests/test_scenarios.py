@@ -171,6 +171,12 @@ def _scenario_file(tmp_path, body: str) -> Path:
         ),
         ("inference:\n  - {site: any, peak_gpus: 10}\n", 5, "inference[0].site", "one site"),
         ("events:\n  - {kind: outage, site: any, day: 1}\n", 5, "events[0].site", "name it"),
+        (
+            "money:\n  internal_value_usd_per_gpu_hour_by_type:\n    H100-SXM: 2\n    GB20: 3.5\n",
+            7,
+            "money.internal_value_usd_per_gpu_hour_by_type.GB20",
+            "unknown GPU type 'GB20'; did you mean 'GB200'",
+        ),
         # Two reserved leases that overlap and together outgrow the site's 1,152 GB200.
         (
             "leases:\n"

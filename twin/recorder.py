@@ -22,7 +22,14 @@ SITE_METRICS = (*HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus", 
 
 
 class Recorder:
-    def __init__(self, fleet: Fleet, horizon_hours: float, step_hours: float, busy_power_fraction: float):
+    def __init__(
+        self,
+        fleet: Fleet,
+        horizon_hours: float,
+        step_hours: float,
+        busy_power_fraction: float,
+        internal_value_usd_per_gpu_hour: np.ndarray | None = None,
+    ):
         self.fleet = fleet
         self.step = step_hours
         # A horizon that is not a whole number of steps ends with a shorter, partly weighted step.
@@ -38,6 +45,13 @@ class Recorder:
         # GPUs in use summed over the day's samples, day-major so each sample adds one contiguous row.
         self._day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
         self.busy_power_fraction = busy_power_fraction
+        #: per GPU type (the fleet's gpu_type_names order): what an hour of displaced internal work is worth
+        self.internal_value_usd_per_gpu_hour = (
+            np.zeros(len(fleet.gpu_type_names))
+            if internal_value_usd_per_gpu_hour is None
+            else np.asarray(internal_value_usd_per_gpu_hour, dtype=np.float64)
+        )
+        self.displaced_usd_per_hour = np.zeros((self.samples, sites))
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
         self._hall_site = fleet.hall_site.astype(np.int64)
         self._full_power = np.ones(halls)  # the power cap of every hall without the physics model
@@ -57,20 +71,26 @@ class Recorder:
             self.taken = i + 1
             yield engine.env.timeout(self.step)
 
-    def _displaced(self, engine, queued_total: float) -> np.ndarray:
+    def _displaced(self, engine, queued_total: float, i: int) -> np.ndarray:
         """Internal GPUs displaced by leases, per site: in each (site, GPU type) pool, the queued
         internal GPUs that accept the pool, up to the GPUs leased there; a job accepting several pools
-        counts once in all (the total is capped at the GPUs queued)."""
+        counts once in all (the total is capped at the GPUs queued). Their value per hour, at each
+        pool's GPU type's internal value, goes to ``displaced_usd_per_hour``."""
         sites = self.site.shape[2]
         out = np.zeros(sites)
+        value = np.zeros(sites)
         if not engine.leases or not engine.queued_by_pool or queued_total <= 0:
             return out
         leased = self.fleet.pool_leased_gpus
         for pool, gpus in engine.queued_by_pool.items():
             if gpus > 0 and leased[pool] > 0:
-                out[pool // 64] += min(gpus, leased[pool])
+                displaced = min(gpus, leased[pool])
+                out[pool // 64] += displaced
+                value[pool // 64] += displaced * self.internal_value_usd_per_gpu_hour[pool % 64]
         total = out.sum()
-        return out * (queued_total / total) if total > queued_total else out
+        scale = queued_total / total if total > queued_total else 1.0
+        self.displaced_usd_per_hour[i] = value * scale
+        return out * scale
 
     @property
     def rack_day(self) -> np.ndarray:
@@ -92,7 +112,7 @@ class Recorder:
         any_queued = engine.queued_gpus.get(-1, 0)
         self.site[5, i] = queued
         self.site[8, i] = any_queued  # jobs that accept several sites: the same fleet-wide figure per site
-        self.site[7, i] = self._displaced(engine, queued.sum() + any_queued)
+        self.site[7, i] = self._displaced(engine, queued.sum() + any_queued, i)
         day = int(engine.env.now // 24.0)
         if day < self.days:
             row = self._day_rack[day]

@@ -8,8 +8,10 @@ Money, and how it adds up (every figure in USD over the run):
   part drawn by leased racks;
 * ``depreciation_usd``: every installed GPU's capex over its useful life, for the run's hours;
   ``lease_depreciation_usd`` is the part of leased GPUs (granted GPU-hours);
-* ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity,
-  at the scenario's internal value per GPU-hour;
+* ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity (in
+  each site and GPU type, up to the GPUs leased there), at the scenario's internal value per
+  GPU-hour of that GPU type. It is an upper bound: a job may queue for other reasons too. The
+  What-if page's comparison with the same run without sales measures the change itself;
 * ``margin_usd`` = revenue - credits - lease energy - lease depreciation - displaced internal value:
   what leasing earns over what it costs, the question the console exists to answer;
 * ``hosted_revenue_usd`` / ``hosted_credits_usd``: token bills of hosted models and their latency
@@ -241,7 +243,7 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     for lease in engine.leases:
         active_h = max(0.0, min(lease.end, spec.days * 24.0) - lease.start) if lease.granted_gpus else 0.0
         lease_dep += lease.granted_gpus * active_h * dep_rate[lease.gpu_type]
-    displaced = float((site[7] * w[:, None]).sum() * spec.money.internal_value_usd_per_gpu_hour)
+    displaced = float((recorder.displaced_usd_per_hour[:n] * w[:, None]).sum())
     revenue = float(leases["revenue_usd"].sum()) if "revenue_usd" in leases else 0.0
     credits = float(leases["credits_usd"].sum()) if "credits_usd" in leases else 0.0
     margin = revenue - credits - lease_energy_cost - lease_dep - displaced

@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -188,10 +188,19 @@ class Physics(Strict):
     )
 
 
+UsdPerGpuHour = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class Money(Strict):
     pue: float = Field(1.10, ge=1, le=3, description="facility / IT when physics is off")
     internal_value_usd_per_gpu_hour: float = Field(
-        2.0, ge=0, description="what displaced internal work was worth"
+        2.0, ge=0, description="what displaced internal work was worth, per GPU-hour"
+    )
+    internal_value_usd_per_gpu_hour_by_type: dict[str, UsdPerGpuHour] = Field(
+        {},
+        max_length=64,
+        description="the same per GPU type (an hour of GB200 is worth more than an hour of H100); "
+        "types not named take internal_value_usd_per_gpu_hour",
     )
     gpu_busy_fraction_of_max_power: float = Field(
         0.85, gt=0, le=1, description="a busy GPU's mean draw / max"

@@ -179,6 +179,14 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
                     )
                 )
     out.extend(_overbooked(spec, installed))
+    for name in spec.money.internal_value_usd_per_gpu_hour_by_type:
+        if name not in gpu_types:
+            out.append(
+                (
+                    ("money", "internal_value_usd_per_gpu_hour_by_type", name),
+                    f"unknown GPU type {name!r}" + did_you_mean(name, gpu_types),
+                )
+            )
     for i, product in enumerate(spec.hosted_models):
         out.extend(
             _check_hosted(("hosted_models", i), product, by_name, installed, folder, check_site, check_type)

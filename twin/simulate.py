@@ -95,7 +95,14 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     elif spec.training is not None:
         env.process(training_arrivals(engine, spec.training, demand, rngs["training"]))
 
-    recorder = Recorder(fleet, horizon, spec.sample_hours, spec.money.gpu_busy_fraction_of_max_power)
+    money = spec.money
+    value = [
+        money.internal_value_usd_per_gpu_hour_by_type.get(name, money.internal_value_usd_per_gpu_hour)
+        for name in fleet.gpu_type_names
+    ]
+    recorder = Recorder(
+        fleet, horizon, spec.sample_hours, money.gpu_busy_fraction_of_max_power, np.array(value)
+    )
     if spec.physics.enabled:
         engine.plant = recorder.plant = _plant(spec, campuses, fleet, recorder, rngs["weather"])
     unmet = np.zeros((recorder.samples, max(1, len(spec.inference))), dtype=np.float32)
