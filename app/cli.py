@@ -166,8 +166,9 @@ def _print_kpis(k: dict) -> None:
             f"{k['jobs_submitted']:,} / {k['jobs_completed']:,} / {k['jobs_running']:,} / {k['jobs_queued']:,}",
         ),
         (
-            "utilization (internal + leased)",
-            f"{k['utilization']:.1%}  ({k['internal_utilization']:.1%} + {k['leased_share']:.1%})",
+            "utilization (internal + hosted models + leased)",
+            f"{k['utilization']:.1%}  ({k['internal_utilization']:.1%} + {k['hosted_share']:.1%}"
+            f" + {k['leased_share']:.1%})",
         ),
         ("failures / job interruptions", f"{k['failures']:,} / {k['interruptions']:,}"),
         (
@@ -191,16 +192,21 @@ def _print_kpis(k: dict) -> None:
             if "water_m3" in k
             else []
         ),
-        ("revenue / credits USD", f"{k['revenue_usd']:,.0f} / {k['sla_credits_usd']:,.0f}"),
+        (
+            "sales revenue / credits USD (leases and hosted models)",
+            f"{k['revenue_usd']:,.0f} / {k['sla_credits_usd']:,.0f}",
+        ),
         (
             "campus energy cost / depreciation USD",
             f"{k['energy_cost_usd']:,.0f} / {k['depreciation_usd']:,.0f}",
         ),
         (
-            "leases: energy / depreciation / displaced USD",
-            f"{k['lease_energy_cost_usd']:,.0f} / {k['lease_depreciation_usd']:,.0f} / {k['displaced_internal_value_usd']:,.0f}",
+            "sales: energy / depreciation / displaced USD",
+            f"{k['lease_energy_cost_usd'] + k['hosted_energy_cost_usd']:,.0f}"
+            f" / {k['lease_depreciation_usd'] + k['hosted_depreciation_usd']:,.0f}"
+            f" / {k['displaced_internal_value_usd']:,.0f}",
         ),
-        ("lease margin USD (revenue - credits - the three above)", f"{k['margin_usd']:,.0f}"),
+        ("sales margin USD (revenue - credits - the three above)", f"{k['margin_usd']:,.0f}"),
     ]
     for name, t in k["tenants"].items():
         att = t["sla_attainment"]

@@ -82,7 +82,7 @@ def check_engine(engine) -> None:
         held = [s for r in service.replicas.values() for s in r.servers.tolist()]
         assert np.count_nonzero(f.job == owner) == len(held) == len(set(held)), "hosted servers drifted"
         assert (f.job[held] == owner).all() and not f.down[held].any()
-        assert service._held_gpus == service.replica_gpus * len(service.replicas)
+        assert service.held_gpus == service.replica_gpus * len(service.replicas)
         assert len(service.replicas) <= service.spec.max_replicas
     # Inference fleets hold exactly the servers marked theirs, each once (holes left by losses aside).
     for owner, held in engine.inference_held.items():
@@ -170,10 +170,27 @@ def check_results(res, doc: dict) -> None:
         k["revenue_usd"]
         - k["sla_credits_usd"]
         - k["lease_energy_cost_usd"]
+        - k["hosted_energy_cost_usd"]
         - k["lease_depreciation_usd"]
+        - k["hosted_depreciation_usd"]
         - k["displaced_internal_value_usd"]
     )
     assert math.isclose(k["margin_usd"], margin, rel_tol=1e-9, abs_tol=1e-6)
+    # The products (leases and hosted models) add up to the totals: the console's waterfall is
+    # built from them, the CLI from the totals, and both must tell one story.
+    products = list(k["products"].values())
+    for key, total in (
+        ("revenue_usd", k["revenue_usd"]),
+        ("credits_usd", k["sla_credits_usd"]),
+        ("energy_cost_usd", k["lease_energy_cost_usd"] + k["hosted_energy_cost_usd"]),
+        ("depreciation_usd", k["lease_depreciation_usd"] + k["hosted_depreciation_usd"]),
+        ("margin_usd", k["margin_usd"] + k["displaced_internal_value_usd"]),
+    ):
+        assert math.isclose(sum(p[key] for p in products), total, rel_tol=1e-9, abs_tol=1e-6), key
+    assert math.isclose(
+        k["utilization"], k["internal_utilization"] + k["hosted_share"] + k["leased_share"], abs_tol=1e-9
+    )
+    assert k["internal_utilization"] >= -1e-9 and k["hosted_share"] >= 0
     assert k["lease_energy_cost_usd"] <= k["energy_cost_usd"] + 1e-6
     assert k["lease_depreciation_usd"] <= k["depreciation_usd"] + 1e-6
     for row in res.leases.to_dict("records") if len(res.leases) else []:
@@ -185,7 +202,8 @@ def check_results(res, doc: dict) -> None:
             assert row["credits_usd"] == 0
         if row["status"] == "refused":
             assert row["granted_gpus"] == 0 and row["revenue_usd"] == 0
-    assert math.isclose(k["revenue_usd"], float(res.leases["revenue_usd"].sum()) if len(res.leases) else 0.0)
+    lease_revenue = float(res.leases["revenue_usd"].sum()) if len(res.leases) else 0.0
+    assert math.isclose(k["revenue_usd"] - k["hosted_revenue_usd"], lease_revenue, abs_tol=1e-6)
     # Hosted models: every request and token is served, dropped or still queued.
     hosted = res.hosted_series
     for name, s in hosted.groupby("product") if len(hosted) else []:

@@ -228,9 +228,9 @@ def test_invariants_on_a_crowded_site_with_everything_happening():
 
 
 def test_per_unit_money_of_an_instant_lease_is_left_out_not_infinite():
-    from twin.products import _ratios
+    from twin.products import ratios
 
-    row = _ratios(
+    row = ratios(
         {
             "revenue_usd": 5e6,
             "credits_usd": 0.0,

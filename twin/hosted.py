@@ -160,7 +160,7 @@ class HostedService:
         )
         self.replicas: dict[int, Replica] = {}
         self._starting: dict[int, float] = {}  # replicas placed but not yet serving: their ready hour
-        self._held_gpus = 0
+        self.held_gpus = 0  # GPUs its replicas hold now, starting or serving (the recorder samples it)
         self.by_server: dict[int, int] = {}
         self._next_id = 0
         self._changes: list[tuple[float, int, int]] = []  # (hour, serving delta, held-GPU delta)
@@ -180,7 +180,7 @@ class HostedService:
         for k in range(self.steps):
             t0 = env.now
             t1 = t0 + min(self.step_h, self.engine.horizon - t0)
-            self._pending = (k, t0, t1, len(self.replicas) - len(self._starting), self._held_gpus)
+            self._pending = (k, t0, t1, len(self.replicas) - len(self._starting), self.held_gpus)
             self._changes = []
             yield env.timeout(t1 - t0)
             _, _, _, up0, held0 = self._pending
@@ -284,7 +284,7 @@ class HostedService:
             rid = self._next_id
             self._next_id += 1
             self.replicas[rid] = Replica(servers, ready_h)
-            self._held_gpus += self.replica_gpus
+            self.held_gpus += self.replica_gpus
             if ready_h > self.engine.env.now:
                 self._starting[rid] = ready_h
             for s in servers.tolist():
@@ -296,7 +296,7 @@ class HostedService:
         f = self.engine.fleet
         replica = self.replicas.pop(rid)
         starting = self._starting.pop(rid, None) is not None
-        self._held_gpus -= self.replica_gpus
+        self.held_gpus -= self.replica_gpus
         for s in replica.servers.tolist():
             self.by_server.pop(s, None)
         f.release_internal(replica.servers[f.job[replica.servers] == self.owner])

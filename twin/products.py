@@ -53,7 +53,8 @@ def _per(value: float, amount: float) -> float | None:
     return float(ratio) if math.isfinite(ratio) else None
 
 
-def _ratios(row: dict) -> dict:
+def ratios(row: dict) -> dict:
+    """Set the row's per GPU-hour and per MWh figures (net of credits); return it."""
     net = row["revenue_usd"] - row["credits_usd"]
     gpu_h, mwh = row["gpu_hours"], row["energy_mwh"]
     row["revenue_per_gpu_hour_usd"] = _per(net, gpu_h)
@@ -74,7 +75,7 @@ def lease_products(engine, leases_table, site_pue, sample_h, prices, dep_rate, b
         energy_mwh = it_mwh * _window_pue(site_pue, sample_h, lease.site, lease.start, lease.end)
         dep = gpu_h * dep_rate[lease.gpu_type]
         revenue, credits = float(row["revenue_usd"]), float(row["credits_usd"])
-        out[lease.spec.name] = _ratios(
+        out[lease.spec.name] = ratios(
             {
                 "product": "lease",
                 "kind": lease.spec.kind,
@@ -110,7 +111,7 @@ def hosted_products(engine, site_pue, sample_h, prices, dep_rate, month_edges) -
         served_in, served_out = (
             float(d[COL[c]].sum()) for c in ("served_input_tokens", "served_output_tokens")
         )
-        out[spec.name] = _ratios(
+        out[spec.name] = ratios(
             {
                 "product": "hosted_model",
                 "model": spec.model,

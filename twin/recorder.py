@@ -18,7 +18,9 @@ from twin.fleet import Fleet
 from twin.kernels import add_day_usage, sample_halls
 
 HALL_METRICS = ("installed_gpus", "busy_gpus", "leased_gpus", "failed_gpus", "it_kw")
-SITE_METRICS = (*HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus", "queued_any_site_gpus")
+SITE_METRICS = (
+    *HALL_METRICS, "queued_gpus", "leased_it_kw", "displaced_gpus", "queued_any_site_gpus", "hosted_gpus",
+)  # fmt: skip
 
 
 class Recorder:
@@ -113,6 +115,8 @@ class Recorder:
         self.site[5, i] = queued
         self.site[8, i] = any_queued  # jobs that accept several sites: the same fleet-wide figure per site
         self.site[7, i] = self._displaced(engine, queued.sum() + any_queued, i)
+        for service in engine.hosted.values():  # busy GPUs that are sold by the token
+            self.site[9, i, service.site] += service.held_gpus
         day = int(engine.env.now // 24.0)
         if day < self.days:
             row = self._day_rack[day]

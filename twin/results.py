@@ -1,23 +1,6 @@
 """What a run produces: KPIs, time series, job / lease / event tables, the rack x day matrix.
 
-Money, and how it adds up (every figure in USD over the run):
-
-* ``revenue_usd``: lease bills (committed GPU-hours for take-or-pay, delivered for metered);
-* ``sla_credits_usd``: returned under the leases' credit schedules;
-* ``energy_cost_usd``: all IT energy x PUE x each site's price; ``lease_energy_cost_usd`` is the
-  part drawn by leased racks;
-* ``depreciation_usd``: every installed GPU's capex over its useful life, for the run's hours;
-  ``lease_depreciation_usd`` is the part of leased GPUs (granted GPU-hours);
-* ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity (in
-  each site and GPU type, up to the GPUs leased there), at the scenario's internal value per
-  GPU-hour of that GPU type. It is an upper bound: a job may queue for other reasons too. The
-  What-if page's comparison with the same run without sales measures the change itself;
-* ``margin_usd`` = revenue - credits - lease energy - lease depreciation - displaced internal value:
-  what leasing earns over what it costs, the question the console exists to answer;
-* ``hosted_revenue_usd`` / ``hosted_credits_usd``: token bills of hosted models and their latency
-  credits; ``depreciation_covered`` counts both kinds of sale;
-* ``products``: each lease and hosted model on one footing, per GPU-hour and per MWh
-  (:mod:`twin.products`).
+The money keys and how they add up are in :mod:`twin.money`.
 """
 
 from __future__ import annotations
@@ -32,8 +15,8 @@ import pandas as pd
 
 from twin.job_table import job_table
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
+from twin.money import money_kpis
 from twin.plant import HALL_SERIES, SITE_SERIES
-from twin.products import comparison, hosted_products, lease_products
 from twin.recorder import HALL_METRICS, SITE_METRICS
 from twin.sellable import weekly
 
@@ -220,39 +203,18 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
     busy_h = (site[1] * w[:, None]).sum()
     leased_h = (site[2] * w[:, None]).sum()
     it_kwh_site = (site[4] * w[:, None]).sum(axis=0)
-    leased_kwh_site = (site[6] * w[:, None]).sum(axis=0)
     prices = np.array([c.site.spec.energy_price_usd_per_mwh for c in f.campuses])
     physics = _physics_kpis(recorder.plant, site, w, n, prices)
     if physics:
-        # Leased racks pay their site's hourly PUE: the plant's overheads scale with what they draw.
         site_pue = physics.pop("_site_pue")
-        lease_energy_cost = float((site[6] * site_pue * w[:, None] / 1000.0 * prices).sum())
         energy_cost = physics["energy_cost_usd"]
     else:
-        pue = spec.money.pue
-        site_pue = np.full((max(n, 1), prices.size), pue)
-        energy_cost = float((it_kwh_site / 1000.0 * pue * prices).sum())
-        lease_energy_cost = float((leased_kwh_site / 1000.0 * pue * prices).sum())
-    catalog_gpu = {name: gt for c in f.campuses for name, gt in c.site.catalog.gpu_types.items()}
-    dep_rate = np.array(
-        [catalog_gpu[t].capex_usd / (catalog_gpu[t].useful_life_years * 8760.0) for t in f.gpu_type_names]
-    )
-    installed_by_type = np.bincount(f.server_gpu_type, weights=f.server_gpus, minlength=len(f.gpu_type_names))
-    depreciation = float((installed_by_type * dep_rate).sum() * spec.days * 24.0)
-    lease_dep = 0.0
-    for lease in engine.leases:
-        active_h = max(0.0, min(lease.end, spec.days * 24.0) - lease.start) if lease.granted_gpus else 0.0
-        lease_dep += lease.granted_gpus * active_h * dep_rate[lease.gpu_type]
-    displaced = float((recorder.displaced_usd_per_hour[:n] * w[:, None]).sum())
-    revenue = float(leases["revenue_usd"].sum()) if "revenue_usd" in leases else 0.0
-    credits = float(leases["credits_usd"].sum()) if "credits_usd" in leases else 0.0
-    margin = revenue - credits - lease_energy_cost - lease_dep - displaced
-    products = lease_products(
-        engine, leases, site_pue, step, prices, dep_rate, spec.money.gpu_busy_fraction_of_max_power
-    ) | hosted_products(engine, site_pue, step, prices, dep_rate, engine.month_edges)
-    hosted_rows = [row for row in products.values() if row["product"] == "hosted_model"]
-    hosted_revenue = sum(row["revenue_usd"] for row in hosted_rows)
-    hosted_credits = sum(row["credits_usd"] for row in hosted_rows)
+        site_pue = np.full((max(n, 1), prices.size), spec.money.pue)
+        energy_cost = float((it_kwh_site / 1000.0 * spec.money.pue * prices).sum())
+    # Leased racks pay their site's hourly PUE: the plant's overheads scale with what they draw.
+    lease_mwh_site = (site[6] * site_pue[:n] * w[:, None]).sum(axis=0) / 1000.0
+    money = money_kpis(spec, engine, recorder, leases, n, site_pue, prices, lease_mwh_site)
+    hosted_h = float((site[9] * w[:, None]).sum())
 
     training = jobs[jobs["kind"].isin(["training", "trace"]) & (jobs["wall_hours"] > 0)]
     gpu_wall = float((training["wall_hours"] * training["gpus"]).sum())
@@ -307,7 +269,9 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "events": len(engine.log),
         "sim_events": next(engine.env._eid),
         "utilization": (busy_h + leased_h) / installed_h if installed_h else 0.0,
-        "internal_utilization": busy_h / installed_h if installed_h else 0.0,
+        # Hosted models' replicas run on internal servers but are sold capacity: their own share.
+        "internal_utilization": (busy_h - hosted_h) / installed_h if installed_h else 0.0,
+        "hosted_share": hosted_h / installed_h if installed_h else 0.0,
         "leased_share": leased_h / installed_h if installed_h else 0.0,
         "interruptions": engine.interruptions,
         "failures": engine.failures,
@@ -326,21 +290,8 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         else 0.0,
         "it_energy_mwh": it_mwh,
         **physics,
-        "revenue_usd": revenue,
-        "sla_credits_usd": credits,
-        "lease_energy_cost_usd": lease_energy_cost,
-        "depreciation_usd": depreciation,
-        "lease_depreciation_usd": lease_dep,
-        "displaced_internal_value_usd": displaced,
-        "margin_usd": margin,
-        "hosted_revenue_usd": hosted_revenue,
-        "hosted_credits_usd": hosted_credits,
-        "depreciation_covered": (revenue - credits + hosted_revenue - hosted_credits) / depreciation
-        if depreciation
-        else 0.0,
+        **money,
         "tenants": tenants,
-        "products": products,
-        "product_comparison": comparison(products),
         "wall_seconds": wall_seconds,
     }
     return {k: json_safe(v) for k, v in kpis.items()}

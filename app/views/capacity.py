@@ -68,7 +68,9 @@ def weekly_capacity(results: Results) -> pd.DataFrame:
 def headline(results: Results) -> dict[str, str]:
     k = results.kpis
     days = float(k.get("days") or 1)
-    revenue = float(k.get("revenue_usd") or 0) + float(k.get("hosted_revenue_usd") or 0)
+    # Net of credits, like the depreciation share beside it; a run average, so a lease that ended
+    # mid-run counts for the days it ran, not as if it ran all year.
+    net_sales = float(k.get("revenue_usd") or 0) - float(k.get("sla_credits_usd") or 0)
     it_mw = results.site_series.groupby("time_h")["it_kw"].sum().mean() / 1000.0
     return {
         "GPUs": f"{int(k.get('gpus', 0)):,}",
@@ -76,7 +78,7 @@ def headline(results: Results) -> dict[str, str]:
         "Peak facility": fmt(k.get("peak_facility_mw"), "mw"),
         "Utilisation": fmt(k.get("utilization"), "share"),
         "Leased share": fmt(k.get("leased_share"), "share"),
-        "Revenue run-rate": fmt(revenue / days * 365.0, "usd") + " / yr",
+        "Net sales a year (run average)": fmt(net_sales / days * 365.0, "usd"),
         "Fleet depreciation paid by sales": fmt(k.get("depreciation_covered"), "share"),
     }
 

@@ -31,29 +31,30 @@ class Card:
 
 
 def sales_money(kpis: dict) -> dict[str, float]:
-    """Revenue to margin of everything sold (leases and hosted models), as the waterfall shows it."""
-    products = (kpis.get("products") or {}).values()
+    """Revenue to margin of everything sold (leases and hosted models), as the waterfall shows it:
+    the KPI JSON's own figures (twin.money), so the page and ``simulate --json`` agree."""
 
-    def total(key: str) -> float:
-        return float(sum((p.get(key) or 0.0) for p in products))
+    def get(*keys: str) -> float:
+        return float(sum(kpis.get(key) or 0.0 for key in keys))
 
-    displaced = float(kpis.get("displaced_internal_value_usd") or 0.0)
-    money = {
-        "revenue": total("revenue_usd"),
-        "credits": total("credits_usd"),
-        "energy": total("energy_cost_usd"),
-        "depreciation": total("depreciation_usd"),
-        "displaced internal work": displaced,
+    return {
+        "revenue": get("revenue_usd"),
+        "credits": get("sla_credits_usd"),
+        "energy": get("lease_energy_cost_usd", "hosted_energy_cost_usd"),
+        "depreciation": get("lease_depreciation_usd", "hosted_depreciation_usd"),
+        "displaced internal work": get("displaced_internal_value_usd"),
+        "margin": get("margin_usd"),
     }
-    money["margin"] = total("margin_usd") - displaced
-    return money
 
 
 def kpi_values(results: Results) -> dict[str, float | None]:
     k = results.kpis
     money = sales_money(k)
     jobs = results.jobs
-    training = jobs[(jobs["kind"] == "training") & (jobs["status"] == "done")] if len(jobs) else jobs
+    # Training jobs from the arrival model or from a job trace, as the ETTR counts them.
+    training = (
+        jobs[jobs["kind"].isin(["training", "trace"]) & (jobs["status"] == "done")] if len(jobs) else jobs
+    )
     turnaround = float((training["end_h"] - training["submit_h"]).mean()) if len(training) else None
     return {
         "revenue": money["revenue"],
@@ -61,6 +62,7 @@ def kpi_values(results: Results) -> dict[str, float | None]:
         "credits": money["credits"],
         "utilization": k.get("utilization"),
         "leased_share": k.get("leased_share"),
+        "hosted_share": k.get("hosted_share"),
         "internal_utilization": k.get("internal_utilization"),
         "queue_wait": k.get("queue_wait_mean_hours"),
         "turnaround": turnaround,
@@ -84,6 +86,12 @@ CARDS = {
     "credits": Card("SLA credits", "usd", -1),
     "utilization": Card("GPU utilisation", "share", +1),
     "leased_share": Card("Leased share", "share", 0),
+    "hosted_share": Card(
+        "Hosted-model share",
+        "share",
+        0,
+        "GPU-hours held by hosted models' replicas, over the GPU-hours installed",
+    ),
     "internal_utilization": Card("Internal utilisation", "share", 0),
     "queue_wait": Card("Mean queue wait", "hours", -1),
     "turnaround": Card("Training turnaround", "hours", -1),
@@ -260,16 +268,17 @@ def impact_frame(
     return pd.DataFrame(rows or [], columns=["measure", *names, "change"])
 
 
+# (KPI, label, scale): shares read in % as on the cards, not as fractions.
 IMPACT = [
-    ("queue_wait_mean_hours", "mean queue wait (h)"),
-    ("queue_wait_p95_hours", "p95 queue wait (h)"),
-    ("queue_wait_gpu_weighted_hours", "GPU-weighted queue wait (h)"),
-    ("effective_training_time", "effective training time"),
-    ("internal_utilization", "internal utilisation"),
-    ("jobs_completed", "jobs completed"),
-    ("preemptions", "preemptions"),
-    ("inference_unmet_gpu_hours", "inference unmet GPU-h"),
-    ("displaced_internal_value_usd", "displaced internal value ($)"),
+    ("queue_wait_mean_hours", "mean queue wait (h)", 1),
+    ("queue_wait_p95_hours", "p95 queue wait (h)", 1),
+    ("queue_wait_gpu_weighted_hours", "GPU-weighted queue wait (h)", 1),
+    ("effective_training_time", "effective training time (%)", 100),
+    ("internal_utilization", "internal utilisation (%)", 100),
+    ("jobs_completed", "jobs completed", 1),
+    ("preemptions", "preemptions", 1),
+    ("inference_unmet_gpu_hours", "inference unmet GPU-h", 1),
+    ("displaced_internal_value_usd", "displaced internal value ($)", 1),
 ]
 
 
@@ -280,10 +289,16 @@ def impact_table(
     rows = []
     turn_now = kpi_values(whatif)["turnaround"]
     turn_base = kpi_values(baseline)["turnaround"] if baseline is not None else None
-    for key, label in IMPACT:
+    for key, label, scale in IMPACT:
         now = whatif.kpis.get(key)
         base = baseline.kpis.get(key) if baseline is not None else None
-        rows.append({"measure": label, "baseline": base, "what-if": now})
+        rows.append(
+            {
+                "measure": label,
+                "baseline": None if base is None else base * scale,
+                "what-if": None if now is None else now * scale,
+            }
+        )
     rows.append({"measure": "training turnaround (h)", "baseline": turn_base, "what-if": turn_now})
     for row in rows:
         for key in ("baseline", "what-if"):

@@ -1,0 +1,117 @@
+"""The money of a run: what sales bring in, what they cost, and the internal work they displace.
+
+Every figure is in USD over the run. *Sales* are leases and hosted models alike:
+
+* ``revenue_usd``: lease bills (committed GPU-hours for take-or-pay, delivered for metered) and
+  token bills of hosted models; ``hosted_revenue_usd`` is the hosted part;
+* ``sla_credits_usd``: returned under the leases' credit schedules and the hosted models' latency
+  SLAs; ``hosted_credits_usd`` is the hosted part;
+* ``energy_cost_usd``: all IT energy x PUE x each site's price (the campus, sold or not);
+  ``lease_energy_cost_usd`` is metered on the leased racks (hourly, with their site's PUE, spares
+  included); ``hosted_energy_cost_usd`` is the hosted models' replicas at each step;
+* ``depreciation_usd``: every installed GPU's capex over its useful life, for the run's hours;
+  ``lease_depreciation_usd`` and ``hosted_depreciation_usd`` are the GPU-hours sales held;
+* ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity (in
+  each site and GPU type, up to the GPUs leased there), at the scenario's internal value per
+  GPU-hour of that GPU type. It is an upper bound: a job may queue for other reasons too. The
+  What-if page's comparison with the same run without sales measures the change itself;
+* ``margin_usd`` = revenue - credits - sales' energy - sales' depreciation - displaced internal
+  value: what selling earns over what it costs, the question the console exists to answer;
+* ``depreciation_covered``: net sales over the whole fleet's depreciation;
+* ``products``: each lease and hosted model on one footing, per GPU-hour and per MWh
+  (:mod:`twin.products`); their revenue, credits, energy and depreciation add up to the totals
+  above, so the console's waterfall (built from products) and the KPIs tell one story.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.products import comparison, hosted_products, lease_products, ratios
+
+
+def depreciation_rates(fleet) -> np.ndarray:
+    """USD per GPU-hour of each GPU type (the fleet's order): capex over useful life."""
+    gpu = {name: gt for c in fleet.campuses for name, gt in c.site.catalog.gpu_types.items()}
+    return np.array([gpu[t].capex_usd / (gpu[t].useful_life_years * 8760.0) for t in fleet.gpu_type_names])
+
+
+def money_kpis(
+    spec,
+    engine,
+    recorder,
+    leases_table,
+    n: int,
+    site_pue: np.ndarray,
+    prices: np.ndarray,
+    lease_energy_mwh_by_site: np.ndarray,
+) -> dict:
+    """The money keys of the KPI JSON (module docstring), with ``products`` and their comparison."""
+    f = engine.fleet
+    w = recorder.weights[:n]
+    dep_rate = depreciation_rates(f)
+    installed_by_type = np.bincount(f.server_gpu_type, weights=f.server_gpus, minlength=len(f.gpu_type_names))
+    depreciation = float((installed_by_type * dep_rate).sum() * spec.days * 24.0)
+    leases = lease_products(
+        engine,
+        leases_table,
+        site_pue,
+        recorder.step,
+        prices,
+        dep_rate,
+        spec.money.gpu_busy_fraction_of_max_power,
+    )
+    _meter_lease_energy(leases, engine, lease_energy_mwh_by_site, prices)
+    hosted = hosted_products(engine, site_pue, recorder.step, prices, dep_rate, engine.month_edges)
+    products = leases | hosted
+
+    def total(rows: dict, key: str) -> float:
+        return float(sum(row[key] for row in rows.values()))
+
+    revenue, credits = total(products, "revenue_usd"), total(products, "credits_usd")
+    displaced = float((recorder.displaced_usd_per_hour[:n] * w[:, None]).sum())
+    lease_energy, hosted_energy = (
+        float((lease_energy_mwh_by_site * prices).sum()),
+        total(hosted, "energy_cost_usd"),
+    )
+    lease_dep, hosted_dep = total(leases, "depreciation_usd"), total(hosted, "depreciation_usd")
+    return {
+        "revenue_usd": revenue,
+        "sla_credits_usd": credits,
+        "lease_energy_cost_usd": lease_energy,
+        "hosted_energy_cost_usd": hosted_energy,
+        "depreciation_usd": depreciation,
+        "lease_depreciation_usd": lease_dep,
+        "hosted_depreciation_usd": hosted_dep,
+        "displaced_internal_value_usd": displaced,
+        "margin_usd": revenue - credits - lease_energy - hosted_energy - lease_dep - hosted_dep - displaced,
+        "hosted_revenue_usd": total(hosted, "revenue_usd"),
+        "hosted_credits_usd": total(hosted, "credits_usd"),
+        "depreciation_covered": (revenue - credits) / depreciation if depreciation else 0.0,
+        "products": products,
+        "product_comparison": comparison(products),
+    }
+
+
+def _meter_lease_energy(leases: dict, engine, metered_mwh_by_site: np.ndarray, prices: np.ndarray) -> None:
+    """Put each site's metered lease energy into its leases' products.
+
+    A product's own estimate (delivered GPU-hours at the tenant's utilisation) leaves out spares'
+    idle draw and power caps; the recorder meters the leased racks hourly. Each site's metered MWh
+    are split between its leases in proportion to their estimates (by GPU-hours held when none
+    drew), so the products add up to ``lease_energy_cost_usd``.
+    """
+    for s, metered in enumerate(metered_mwh_by_site.tolist()):
+        rows = [leases[lease.spec.name] for lease in engine.leases if lease.site == s]
+        weights = np.array([row["energy_mwh"] for row in rows])
+        if weights.sum() <= 0:
+            weights = np.array([row["gpu_hours"] for row in rows], dtype=np.float64)
+        if weights.sum() <= 0:
+            continue
+        for row, share in zip(rows, (weights / weights.sum()).tolist(), strict=True):
+            row["energy_mwh"] = metered * share
+            row["energy_cost_usd"] = row["energy_mwh"] * prices[s]
+            row["margin_usd"] = (
+                row["revenue_usd"] - row["credits_usd"] - row["energy_cost_usd"] - row["depreciation_usd"]
+            )
+            ratios(row)
