@@ -43,6 +43,8 @@ class FailureMoves:
             repairs = (repair_mean[cats] * rng.exponential(1.0, batch)).tolist()
             for gap, server, cat, repair in zip(gaps.tolist(), victims, cats.tolist(), repairs, strict=True):
                 yield self.env.timeout(gap)
+                if f.down[server]:
+                    continue  # a server under repair cannot fail again; the draw has no effect
                 self.failures += 1
                 name = model.names[cat]
                 self.failures_by_category[name] = self.failures_by_category.get(name, 0) + 1

@@ -232,7 +232,7 @@ def sla_table(results: Results) -> pd.DataFrame:
                 "product": name,
                 "tenant": p.get("tenant") or ("hosted: " + str(p.get("model", ""))),
                 "kind": "hosted model" if hosted else p.get("kind", ""),
-                "GPUs held": p.get("gpus"),
+                "GPUs held (peak)": p.get("gpus"),  # a hosted model's replicas scale with demand
                 "SLA": sla,
                 "attainment": p.get("latency_attainment") if hosted else p.get("sla_attainment"),
                 "revenue $": p.get("revenue_usd"),
@@ -242,8 +242,10 @@ def sla_table(results: Results) -> pd.DataFrame:
             }
         )
     frame = sla_table_frame(rows)
-    if len(frame) and len(leases) and "months_below_target" in leases:
-        below = dict(zip(leases["lease"], leases["months_below_target"], strict=True))
+    if len(frame):
+        below = {name: p.get("months_below_sla") for name, p in (results.kpis.get("products") or {}).items()}
+        if len(leases) and "months_below_target" in leases:
+            below |= dict(zip(leases["lease"], leases["months_below_target"], strict=True))
         frame["months below"] = frame["product"].map(below)
     money = {"revenue $": 0, "credits $": 0, "product margin $": 0, "product margin $/GPU-h": 3}
     return frame.round({"attainment": 6, **money})
@@ -253,7 +255,7 @@ SLA_TEXT = ("product", "tenant", "kind", "SLA")
 # A hosted model's tenant ("hosted: Llama 3.1 70B Instruct (FP8, TP8)") would push the figures out of view.
 SLA_WIDTHS = {"product": 150, "tenant": 180}
 IMPACT_TEXT = ("measure",)
-SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held", "SLA", "attainment", "revenue $", "credits $",
+SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held (peak)", "SLA", "attainment", "revenue $", "credits $",
                "product margin $", "product margin $/GPU-h", "months below"]  # fmt: skip
 PERCENT_COLUMNS = ("attainment",)  # shares, shown as percentages (0.999907 is 99.991 %, not "1")
 
