@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -46,12 +47,16 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 
 from twin.results import Results
+
+#: a run's id (uuid4 hex), also the name of its folder under ``runs/``
+RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 metadata = MetaData()
 scenarios = Table(
@@ -122,14 +127,36 @@ class Library:
             self.engine = create_engine(url or f"sqlite:///{self.folder / 'library.sqlite'}")
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._check_tables()  # before creating any table in another program's database
             metadata.create_all(self.engine)
             self._recover()
+        except DatabaseError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise LibraryError(
+                f"{self.folder / 'library.sqlite'}: not a campustwin library ({type(reason).__name__}: "
+                f"{str(reason)[:160]}); move that file away, or give another folder with --data"
+            ) from None
         except (OSError, SQLAlchemyError) as exc:
             reason = getattr(exc, "orig", None) or exc
             raise LibraryError(
                 f"{self.folder}: cannot open the library there ({type(reason).__name__}: {str(reason)[:160]}); "
                 "give a writable folder of your own with --data"
             ) from None
+
+    def _check_tables(self) -> None:
+        """A database whose tables are not the library's (another program's file) is refused, not
+        read: its queries would fail later, half-way through a command."""
+        found = inspect(self.engine)
+        for table in metadata.sorted_tables:
+            if not found.has_table(table.name):
+                continue
+            have = {c["name"] for c in found.get_columns(table.name)}
+            missing = [c.name for c in table.columns if c.name not in have]
+            if missing:
+                raise LibraryError(
+                    f"{self.folder / 'library.sqlite'}: not a campustwin library (its table {table.name!r} "
+                    f"has no column {missing[0]!r}); move that file away, or give another folder with --data"
+                )
 
     @property
     def interrupted(self) -> list[dict]:
@@ -154,6 +181,8 @@ class Library:
                 db.execute(update(runs).where(runs.c.id.in_(dead)).values(status=INTERRUPTED))
         for path in folders:
             run_id = path.name.removeprefix(".tmp-")
+            if not RUN_ID.fullmatch(run_id):
+                continue  # not a run folder the library made: someone's own files, left alone
             status, owner = rows.get(run_id, (None, ""))
             if status == RUNNING and run_id not in dead:
                 continue  # another process is saving it

@@ -125,3 +125,30 @@ def test_killed_mid_save_leaves_no_partial_run(tmp_path: Path, delay_s: float) -
     assert on_disk == {r["id"] for r in done}  # no temporary or orphan folder is left
     with sqlite3.connect(tmp_path / "library.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_opening_a_folder_leaves_its_owners_files_alone(tmp_path: Path) -> None:
+    """Only folders shaped like run ids are the library's to clean up; a user's own runs/exp1 stays."""
+    (tmp_path / "runs" / "exp1").mkdir(parents=True)
+    (tmp_path / "runs" / "exp1" / "notes.txt").write_text("precious")
+    stray = tmp_path / "runs" / ("ab" * 16)  # a run folder with no row: the library's leftover
+    stray.mkdir()
+    Library(tmp_path)
+    assert (tmp_path / "runs" / "exp1" / "notes.txt").read_text() == "precious"
+    assert not stray.exists()
+
+
+def test_another_programs_database_is_refused_untouched(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "library.sqlite") as db:
+        db.execute("create table scenarios(x)")
+    with pytest.raises(
+        LibraryError, match=r"library.sqlite: not a campustwin library .*'scenarios'.*move that"
+    ):
+        Library(tmp_path)
+    with sqlite3.connect(tmp_path / "library.sqlite") as db:
+        assert db.execute("select name from sqlite_master").fetchall() == [("scenarios",)]
+    (tmp_path / "library.sqlite").write_bytes(b"\x00garbage" * 600)
+    with pytest.raises(
+        LibraryError, match=r"not a campustwin library \(DatabaseError: file is not a database\)"
+    ):
+        Library(tmp_path)
