@@ -17,6 +17,7 @@ import math
 import os
 import re
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,20 +129,19 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
             f"({SEED_MAX}); lower the seed in {args.scenario} or the replications"
         )
     todo_all = tasks(vary, base.spec.seed, args.replications)
-    seen_points = set()
+    points = {}
     for task in todo_all:  # every grid point must be a valid scenario before any run starts
-        if task.point not in seen_points:
-            seen_points.add(task.point)
-            load_scenario(args.scenario, dict(task.changes))
+        if task.point not in points:
+            points[task.point] = load_scenario(args.scenario, dict(task.changes))
     out = output_folder(args.out)
-    runs_dir = _prepare(out, args.out, scenario_fingerprint(base))
+    scenario = str(Path(args.scenario).resolve())
+    runs_dir = _prepare(out, args.out, scenario, scenario_fingerprint(base, *points.values()))
     done = {p.stem for p in runs_dir.glob("*.json") if _whole_run(p)}
     todo = [t for t in todo_all if t.name not in done]
     print(
         f"{len(todo_all)} runs: {len(todo_all) - len(todo)} already done, {len(todo)} to run", file=sys.stderr
     )
     bar = _bar(len(todo))
-    scenario = str(Path(args.scenario).resolve())
     for row, task in _execute(scenario, todo, args.scheduler, starting, run_task):
         _write_json(runs_dir / f"{task.name}.json", row)
         if bar is not None:
@@ -160,12 +160,19 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     return 0
 
 
-def _prepare(out: Path, given: str, fingerprint: str) -> Path:
+def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
     """The runs folder of ``out``, checked before any run: made by this scenario, and writable.
 
-    ``sweep.json`` records the scenario's fingerprint (its file and every file it reads), so a
-    resumed sweep never counts runs of a scenario that has changed since as done.
+    ``sweep.json`` records the scenario file and its fingerprint (every file its grid points read),
+    so a resumed sweep never counts runs of another scenario, or of one changed since, as done; a
+    folder holding anything else is not a sweep's, and nothing of it is overwritten.
     """
+    stamp = out / "sweep.json"
+    if out.is_dir() and not stamp.exists() and any(out.iterdir()):
+        raise SweepError(
+            f"--out {given}: holds other files and no sweep.json, so it is not a sweep's folder; its "
+            "files would be overwritten: give a new or empty folder"
+        )
     for name in ("summary.csv", "summary.json", "sweep.json"):
         if (out / name).is_dir():
             raise SweepError(f"--out {given}: {name} there is a folder; move it away, or give another --out")
@@ -174,12 +181,19 @@ def _prepare(out: Path, given: str, fingerprint: str) -> Path:
         raise SweepError(
             f"--out {given}: 'runs' there is a file, not a folder; move it, or give another --out"
         )
-    stamp = out / "sweep.json"
+    odd = [p.name for p in runs_dir.glob("*.json") if not p.is_file()] if runs_dir.is_dir() else []
+    if odd:
+        raise SweepError(f"--out {given}: runs/{odd[0]} is not a file; move it away, or give another --out")
     try:
-        recorded = json.loads(stamp.read_text()).get("scenario_fingerprint") if stamp.exists() else None
-    except (OSError, ValueError, AttributeError):
+        recorded = json.loads(stamp.read_text()) if stamp.exists() else None
+    except (OSError, ValueError):
         recorded = None  # unreadable: rewritten below; the runs' own files decide what is done
-    if recorded is not None and recorded != fingerprint:
+    recorded = recorded if isinstance(recorded, dict) else None
+    if recorded is not None and recorded.get("scenario", scenario) != scenario:
+        raise SweepError(
+            f"--out {given}: holds runs of another scenario ({recorded['scenario']}); give another --out"
+        )
+    if recorded is not None and recorded.get("scenario_fingerprint") != fingerprint:
         raise SweepError(
             f"--out {given}: holds runs of this scenario as it was before its files changed; "
             "give another --out, or delete that folder's runs/ to start over"
@@ -191,7 +205,7 @@ def _prepare(out: Path, given: str, fingerprint: str) -> Path:
         )
     try:
         runs_dir.mkdir(exist_ok=True)
-        _write_json(stamp, {"scenario_fingerprint": fingerprint})
+        _write_json(stamp, {"scenario": scenario, "scenario_fingerprint": fingerprint})
     except OSError as exc:
         raise SweepError(f"--out {given}: cannot write there ({exc.strerror}); give another --out") from None
     return runs_dir
@@ -203,7 +217,11 @@ def _whole_run(path: Path) -> bool:
         row = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(row, dict) and {"point", "changes", "seed", "kpis"} <= row.keys()
+    return (
+        isinstance(row, dict)
+        and {"point", "changes", "seed", "kpis"} <= row.keys()
+        and isinstance(row["kpis"], dict)
+    )
 
 
 def _start_local_cluster(workers: int | None) -> Future:
@@ -266,13 +284,7 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
     from dask.distributed import Client, as_completed
 
     if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-        except (OSError, ValueError, TimeoutError) as exc:
-            raise SweepError(
-                f"--scheduler {scheduler}: no Dask scheduler answered ({str(exc).splitlines()[0][:160]}); "
-                "give its address as tcp://HOST:8786, and start one with 'dask scheduler'"
-            ) from None
+        client = _connect(Client, scheduler)
     else:
         client = Client(cluster.result())
     try:
@@ -281,6 +293,33 @@ def _execute(scenario: str, todo: list, scheduler: str | None, cluster: Future |
             yield future.result(), futures[future]
     finally:
         client.close()
+
+
+def _connect(client_class, scheduler: str):
+    """A Dask client of the scheduler at ``scheduler``, or SweepError within ~SCHEDULER_TIMEOUT_S.
+
+    Dask's own timeout covers a refused connection but not a listener that accepts and never
+    answers its handshake (it waited forever), so the connection is made in a thread that is
+    given up on; any failure of the attempt (an unknown or unusable protocol too) is reported.
+    """
+    box: dict[str, object] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 (whatever the attempt raised is the answer)
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT_S + 5)
+    if "client" in box:
+        return box["client"]
+    why = "no answer in time" if thread.is_alive() else str(box.get("error")).splitlines()[0][:160]
+    raise SweepError(
+        f"--scheduler {scheduler}: no Dask scheduler answered ({why}); give its address as "
+        "tcp://HOST:8786, and start one with 'dask scheduler'"
+    )
 
 
 def _write_json(path: Path, data: object) -> None:

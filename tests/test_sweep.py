@@ -145,3 +145,59 @@ def test_resume_refuses_runs_of_a_changed_scenario_and_reruns_damaged_files(tmp_
     (sites / "demo.yaml").write_text((sites / "demo.yaml").read_text() + "\n")  # a site file counts too
     scenario.write_text(scenario.read_text().replace("arrivals_per_day: 5", "arrivals_per_day: 35"))
     assert main(args) == 2
+
+
+def test_a_file_named_only_through_vary_counts_in_the_resume_check(tmp_path: Path, capsys) -> None:
+    """A trace swapped in by --vary is read by the runs: changing it makes the old runs stale."""
+    sites = tmp_path / "sites"
+    shutil.copytree(Path(SCENARIO).parent.parent, sites)
+    traces = sites / "traces"
+    shutil.copy(traces / "demo_trace.csv", traces / "b.csv")
+    scenario = sites / "scenarios" / "demo_trace.yaml"
+    out = tmp_path / "o"
+    vary = "trace.file=../traces/demo_trace.csv,../traces/b.csv"
+    args = ["sweep", str(scenario), "--vary", "days=1", "--vary", vary, "--workers", "0", "--out", str(out)]
+    assert main(args) == 0
+    (traces / "b.csv").write_text((traces / "b.csv").read_text().splitlines()[0] + "\n")  # header only
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "as it was before its files changed" in capsys.readouterr().err
+    other = str(sites / "scenarios" / "demo_baseline.yaml")
+    assert main(["sweep", other, "--vary", "days=1", "--workers", "0", "--out", str(out)]) == 2
+    assert f"holds runs of another scenario ({scenario.resolve()})" in capsys.readouterr().err
+
+
+def test_a_folder_of_other_files_is_not_overwritten(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "summary.csv").write_text("precious")
+    assert main(["sweep", SCENARIO, "--vary", "days=1", "--workers", "0", "--out", str(out)]) == 2
+    assert "holds other files and no sweep.json" in capsys.readouterr().err
+    assert (out / "summary.csv").read_text() == "precious" and sorted(out.iterdir()) == [out / "summary.csv"]
+
+
+def test_an_edited_run_file_is_run_again_not_a_crash(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o"
+    args = ["sweep", SCENARIO, "--vary", "days=0.5", "--workers", "0", "--out", str(out)]
+    assert main(args) == 0
+    run = next((out / "runs").glob("*.json"))
+    run.write_text(json.dumps({**json.loads(run.read_text()), "kpis": []}))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "1 runs: 0 already done, 1 to run" in capsys.readouterr().err
+
+
+def test_a_scheduler_that_never_answers_exits_2_in_time(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A listener that accepts and stays silent once hung the sweep for good."""
+    import socket
+
+    import app.sweep
+
+    monkeypatch.setattr(app.sweep, "SCHEDULER_TIMEOUT_S", 1)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        args = ["sweep", SCENARIO, "--vary", "days=1", "--scheduler", address, "--out", str(tmp_path / "o")]
+        assert main(args) == 2
+    assert f"--scheduler {address}: no Dask scheduler answered" in capsys.readouterr().err

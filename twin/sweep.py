@@ -22,18 +22,24 @@ import numpy as np
 import pandas as pd
 
 
-def scenario_fingerprint(scenario) -> str:
-    """A hash of every file a scenario's runs read: the scenario, its sites, their catalogs and
-    its job trace. Two sweeps with the same fingerprint run the same thing."""
-    folder = Path(scenario.file).parent
-    files = [Path(scenario.file)]
-    for site in scenario.sites:
-        files += [Path(site.file), Path(site.catalog_file)]
-    if scenario.spec.trace is not None:
-        files.append(folder / scenario.spec.trace.file)
-    files += [folder / model.trace.file for model in scenario.spec.hosted_models if model.trace is not None]
+def scenario_fingerprint(*scenarios) -> str:
+    """A hash of every file the scenarios' runs read: each scenario file, its sites, their catalogs
+    and its job and request traces. A sweep passes every grid point, so a file named only through
+    ``--vary`` (another trace, another site) counts too. Two sweeps with the same fingerprint run
+    the same thing."""
+    files: set[Path] = set()
+    for scenario in scenarios:
+        folder = Path(scenario.file).parent
+        files.add(Path(scenario.file).resolve())
+        for site in scenario.sites:
+            files |= {Path(site.file).resolve(), Path(site.catalog_file).resolve()}
+        if scenario.spec.trace is not None:
+            files.add((folder / scenario.spec.trace.file).resolve())
+        files |= {
+            (folder / m.trace.file).resolve() for m in scenario.spec.hosted_models if m.trace is not None
+        }
     h = hashlib.sha256()
-    for path in files:
+    for path in sorted(files):
         h.update(str(path.name).encode() + b"\0")
         h.update(path.read_bytes() if path.is_file() else b"(missing)")
         h.update(b"\0")
