@@ -223,6 +223,7 @@ def test_bad_trace_rows_are_named_as_written(tmp_path, capsys):
     for gpus, shown in (
         (["-8", "8.5", ""], ["-8", "8.5", "empty"]),  # numbers only: read as numbers
         (["-8", "8.5", "many"], ["'-8'", "'8.5'", "'many'"]),  # a word among them: read as text
+        (["1e30", "-1", "2e9"], ["1e+30", "-1", "2e+09"]),  # past int64 once crashed the run
     ):
         rows = "".join(f"j{i},1798761720,{g},3042,evals\n" for i, g in enumerate(gpus))
         (tmp_path / "traces" / "demo_trace.csv").write_text(header + rows + "ok,1798761720,8,3042,evals\n")

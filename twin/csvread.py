@@ -34,10 +34,16 @@ def read_columns(path: Path, wanted: list[str], where: str) -> pd.DataFrame:
 
 
 def numeric(
-    df: pd.DataFrame, file: str, names: list[str], positive: tuple[str, ...] = (), whole: tuple[str, ...] = ()
+    df: pd.DataFrame,
+    file: str,
+    names: list[str],
+    positive: tuple[str, ...] = (),
+    whole: tuple[str, ...] = (),
+    at_most: dict[str, float] | None = None,
 ) -> list[Problem]:
     """Make ``names`` numeric in place; a problem (first five per column) for each value that is
-    not a finite number >= 0, or > 0 for the ``positive`` columns, or a whole number for ``whole``."""
+    not a finite number >= 0, or > 0 for the ``positive`` columns, or a whole number for ``whole``,
+    or is over the column's ``at_most``."""
     problems = []
     for name in names:
         values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64)
@@ -46,6 +52,10 @@ def numeric(
         if name in whole:
             bad |= np.isfinite(values) & (values != np.round(values))
             expected = "a whole number > 0" if name in positive else "a whole number >= 0"
+        top = (at_most or {}).get(name)
+        if top is not None:
+            bad |= values > top
+            expected += f" up to {top:,.0f}"
         for row in np.flatnonzero(bad)[:5]:
             problems.append(
                 Problem(

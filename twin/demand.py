@@ -103,14 +103,20 @@ def _submit_training(engine, spec: TrainingDemand, gpus: int, hours: float, type
     )
 
 
+MAX_TRACE_JOB_GPUS = 1e9
+
+
 def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
     """Read a job trace CSV into submit_h, gpus, duration_h, owner; raise ProblemList on bad data."""
     cols = trace.columns
     wanted = [cols.submit, cols.gpus, cols.duration] + ([cols.owner] if cols.owner else [])
     df = read_columns(path, wanted, "trace.columns in the scenario")
+    # A job of more GPUs than any campus holds is refused when it arrives; past ~1e9 the count no
+    # longer fits the fleet's integer arithmetic, so the file is refused at its line instead.
     problems = numeric(
-        df, str(path), [cols.submit, cols.gpus, cols.duration], positive=(cols.gpus,), whole=(cols.gpus,)
-    )
+        df, str(path), [cols.submit, cols.gpus, cols.duration], positive=(cols.gpus,), whole=(cols.gpus,),
+        at_most={cols.gpus: MAX_TRACE_JOB_GPUS},
+    )  # fmt: skip
     if problems:
         raise ProblemList(problems)
     unit = TIME_UNITS[trace.time_unit]
