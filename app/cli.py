@@ -100,9 +100,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     _print_notes(scenario.notes)
     folder = None
     if args.out is not None:  # checked before a long run, not after it
-        from twin.safepath import output_folder
+        from twin.results import Results
+        from twin.safepath import output_folder, writable_for
 
-        folder = output_folder(args.out)
+        folder = writable_for(output_folder(args.out), Results.file_names())
     saving = _start_saving(args, overrides, scenario.spec.seed) if args.save is not None else None
     bar = None
     if sys.stderr.isatty() and not args.json:
@@ -118,10 +119,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     results = simulate(scenario, progress if bar else None)
     if bar is not None:
         bar.close()
+    failed_to_write = None
     if folder is not None:
-        paths = results.write(folder)
-        if not args.json:
-            print(f"wrote {len(paths)} files to {folder}", file=sys.stderr)
+        try:
+            paths = results.write(folder)
+            if not args.json:
+                print(f"wrote {len(paths)} files to {folder}", file=sys.stderr)
+        except OSError as exc:  # a disk filled during the run: the KPIs are still printed below
+            failed_to_write = (
+                f"{folder}: cannot write the results ({exc.strerror or exc}); nothing there was changed. "
+                "Free some space or give another --out; the KPIs follow"
+            )
+            print(failed_to_write, file=sys.stderr)
     if saving is not None:
         library, run_id = saving
         library.finish_run(run_id, results)
@@ -130,7 +139,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(json.dumps(results.kpis, indent=2, default=str))
     else:
         _print_kpis(results.kpis)
-    return 0
+    return 2 if failed_to_write else 0
 
 
 def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):

@@ -158,3 +158,35 @@ def test_what_starts_after_the_horizon_is_told_not_dropped(tmp_path, capsys):
     assert "outage" in set(pd.read_parquet(tmp_path / "out13" / "events.parquet").kind)
     assert main(["validate", str(path)]) == 0
     assert "note:" in capsys.readouterr().err
+
+
+def test_an_out_folder_that_cannot_take_the_results_is_refused_before_the_run(tmp_path, capsys):
+    (tmp_path / "o" / "kpis.json").mkdir(parents=True)
+    assert (
+        main(["simulate", str(SCENARIOS / "demo_baseline.yaml"), "--days", "1", "--out", str(tmp_path / "o")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "o/kpis.json: is a folder, where a result file goes" in err and "Traceback" not in err
+
+
+def test_a_disk_that_fills_during_the_run_loses_no_earlier_results(tmp_path, capsys, monkeypatch):
+    """Results are written all or nothing; when writing fails the KPIs are still printed, exit 2."""
+    out = tmp_path / "o"
+    args = ["simulate", str(SCENARIOS / "demo_baseline.yaml"), "--days", "1", "--out", str(out)]
+    assert main([*args, "--seed", "1"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(self, path, **kwargs):
+        if "site_series" in str(path) or "jobs" in str(path):
+            raise OSError(28, "No space left on device")
+        return original(self, path, **kwargs)
+
+    original = pd.DataFrame.to_parquet
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    capsys.readouterr()
+    assert main([*args, "--seed", "2"]) == 2
+    out_text, err = capsys.readouterr()
+    assert "cannot write the results (No space left on device); nothing there was changed" in err
+    assert "utilization" in out_text and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # seed 1's files, whole

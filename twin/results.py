@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,26 +50,37 @@ class Results:
         "hosted_series",
     )
 
+    @classmethod
+    def file_names(cls) -> list[str]:
+        """The files :meth:`write` puts in its folder."""
+        return ["kpis.json", *(f"{name}.parquet" for name in cls.TABLES), "rack_day_utilization.parquet"]
+
     def write(self, folder: str | Path) -> list[Path]:
-        """Write the results as JSON + Parquet files in ``folder``; return the paths written."""
+        """Write the results as JSON + Parquet files in ``folder``; return the paths written.
+
+        All or nothing: the files are written in a hidden folder beside them and moved into place
+        only once every one is written, so a full disk leaves the previous results whole and no
+        half-written file behind (OSError is raised).
+        """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        p = out / "kpis.json"
-        p.write_text(json.dumps(self.kpis, indent=2, default=json_default) + "\n")
-        paths.append(p)
-        for name in self.TABLES:
-            p = out / f"{name}.parquet"
-            getattr(self, name).to_parquet(p, index=False)
-            paths.append(p)
-        days = self.rack_day_utilization.shape[1]
-        matrix = pd.DataFrame(self.rack_day_utilization, columns=[f"d{d:04d}" for d in range(days)])
-        matrix.insert(0, "rack", self.rack_names)
-        matrix.insert(1, "lease", self.rack_leases or [""] * len(self.rack_names))
-        p = out / "rack_day_utilization.parquet"
-        matrix.to_parquet(p, index=False)
-        paths.append(p)
-        return paths
+        staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=out))
+        try:
+            (staging / "kpis.json").write_text(json.dumps(self.kpis, indent=2, default=json_default) + "\n")
+            for name in self.TABLES:
+                getattr(self, name).to_parquet(staging / f"{name}.parquet", index=False)
+            days = self.rack_day_utilization.shape[1]
+            matrix = pd.DataFrame(self.rack_day_utilization, columns=[f"d{d:04d}" for d in range(days)])
+            matrix.insert(0, "rack", self.rack_names)
+            matrix.insert(1, "lease", self.rack_leases or [""] * len(self.rack_names))
+            matrix.to_parquet(staging / "rack_day_utilization.parquet", index=False)
+            paths = []
+            for name in self.file_names():
+                os.replace(staging / name, out / name)
+                paths.append(out / name)
+            return paths
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
     def read(cls, folder: str | Path) -> Results:

@@ -6,6 +6,7 @@ which, with exit code 2 at the command line.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from twin.errors import Problem, ProblemList
@@ -25,5 +26,30 @@ def output_folder(path: str | Path) -> Path:
     except OSError as exc:
         raise ProblemList(
             [Problem(str(folder), 0, "", f"cannot create the output folder: {exc.strerror}")]
+        ) from None
+    return folder
+
+
+def writable_for(folder: Path, names: list[str]) -> Path:
+    """``folder``, once it is known that files ``names`` can be written there: none of them is a
+    folder, and a file can be made (checked before a long run, not after it)."""
+    for name in names:
+        if (folder / name).is_dir():
+            raise ProblemList(
+                [
+                    Problem(
+                        str(folder / name),
+                        0,
+                        "",
+                        "is a folder, where a result file goes; move it away or give another --out",
+                    )
+                ]
+            )
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise ProblemList(
+            [Problem(str(folder), 0, "", f"cannot write there ({exc.strerror}); give another --out")]
         ) from None
     return folder
