@@ -40,6 +40,7 @@ NAME = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 MAX_FAILURES, LOCKOUT_S = 5, 60.0
 MAX_FAILURES_PER_SOURCE = 20  # one address, any names
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # sign-in never hashes more (a megabyte of password is work for argon2, not security)
 _HASHER = PasswordHasher()
 #: checked against when the name is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = _HASHER.hash("campustwin: no such user")
@@ -148,7 +149,8 @@ class UserStore:
         user = self._current().get(name)
         stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
         try:
-            ok = _HASHER.verify(stored, password[:1024]) and stored is not _DUMMY_HASH
+            fits = len(password) <= MAX_PASSWORD  # no stored password is longer (hash_password)
+            ok = fits and _HASHER.verify(stored, password) and stored is not _DUMMY_HASH
         except (VerificationError, InvalidHashError):
             ok = False
         with self._lock:
@@ -198,6 +200,8 @@ class LiveAccess:
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:  # sign-in checks no more than this: a longer one could never match
+        raise ValueError(f"a password is at most {MAX_PASSWORD:,} characters")
     return _HASHER.hash(password)
 
 

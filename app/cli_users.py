@@ -117,7 +117,7 @@ def _write(path: Path, users: dict) -> int:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")  # a line ended on Windows is the same password
     if not sys.stdin.isatty():
         raise ValueError("no terminal to ask on; pipe it with --password-stdin")
     try:

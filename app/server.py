@@ -50,6 +50,16 @@ def serve(
     if oauth_provider and users_file is None:
         print("--oauth-provider: give --users FILE too; it says which role each user has", file=sys.stderr)
         return 2
+    if oauth_provider:
+        from panel.auth import AUTH_PROVIDERS
+
+        if oauth_provider not in AUTH_PROVIDERS:
+            print(
+                f"--oauth-provider {oauth_provider[:40]!r}: not a provider Panel knows; one of "
+                f"{', '.join(sorted(AUTH_PROVIDERS))}",
+                file=sys.stderr,
+            )
+            return 2
     if sites_dir and not Path(sites_dir).is_dir():  # a console of no sites would start, and show nothing
         print(f"--sites {sites_dir}: not a folder; give the folder of your site files", file=sys.stderr)
         return 2

@@ -40,6 +40,7 @@ def test_passwords_are_stored_as_argon2_hashes_owner_only(users_file: Path) -> N
     assert store.verify("ann", "admin-pass-1") and not store.verify("ann", "viewer-pass-1")
     assert not store.verify("nobody", "admin-pass-1")
     assert not store.verify("sso@corp.example", "")  # OAuth-only: no password signs them in
+    assert not store.verify("ann", "admin-pass-1" + "x" * 2000)  # not cut down to a prefix that matches
     assert store.role_of("sso@corp.example") == "operator" and store.role_of("nobody") is None
 
 
@@ -136,6 +137,29 @@ def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_pat
         "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="short\n"
     )
     assert done.returncode == 2 and "at least 8 characters" in done.stderr
+    # Sign-in checks at most 1,024 characters: a longer password could be stored but never match.
+    done = run_cli(
+        "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="x" * 2000
+    )
+    assert done.returncode == 2 and "at most 1,024 characters" in done.stderr
+    done = run_cli(  # a line ended on Windows: the \r is not part of the password
+        "users",
+        "add",
+        str(tmp_path / "u.yaml"),
+        "x",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="windows-pass\r\n",
+    )
+    assert done.returncode == 0 and UserStore(tmp_path / "u.yaml").verify("x", "windows-pass")
+    write_users(bad.with_name("ok.yaml"), {})
+    done = run_cli(
+        "serve", "--users", str(bad.with_name("ok.yaml")), "--oauth-provider", "bogus", "--port", "1"
+    )
+    assert (
+        done.returncode == 2 and "--oauth-provider 'bogus': not a provider Panel knows; one of" in done.stderr
+    )
 
 
 def test_oauth_is_configured_from_the_environment_roles_from_the_file(users_file: Path, monkeypatch) -> None:
