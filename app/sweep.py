@@ -132,7 +132,7 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     points = {}
     for task in todo_all:  # every grid point must be a valid scenario before any run starts
         if task.point not in points:
-            points[task.point] = load_scenario(args.scenario, dict(task.changes))
+            points[task.point] = load_scenario(args.scenario, dict(task.changes), flag="--vary {key}")
     out = output_folder(args.out)
     scenario = str(Path(args.scenario).resolve())
     runs_dir = _prepare(out, args.out, scenario, scenario_fingerprint(base, *points.values()))

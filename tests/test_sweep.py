@@ -88,8 +88,9 @@ def test_bad_grid_point_exits_2_before_any_run(tmp_path: Path, capsys) -> None:
         ("leases.0.gpus=8", "leases: the scenario has none"),
         (
             "inference.0.peak_gpus=-5",
-            "--inference.0.peak_gpus: must be greater than 0",
+            "--vary inference.0.peak_gpus: must be greater than 0",
         ),  # the option, not the file
+        ("foo.bar=1", "--vary foo.bar: unknown field 'foo'"),  # the section it made, not line 18
     ],
 )
 def test_a_vary_path_the_scenario_lacks_exits_2_naming_it(

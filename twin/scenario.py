@@ -259,13 +259,14 @@ class Scenario:
         return Path(self.file).parent
 
 
-def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: dict | None = None, flag: str = "--{key}") -> Scenario:
     """Load a scenario and every site it names; raise ProblemList with all problems.
 
     ``overrides`` (dotted path -> value, e.g. ``{"days": 30}``) are applied before validation; a bad
-    override is reported against the override (``--days: ...``), not against the file's line.
+    override is reported against the option that gave it (``flag``: ``--days: ...``, or
+    ``--vary foo.bar: ...`` for a sweep), not against the file's line.
     """
-    return scenario_from_document(load_yaml(path), Path(path).parent, overrides)
+    return scenario_from_document(load_yaml(path), Path(path).parent, overrides, flag)
 
 
 def load_scenario_text(text: str, folder: str | Path, file: str = "<what-if>") -> Scenario:
@@ -276,7 +277,9 @@ def load_scenario_text(text: str, folder: str | Path, file: str = "<what-if>") -
     return scenario_from_document(parse_yaml(text, file), Path(folder))
 
 
-def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict | None = None) -> Scenario:
+def scenario_from_document(
+    doc: LocatedDocument, folder: Path, overrides: dict | None = None, flag: str = "--{key}"
+) -> Scenario:
     """Validate a parsed scenario document and load every site it names (paths relative to ``folder``)."""
     expect_kind(doc, "scenario")
     if overrides and isinstance(doc.data, dict):
@@ -285,7 +288,7 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
     try:
         spec = validate_document(doc, ScenarioSpec)
     except ProblemList as exc:
-        raise ProblemList(_blame_overrides(exc.problems, overrides)) from None
+        raise ProblemList(_blame_overrides(exc.problems, overrides, flag)) from None
     sites, problems = [], []
     for i, rel in enumerate(spec.sites):
         site_path = folder / rel
@@ -319,7 +322,7 @@ def scenario_from_document(doc: LocatedDocument, folder: Path, overrides: dict |
         trace_jobs, trace_problems = _read_trace(doc, spec, folder)
         problems.extend(trace_problems)
     if problems:
-        raise ProblemList(_blame_overrides(problems, overrides))
+        raise ProblemList(_blame_overrides(problems, overrides, flag))
     notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
     file = str(folder / Path(doc.file).name)
     return Scenario(spec=spec, sites=sites, file=file, notes=notes, trace_jobs=trace_jobs)
@@ -344,14 +347,18 @@ def _read_trace(
     return None, [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(count, fix))]
 
 
-def _blame_overrides(problems: list[Problem], overrides: dict | None) -> list[Problem]:
-    """Problems with a value given on the command line name the option, not the file's line."""
-    keys = set(overrides or ())
+def _blame_overrides(problems: list[Problem], overrides: dict | None, flag: str = "--{key}") -> list[Problem]:
+    """Problems with a value given on the command line name the option, not the file's line: the
+    value itself, a section the option made (``foo`` of ``--vary foo.bar``), or a part of it."""
+    keys = list(overrides or ())
     out = []
     for p in problems:
         path = re.sub(r"\[(\d+)\]", r".\1", p.path)  # inference[0].peak_gpus -> inference.0.peak_gpus
-        if path in keys:
-            p = Problem(f"--{path}", 0, "", f"{p.message} (given on the command line)")
+        key = next(
+            (k for k in keys if path == k or k.startswith(path + ".") or path.startswith(k + ".")), None
+        )
+        if key is not None and path:
+            p = Problem(flag.format(key=key), 0, "", f"{p.message} (given on the command line)")
         out.append(p)
     return out
 
