@@ -118,7 +118,22 @@ def _run(args: argparse.Namespace, campus_name: str):
     from twin.scenario import load_scenario
     from twin.simulate import simulate
 
-    scenario = load_scenario(args.scenario, {"days": args.day} if args.day is not None else None)
+    scenario = load_scenario(args.scenario)
+    if args.day is not None:  # an earlier day of the run, never a longer run than the scenario's
+        last = scenario.spec.days
+        if args.day > last:
+            raise ProblemList(
+                [
+                    Problem(
+                        "--day",
+                        0,
+                        "",
+                        f"{args.day:g} is after the scenario's last day, {last:g}; give a day up to "
+                        f"{last:g}, or leave --day out for the last",
+                    )
+                ]  # fmt: skip
+            )
+        scenario = load_scenario(args.scenario, {"days": args.day}, flag="--day")
     if campus_name not in [s.spec.name for s in scenario.sites]:
         names = ", ".join(s.spec.name for s in scenario.sites)
         raise ProblemList(

@@ -162,6 +162,10 @@ def test_netbox_out_is_a_new_folder_or_an_earlier_bundle(tmp_path: Path, capsys)
             ["--format", "svg", "--out", "{tmp}/p.svg", "--scenario", "{scenario}", "--day", "-1"],
             "--day: a day after",
         ),
+        (  # demo_baseline runs 30 days: --day 99 once ran 99 and labelled the plan "day 99"
+            ["--format", "svg", "--out", "{tmp}/p.svg", "--scenario", "{scenario}", "--day", "99"],
+            "--day: 99 is after the scenario's last day, 30; give a day up to 30",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_the_fix(extra: list[str], message: str, tmp_path: Path, capsys) -> None:
