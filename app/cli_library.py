@@ -39,7 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_library(args: argparse.Namespace) -> int:
     from app.library import Library, LibraryError
 
-    if "://" not in args.data and not Path(args.data).exists():  # every action reads a library
+    data = Path(args.data)
+    # Every action reads a library: a folder without one (missing, or someone's own) is not made one.
+    if "://" not in args.data and (
+        not data.exists() or (data.is_dir() and not (data / "library.sqlite").exists())
+    ):
         print(f"library: {args.data}: no library there; 'simulate --save' or the console makes one "
               "(--data names its folder)", file=sys.stderr)  # fmt: skip
         return EXIT_USER_ERROR
@@ -66,6 +70,8 @@ def _act(library, args: argparse.Namespace) -> int:
         if not rows and not args.json:
             print("(the library is empty)", file=sys.stderr)
     elif args.action == "runs":
+        if args.name is not None:
+            library.scenario(args.name)  # an unknown name is said (exit 2), not an empty list
         rows = library.runs(args.name)
         if args.json:
             print(json.dumps(rows, indent=2, default=str))

@@ -61,11 +61,14 @@ def test_simulate_save_then_list_show_export_rename_delete(tmp_path: Path) -> No
 
 def test_library_errors_name_the_fix_with_exit_code_2(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "mine" / "runs" / "exp1").mkdir(parents=True)
     Library(tmp_path / "lib")  # an empty library
     cases = [
         (("library", "--data", "nowhere", "list"), "nowhere: no library there; 'simulate --save'"),
         (("library", "--data", "a-file", "list"), "give a writable folder of your own with --data"),
         (("library", "--data", "lib", "show", "nope"), "no scenario 'nope' in the library"),
+        (("library", "--data", "lib", "runs", "nope"), "no scenario 'nope' in the library"),  # not silence
+        (("library", "--data", "mine", "list"), "mine: no library there"),  # a folder of one's own
         (("library", "--data", "lib", "export", "../../etc", "--out", "x"), "8 to 32 hexadecimal characters"),
         (("library", "--data", "lib", "export", "0123abcd", "--out", "x"), "no run '0123abcd'"),
         (("simulate", DEMO, "--days", "1", "--save", "", "--data", "lib"), "1-128 printable characters"),
@@ -77,6 +80,7 @@ def test_library_errors_name_the_fix_with_exit_code_2(tmp_path: Path) -> None:
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert not (tmp_path / "sqlite:").exists()  # the URL did not become a folder
     assert not (tmp_path / "nowhere").exists()  # a read made no library
+    assert sorted(p.name for p in (tmp_path / "mine").rglob("*")) == ["exp1", "runs"]
 
 
 def test_a_killed_simulate_save_is_listed_as_interrupted(tmp_path: Path) -> None:
