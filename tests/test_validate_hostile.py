@@ -210,6 +210,21 @@ def test_scenario_with_a_missing_site(capsys: pytest.CaptureFixture[str], site_d
     expect(lines, path, line_no(text, "gone.yaml"), "sites[1]", "not found", "relative to the scenario")
 
 
+def test_a_folder_or_pipe_named_as_a_file_is_not_called_missing(
+    capsys: pytest.CaptureFixture[str], site_dir: Path
+) -> None:
+    write(site_dir, "demo.yaml", DEMO)
+    (site_dir / "folder.yaml").mkdir()
+    os.mkfifo(site_dir / "pipe.csv")
+    text = (
+        "name: trial\nsites:\n  - demo.yaml\n  - folder.yaml\ndays: 3\ntrace:\n  file: pipe.csv\n"
+        "  columns: {submit: s, gpus: g, duration: d}\n"
+    )
+    path = write(site_dir, "scenario.yaml", text)
+    lines = bad(capsys, path)
+    expect(lines, path, line_no(text, "folder.yaml"), "sites[1]", "is not a regular file (a folder or a pipe)")
+
+
 def test_valid_scenario(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
     write(site_dir, "demo.yaml", DEMO)
     path = write(site_dir, "scenario.yaml", "name: trial\nsites: [demo.yaml]\ndays: 30\n")

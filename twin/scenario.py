@@ -32,7 +32,7 @@ from twin.errors import Problem, ProblemList, dotted
 from twin.hosted_spec import HostedModel
 from twin.load import expect_kind, load_site, validate_document
 from twin.resolve import ResolvedSite
-from twin.scenario_checks import after_the_horizon, check_scenario
+from twin.scenario_checks import after_the_horizon, check_scenario, missing_file
 from twin.sla import CreditStep
 from twin.yamlsafe import LocatedDocument, load_yaml, parse_yaml
 
@@ -299,7 +299,7 @@ def scenario_from_document(
                     doc.file,
                     doc.line_of(loc),
                     dotted(loc),
-                    f"site file {str(site_path)!r} not found; paths are relative to the scenario",
+                    f"site file {str(site_path)!r} {missing_file(site_path)}",
                 )
             )
             continue

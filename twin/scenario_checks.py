@@ -139,10 +139,7 @@ def check_scenario(spec: ScenarioSpec, sites: list[ResolvedSite], folder: Path) 
             )
     if spec.trace is not None and not (folder / spec.trace.file).is_file():
         out.append(
-            (
-                ("trace", "file"),
-                f"trace file {spec.trace.file!r} not found; the path is relative to the scenario",
-            )
+            (("trace", "file"), f"trace file {spec.trace.file!r} {missing_file(folder / spec.trace.file)}")
         )
 
     for i, lease in enumerate(spec.leases):
@@ -241,10 +238,17 @@ def _check_hosted(
         out.append(
             (
                 (*loc, "trace", "file"),
-                f"request trace {product.trace.file!r} not found; the path is relative to the scenario",
+                f"request trace {product.trace.file!r} {missing_file(folder / product.trace.file)}",
             )
         )
     return out
+
+
+def missing_file(path: Path) -> str:
+    """Why a file a scenario names cannot be read, and the fix (the path is not a regular file)."""
+    if path.exists():  # a folder, a pipe, a device: "not found" would send the user looking for it
+        return "is not a regular file (a folder or a pipe); name a file, relative to the scenario"
+    return "not found; the path is relative to the scenario"
 
 
 def _largest_pod(site: ResolvedSite, gpu_type: str) -> int:
