@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_fit)
 
 
+MAX_START_DAYS = 24
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from twin.fit_lease import Targets, fit_lease
     from twin.scenario import load_scenario
@@ -38,6 +41,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"--start-days: numbers separated by commas, got {args.start_days!r}", file=sys.stderr)
         return EXIT_USER_ERROR
+    if starts is not None:
+        starts = list(dict.fromkeys(starts))  # a day given twice is fitted once
+        if len(starts) > MAX_START_DAYS:
+            print(
+                f"--start-days: {len(starts)} days; at most {MAX_START_DAYS} (each is a search of runs)",
+                file=sys.stderr,
+            )
+            return EXIT_USER_ERROR
     scenario = load_scenario(args.scenario)
     days = scenario.spec.days
     bad = [x for x in starts or [] if not (math.isfinite(x) and 0 <= x < days)]
