@@ -109,7 +109,8 @@ def _too_big(file: str, size: int) -> ProblemList:
         file,
         0,
         f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte ({MAX_FILE_BYTES // 2**20} MiB) limit; "
-        "describe repeated buildings, halls and pods with templates and count: instead",
+        "is it the file you meant? (a site file describes repeated buildings, halls and pods with "
+        "templates and count:)",
     )
 
 
@@ -318,7 +319,9 @@ class _EventScan:
                 "write the values out, or use templates and count:",
             )
         self._fatal(
-            line, f"document has over {MAX_NODES:,} values; use templates and count: for repeated parts"
+            line,
+            f"document has over {MAX_NODES:,} values; is it the file you meant? (a site file describes "
+            "repeated parts with templates and count:)",
         )
 
     def _define(self, anchor: str | None, line: int) -> None:
