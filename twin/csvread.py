@@ -28,7 +28,9 @@ def read_columns(path: Path, wanted: list[str], where: str) -> pd.DataFrame:
                     )
                 ]
             )
-        return pd.read_csv(path, usecols=wanted)
+        # index_col=False: rows with more cells than the header (a trailing comma) keep their
+        # columns; otherwise pandas takes the first column for an index and shifts every value left.
+        return pd.read_csv(path, usecols=wanted, index_col=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
         raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
 
