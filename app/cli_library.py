@@ -108,8 +108,17 @@ def _act(library, args: argparse.Namespace) -> int:
         try:
             shutil.copytree(source, target, dirs_exist_ok=True)
         except (OSError, shutil.Error) as exc:
+            # shutil.Error lists every file that failed: say the first reason, and leave no half copy
+            # (the folder was empty, so everything in it now is this copy's).
+            first = exc.args[0][0][2] if isinstance(exc, shutil.Error) and exc.args[0] else exc
+            for item in list(target.iterdir()):
+                if item.is_dir():
+                    shutil.rmtree(item, ignore_errors=True)
+                else:
+                    item.unlink(missing_ok=True)
             raise LibraryError(
-                f"--out {args.out}: cannot copy the run there ({exc}); give a writable folder"
+                f"--out {args.out}: cannot copy the run there ({str(first)[:160]}); nothing was left there; "
+                "free some space or give another writable folder"
             ) from None
         print(f"copied run {source.name} to {target}", file=sys.stderr)
     return 0

@@ -102,3 +102,32 @@ def test_a_killed_simulate_save_is_listed_as_interrupted(tmp_path: Path) -> None
     assert run["status"] == INTERRUPTED and run["name"] == "long"
     listed = cli("library", "--data", "lib", "runs", cwd=tmp_path)
     assert "1 interrupted" in listed.stderr
+
+
+def test_an_export_that_runs_out_of_space_leaves_nothing_half_copied(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import shutil
+
+    from app.cli import main
+
+    data = tmp_path / "lib"
+    assert main(["simulate", str(DEMO), "--days", "1", "--save", "one day", "--data", str(data)]) == 0
+    run_id = Library(data).runs()[0]["id"]
+    copied: list[str] = []
+
+    real_copyfile = shutil.copyfile
+
+    def copy_until_full(src, dst, **kwargs):  # copytree's copy2 copies each file's bytes with this
+        if copied:
+            raise OSError(28, "No space left on device")
+        copied.append(str(src))
+        return real_copyfile(src, dst, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_until_full)
+    capsys.readouterr()
+    out = tmp_path / "copy"
+    assert main(["library", "--data", str(data), "export", run_id[:8], "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot copy the run there" in err and "No space left on device" in err and len(err) < 400
+    assert copied and list(out.iterdir()) == []

@@ -222,7 +222,9 @@ def test_a_folder_or_pipe_named_as_a_file_is_not_called_missing(
     )
     path = write(site_dir, "scenario.yaml", text)
     lines = bad(capsys, path)
-    expect(lines, path, line_no(text, "folder.yaml"), "sites[1]", "is not a regular file (a folder or a pipe)")
+    expect(
+        lines, path, line_no(text, "folder.yaml"), "sites[1]", "is not a regular file (a folder or a pipe)"
+    )
 
 
 def test_valid_scenario(capsys: pytest.CaptureFixture[str], site_dir: Path) -> None:
