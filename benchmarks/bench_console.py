@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from ui_util import CHROMIUM, CHROMIUM_ARGS, ConsoleServer, open_console, wait_for_idle  # noqa: E402
+from ui_server import ConsoleServer  # noqa: E402
+from ui_util import CHROMIUM, CHROMIUM_ARGS, open_console, wait_for_idle  # noqa: E402
 
 
 def median(xs: list[float]) -> str:

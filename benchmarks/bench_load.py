@@ -36,7 +36,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from ui_util import CHROMIUM, CHROMIUM_ARGS, ConsoleServer  # noqa: E402
+from ui_server import ConsoleServer  # noqa: E402
+from ui_util import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 LOG_ERRORS = re.compile(r"Traceback|ERROR|Exception|error:", re.IGNORECASE)
 
