@@ -8,6 +8,7 @@ sample campuses over seasons, heat waves and curtailments.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -115,24 +116,55 @@ def test_tower_cooled_louisiana_uses_water_and_the_kpis_add_up():
     )
 
 
-def _heat_wave(with_event: bool):
-    sc = load_scenario(SCENARIOS / "heat_wave_louisiana.yaml")
+def _heat_wave(with_event: bool, folder: Path | None = None):
+    """The August heat wave scenario; ``folder``: run it on the site files copied there."""
+    path = SCENARIOS / "heat_wave_louisiana.yaml"
+    if folder is not None:
+        path = folder / "scenarios" / path.name
+    sc = load_scenario(path)
     if not with_event:
         sc.spec.events = []
     return simulate(sc)
 
 
-def test_a_heat_wave_in_august_throttles_and_lowers_sellable_capacity_and_says_where():
+def _hours_on_reserve(res, window=(7 * 24, 12 * 24)) -> int:
+    """Hall-hours in the window with more heat than the planned cooling (the reserve running)."""
+    hall = res.hall_series[res.hall_series["time_h"].between(*window)]
+    return int((hall["cooling_headroom_kw"] < 0).sum())
+
+
+def test_a_heat_wave_in_august_runs_the_reserve_cooling_and_lowers_sellable_capacity():
+    """Hyperion's N+1 towers: the operator runs the reserve units before capping any GPU, so the
+    heat wave costs redundancy (logged, hall by hall) and what can be sold, not compute."""
     hot, normal = _heat_wave(True), _heat_wave(False)
-    assert hot.kpis["throttled_gpu_hours"] > normal.kpis["throttled_gpu_hours"]
+    assert _hours_on_reserve(hot) > 2 * _hours_on_reserve(normal)
     week = lambda r: r.sellable[(r.sellable["hall"] == "") & (r.sellable["week"] == 1)].iloc[0]  # noqa: E731
     assert week(hot)["sellable_gpus"] < week(normal)["sellable_gpus"]
-    assert week(hot)["binding"] == "cooling"
+    assert week(hot)["binding"] == "cooling"  # planning never counts the reserve units
+    ev = hot.events
+    wave = ev[(ev["kind"] == "cooling_reserve") & (ev["time_h"].between(7 * 24, 12 * 24))]
+    assert len(wave) > 0 and wave["subject"].str.match(r"Hyperion/[AB]\d/H\d$").all()
+    assert (
+        wave["detail"].str.contains(r"over the planned .* MW at .* C wet-bulb: reserve units running").all()
+    )
+    assert hot.kpis["throttled_gpu_hours"] == 0
+
+
+def test_without_reserve_units_the_heat_wave_caps_gpus_and_says_where(tmp_path: Path):
+    """The same heat wave on towers with no redundancy (N): the halls cap their GPUs."""
+    shutil.copytree(ROOT / "sample_sites", tmp_path, dirs_exist_ok=True)
+    site = tmp_path / "louisiana.yaml"
+    site.write_text(
+        site.read_text().replace('capacity_mw: 51, redundancy: "N+1"', 'capacity_mw: 51, redundancy: "N"')
+    )
+    hot, normal = _heat_wave(True, tmp_path), _heat_wave(False, tmp_path)
+    assert hot.kpis["throttled_gpu_hours"] > normal.kpis["throttled_gpu_hours"]
+    assert _hours_on_reserve(hot) > 0 and not (hot.events["kind"] == "cooling_reserve").any()
     ev = hot.events
     wave = ev[(ev["kind"] == "cooling") & (ev["time_h"].between(7 * 24, 12 * 24))]
     assert len(wave) > 0
     assert wave["detail"].str.contains(r"hall Hyperion/[AB]\d/H\d: heat .* over cooling capacity").all()
-    assert wave["detail"].str.contains("wet-bulb").all()
+    assert wave["detail"].str.contains("wet-bulb").all() and not wave["detail"].str.contains("reserve").any()
     caps = hot.hall_series[hot.hall_series["time_h"].between(7 * 24, 12 * 24)]["power_cap"]
     assert caps.min() < 1.0 and caps.min() >= 0.5
     # The compute lost is the speed the caps took (cap ** exponent), a small part of the GPU-hours

@@ -14,6 +14,10 @@ for plants that do not (dry coolers, air economisers).
 * **Capacity**: the site file's ``capacity_mw`` is what the plant rejects at its design
   temperature with its redundant units held in reserve; above the design temperature it derates
   by ``DERATE_PER_C`` per degree (towers and dry coolers lose approach), down to ``CAPACITY_FLOOR``.
+  Planning (headroom, what can be sold) counts that capacity only. An operator short of cooling
+  runs the reserve units before capping GPUs, giving up redundancy for the hours it lasts: the
+  *operating limit* adds ``reserve_share`` (N+1: one unit of an assumed 4, +25 %; N+2: +50 %;
+  2N: +100 %; N: none), and the twin logs when a hall runs on its reserve.
 * **Water**: evaporating water takes 2.45 MJ/kg at ~20 C, so 1.47 L per kWh of heat carried off by
   evaporation, plus blowdown at ~4 cycles of concentration (x 4/3): ``WATER_L_PER_KWH_EVAPORATED``.
   Towers reject most of their heat by evaporation in any weather (a share ramping from 0.7 to 1).
@@ -85,6 +89,11 @@ MEDIA_ON_C = 14.9  # dry-bulb above which the media are wetted: fitted, see fit_
 META_WUE_L_PER_KWH = 0.26  # Meta's new buildings, 2021 (facts section 5, P)
 
 
+#: Reserve capacity over the planned capacity, by redundancy: units in reserve / units needed, with
+#: N assumed 4 units as for the UPS modules (twin.power.MODULE_SHARE).
+RESERVE_SHARE = {"N": 0.0, "N+1": 0.25, "N+2": 0.5, "2N": 1.0}
+
+
 @dataclass
 class HallPlants:
     """The cooling plants of a run's halls, as arrays over halls."""
@@ -94,6 +103,7 @@ class HallPlants:
     cop_design: np.ndarray
     design_ref_c: np.ndarray  # design wet-bulb or dry-bulb, by kind
     hall_site: np.ndarray
+    reserve_share: np.ndarray  # the reserve units' capacity over capacity_kw (module docstring)
 
     def __post_init__(self) -> None:
         models = [KIND_MODELS[k] for k in KINDS]
@@ -150,7 +160,7 @@ def fit_media_on_c(dry_bulb_c: np.ndarray, wet_bulb_c: np.ndarray, target_l_per_
 
 def hall_plants(campuses) -> HallPlants:
     """Arrays over every hall of the run's campuses, in the fleet's hall order."""
-    kind, cap, cop, ref, site = [], [], [], [], []
+    kind, cap, cop, ref, site, reserve = [], [], [], [], [], []
     for si, campus in enumerate(campuses):
         climate = campus.site.spec.climate
         for building in campus.site.buildings:
@@ -162,4 +172,7 @@ def hall_plants(campuses) -> HallPlants:
                 wet = KIND_MODELS[c.kind].uses_wet_bulb
                 ref.append(climate.design_wet_bulb_c if wet else climate.design_dry_bulb_c)
                 site.append(si)
-    return HallPlants(np.array(kind), np.array(cap), np.array(cop), np.array(ref), np.array(site))
+                reserve.append(RESERVE_SHARE[c.redundancy])
+    return HallPlants(
+        np.array(kind), np.array(cap), np.array(cop), np.array(ref), np.array(site), np.array(reserve)
+    )

@@ -95,7 +95,10 @@ class Plant:
         # computed for every sample at once; only the load-dependent part runs per sample.
         ref = self.cooling.reference_c(self._dry, self._wet)
         self._cop = self.cooling.cop(ref)  # samples x halls
-        self._cooling_capacity_kw = self.cooling.capacity(ref)
+        self._cooling_capacity_kw = self.cooling.capacity(ref)  # planned: reserve units held back
+        # What the operator can run before capping GPUs: the reserve units too (twin.cooling).
+        self._cooling_limit_kw = self._cooling_capacity_kw * (1.0 + self.cooling.reserve_share)
+        self.on_reserve = np.zeros(halls, dtype=bool)
         self._water_l_per_kwh = self.cooling.water_l_per_kwh(
             self._dry[:, self.hall_site], self._wet[:, self.hall_site]
         )
@@ -133,6 +136,7 @@ class Plant:
             "dyn": draw[DYN],
             "heat": draw[HEAT],
             "cooling_capacity_kw": self._cooling_capacity_kw[i],
+            "cooling_limit_kw": self._cooling_limit_kw[i],
             "dry": self._dry[i],
             "wet": self._wet[i],
             "site_facility_kw": site_facility_kw,
@@ -148,8 +152,9 @@ class Plant:
         if self._clear:  # no cap and no hall closed since the last sample: nothing to undo
             d = self._draw(i)
             limit = np.minimum(self.supply_kw, self.limit_kw)
-            if not any_over(d["draw"], d["cooling_capacity_kw"], self.chain.it_capacity_kw, d["site_facility_kw"],
+            if not any_over(d["draw"], d["cooling_limit_kw"], self.chain.it_capacity_kw, d["site_facility_kw"],
                             limit):  # fmt: skip
+                self._note_reserve(engine, d)
                 self._record(i, d)
                 return
             old_cap = self.cap.copy()
@@ -160,15 +165,16 @@ class Plant:
             d = self._draw(i)
         hours = self.step
         it_per_heat = np.divide(d["it_kw"], d["heat"], out=np.ones_like(d["heat"]), where=d["heat"] > 0)
-        over_cool = (d["heat"] - d["cooling_capacity_kw"]) * it_per_heat
+        over_cool = (d["heat"] - d["cooling_limit_kw"]) * it_per_heat
         over_power = d["it_kw"] - self.chain.it_capacity_kw
         for h in np.flatnonzero((over_cool > 0) | (over_power > 0)).tolist():
             site = int(self.hall_site[h])
             if over_cool[h] >= over_power[h]:
                 kind = "cooling"
+                reserve = " with its reserve units" if self.cooling.reserve_share[h] > 0 else ""
                 cause = (
                     f"hall {self.fleet.hall_names[h]}: heat {d['heat'][h] / 1000:.1f} MW over cooling capacity "
-                    f"{d['cooling_capacity_kw'][h] / 1000:.1f} MW at {d['wet'][site]:.1f} C wet-bulb, "
+                    f"{d['cooling_limit_kw'][h] / 1000:.1f} MW{reserve} at {d['wet'][site]:.1f} C wet-bulb, "
                     f"{d['dry'][site]:.1f} C dry-bulb"
                 )
             else:
@@ -182,7 +188,25 @@ class Plant:
             d = self._draw(i)
         self._balance_sites(engine, hours, d)
         self._apply(engine, old_cap)
-        self._record(i, self._draw(i) if self._acted else d)
+        d = self._draw(i) if self._acted else d
+        self._note_reserve(engine, d)
+        self._record(i, d)
+
+    def _note_reserve(self, engine, d: dict) -> None:
+        """Log halls starting or stopping to run their reserve cooling (heat over planned capacity)."""
+        now = (d["heat"] > d["cooling_capacity_kw"] * (1.0 + 1e-9)) & (self.cooling.reserve_share > 0)
+        for h in np.flatnonzero(now != self.on_reserve).tolist():
+            site = int(self.hall_site[h])
+            hall = self.fleet.hall_names[h]
+            if now[h]:
+                detail = (
+                    f"heat {d['heat'][h] / 1000:.1f} MW over the planned {d['cooling_capacity_kw'][h] / 1000:.1f} MW "
+                    f"at {d['wet'][site]:.1f} C wet-bulb: reserve units running, no cooling redundancy left"
+                )
+                engine.note(site, "cooling_reserve", hall, detail)
+            else:
+                engine.note(site, "cooling_reserve_end", hall, "heat back within the planned capacity")
+        self.on_reserve = now
 
     def curtail(self, engine, site: int, kw: float, cause: str) -> None:
         """A curtailment starts (``kw`` > 0: draw at most today's minus ``kw``) or ends (< 0)."""
