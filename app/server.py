@@ -12,6 +12,7 @@ file gives each a role (:mod:`app.roles`), enforced on the server at every actio
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
@@ -97,6 +98,7 @@ def serve(
     print(f"campustwin console on http://{address}:{port}/  (sites from {folder})", file=sys.stderr)
     if store is None:
         print("sign-in is off: only this machine can connect (--users FILE turns it on)", file=sys.stderr)
+    _quiet_closed_tabs()
     try:
         server = _start(pn, routes, port, address, show, options)
     except OSError as exc:
@@ -114,6 +116,24 @@ def serve(
     finally:
         pool.shutdown(wait_s=6.0)  # within a service manager's stop timeout (10 s in the tests)
     return 0
+
+
+def _quiet_closed_tabs() -> None:
+    """Drop asyncio's "Task exception was never retrieved" for a write to a tab that just closed.
+
+    Bokeh pushes a change to a session whose browser tab has gone (the user closed it between
+    the change and the push); tornado's write then fails with WebSocketClosedError in a task no
+    one awaits, and asyncio logs a traceback for it. Nothing is wrong and nothing can be done:
+    a server log full of such tracebacks would hide the real ones.
+    """
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    def keep(record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, (WebSocketClosedError, StreamClosedError))
+
+    logging.getLogger("asyncio").addFilter(keep)
 
 
 def _start(pn, routes: dict, port: int, address: str, show: bool, options: dict):

@@ -273,3 +273,18 @@ def test_a_users_file_held_by_another_writer_is_refused_not_waited_on(tmp_path: 
         done = run_cli("users", "remove", str(path), "someone")
     assert done.returncode == 2 and "another 'campustwin users' is changing it" in done.stderr
     assert cli_users._lock(path, wait_s=0.2) is not None  # free again once the other writer is done
+
+
+def test_a_push_to_a_closed_tab_leaves_no_traceback_in_the_log(caplog) -> None:
+    """A tab closed while Bokeh pushes to it is routine; a real error is still logged."""
+    import logging
+
+    from tornado.websocket import WebSocketClosedError
+
+    from app.server import _quiet_closed_tabs
+
+    _quiet_closed_tabs()
+    log = logging.getLogger("asyncio")
+    for exc in (WebSocketClosedError(), RuntimeError("a real one")):
+        log.error("Task exception was never retrieved", exc_info=(type(exc), exc, None))
+    assert [r.exc_info[0] for r in caplog.records] == [RuntimeError]
