@@ -154,3 +154,21 @@ def test_cards_call_a_change_too_small_to_show_no_change_and_name_the_seed_they_
     )
     assert "PUE, seed 7" in banded and "range of the 4 seeds: 1.110 – 1.115" in banded
     assert series.band_label(40) == "p5–p95 of the 40 seeds"
+
+
+def test_a_run_saved_before_sales_covered_hosted_models_keeps_its_money() -> None:
+    """Runs saved by an earlier version have lease-only totals and no hosted_* keys: the page adds
+    up their products, as it did then, instead of dropping the hosted model."""
+    old = {
+        "revenue_usd": 100.0, "sla_credits_usd": 5.0, "margin_usd": 40.0, "hosted_revenue_usd": 60.0,
+        "displaced_internal_value_usd": 3.0,
+        "products": {
+            "lease": {"revenue_usd": 100.0, "credits_usd": 5.0, "energy_cost_usd": 10.0,
+                      "depreciation_usd": 20.0, "margin_usd": 65.0},
+            "api": {"revenue_usd": 60.0, "credits_usd": 0.0, "energy_cost_usd": 4.0,
+                    "depreciation_usd": 6.0, "margin_usd": 50.0},
+        },
+    }  # fmt: skip
+    money = compare.sales_money(old)
+    assert money == {"revenue": 160.0, "credits": 5.0, "energy": 14.0, "depreciation": 26.0,
+                     "displaced internal work": 3.0, "margin": 112.0}  # fmt: skip

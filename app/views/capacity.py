@@ -29,7 +29,7 @@ from holoviews.operation.datashader import rasterize
 from app.context import ConsoleContext
 from app.runs import PoolBusy, outcome_of
 from app.state.whatif import scenario_files
-from app.views.compare import CARD_CSS, fmt
+from app.views.compare import CARD_CSS, fmt, sales_money
 from app.views.markup import plain
 from app.views.url import query_args
 from twin.results import Results
@@ -70,7 +70,8 @@ def headline(results: Results) -> dict[str, str]:
     days = float(k.get("days") or 1)
     # Net of credits, like the depreciation share beside it; a run average, so a lease that ended
     # mid-run counts for the days it ran, not as if it ran all year.
-    net_sales = float(k.get("revenue_usd") or 0) - float(k.get("sla_credits_usd") or 0)
+    money = sales_money(k)
+    net_sales = money["revenue"] - money["credits"]
     it_mw = results.site_series.groupby("time_h")["it_kw"].sum().mean() / 1000.0
     return {
         "GPUs": f"{int(k.get('gpus', 0)):,}",

@@ -37,12 +37,27 @@ def sales_money(kpis: dict) -> dict[str, float]:
     def get(*keys: str) -> float:
         return float(sum(kpis.get(key) or 0.0 for key in keys))
 
+    displaced = get("displaced_internal_value_usd")
+    if "hosted_energy_cost_usd" not in kpis:  # a run saved before twin.money: its totals were leases only
+        products = (kpis.get("products") or {}).values()
+
+        def total(key: str) -> float:
+            return float(sum((p.get(key) or 0.0) for p in products))
+
+        return {
+            "revenue": total("revenue_usd"),
+            "credits": total("credits_usd"),
+            "energy": total("energy_cost_usd"),
+            "depreciation": total("depreciation_usd"),
+            "displaced internal work": displaced,
+            "margin": total("margin_usd") - displaced,
+        }
     return {
         "revenue": get("revenue_usd"),
         "credits": get("sla_credits_usd"),
         "energy": get("lease_energy_cost_usd", "hosted_energy_cost_usd"),
         "depreciation": get("lease_depreciation_usd", "hosted_depreciation_usd"),
-        "displaced internal work": get("displaced_internal_value_usd"),
+        "displaced internal work": displaced,
         "margin": get("margin_usd"),
     }
 
