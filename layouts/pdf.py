@@ -302,9 +302,10 @@ def _title_block(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, n: 
     return height
 
 
-def _wrap(text: str, font: str, size: float, width: float, max_lines: int = 3) -> list[str]:
-    """``text`` in lines of at most ``width`` points, broken at spaces (inside a word too long for
-    a line); past ``max_lines`` the last line is cut with an ellipsis."""
+def _wrap(text: str, font: str, size: float, width: float, max_lines: int = 4) -> list[str]:
+    """``text`` in lines of at most ``width`` points: broken at a space when that leaves the line at
+    least 60 % full, else inside the word (a snake_case name has no space to break at); past
+    ``max_lines`` the last line is cut with an ellipsis."""
     lines: list[str] = []
     rest = text
     while rest and len(lines) < max_lines:
@@ -315,7 +316,7 @@ def _wrap(text: str, font: str, size: float, width: float, max_lines: int = 3) -
         while cut > 1 and stringWidth(rest[:cut], font, size) > width:
             cut -= 1
         space = rest.rfind(" ", 0, cut + 1)
-        end = space if space > 0 else cut
+        end = space if space > 0 and stringWidth(rest[:space], font, size) >= 0.6 * width else cut
         lines.append(rest[:end].rstrip())
         rest = rest[end:].lstrip()
     if rest:
