@@ -120,7 +120,7 @@ def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None
 def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | None) -> int:
     from twin.safepath import output_folder
     from twin.scenario import SEED_MAX, load_scenario
-    from twin.sweep import run_task, scenario_fingerprint, summarise, tasks
+    from twin.sweep import files_fingerprint, run_task, scenario_files, summarise, tasks
 
     base = load_scenario(args.scenario)  # problems of the file itself exit 2 with their lines
     if base.spec.seed + args.replications - 1 > SEED_MAX:
@@ -129,13 +129,14 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
             f"({SEED_MAX}); lower the seed in {args.scenario} or the replications"
         )
     todo_all = tasks(vary, base.spec.seed, args.replications)
-    points = {}
+    points, files = set(), scenario_files(base)
     for task in todo_all:  # every grid point must be a valid scenario before any run starts
         if task.point not in points:
-            points[task.point] = load_scenario(args.scenario, dict(task.changes), flag="--vary {key}")
+            points.add(task.point)
+            files |= scenario_files(load_scenario(args.scenario, dict(task.changes), flag="--vary {key}"))
     out = output_folder(args.out)
     scenario = str(Path(args.scenario).resolve())
-    runs_dir = _prepare(out, args.out, scenario, scenario_fingerprint(base, *points.values()))
+    runs_dir = _prepare(out, args.out, scenario, files_fingerprint(files))
     done = {p.stem for p in runs_dir.glob("*.json") if _whole_run(p)}
     todo = [t for t in todo_all if t.name not in done]
     print(
@@ -167,6 +168,8 @@ def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
     so a resumed sweep never counts runs of another scenario, or of one changed since, as done; a
     folder holding anything else is not a sweep's, and nothing of it is overwritten.
     """
+    from twin.sweep import FINGERPRINT_VERSION
+
     stamp = out / "sweep.json"
     if out.is_dir() and not stamp.exists() and any(out.iterdir()):
         raise SweepError(
@@ -193,6 +196,11 @@ def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
         raise SweepError(
             f"--out {given}: holds runs of another scenario ({recorded['scenario']}); give another --out"
         )
+    if recorded is not None and recorded.get("fingerprint_version") != FINGERPRINT_VERSION:
+        raise SweepError(
+            f"--out {given}: holds runs of an older campustwin, whose results lack KPIs this one "
+            "writes; give another --out, or delete that folder's runs/ to start over"
+        )
     if recorded is not None and recorded.get("scenario_fingerprint") != fingerprint:
         raise SweepError(
             f"--out {given}: holds runs of this scenario as it was before its files changed; "
@@ -205,7 +213,14 @@ def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
         )
     try:
         runs_dir.mkdir(exist_ok=True)
-        _write_json(stamp, {"scenario": scenario, "scenario_fingerprint": fingerprint})
+        _write_json(
+            stamp,
+            {
+                "scenario": scenario,
+                "scenario_fingerprint": fingerprint,
+                "fingerprint_version": FINGERPRINT_VERSION,
+            },
+        )
     except OSError as exc:
         raise SweepError(f"--out {given}: cannot write there ({exc.strerror}); give another --out") from None
     return runs_dir

@@ -202,3 +202,15 @@ def test_a_scheduler_that_never_answers_exits_2_in_time(tmp_path: Path, capsys, 
         args = ["sweep", SCENARIO, "--vary", "days=1", "--scheduler", address, "--out", str(tmp_path / "o")]
         assert main(args) == 2
     assert f"--scheduler {address}: no Dask scheduler answered" in capsys.readouterr().err
+
+
+def test_a_folder_of_an_older_sweep_is_told_so(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o"
+    args = ["sweep", SCENARIO, "--vary", "days=0.5", "--workers", "0", "--out", str(out)]
+    assert main(args) == 0
+    stamp = json.loads((out / "sweep.json").read_text())
+    del stamp["fingerprint_version"]  # as the previous version wrote it
+    (out / "sweep.json").write_text(json.dumps(stamp))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "holds runs of an older campustwin" in capsys.readouterr().err

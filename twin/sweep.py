@@ -21,23 +21,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: Bumped when what the fingerprint covers changes, so an older sweep folder is told apart from one
+#: whose files changed. 2: every grid point's files, resolved and sorted.
+FINGERPRINT_VERSION = 2
 
-def scenario_fingerprint(*scenarios) -> str:
-    """A hash of every file the scenarios' runs read: each scenario file, its sites, their catalogs
-    and its job and request traces. A sweep passes every grid point, so a file named only through
-    ``--vary`` (another trace, another site) counts too. Two sweeps with the same fingerprint run
-    the same thing."""
-    files: set[Path] = set()
-    for scenario in scenarios:
-        folder = Path(scenario.file).parent
-        files.add(Path(scenario.file).resolve())
-        for site in scenario.sites:
-            files |= {Path(site.file).resolve(), Path(site.catalog_file).resolve()}
-        if scenario.spec.trace is not None:
-            files.add((folder / scenario.spec.trace.file).resolve())
-        files |= {
-            (folder / m.trace.file).resolve() for m in scenario.spec.hosted_models if m.trace is not None
-        }
+
+def scenario_files(scenario) -> set[Path]:
+    """Every file a scenario's runs read: the scenario file, its sites, their catalogs and its job
+    and request traces (resolved paths)."""
+    folder = Path(scenario.file).parent
+    files = {Path(scenario.file).resolve()}
+    for site in scenario.sites:
+        files |= {Path(site.file).resolve(), Path(site.catalog_file).resolve()}
+    if scenario.spec.trace is not None:
+        files.add((folder / scenario.spec.trace.file).resolve())
+    files |= {(folder / m.trace.file).resolve() for m in scenario.spec.hosted_models if m.trace is not None}
+    return files
+
+
+def files_fingerprint(files: set[Path]) -> str:
+    """A hash of the files' names and contents. A sweep passes every grid point's files, so a file
+    named only through ``--vary`` (another trace, another site) counts too: two sweeps with the same
+    fingerprint run the same thing."""
     h = hashlib.sha256()
     for path in sorted(files):
         h.update(str(path.name).encode() + b"\0")
