@@ -20,7 +20,6 @@ can hold under its isolation) are reported with the scenario's line numbers, lik
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -31,6 +30,7 @@ from twin.catalog import Strict
 from twin.errors import Problem, ProblemList, dotted
 from twin.hosted_spec import HostedModel
 from twin.load import expect_kind, load_site, validate_document
+from twin.overrides import blame_overrides, set_dotted
 from twin.resolve import ResolvedSite
 from twin.scenario_checks import after_the_horizon, check_scenario, missing_file
 from twin.sla import CreditStep
@@ -284,11 +284,11 @@ def scenario_from_document(
     expect_kind(doc, "scenario")
     if overrides and isinstance(doc.data, dict):
         for key, value in overrides.items():
-            _set_dotted(doc.data, key, value)
+            set_dotted(doc.data, key, value)
     try:
         spec = validate_document(doc, ScenarioSpec)
     except ProblemList as exc:
-        raise ProblemList(_blame_overrides(exc.problems, overrides, flag)) from None
+        raise ProblemList(blame_overrides(exc.problems, overrides, flag)) from None
     sites, problems = [], []
     for i, rel in enumerate(spec.sites):
         site_path = folder / rel
@@ -322,7 +322,7 @@ def scenario_from_document(
         trace_jobs, trace_problems = _read_trace(doc, spec, folder)
         problems.extend(trace_problems)
     if problems:
-        raise ProblemList(_blame_overrides(problems, overrides, flag))
+        raise ProblemList(blame_overrides(problems, overrides, flag))
     notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
     file = str(folder / Path(doc.file).name)
     return Scenario(spec=spec, sites=sites, file=file, notes=notes, trace_jobs=trace_jobs)
@@ -345,59 +345,3 @@ def _read_trace(
         return jobs, []
     fix = "use fewer rows, a shorter run" + (" or repeat: false" if spec.trace.repeat else "")
     return None, [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(count, fix))]
-
-
-def _blame_overrides(problems: list[Problem], overrides: dict | None, flag: str = "--{key}") -> list[Problem]:
-    """Problems with a value given on the command line name the option, not the file's line: the
-    value itself, a section the option made (``foo`` of ``--vary foo.bar``), or a part of it."""
-    keys = list(overrides or ())
-    out = []
-    for p in problems:
-        path = re.sub(r"\[(\d+)\]", r".\1", p.path)  # inference[0].peak_gpus -> inference.0.peak_gpus
-        key = next(
-            (k for k in keys if path == k or k.startswith(path + ".") or path.startswith(k + ".")), None
-        )
-        if key is not None and path:
-            p = Problem(flag.format(key=key), 0, "", f"{p.message} (given on the command line)")
-        out.append(p)
-    return out
-
-
-def _set_dotted(data: dict, key: str, value: object) -> None:
-    """Set ``a.b.0.c`` in a parsed document, or raise ProblemList naming the option and the fix.
-
-    A missing section is created (``money.pue`` in a file without ``money``); a list entry must
-    exist already (``leases.0.gpus`` changes the file's first lease, it does not invent one).
-    """
-    parts = key.split(".")
-    node: object = data
-    for depth, part in enumerate(parts):
-        here = ".".join(parts[:depth])
-        last = depth == len(parts) - 1
-        if isinstance(node, list):
-            if not part.isdigit():
-                raise _bad_path(key, f"{here} is a list: follow it with an entry's index, e.g. {here}.0")
-            if int(part) >= len(node):
-                n = len(node)
-                has = "is empty" if not n else f"has {n} entr{'y' if n == 1 else 'ies'} (from index 0)"
-                raise _bad_path(key, f"{here} {has} in the scenario; add the entry to the file first")
-            index = int(part)
-        elif isinstance(node, dict):
-            index = part
-            if not last and node.get(part) is None:
-                if parts[depth + 1].isdigit():
-                    raise _bad_path(
-                        key,
-                        f"{'.'.join(parts[: depth + 1])}: the scenario has none; add it to the file first",
-                    )
-                node[part] = {}
-        else:
-            raise _bad_path(key, f"{here} is a single value, so it has no '{part}' inside")
-        if last:
-            node[index] = value
-        else:
-            node = node[index]
-
-
-def _bad_path(key: str, message: str) -> ProblemList:
-    return ProblemList([Problem(f"--{key}", 0, "", f"{message} (given on the command line)")])
