@@ -110,7 +110,8 @@ def _act(library, args: argparse.Namespace) -> int:
         except (OSError, shutil.Error) as exc:
             # shutil.Error lists every file that failed: say the first reason, and leave no half copy
             # (the folder was empty, so everything in it now is this copy's).
-            first = exc.args[0][0][2] if isinstance(exc, shutil.Error) and exc.args[0] else exc
+            listed = exc.args[0] if isinstance(exc, shutil.Error) and exc.args else None
+            first = listed[0][2] if isinstance(listed, list) and listed and len(listed[0]) == 3 else exc
             for item in list(target.iterdir()):
                 if item.is_dir():
                     shutil.rmtree(item, ignore_errors=True)

@@ -7,8 +7,8 @@ Every figure is in USD over the run. *Sales* are leases and hosted models alike:
 * ``sla_credits_usd``: returned under the leases' credit schedules and the hosted models' latency
   SLAs; ``hosted_credits_usd`` is the hosted part;
 * ``energy_cost_usd``: all IT energy x PUE x each site's price (the campus, sold or not);
-  ``lease_energy_cost_usd`` is metered on the leased racks (hourly, with their site's PUE, spares
-  included); ``hosted_energy_cost_usd`` is the hosted models' replicas at each step;
+  ``lease_energy_cost_usd`` is metered on the leased racks (at every sample, with their site's PUE,
+  spares included); ``hosted_energy_cost_usd`` is the hosted models' replicas at each step;
 * ``depreciation_usd``: every installed GPU's capex over its useful life, for the run's hours;
   ``lease_depreciation_usd`` and ``hosted_depreciation_usd`` are the GPU-hours sales held;
 * ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity (in
@@ -97,7 +97,7 @@ def _meter_lease_energy(leases: dict, engine, metered_mwh_by_site: np.ndarray, p
     """Put each site's metered lease energy into its leases' products.
 
     A product's own estimate (delivered GPU-hours at the tenant's utilisation) leaves out spares'
-    idle draw and power caps; the recorder meters the leased racks hourly. Each site's metered MWh
+    idle draw and power caps; the recorder meters the leased racks at every sample. Each site's metered MWh
     are split between its leases in proportion to their estimates (by GPU-hours held when none
     drew), so the products add up to ``lease_energy_cost_usd``.
     """

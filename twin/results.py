@@ -321,7 +321,9 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
     names = [c.name for c in plant.fleet.campuses]
     total_fac = col["facility_kw"].sum(axis=1)
     # "Throttled" GPU-hours count every busy GPU of a hall under any cap, however slight; the
-    # compute a cap costs is what the jobs lose: busy GPU-hours x (1 - cap ** exponent).
+    # compute a cap costs is busy GPU-hours x (1 - cap ** exponent) in the capped halls (tenants'
+    # GPUs too). A job spread into an uncapped hall that runs at its capped hall's pace loses a
+    # little more there; that is not counted.
     cap = plant.hall[HALL_SERIES.index("power_cap"), :n].astype(np.float64)
     capped = plant.hall[HALL_SERIES.index("throttled_gpus"), :n].astype(np.float64)
     lost_by_hall = ((capped * (1.0 - np.clip(cap, 0.0, 1.0) ** plant.exponent)) * w[:, None]).sum(axis=0)
