@@ -119,6 +119,26 @@ def test_heatmaps_render(page: Page, page_watch: PageWatch, console_url: str) ->
     assert colours > 50, f"the utilisation image has only {colours} colours"
 
 
+def test_capacity_fits_a_laptop_screen_without_sideways_scrolling(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    # A heatmap whose colour bar read "1,000" widened its grid column: the page was 1,285 px wide.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_console(
+        page, console_url + "capacity?scenario=lease_vs_tokens", "as written in its file", watch=page_watch
+    )
+    expect(card(page, "GPUs").locator(".value")).to_have_text("3,200")
+    expect(page.locator("canvas").nth(7)).to_be_visible()
+    widest, window = 0, 1280
+    for _ in range(12):  # Bokeh lays the grid out again as its figures measure themselves
+        width, window = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        widest = max(widest, width)
+        page.wait_for_timeout(250)
+    assert widest <= window, f"the page is {widest} px wide in a {window} px window"
+
+
 def test_second_session_stays_responsive_while_a_what_if_runs(
     browser: Browser, page: Page, page_watch: PageWatch, console_url: str
 ) -> None:

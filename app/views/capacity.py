@@ -79,6 +79,8 @@ def headline(results: Results) -> dict[str, str]:
         "Peak facility": fmt(k.get("peak_facility_mw"), "mw"),
         "Utilisation": fmt(k.get("utilization"), "share"),
         "Leased share": fmt(k.get("leased_share"), "share"),
+        # Replicas of hosted models are sold capacity too (a run with none leaves the card out).
+        **({"Hosted-model share": fmt(k.get("hosted_share"), "share")} if k.get("hosted_share") else {}),
         "Net sales a year (run average)": fmt(net_sales / days * 365.0, "usd"),
         "Fleet depreciation paid by sales": fmt(k.get("depreciation_covered"), "share"),
     }
@@ -101,6 +103,9 @@ HEATMAPS = {
     "failed": ("Out of service: failed or shed (peak GPUs)", Reds9),
     "sellable": ("Sellable on top (worst hour, GPUs)", Blues9),
 }
+
+
+GRID_CSS = ":host { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }"
 
 
 def heatmaps(weekly: pd.DataFrame) -> list:
@@ -240,7 +245,9 @@ class CapacityView(pn.viewable.Viewer):
             maps[-1] = pn.pane.Markdown("Sellable capacity needs physics on (power, cooling, weather).")
         self._body.objects = [
             pn.pane.HTML(headline_html(results), sizing_mode="stretch_width", stylesheets=[CARD_CSS]),
-            pn.GridBox(*maps, ncols=2, sizing_mode="stretch_width"),
+            # minmax(0, 1fr): columns of equal width whatever their figures' labels ask; with plain
+            # 1fr a column widened to its content and the page scrolled sideways at 1280 px.
+            pn.GridBox(*maps, ncols=2, sizing_mode="stretch_width", stylesheets=[GRID_CSS]),
             pn.pane.HoloViews(rack_day_image(results), sizing_mode="stretch_width"),
         ]
 
