@@ -139,6 +139,19 @@ def test_capacity_fits_a_laptop_screen_without_sideways_scrolling(
     assert widest <= window, f"the page is {widest} px wide in a {window} px window"
 
 
+def test_an_events_empty_number_cells_read_blank(page: Page, page_watch: PageWatch, console_url: str) -> None:
+    # An outage has no mw or factor: those cells read "NaN" (or "-" where no row had one).
+    open_console(page, console_url + "whatif?base=demo_events", "Base scenario", watch=page_watch)
+    events = page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="factor"]'))
+    outage = events.locator(".tabulator-row").filter(has_text="outage")
+    expect(outage).to_have_count(1)
+    for field in ("mw", "factor", "degrees_c"):
+        expect(outage.locator(f'[tabulator-field="{field}"]')).to_have_text(re.compile(r"^\s*$"))
+    expect(
+        events.locator(".tabulator-row").filter(has_text="curtailment").locator('[tabulator-field="mw"]')
+    ).to_have_text("2.5")
+
+
 def test_second_session_stays_responsive_while_a_what_if_runs(
     browser: Browser, page: Page, page_watch: PageWatch, console_url: str
 ) -> None:

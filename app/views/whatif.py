@@ -127,13 +127,16 @@ class WhatIfView(pn.viewable.Viewer):
         elif key == "events":
             editors = {"kind": {"type": "list", "values": list(
                 ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
-        whole = NumberFormatter(format="0,0.[00]")  # 1,024 (not 1,024.0); 3.5 still shows as typed
+        # 1,024 (not 1,024.0), 3.5 as typed; an empty cell of a number column (an event's mw or
+        # factor, which only some kinds use) blank, not "NaN".
+        whole = NumberFormatter(format="0,0.[00]", nan_format="", null_format="")
+        optional = {c: whole for c, default in columns.items() if default is None}
         titles, widths = wrapped_headings(columns)
         table = pn.widgets.Tabulator(
             table_frame(getattr(self.whatif, key), columns),
             show_index=False,
             editors=editors,
-            formatters={c: whole for c in whole_number_columns(columns)},
+            formatters={c: whole for c in whole_number_columns(columns)} | optional,
             selectable="checkbox",
             layout="fit_data_table",
             # Narrow enough for the page beside the controls: headings wrap at their underscores,
