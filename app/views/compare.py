@@ -245,7 +245,8 @@ def sla_table(results: Results) -> pd.DataFrame:
         rows.append(
             {
                 "product": name,
-                "tenant": p.get("tenant") or ("hosted: " + str(p.get("model", ""))),
+                # A hosted model has no tenant: its buyers are whoever calls it; the model is named.
+                "tenant": p.get("tenant") or str(p.get("model", "")),
                 "kind": "hosted model" if hosted else p.get("kind", ""),
                 "GPUs held (peak)": p.get("gpus"),  # a hosted model's replicas scale with demand
                 "SLA": sla,
@@ -267,8 +268,10 @@ def sla_table(results: Results) -> pd.DataFrame:
 
 
 SLA_TEXT = ("product", "tenant", "kind", "SLA")
-# A hosted model's tenant ("hosted: Llama 3.1 70B Instruct (FP8, TP8)") would push the figures out of view.
-SLA_WIDTHS = {"product": 150, "tenant": 180}
+# Fixed widths: a long tenant or model name ("Llama 3.1 70B Instruct (FP8, TP8)", 250 px) would push
+# the figures out of view. No hover tooltip: Tabulator writes a tooltip as HTML, and names are the
+# users' own text.
+SLA_WIDTHS = {"product": 150, "tenant": 250}
 IMPACT_TEXT = ("measure",)
 SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held (peak)", "SLA", "attainment", "revenue $", "credits $",
                "product margin $", "product margin $/GPU-h", "months below"]  # fmt: skip

@@ -134,7 +134,11 @@ class RunsView(pn.viewable.Viewer):
         self._result = pn.Column(
             self._cards,
             # One above the other, as on the What-if page: the SLA table's columns need the width.
-            pn.Column("### SLA per tenant (run B)", self._sla, sizing_mode="stretch_width"),
+            pn.Column(
+                "### SLA per product: leases and hosted models (run B)",
+                self._sla,
+                sizing_mode="stretch_width",
+            ),
             pn.Column("### Internal work (A → B)", self._impact, width=640),  # alone here: room for $1B
             *(pn.pane.Bokeh(fig, sizing_mode="stretch_width") for fig in self._series.figures),
             visible=False,

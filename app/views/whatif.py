@@ -315,7 +315,9 @@ class WhatIfView(pn.viewable.Viewer):
         return [
             self._cards,
             # The SLA table has eleven columns: the page's full width, or its figures are cut off.
-            pn.Column("### SLA per tenant", self._sla, sizing_mode="stretch_width"),
+            pn.Column(
+                "### SLA per product: leases and hosted models", self._sla, sizing_mode="stretch_width"
+            ),
             pn.Row(
                 pn.Column("### Internal work", self._impact, width=470),
                 pn.pane.Bokeh(self._waterfall.figure, sizing_mode="stretch_width"),
