@@ -172,3 +172,20 @@ def test_a_run_saved_before_sales_covered_hosted_models_keeps_its_money() -> Non
     money = compare.sales_money(old)
     assert money == {"revenue": 160.0, "credits": 5.0, "energy": 14.0, "depreciation": 26.0,
                      "displaced internal work": 3.0, "margin": 112.0}  # fmt: skip
+
+
+def test_the_waterfall_steps_down_to_the_margin_and_greys_what_is_zero() -> None:
+    kpis = {
+        "revenue_usd": 100.0, "sla_credits_usd": 0.0, "lease_energy_cost_usd": 10.0, "hosted_energy_cost_usd": 2.0,
+        "lease_depreciation_usd": 30.0, "hosted_depreciation_usd": 5.0, "displaced_internal_value_usd": 0.0,
+        "margin_usd": 53.0,
+    }  # fmt: skip
+    data = compare.waterfall_data(kpis)
+    colours = dict(zip(data["name"], data["color"], strict=True))
+    assert colours["revenue"] == "#1a7f37" and colours["energy"] == "#cf222e"
+    assert (
+        colours["credits"] == colours["displaced internal work"] == "#8c959f"
+    )  # zero: neither gain nor loss
+    margin = data["name"].index("margin")
+    assert (data["bottom"][margin], data["top"][margin]) == (0.0, 53.0)  # the steps land on margin_usd
+    assert data["bottom"][data["name"].index("depreciation")] == 53.0

@@ -347,7 +347,8 @@ def waterfall_data(kpis: dict) -> dict[str, list]:
         else:
             amount = money[name] if name == "revenue" else -money[name]
             lo, hi = min(level, level + amount), max(level, level + amount)
-            color = "#1a7f37" if amount >= 0 else "#cf222e"
+            # Nothing to show (no credits, nothing displaced) is grey: green read as a gain.
+            color = "#8c959f" if amount == 0 else ("#1a7f37" if amount > 0 else "#cf222e")
             level += amount
         for key, value in zip(data, (name, lo, hi, color, fmt(amount, "usd", signed=True)), strict=True):
             data[key].append(value)
