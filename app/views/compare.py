@@ -205,10 +205,12 @@ def cards_html(
     return f'<div class="cards" data-run="{html.escape(run_id)}">' + "".join(parts) + "</div>"
 
 
+# Labels keep two lines' room, so a row's values line up when one label wraps ("Hosted-model share,
+# seed 11" beside "PUE, seed 11").
 CARD_CSS = """
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px; }
 .card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 10px; background: #fff; }
-.card .label { font-size: 12px; color: #57606a; }
+.card .label { font-size: 12px; line-height: 1.25; color: #57606a; min-height: 2.5em; }
 .card .value { font-size: 20px; font-weight: 600; }
 .card .delta { font-size: 12px; }
 .delta.good { color: #1a7f37; } .delta.bad { color: #cf222e; }
@@ -230,7 +232,7 @@ SCROLLBAR_CSS = """
 
 
 def sla_table(results: Results) -> pd.DataFrame:
-    """SLA attainment per tenant: leases (availability) and hosted models (latency)."""
+    """SLA attainment per product: leases (availability) and hosted models (latency)."""
     rows = []
     leases = results.leases
     targets = dict(zip(leases["lease"], leases["sla_target"], strict=True)) if "sla_target" in leases else {}
