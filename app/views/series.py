@@ -1,4 +1,4 @@
-"""Time series of runs overlaid: busy, leased and failed GPUs, headroom, PUE, with Monte Carlo bands.
+"""Time series of runs overlaid: internal, hosted, leased and failed GPUs, headroom, PUE, with bands.
 
 Plain Bokeh figures built once per page and refreshed in place; the what-if and the Runs pages
 share them.
@@ -19,6 +19,9 @@ from twin.results import Results
 def _campus_series(results: Results) -> pd.DataFrame:
     s = results.site_series.groupby("time_h", sort=True).sum(numeric_only=True).reset_index()
     s["day"] = s["time_h"] / 24.0
+    # Busy GPUs hold hosted models' replicas too (sold by the token): drawn apart from internal work.
+    hosted = s.get("hosted_gpus", 0.0)  # 0: a run saved before it was recorded
+    s["internal_gpus"] = s["busy_gpus"] - hosted
     if "facility_kw" in s and "it_kw" in s:
         s["pue"] = np.divide(s["facility_kw"], s["it_kw"], out=np.full(len(s), np.nan), where=s["it_kw"] > 0)
     halls = results.hall_series
@@ -29,7 +32,12 @@ def _campus_series(results: Results) -> pd.DataFrame:
 
 
 SERIES = {
-    "GPUs": [("busy_gpus", "busy"), ("leased_gpus", "leased"), ("failed_gpus", "failed")],
+    "GPUs": [
+        ("internal_gpus", "internal"),
+        ("hosted_gpus", "hosted models"),
+        ("leased_gpus", "leased"),
+        ("failed_gpus", "failed"),
+    ],
     "Headroom (MW)": [
         ("supply_headroom_kw", "site supply"),
         ("power_headroom_kw", "hall power"),
@@ -37,7 +45,7 @@ SERIES = {
     ],
     "PUE": [("pue", "PUE")],
 }
-COLORS = {"busy": "#0969da", "leased": "#8250df", "failed": "#cf222e", "site supply": "#1a7f37",
+COLORS = {"internal": "#0969da", "hosted models": "#bf8700", "leased": "#8250df", "failed": "#cf222e", "site supply": "#1a7f37",
           "hall power": "#9a6700", "cooling": "#0598bc", "PUE": "#57606a"}  # fmt: skip
 
 
