@@ -15,7 +15,7 @@ import pandas as pd
 
 from app.context import ConsoleContext
 from app.runs import RunPool
-from app.views import compare, series
+from app.views import compare, sales, series
 from app.views.series import PERCENTILE_SEEDS, _series_arrays, series_bands
 from twin.results import Results
 from twin.scenario import load_scenario_text
@@ -169,7 +169,7 @@ def test_a_run_saved_before_sales_covered_hosted_models_keeps_its_money() -> Non
                     "depreciation_usd": 6.0, "margin_usd": 50.0},
         },
     }  # fmt: skip
-    money = compare.sales_money(old)
+    money = sales.sales_money(old)
     assert money == {"revenue": 160.0, "credits": 5.0, "energy": 14.0, "depreciation": 26.0,
                      "displaced internal work": 3.0, "margin": 112.0}  # fmt: skip
 
@@ -180,7 +180,7 @@ def test_the_waterfall_steps_down_to_the_margin_and_greys_what_is_zero() -> None
         "lease_depreciation_usd": 30.0, "hosted_depreciation_usd": 5.0, "displaced_internal_value_usd": 0.0,
         "margin_usd": 53.0,
     }  # fmt: skip
-    data = compare.waterfall_data(kpis)
+    data = sales.waterfall_data(kpis)
     colours = dict(zip(data["name"], data["color"], strict=True))
     assert colours["revenue"] == "#1a7f37" and colours["energy"] == "#cf222e"
     assert (

@@ -29,8 +29,10 @@ from holoviews.operation.datashader import rasterize
 from app.context import ConsoleContext
 from app.runs import PoolBusy, outcome_of
 from app.state.whatif import scenario_files
-from app.views.compare import CARD_CSS, fmt, sales_money
+from app.views.compare import CARD_CSS
+from app.views.formats import fmt
 from app.views.markup import plain
+from app.views.sales import sales_money
 from app.views.url import query_args
 from twin.results import Results
 from twin.yamlsafe import read_text

@@ -23,7 +23,7 @@ from app.context import ConsoleContext
 from app.library import DONE, LibraryError
 from app.roles import SAVE
 from app.uploads import file_stem
-from app.views import compare
+from app.views import compare, sales
 from app.views.markup import plain
 from app.views.series import SeriesFigures
 from app.views.site import run_campuses
@@ -46,7 +46,7 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
     """The library's runs as the table shows them, newest first."""
     out = []
     for row in reversed(rows):
-        money = compare.sales_money(row["kpis"]) if row["kpis"] else {}
+        money = sales.sales_money(row["kpis"]) if row["kpis"] else {}
         out.append(
             {
                 "run": row["id"][:12],

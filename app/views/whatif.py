@@ -22,7 +22,7 @@ from app.roles import RUN
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.uploads import UploadError, read_scenario_upload
-from app.views import compare
+from app.views import compare, sales
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
@@ -310,7 +310,7 @@ class WhatIfView(pn.viewable.Viewer):
             "events",
             ("site", "kind", "subject", "detail"),
         )
-        self._waterfall = compare.Waterfall()
+        self._waterfall = sales.Waterfall()
         self._series = SeriesFigures()
         return [
             self._cards,
