@@ -48,6 +48,22 @@ def test_columbus_weather_matches_its_ashrae_design_values():
     assert all((w.wet_bulb_c <= w.dry_bulb_c + 1e-9).all() for w in years)
 
 
+def test_a_days_weather_does_not_depend_on_how_long_the_run_is():
+    site = load_site(ROOT / "sample_sites" / "louisiana.yaml").spec
+    short, long = (
+        hourly_weather(
+            site.climate,
+            site.location.longitude,
+            dt.date(2030, 8, 1),
+            np.arange(hours),
+            np.random.default_rng(5),
+            [],
+        )  # fmt: skip
+        for hours in (21 * 24.0, 60 * 24.0)
+    )
+    assert np.array_equal(short.wet_bulb_c, long.wet_bulb_c[: 21 * 24])
+
+
 def test_weather_is_seeded_and_a_heat_wave_lifts_its_days_only():
     a, b, other = _ohio_year(1), _ohio_year(1), _ohio_year(2)
     assert np.array_equal(a.dry_bulb_c, b.dry_bulb_c) and not np.array_equal(a.dry_bulb_c, other.dry_bulb_c)
