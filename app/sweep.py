@@ -192,9 +192,13 @@ def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
     except (OSError, ValueError):
         recorded = None  # unreadable: rewritten below; the runs' own files decide what is done
     recorded = recorded if isinstance(recorded, dict) else None
+    has_runs = runs_dir.is_dir() and any(runs_dir.glob("*.json"))
+    if not has_runs:
+        recorded = None  # no runs to resume (runs/ deleted, as the messages below advise): start over
     if recorded is not None and recorded.get("scenario", scenario) != scenario:
         raise SweepError(
-            f"--out {given}: holds runs of another scenario ({recorded['scenario']}); give another --out"
+            f"--out {given}: holds runs of another scenario ({recorded['scenario']}); give another --out, "
+            "or delete that folder's runs/ to start over"
         )
     if recorded is not None and recorded.get("fingerprint_version") != FINGERPRINT_VERSION:
         raise SweepError(
@@ -206,7 +210,7 @@ def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
             f"--out {given}: holds runs of this scenario as it was before its files changed; "
             "give another --out, or delete that folder's runs/ to start over"
         )
-    if runs_dir.exists() and recorded is None and any(runs_dir.glob("*.json")):
+    if has_runs and recorded is None:
         raise SweepError(
             f"--out {given}: holds runs of an unknown scenario (no readable sweep.json); give another --out, "
             "or delete that folder's runs/ to start over"

@@ -214,3 +214,6 @@ def test_a_folder_of_an_older_sweep_is_told_so(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(args) == 2
     assert "holds runs of an older campustwin" in capsys.readouterr().err
+    shutil.rmtree(out / "runs")  # as the message advises: then the sweep starts over
+    assert main(args) == 0
+    assert "1 runs: 0 already done, 1 to run" in capsys.readouterr().err
