@@ -5,7 +5,8 @@ GPU's dynamic power, times the hall's power cap), what that costs upstream (:mod
 in cooling at this hour's weather (:mod:`twin.cooling`), and checks three limits:
 
 * a hall's **cooling**: the heat it must reject against its plant's capacity at this hour's
-  wet- or dry-bulb;
+  wet- or dry-bulb, its reserve units included (:mod:`twin.cooling`; a hall running them is
+  logged, and its ``cooling_headroom_kw``, measured against the planned capacity, goes negative);
 * a hall's **power**: its IT draw against its IT capacity (the UPS and busway rating);
 * the site's **supply**: its facility draw against its firm sources, lowered during a grid
   curtailment.
@@ -18,8 +19,9 @@ with published power-capping studies, W). Caps are worked out afresh each sample
 at full power; servers shed stay out until the next sample, when the plant looks again.
 
 The plant also records, per hall and sample, the **sellable GPUs**: idle healthy GPUs that could
-be leased at full power without crossing any limit, after holding back spares at the run's
-failure rate so that a lease could keep its SLA (:mod:`twin.sellable` turns these into weeks).
+be leased at full power without crossing any limit, cooling counted at its planned capacity
+(reserve units are not sold), after holding back spares at the run's failure rate so that a lease
+could keep its SLA (:mod:`twin.sellable` turns these into weeks).
 """
 
 from __future__ import annotations
@@ -201,7 +203,8 @@ class Plant:
             if now[h]:
                 detail = (
                     f"heat {d['heat'][h] / 1000:.1f} MW over the planned {d['cooling_capacity_kw'][h] / 1000:.1f} MW "
-                    f"at {d['wet'][site]:.1f} C wet-bulb: reserve units running, no cooling redundancy left"
+                    f"at {d['wet'][site]:.1f} C wet-bulb, {d['dry'][site]:.1f} C dry-bulb: reserve units running, "
+                    "no cooling redundancy left"
                 )
                 engine.note(site, "cooling_reserve", hall, detail)
             else:

@@ -1,7 +1,8 @@
 """Sellable capacity: GPUs that could be leased on top of a run, per site (and hall) and week.
 
 The plant records, at every sample, how many idle healthy GPUs each hall could lease at full
-power without crossing its cooling or power limit, and how many the site's supply allows, after
+power without crossing its cooling (at the planned capacity: reserve units are not sold) or power
+limit, and how many the site's supply allows, after
 holding back spares at the run's failure rate. A lease must hold for the whole week, so a week's
 sellable capacity is its *lowest* sample. The binding constraint is the smallest of the
 candidate limits at that sample: idle GPUs, cooling, hall power or site supply.

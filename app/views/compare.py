@@ -195,7 +195,7 @@ def sla_table(results: Results) -> pd.DataFrame:
             {
                 "product": name,
                 # A hosted model has no tenant: its buyers are whoever calls it; the model is named.
-                "tenant": p.get("tenant") or str(p.get("model", "")),
+                "tenant or model": p.get("tenant") or str(p.get("model", "")),
                 "kind": "hosted model" if hosted else p.get("kind", ""),
                 "GPUs held (peak)": p.get("gpus"),  # a hosted model's replicas scale with demand
                 "SLA": sla,
@@ -216,13 +216,13 @@ def sla_table(results: Results) -> pd.DataFrame:
     return frame.round({"attainment": 6, **money})
 
 
-SLA_TEXT = ("product", "tenant", "kind", "SLA")
+SLA_TEXT = ("product", "tenant or model", "kind", "SLA")
 # Fixed widths: a long tenant or model name ("Llama 3.1 70B Instruct (FP8, TP8)", 250 px) would push
 # the figures out of view. No hover tooltip: Tabulator writes a tooltip as HTML, and names are the
 # users' own text.
-SLA_WIDTHS = {"product": 150, "tenant": 250}
+SLA_WIDTHS = {"product": 150, "tenant or model": 250}
 IMPACT_TEXT = ("measure",)
-SLA_COLUMNS = ["product", "tenant", "kind", "GPUs held (peak)", "SLA", "attainment", "revenue $", "credits $",
+SLA_COLUMNS = ["product", "tenant or model", "kind", "GPUs held (peak)", "SLA", "attainment", "revenue $", "credits $",
                "product margin $", "product margin $/GPU-h", "months below"]  # fmt: skip
 PERCENT_COLUMNS = ("attainment",)  # shares, shown as percentages (0.999907 is 99.991 %, not "1")
 

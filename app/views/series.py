@@ -141,7 +141,8 @@ class SeriesFigures:
                 fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
             fig.legend.click_policy = "hide"
             fig.legend.label_text_font_size = "10px"
-            fig.legend.update(spacing=0, padding=4, margin=4, glyph_height=12, label_height=12)  # 9 rows fit
+            # 12 px rows: the GPUs legend (4 series x 2 runs, and 4 bands with seeds) fits 240 px.
+            fig.legend.update(spacing=0, padding=4, margin=4, glyph_height=12, label_height=12)
             fig.add_layout(fig.legend[0], "right")  # beside the plot: inside, it hid the first days
             self.figures.append(fig)
             self._groups.append((fig, metrics))
