@@ -127,10 +127,12 @@ class WhatIfView(pn.viewable.Viewer):
         elif key == "events":
             editors = {"kind": {"type": "list", "values": list(
                 ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
-        # 1,024 (not 1,024.0), 3.5 as typed; an empty cell of a number column (an event's mw or
-        # factor, which only some kinds use) blank, not "NaN".
-        whole = NumberFormatter(format="0,0.[00]", nan_format="", null_format="")
-        optional = {c: whole for c, default in columns.items() if default is None}
+        # 1,024 (not 1,024.0), 3.5 as typed. An emptied required cell reads "-" (what the run is
+        # given: nothing); an empty optional one (an event's mw or factor, which only some kinds
+        # use) reads blank, not "NaN".
+        whole = NumberFormatter(format="0,0.[00]")
+        blank = NumberFormatter(format="0,0.[00]", nan_format="", null_format="")
+        optional = {c: blank for c, default in columns.items() if default is None}
         titles, widths = wrapped_headings(columns)
         table = pn.widgets.Tabulator(
             table_frame(getattr(self.whatif, key), columns),
