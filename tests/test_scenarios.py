@@ -212,14 +212,20 @@ def test_a_horizon_shorter_than_a_day_gives_every_table(days: float) -> None:
     assert len(res.site_series) >= 1 and len(res.leases) == 1
 
 
-def test_a_trailing_cell_on_every_trace_row_shifts_no_column(tmp_path):
-    """With one cell more than the header on every row, pandas once took the first column for an
-    index and read the user name as the duration."""
+def _trace_scenario(tmp_path: Path) -> Path:
+    """demo_trace.yaml copied into ``tmp_path/scenarios``; its trace goes in ``tmp_path/traces``."""
     src = (SCENARIOS / "demo_trace.yaml").read_text()
     (tmp_path / "traces").mkdir()
     scenario = tmp_path / "scenarios" / "s.yaml"
     scenario.parent.mkdir()
     scenario.write_text(src.replace("../demo.yaml", str(ROOT / "sample_sites" / "demo.yaml")))
+    return scenario
+
+
+def test_a_trailing_cell_on_every_trace_row_shifts_no_column(tmp_path):
+    """With one cell more than the header on every row, pandas once took the first column for an
+    index and read the user name as the duration."""
+    scenario = _trace_scenario(tmp_path)
     rows = "job_id,submitted_at,num_gpus,runtime_s,user\nj0,0,8,3600,evals,\nj1,60,16,7200,evals,\n"
     (tmp_path / "traces" / "demo_trace.csv").write_text(rows)
     jobs = simulate(load_scenario(scenario, {"days": 1})).jobs
@@ -228,11 +234,7 @@ def test_a_trailing_cell_on_every_trace_row_shifts_no_column(tmp_path):
 
 def test_bad_trace_rows_are_named_as_written(tmp_path, capsys):
     """Rows with a negative, fractional, text or missing GPU count are refused, each by its line."""
-    src = (SCENARIOS / "demo_trace.yaml").read_text()
-    (tmp_path / "traces").mkdir()
-    scenario = tmp_path / "scenarios" / "s.yaml"
-    scenario.parent.mkdir()
-    scenario.write_text(src.replace("../demo.yaml", str(ROOT / "sample_sites" / "demo.yaml")))
+    scenario = _trace_scenario(tmp_path)
     header = "job_id,submitted_at,num_gpus,runtime_s,user\n"
     for gpus, shown in (
         (["-8", "8.5", ""], ["-8", "8.5", "empty"]),  # numbers only: read as numbers
