@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.products import comparison, hosted_products, lease_products, ratios
+from twin.products import comparison, hosted_products, lease_products, money_columns, ratios
 
 
 def depreciation_rates(fleet) -> np.ndarray:
@@ -97,9 +97,9 @@ def _meter_lease_energy(leases: dict, engine, metered_mwh_by_site: np.ndarray, p
     """Put each site's metered lease energy into its leases' products.
 
     A product's own estimate (delivered GPU-hours at the tenant's utilisation) leaves out spares'
-    idle draw and power caps; the recorder meters the leased racks at every sample. Each site's metered MWh
-    are split between its leases in proportion to their estimates (by GPU-hours held when none
-    drew), so the products add up to ``lease_energy_cost_usd``.
+    idle draw and power caps; the recorder meters the leased racks at every sample. Each site's
+    metered MWh are split between its leases in proportion to their estimates (by GPU-hours held
+    when none drew), so the products add up to ``lease_energy_cost_usd``.
     """
     for s, metered in enumerate(metered_mwh_by_site.tolist()):
         rows = [leases[lease.spec.name] for lease in engine.leases if lease.site == s]
@@ -109,9 +109,6 @@ def _meter_lease_energy(leases: dict, engine, metered_mwh_by_site: np.ndarray, p
         if weights.sum() <= 0:
             continue
         for row, share in zip(rows, (weights / weights.sum()).tolist(), strict=True):
-            row["energy_mwh"] = metered * share
-            row["energy_cost_usd"] = row["energy_mwh"] * prices[s]
-            row["margin_usd"] = (
-                row["revenue_usd"] - row["credits_usd"] - row["energy_cost_usd"] - row["depreciation_usd"]
-            )
+            row.update(money_columns(row["gpu_hours"], row["revenue_usd"], row["credits_usd"], metered * share,
+                                     prices[s], row["depreciation_usd"]))  # fmt: skip
             ratios(row)

@@ -29,7 +29,9 @@ def _window_pue(site_pue: np.ndarray, sample_h: float, site: int, start_h: float
     return float(window.mean()) if window.size else float(site_pue[:, site].mean())
 
 
-def _money(gpu_h: float, revenue: float, credits: float, energy_mwh: float, price: float, dep: float) -> dict:
+def money_columns(
+    gpu_h: float, revenue: float, credits: float, energy_mwh: float, price: float, dep: float
+) -> dict:
     """The money columns every product shares; margin = revenue - credits - energy - depreciation."""
     energy_cost = energy_mwh * price
     return {
@@ -83,7 +85,7 @@ def lease_products(engine, leases_table, site_pue, sample_h, prices, dep_rate, b
                 "site": engine.site_names[lease.site],
                 "gpu_type": lease.spec.gpu_type,
                 "gpus": lease.granted_gpus,
-                **_money(gpu_h, revenue, credits, energy_mwh, prices[lease.site], dep),
+                **money_columns(gpu_h, revenue, credits, energy_mwh, prices[lease.site], dep),
                 "sla_attainment": row["sla_attainment"],
             }
         )
@@ -118,7 +120,7 @@ def hosted_products(engine, site_pue, sample_h, prices, dep_rate, month_edges) -
                 "site": spec.site,
                 "gpu_type": spec.gpu_type,
                 "gpus": int(d[COL["replicas_held"]].max() * service.replica_gpus) if d.shape[1] else 0,
-                **_money(gpu_h, revenue, credits, energy_mwh, prices[service.site], dep),
+                **money_columns(gpu_h, revenue, credits, energy_mwh, prices[service.site], dep),
                 "requests": asked,
                 "served_requests": float(d[COL["served_requests"]].sum()),
                 "dropped_requests": float(d[COL["dropped_requests"]].sum()),

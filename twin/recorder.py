@@ -30,7 +30,7 @@ class Recorder:
         horizon_hours: float,
         step_hours: float,
         busy_power_fraction: float,
-        internal_value_usd_per_gpu_hour: np.ndarray | None = None,
+        internal_value_usd_per_gpu_hour: np.ndarray,
     ):
         self.fleet = fleet
         self.step = step_hours
@@ -48,11 +48,7 @@ class Recorder:
         self._day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
         self.busy_power_fraction = busy_power_fraction
         #: per GPU type (the fleet's gpu_type_names order): what an hour of displaced internal work is worth
-        self.internal_value_usd_per_gpu_hour = (
-            np.zeros(len(fleet.gpu_type_names))
-            if internal_value_usd_per_gpu_hour is None
-            else np.asarray(internal_value_usd_per_gpu_hour, dtype=np.float64)
-        )
+        self.internal_value_usd_per_gpu_hour = np.asarray(internal_value_usd_per_gpu_hour, dtype=np.float64)
         self.displaced_usd_per_hour = np.zeros((self.samples, sites))
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
         self._hall_site = fleet.hall_site.astype(np.int64)
