@@ -29,7 +29,8 @@ from app.stamps import site_files
 from twin.errors import ProblemList
 from twin.load import file_kind, load_site
 from twin.scenario import load_scenario_text
-from twin.yamlsafe import decode_text, parse_yaml
+from twin.textfile import decode_text
+from twin.yamlsafe import parse_yaml
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # the largest sample scenario is ~6 KB and site ~20 KB
 LOCK_NAME = ".site-upload.lock"  # hidden, and not *.yaml: no listing of the sites folder shows it

@@ -23,7 +23,8 @@ from validate_helpers import (
 )
 
 from twin.errors import ProblemList
-from twin.yamlsafe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, parse_yaml
+from twin.textfile import MAX_FILE_BYTES
+from twin.yamlsafe import MAX_DEPTH, MAX_NODES, parse_yaml
 
 # --------------------------------------------------------------------- 9. files that are not sites
 

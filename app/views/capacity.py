@@ -35,7 +35,7 @@ from app.views.markup import plain
 from app.views.sales import sales_money
 from app.views.url import query_args
 from twin.results import Results
-from twin.yamlsafe import read_text
+from twin.textfile import read_text
 
 HOURS_PER_WEEK = 168.0
 DEFAULT_SCENARIO = "lease_vs_tokens"
