@@ -24,11 +24,30 @@ def _campus_series(results: Results) -> pd.DataFrame:
     s["internal_gpus"] = s["busy_gpus"] - hosted
     if "facility_kw" in s and "it_kw" in s:
         s["pue"] = np.divide(s["facility_kw"], s["it_kw"], out=np.full(len(s), np.nan), where=s["it_kw"] > 0)
+    # Headroom is what the tightest hall (or site) has left: a hall cannot borrow another's cooling,
+    # so a sum over halls would hide one running on its reserve units behind the others' margin.
+    if "supply_headroom_kw" in results.site_series:
+        s = s.drop(columns="supply_headroom_kw").merge(
+            _tightest(results.site_series, "site", {"supply_headroom_kw": "supply_where"}),
+            on="time_h",
+            how="left",
+        )
     halls = results.hall_series
     if "cooling_headroom_kw" in halls:
-        h = halls.groupby("time_h", sort=True)[["cooling_headroom_kw", "power_headroom_kw"]].sum()
-        s = s.merge(h.reset_index(), on="time_h", how="left")
+        where = {"power_headroom_kw": "power_where", "cooling_headroom_kw": "cooling_where"}
+        s = s.merge(_tightest(halls, "hall", where), on="time_h", how="left")
     return s
+
+
+def _tightest(frame: pd.DataFrame, by: str, columns: dict[str, str]) -> pd.DataFrame:
+    """Per hour, the least of each column over ``by`` (halls or sites), and which one it is."""
+    out = {}
+    for col, where in columns.items():
+        rows = frame.loc[frame.groupby("time_h", sort=True)[col].idxmin()]
+        out[col] = rows[col].to_numpy()
+        out[where] = rows[by].astype(str).to_numpy()
+        out["time_h"] = rows["time_h"].to_numpy()
+    return pd.DataFrame(out)
 
 
 SERIES = {
@@ -38,12 +57,18 @@ SERIES = {
         ("leased_gpus", "leased"),
         ("failed_gpus", "failed"),
     ],
-    "Headroom (MW)": [
+    "Headroom, tightest site or hall (MW)": [
         ("supply_headroom_kw", "site supply"),
         ("power_headroom_kw", "hall power"),
         ("cooling_headroom_kw", "cooling"),
     ],
     "PUE": [("pue", "PUE")],
+}
+# The hall or site each headroom line is at, shown on hover.
+WHERE = {
+    "supply_headroom_kw": "supply_where",
+    "power_headroom_kw": "power_where",
+    "cooling_headroom_kw": "cooling_where",
 }
 COLORS = {"internal": "#0969da", "hosted models": "#bf8700", "leased": "#8250df", "failed": "#cf222e", "site supply": "#1a7f37",
           "hall power": "#9a6700", "cooling": "#0598bc", "PUE": "#57606a"}  # fmt: skip
@@ -56,7 +81,11 @@ def _series_arrays(results: Results, columns) -> dict[str, np.ndarray]:
     for col in columns:
         if col == "day":
             continue
-        if col not in frame:  # physics off: no headroom or PUE, drawn as nothing
+        if col in WHERE.values():
+            data[col] = (
+                frame[col].fillna("").to_numpy(object) if col in frame else np.full(len(frame), "", object)
+            )
+        elif col not in frame:  # physics off: no headroom or PUE, drawn as nothing
             data[col] = np.full(len(frame), np.nan)
         else:
             data[col] = (frame[col] / 1000.0 if col.endswith("_kw") else frame[col]).to_numpy(float)
@@ -83,7 +112,7 @@ def series_bands(replicates: list[Results], columns) -> dict[str, np.ndarray]:
     n = min(len(a["day"]) for a in arrays)
     bands = {"day": arrays[0]["day"][:n]}
     for col in columns:
-        if col == "day":
+        if col == "day" or col in WHERE.values():
             continue
         stack = np.vstack([a[col][:n] for a in arrays])
         if np.isnan(stack).all():
@@ -108,10 +137,11 @@ class SeriesFigures:
 
     def __init__(self, labels: tuple[str, str] = ("what-if", "baseline"), bands: bool = True) -> None:
         self.runs = ((labels[0], "solid"), (labels[1], "dashed"))
-        columns = ["day", *(col for metrics in SERIES.values() for col, _ in metrics)]
+        drawn_columns = [col for metrics in SERIES.values() for col, _ in metrics]
+        columns = ["day", *drawn_columns, *WHERE.values()]
         self.columns = columns
         self.sources = {run: ColumnDataSource({c: [] for c in columns}) for run, _ in self.runs}
-        band_columns = ["day", *(f"{c}_{end}" for c in columns[1:] for end in ("lo", "hi"))]
+        band_columns = ["day", *(f"{c}_{end}" for c in drawn_columns for end in ("lo", "hi"))]
         self.band_source = ColumnDataSource({c: [] for c in band_columns})
         self.figures = []
         self._groups: list = []
@@ -135,7 +165,10 @@ class SeriesFigures:
                 for run, dash in self.runs
                 for col, label in metrics
             ]
-            tips = [("day", "@day{0.0}"), *((label, f"@{col}{{0,0.00}}") for col, label in metrics)]
+            tips = [("day", "@day{0.0}")]
+            for col, label in metrics:
+                where = f" (@{WHERE[col]})" if col in WHERE else ""
+                tips.append((label, f"@{col}{{0,0.00}}{where}"))
             fig.add_tools(HoverTool(renderers=drawn[:1], tooltips=tips, mode="vline"))
             if title == "GPUs":  # 800,000 GPUs, not 8.000e+5 (PUE and MW keep Bokeh's fine ticks)
                 fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
