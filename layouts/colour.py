@@ -1,8 +1,8 @@
 """Colouring a floor plan's racks: by tenant, by power density or by utilisation, with a legend.
 
 Tenants come from a run of the twin (:class:`twin.results.Results`): the lease holding each rack
-at the end of the run, so a scenario run to day ``T`` gives the placement at day ``T``. Without a
-run every rack is the owner's own (``internal``). Power density is each rack's full draw in kW;
+at the end of the run, or the hosted model serving from it, so a scenario run to day ``T`` gives
+the placement at day ``T``. Without a run every rack is the owner's own (``internal``). Power density is each rack's full draw in kW;
 utilisation is its mean share of GPU-hours in use over the run, and needs a run.
 
 Every export prints which run coloured it (:class:`RunSource`, carried on the colouring): a plan
@@ -22,6 +22,7 @@ from layouts.kinds import COLOR_BY
 from twin.results import Results
 
 INTERNAL = "internal"
+HOSTED_PREFIX = "hosted: "
 INTERNAL_HEX = "#b4b4b4"
 NO_DATA_HEX = "#e6e6e6"
 TENANT_HEX = (
@@ -60,7 +61,7 @@ class Colouring:
     by: str
     hex: list[str]  # per rack, in plan.racks order
     value: list[str]  # per rack, what the colour says ("Acme AI", "132 kW", "63 %")
-    tenant: list[str]  # per rack ("internal" when no lease holds it)
+    tenant: list[str]  # per rack ("internal" when no lease holds it; "hosted: MODEL" for a hosted model)
     lease: list[str]  # per rack ("" when none)
     legend: list[tuple[str, str]]  # (label, hex) in reading order
     title: str
@@ -124,11 +125,15 @@ def run_tenancy(
 ) -> tuple[list[str], list[str], np.ndarray]:
     """Tenant, lease and mean utilisation of each named rack of ``campus`` in a run.
 
+    A rack a lease holds is its tenant's; one with servers serving a hosted model is named
+    ``hosted: MODEL`` (:func:`hosted_tenant`); the rest are internal.
+
     The run names racks ``Campus/B1/H1/P1/R001``; ``rack_names`` are the campus's own names
     (``B1/H1/P1/R001``). Without a run every rack is internal, with no utilisation (NaN).
     """
     n = len(rack_names)
     lease = np.full(n, "", dtype=object)
+    hosted = np.full(n, "", dtype=object)
     util = np.full(n, np.nan)
     tenant_of: dict[str, str] = {}
     if results is not None:
@@ -138,6 +143,8 @@ def run_tenancy(
         found = rows >= 0
         if len(results.rack_leases) == len(results.rack_names):
             lease[found] = np.asarray(results.rack_leases, dtype=object)[rows[found]]
+        if len(results.rack_hosted) == len(results.rack_names):
+            hosted[found] = np.asarray(results.rack_hosted, dtype=object)[rows[found]]
         matrix = results.rack_day_utilization
         if matrix.ndim == 2 and matrix.shape[1] and matrix.shape[0] == len(results.rack_names):
             util[found] = matrix[rows[found]].mean(axis=1)
@@ -145,8 +152,17 @@ def run_tenancy(
             pairs = zip(results.leases["lease"], results.leases["tenant"], strict=True)
             tenant_of = {str(k): str(v) for k, v in pairs}
     leases = ["" if pd.isna(x) else str(x) for x in lease]
-    tenants = [tenant_of.get(x, x) if x else INTERNAL for x in leases]
+    tenants = [
+        tenant_of.get(x, x) if x else (hosted_tenant(str(h)) if h and not pd.isna(h) else INTERNAL)
+        for x, h in zip(leases, hosted, strict=True)
+    ]
     return tenants, leases, util
+
+
+def hosted_tenant(model: str) -> str:
+    """How a rack serving a hosted model is named where tenants are (the model is sold by the token,
+    to many customers, so it is the owner's own service rather than a lessee)."""
+    return f"{HOSTED_PREFIX}{model}"
 
 
 def _from_run(plan: CampusPlan, results: Results | None) -> tuple[list[str], list[str], np.ndarray]:

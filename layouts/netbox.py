@@ -10,7 +10,7 @@ ecosystem.md`` section 3):
 campustwin                NetBox
 ========================  =====================================================================
 campus                    Region (``00_regions.csv``)
-tenant                    Tenant (racks no lease holds have no tenant)
+tenant                    Tenant (a lease's, or ``hosted: MODEL``; internal racks have none)
 building                  Site, named "<campus> <building>" (site names are unique NetBox-wide)
 hall                      Location, named as the twin names halls ("A/H1")
 rack                      Rack (role by cooling: air or liquid), named as the twin names racks
@@ -171,7 +171,8 @@ def netbox_files(plan: CampusPlan, colouring: Colouring, campus: Campus, hall: s
         if nb:
             leases = sorted(set(racks.loc[racks["tenant"] == name, "lease"]) - {""})
             # The run before the leases: a long list of leases is what NetBox's 200 characters cut.
-            desc = f"{counts[name]} racks in {plan.name} ({source}); leases: {', '.join(leases)}"
+            held = f"leases: {', '.join(leases)}" if leases else "a hosted model, sold by the token"
+            desc = f"{counts[name]} racks in {plan.name} ({source}); {held}"
             rows["01_tenants.csv"].append(
                 {"name": nb, "slug": _slug(nb, slugs), "description": _text(desc, 200)}
             )
@@ -313,7 +314,7 @@ import: CSV with a header row; device types as YAML). A file refers only to obje
 | building | Site ("<campus> <building>") |
 | hall | Location |
 | rack | Rack (role by cooling) |
-| tenant | Tenant (racks without a lease have none) |
+| tenant | Tenant: a lease's, or `hosted: MODEL` for racks serving a hosted model (internal racks have none) |
 | lease | RackReservation of all units of each leased rack; the lease is in its description |
 | hall power | PowerPanel per hall; PowerFeed A (primary) and B (redundant) per rack |
 | server / compute tray | Device (manufacturer "{MANUFACTURER}", role "{DEVICE_ROLE}") |

@@ -37,6 +37,52 @@ def test_tenants_come_from_the_scenario_run(tmp_path: Path) -> None:
     assert {r["gpu_type"] for r in leased} == {"GB200"}
 
 
+def test_racks_serving_a_hosted_model_are_named_for_it(tmp_path: Path) -> None:
+    """lease_vs_tokens sells an H100 pod by the GPU-hour and a hosted model by the token: the
+    plan names both, and the model's racks are the ones its replicas hold at the run's end."""
+    from twin.results import Results
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    scenario = SITES / "scenarios" / "lease_vs_tokens.yaml"
+    run = simulate(load_scenario(scenario, {"days": 3}))
+    serving = {
+        name for name, model in zip(run.rack_names, run.rack_hosted, strict=True) if model == "llama-70b-api"
+    }
+    replicas = int(run.hosted_series["replicas_held"].iloc[-1])  # one 8-GPU server each
+    assert replicas / 2 <= len(serving) <= replicas  # a rack of the demo's H100 holds two servers
+    Results.write(run, tmp_path / "run")
+    assert Results.read(tmp_path / "run").rack_hosted == run.rack_hosted
+
+    out = tmp_path / "plan.csv"
+    args = [
+        "plan",
+        str(DEMO),
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--scenario",
+        str(scenario),
+        "--day",
+        "3",
+    ]
+    assert main(args) == 0
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert {f"Demo/{r['rack_id']}" for r in rows if r["tenant"] == "hosted: llama-70b-api"} == serving
+    assert {r["lease"] for r in rows if r["tenant"] == "hosted: llama-70b-api"} == {""}
+    assert {r["lease"] for r in rows if r["tenant"] not in {"internal", "hosted: llama-70b-api"}} == {
+        "h100-pod-lease"
+    }
+
+    bundle = tmp_path / "netbox"
+    assert main([*args[:3], "netbox", "--out", str(bundle), *args[6:]]) == 0
+    tenants = {
+        r["name"]: r["description"] for r in csv.DictReader((bundle / "01_tenants.csv").open(newline=""))
+    }
+    assert tenants["hosted: llama-70b-api"].endswith("a hosted model, sold by the token")
+
+
 def test_netbox_bundle_as_a_zip_for_one_hall(tmp_path: Path) -> None:
     out = tmp_path / "netbox.zip"
     assert main(["plan", str(DEMO), "--format", "netbox", "--out", str(out), "--hall", "A/H1"]) == 0

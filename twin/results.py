@@ -38,6 +38,8 @@ class Results:
     sellable: pd.DataFrame = field(default_factory=pd.DataFrame)  # site/hall x week (physics on)
     hosted_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # product x serving step
     rack_leases: list[str] = field(default_factory=list)  # lease holding each rack at the horizon, or ""
+    # The hosted model with the most servers in each rack at the horizon, or "" where none serves.
+    rack_hosted: list[str] = field(default_factory=list)
 
     TABLES = (
         "site_series",
@@ -73,6 +75,7 @@ class Results:
             matrix = pd.DataFrame(self.rack_day_utilization, columns=[f"d{d:04d}" for d in range(days)])
             matrix.insert(0, "rack", self.rack_names)
             matrix.insert(1, "lease", self.rack_leases or [""] * len(self.rack_names))
+            matrix.insert(2, "hosted", self.rack_hosted or [""] * len(self.rack_names))
             matrix.to_parquet(staging / "rack_day_utilization.parquet", index=False)
             paths = []
             for name in self.file_names():
@@ -91,12 +94,14 @@ class Results:
         matrix = pd.read_parquet(src / "rack_day_utilization.parquet")
         names = matrix.pop("rack").tolist()
         leases = matrix.pop("lease").tolist()
+        hosted = matrix.pop("hosted").tolist() if "hosted" in matrix else []  # runs saved before it was kept
         return cls(
             kpis=kpis,
             **tables,
             rack_day_utilization=matrix.to_numpy(np.float32),
             rack_names=names,
             rack_leases=leases,
+            rack_hosted=hosted,
         )
 
 
@@ -194,6 +199,7 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     holder[f.server_rack[held]] = f.lease[held]
     lease_names = [lease.spec.name for lease in engine.leases]
     rack_leases = [lease_names[i] if i >= 0 else "" for i in holder.tolist()]
+    rack_hosted = _rack_hosted(engine, len(rack_names))
 
     kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)
     sellable = pd.DataFrame()
@@ -204,8 +210,25 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     hosted_series = pd.concat(hosted, ignore_index=True) if hosted else pd.DataFrame()
     return Results(
         kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable,
-        hosted_series, rack_leases,
+        hosted_series, rack_leases, rack_hosted,
     )  # fmt: skip
+
+
+def _rack_hosted(engine, racks: int) -> list[str]:
+    """Per rack, the hosted model with the most of its servers at the horizon ("" where none serves).
+
+    Replicas are placed server by server and move as demand does, so this is the end of the run's
+    picture, as a rack's lease is.
+    """
+    f = engine.fleet
+    names = [""] * racks
+    most = np.zeros(racks, dtype=np.int64)
+    for owner, service in engine.hosted.items():
+        held = np.bincount(f.server_rack[f.job == owner], minlength=racks)
+        for rack in np.flatnonzero(held > most).tolist():
+            names[rack] = service.spec.name
+        most = np.maximum(most, held)
+    return names
 
 
 def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds) -> dict:
