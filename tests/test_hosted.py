@@ -115,6 +115,38 @@ def test_serve_step_latency_falls_as_capacity_grows(
     assert p95(replicas + extra) <= p95(replicas) + 1e-9
 
 
+def test_ttft_waits_for_one_decode_iteration_and_the_prefills_ahead():
+    """Prefill first, as vLLM schedules it: at a light load the p95 TTFT is a decode iteration plus
+    the p95 of an exponential prefill (ln 20 = 3.0 means); the share within a target agrees with
+    drawing the slot wait and the prefill response (both exponential) and adding them."""
+    step_s, prefill_s, decode_s = 900.0, 0.025, 64 / 6000
+
+    def step(requests_per_s: float, replicas: float, target_s: float):
+        n = requests_per_s * step_s
+        work = 0.5  # replica-seconds a request costs
+        return serve_step(
+            0.0, n, n * work, replicas * step_s, replicas, step_s, 64, prefill_s, 60.0, target_s, decode_s
+        )
+
+    light = step(0.001, 10, 1.0)
+    assert math.isclose(light.ttft_p95_s, decode_s + math.log(20) * prefill_s, rel_tol=1e-3)
+    busy = step(12.0, 10, 1.0)  # 1.2 requests/s a replica: prefill load 3 %, slots 60 % busy
+    assert busy.ttft_p95_s > light.ttft_p95_s
+
+    rng = np.random.default_rng(5)
+    for requests_per_s, replicas, target_s in ((18.0, 10, 0.1), (19.5, 10, 0.15), (7.0, 4, 0.9)):
+        out = step(requests_per_s, replicas, target_s)
+        rate = requests_per_s
+        p_wait = erlang_c(replicas * 64, rate * 0.5 * 64)
+        decay = replicas / 0.5 - rate
+        prefill_rate = (1 - rate / replicas * prefill_s) / prefill_s
+        draws = 400_000
+        wait = np.where(rng.random(draws) < p_wait, rng.exponential(1 / decay, draws), 0.0)
+        ttft = decode_s + wait + rng.exponential(1 / prefill_rate, draws)
+        assert 0.05 < out.within_target_share < 0.999
+        assert out.within_target_share == pytest.approx((ttft <= target_s).mean(), abs=0.003)
+
+
 def test_erlang_c_matches_textbook_values():
     assert math.isclose(erlang_c(2, 1), 1 / 3, rel_tol=1e-12)
     assert math.isclose(erlang_c(10, 8), 0.40918015, rel_tol=1e-6)  # classic table value

@@ -221,6 +221,7 @@ class HostedService:
         out = serve_step(
             b_work, n, work, max(0.0, serving_s), up_end, step_s, spec.concurrency, prefill_s,
             spec.latency.timeout_seconds, spec.latency.ttft_p95_seconds,
+            spec.concurrency / spec.output_tokens_per_second,
         )  # fmt: skip
         pool = (b_n + n, b_in + i_tok, b_out + o_tok, b_work + work)
         served = [x * out.served_share for x in pool]
