@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from twin.catalog import Strict
 
@@ -45,14 +45,30 @@ class Location(Strict):
         return value
 
 
+class WeatherNoise(Strict):
+    """How far the weather strays from the normals (see :mod:`twin.weather`).
+
+    ``twin.weather_fit.fit_weather_noise`` fits these to the climate's design conditions; a file
+    without them gets 2.5 C all year and a dew-point share of 0.3.
+    """
+
+    summer_sd_c: float = Field(ge=0, le=15, description="weather noise standard deviation in mid-July")
+    winter_sd_c: float = Field(ge=0, le=15, description="weather noise standard deviation in mid-January")
+    dew_point_share: float = Field(ge=0, le=1, description="share of the noise the dew point follows")
+
+
 class Climate(Strict):
     """Monthly normals the weather model draws hourly temperatures from."""
 
     dry_bulb_monthly_c: list[float] = Field(min_length=12, max_length=12)
     relative_humidity_monthly_pct: list[float] = Field(min_length=12, max_length=12)
     daily_range_c: float = Field(9.0, ge=0, le=30, description="mean diurnal dry-bulb swing")
-    design_dry_bulb_c: float = Field(ge=-60, le=60)
-    design_wet_bulb_c: float = Field(ge=-60, le=45)
+    design_dry_bulb_c: float = Field(ge=-60, le=60, description="cooling design: 0.4 % dry-bulb")
+    design_wet_bulb_c: float = Field(ge=-60, le=45, description="cooling design: 0.4 % wet-bulb")
+    heating_dry_bulb_c: float | None = Field(
+        None, ge=-60, le=40, description="heating design: 99.6 % dry-bulb (fits the winter noise)"
+    )
+    weather_noise: WeatherNoise | None = None
     source: str = ""
 
     @field_validator("relative_humidity_monthly_pct")
@@ -61,6 +77,17 @@ class Climate(Strict):
         if any(not 0 < v <= 100 for v in values):
             raise ValueError("relative humidity is a percentage in (0, 100]")
         return values
+
+    @field_validator("heating_dry_bulb_c")
+    @classmethod
+    def _below_the_coldest_month(cls, value: float | None, info: ValidationInfo) -> float | None:
+        months = info.data.get("dry_bulb_monthly_c")
+        if value is not None and months and value >= min(months):
+            raise ValueError(
+                f"the 99.6 % heating dry-bulb ({value:g} C) must lie below the coldest monthly mean "
+                f"({min(months):g} C); it is the temperature the coldest hours of a year reach"
+            )
+        return value
 
     @field_validator("dry_bulb_monthly_c")
     @classmethod

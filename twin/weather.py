@@ -10,12 +10,16 @@ carry monthly mean dry-bulb and relative humidity; a series for a run is built f
 2. a **daily cycle**: a cosine of amplitude ``daily_range_c / 2`` peaking at 15:00 local solar
    time (the usual afternoon maximum);
 3. **weather noise**: a seeded first-order autoregressive series, hour to hour correlation
-   ``exp(-1 / 36 h)`` and standard deviation 2.5 C (assumed: weather systems last a few days and
-   move daily means by a few degrees, as in US station records), so warm spells last days rather
-   than hours;
+   ``exp(-1 / 36 h)`` (assumed: weather systems last a few days), so warm spells last days rather
+   than hours. Its standard deviation follows the season, from ``winter_sd_c`` in mid-January to
+   ``summer_sd_c`` in mid-July: continental winters swing far more than summers (Columbus's
+   coldest 0.4 % of hours sit 16 C under January's mean, its warmest 0.4 % 9 C over July's).
+   :mod:`twin.weather_fit` fits both, and the dew point's share below, to the site's design
+   conditions; without a fit the noise is 2.5 C all year;
 4. **humidity**: the month's mean relative humidity at the day's mean temperature fixes the dew
    point; over the day the dew point holds while the temperature swings, so the afternoon is drier
-   than the dawn, as observed;
+   than the dawn, as observed. The dew point follows a share of the noise (moist air masses come
+   with warm spells, but the dew point swings less than the temperature);
 5. **heat waves** (scenario events): ``+degrees_c`` on the dry-bulb for their hours, with the dew
    point raised by half as much (assumed: heat waves here come with Gulf or continental humid air,
    not desert air);
@@ -33,13 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.site import Climate
+from twin.site import Climate, WeatherNoise
 
-NOISE_SD_C = 2.5
+DEFAULT_NOISE = WeatherNoise(summer_sd_c=2.5, winter_sd_c=2.5, dew_point_share=0.3)
 NOISE_CORRELATION_HOURS = 36.0
 PEAK_HOUR_LOCAL = 15.0
 DEW_POINT_SHARE_OF_HEAT_WAVE = 0.5
-DEW_POINT_SHARE_OF_NOISE = 0.3
+COLDEST_DAY_OF_YEAR = 15.0  # mid-January, where the noise is widest (mid-July: narrowest)
 
 
 @dataclass(frozen=True)
@@ -101,29 +105,56 @@ def hourly_weather(
 ) -> WeatherSeries:
     """The weather at ``times_h`` (hours from the run's start) for a site with ``climate``."""
     times_h = np.asarray(times_h, dtype=np.float64)
-    day0 = start.timetuple().tm_yday - 1
-    day_of_year = day0 + times_h / 24.0
-    mean_c = _seasonal(climate.dry_bulb_monthly_c, day_of_year)
-    rh_mean = _seasonal(climate.relative_humidity_monthly_pct, day_of_year)
-    solar_hour = (times_h + longitude / 15.0) % 24.0
-    daily = 0.5 * climate.daily_range_c * np.cos(2 * math.pi * (solar_hour - PEAK_HOUR_LOCAL) / 24.0)
-    noise = _ar1(times_h, rng)
-    lift = np.zeros_like(times_h)
-    for wave in heat_waves:
-        lift += np.where(
-            (times_h >= wave.start_h) & (times_h < wave.start_h + wave.hours), wave.degrees_c, 0.0
+    base = SeasonalBase.of(climate, longitude, start, times_h, heat_waves)
+    return base.weather(_ar1(times_h, rng), climate.weather_noise or DEFAULT_NOISE)
+
+
+@dataclass(frozen=True)
+class SeasonalBase:
+    """What the weather is before noise: the normals, the daily cycle, heat waves (steps 1, 2, 5)."""
+
+    mean_c: np.ndarray
+    daily_c: np.ndarray
+    winter: np.ndarray  # 1 in mid-January, 0 in mid-July: where the noise is its winter width
+    dew_c: np.ndarray  # the dew point of the normals, heat waves included
+    lift_c: np.ndarray
+
+    @classmethod
+    def of(
+        cls, climate: Climate, longitude: float, start: dt.date, times_h: np.ndarray, heat_waves=()
+    ) -> SeasonalBase:
+        day_of_year = start.timetuple().tm_yday - 1 + times_h / 24.0
+        mean_c = _seasonal(climate.dry_bulb_monthly_c, day_of_year)
+        rh_mean = _seasonal(climate.relative_humidity_monthly_pct, day_of_year)
+        solar_hour = (times_h + longitude / 15.0) % 24.0
+        daily = 0.5 * climate.daily_range_c * np.cos(2 * math.pi * (solar_hour - PEAK_HOUR_LOCAL) / 24.0)
+        winter = 0.5 * (1.0 + np.cos(2 * math.pi * (day_of_year - COLDEST_DAY_OF_YEAR) / 365.25))
+        lift = np.zeros_like(times_h)
+        for wave in heat_waves:
+            lift += np.where(
+                (times_h >= wave.start_h) & (times_h < wave.start_h + wave.hours), wave.degrees_c, 0.0
+            )
+        dew = (
+            _dew_point_for_mean_rh(mean_c, rh_mean, climate.daily_range_c)
+            + DEW_POINT_SHARE_OF_HEAT_WAVE * lift
         )
-    day_mean_c = mean_c + noise + lift
-    # Moist air masses come with warm spells, but the dew point swings less than the temperature.
-    dew = (
-        _dew_point_for_mean_rh(mean_c, rh_mean, climate.daily_range_c)
-        + DEW_POINT_SHARE_OF_NOISE * noise
-        + DEW_POINT_SHARE_OF_HEAT_WAVE * lift
-    )
-    dew = np.minimum(dew, day_mean_c)
-    dry = day_mean_c + daily
-    rh = relative_humidity_pct(dry, dew)
-    return WeatherSeries(dry, wet_bulb_c(dry, rh), rh)
+        return cls(mean_c, daily, winter, dew, lift)
+
+    def noise_c(self, unit_noise: np.ndarray, noise: WeatherNoise) -> np.ndarray:
+        """The noise in degrees: ``unit_noise`` scaled to the season's width."""
+        return unit_noise * (noise.summer_sd_c + (noise.winter_sd_c - noise.summer_sd_c) * self.winter)
+
+    def dry_bulb_c(self, noise_c: np.ndarray) -> np.ndarray:
+        return self.mean_c + noise_c + self.lift_c + self.daily_c
+
+    def weather(self, unit_noise: np.ndarray, noise: WeatherNoise) -> WeatherSeries:
+        noise_c = self.noise_c(unit_noise, noise)
+        day_mean_c = self.mean_c + noise_c + self.lift_c
+        # Moist air masses come with warm spells, but the dew point swings less than the temperature.
+        dew = np.minimum(self.dew_c + noise.dew_point_share * noise_c, day_mean_c)
+        dry = day_mean_c + self.daily_c
+        rh = relative_humidity_pct(dry, dew)
+        return WeatherSeries(dry, wet_bulb_c(dry, rh), rh)
 
 
 def _dew_point_for_mean_rh(mean_c: np.ndarray, rh_pct: np.ndarray, daily_range_c: float) -> np.ndarray:
@@ -143,7 +174,7 @@ def _dew_point_for_mean_rh(mean_c: np.ndarray, rh_pct: np.ndarray, daily_range_c
 
 
 def _ar1(times_h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Stationary AR(1) noise on the (possibly uneven) sample times, drawn in one vector."""
+    """Stationary AR(1) noise of unit variance on the (possibly uneven) sample times."""
     n = times_h.size
     if n == 0:
         return times_h.copy()
@@ -151,8 +182,8 @@ def _ar1(times_h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     phi = np.exp(-gaps / NOISE_CORRELATION_HOURS)
     # The first value is drawn first: drawn after the n shocks, it made a day's weather depend on
     # how many days the run has (hour 21 at 30.0 C wet-bulb in a 21-day run, 28.4 C in a 60-day one).
-    first = rng.standard_normal() * NOISE_SD_C
-    shocks = rng.standard_normal(n) * NOISE_SD_C * np.sqrt(1.0 - phi**2)
+    first = rng.standard_normal()
+    shocks = rng.standard_normal(n) * np.sqrt(1.0 - phi**2)
     shocks[0] = first
     out = np.empty(n)
     level = 0.0
