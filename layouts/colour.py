@@ -66,6 +66,8 @@ class Colouring:
     legend: list[tuple[str, str]]  # (label, hex) in reading order
     title: str
     source: RunSource | None = None  # the run coloured from; None: no run, every rack internal
+    # Per rack, its mean share of GPU-hours in use over the run (NaN without one), whatever colours it.
+    utilisation: np.ndarray | None = None
 
     def provenance(self) -> tuple[str, str]:
         """(which run, which day) in words, for a title block's two lines.
@@ -99,7 +101,7 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
         hexes = [palette[t] for t in tenant]
         legend = [(name, palette[name]) for name in names] + [(INTERNAL, INTERNAL_HEX)]
         title = "Racks by tenant" + ("" if results is not None else " (no run: all internal)")
-        return Colouring(by, hexes, list(tenant), tenant, lease, legend, title, source)
+        return Colouring(by, hexes, list(tenant), tenant, lease, legend, title, source, util)
     if by == "kw":
         kw = plan.racks["kw"].to_numpy(float)
         top = float(kw.max()) if kw.size else 1.0
@@ -107,7 +109,7 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
         band = np.clip(np.searchsorted(edges, kw, side="right") - 1, 0, len(KW_HEX) - 1)
         legend = [(f"{edges[i]:,.0f}-{edges[i + 1]:,.0f} kW", KW_HEX[i]) for i in range(len(KW_HEX))]
         return Colouring(by, [KW_HEX[b] for b in band], [f"{v:,.0f} kW" for v in kw], tenant, lease, legend,
-                         "Racks by power density (kW per rack at full draw)", source)  # fmt: skip
+                         "Racks by power density (kW per rack at full draw)", source, util)  # fmt: skip
     band = np.clip((np.nan_to_num(util, nan=-1.0) * len(UTIL_HEX)).astype(int), -1, len(UTIL_HEX) - 1)
     hexes = [UTIL_HEX[b] if b >= 0 else NO_DATA_HEX for b in band]
     values = ["no run" if np.isnan(u) else f"{u * 100:.0f} %" for u in util]
@@ -116,7 +118,7 @@ def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None =
     if results is None:
         legend = [("no run", NO_DATA_HEX)]
     return Colouring(
-        by, hexes, values, tenant, lease, legend, "Racks by mean utilisation over the run", source
+        by, hexes, values, tenant, lease, legend, "Racks by mean utilisation over the run", source, util
     )
 
 

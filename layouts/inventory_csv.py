@@ -5,8 +5,10 @@ Columns, in order (:data:`COLUMNS`): ``rack_id`` (the rack's name, e.g. ``A/H1/P
 rack's south-west corner from its *hall's* origin, the CAD convention of one origin per hall),
 ``campus_x_mm`` and ``campus_y_mm`` (the same corner on the campus), ``rack_type``, ``gpus``,
 ``gpu_type``, ``kw`` (full draw), ``tenant`` (``internal`` when no lease holds the rack),
-``lease`` (empty when none), then the run the tenants come from: ``scenario``, ``seed`` and ``day``
-(the day the tenant and lease columns are as of; all three empty without a run). The run is on
+``lease`` (empty when none), ``utilisation_pct`` (the rack's mean share of GPU-hours in use from
+day 0 to ``day``, whatever the plan is coloured by), then the run the tenants come from:
+``scenario``, ``seed`` and ``day`` (the day the tenant and lease columns are as of; these four
+are empty without a run). The run is on
 every row, not in a comment line, so any CSV reader takes the file as it is, and rows of plans of
 different days stay told apart once pasted into one sheet.
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+import numpy as np
 
 from layouts.colour import Colouring
 from layouts.geometry import CampusPlan
@@ -45,7 +49,7 @@ SOURCE = {
     "lease": "lease",
 }
 RUN_COLUMNS = ("scenario", "seed", "day")
-COLUMNS = (*SOURCE, *RUN_COLUMNS)
+COLUMNS = (*SOURCE, "utilisation_pct", *RUN_COLUMNS)
 TEXT = frozenset({"rack_id", "building", "hall", "rack_type", "gpu_type", "tenant", "lease"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -63,12 +67,17 @@ def write_csv(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         if run is None
         else [safe_cell(run.scenario), "" if run.seed is None else run.seed, number(run.days)]
     )
+    util = colouring.utilisation if colouring.utilisation is not None else np.full(len(plan.racks), np.nan)
+    if hall is not None:
+        util = util[plan.hall(hall).rack_slice]
+    util_cells = ["" if np.isnan(u) else round(float(u) * 100.0, 1) for u in util]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
-        for values in racks[list(SOURCE.values())].itertuples(index=False):
-            writer.writerow([*(_cell(kind, v) for kind, v in zip(kinds, values, strict=True)), *run_cells])
+        for values, u in zip(racks[list(SOURCE.values())].itertuples(index=False), util_cells, strict=True):
+            cells = (_cell(kind, v) for kind, v in zip(kinds, values, strict=True))
+            writer.writerow([*cells, u, *run_cells])
     return path
 
 

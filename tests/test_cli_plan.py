@@ -131,15 +131,33 @@ def test_utilisation_plans_say_they_are_a_mean_over_the_run(tmp_path: Path) -> N
     assert "seed 7 · mean over the run, days 0-12; tenants on day 12" in desc
 
 
+@pytest.mark.parametrize("color_by", ["tenant", "utilisation"])
+def test_the_csv_gives_each_rack_s_mean_utilisation_of_the_run(color_by: str, tmp_path: Path) -> None:
+    """Whatever colours the plan, the CSV carries each rack's mean utilisation from day 0 to --day,
+    the same as the run's rack x day matrix."""
+    from twin.scenario import load_scenario
+    from twin.simulate import simulate
+
+    out = _plan_of_day(10, "csv", tmp_path, color_by)
+    rows = list(csv.DictReader(out.open(newline="")))
+    run = simulate(load_scenario(WHATIF, {"days": 10}))
+    mean = dict(zip(run.rack_names, run.rack_day_utilization.mean(axis=1), strict=True))
+    assert [float(r["utilisation_pct"]) for r in rows] == [
+        round(float(mean[f"Demo/{r['rack_id']}"]) * 100, 1) for r in rows
+    ]
+    assert len({r["utilisation_pct"] for r in rows}) > 10  # racks differ: not one figure for all
+
+
 def test_plans_without_a_run_say_so(tmp_path: Path) -> None:
     out = tmp_path / "plan.pdf"
     assert main(["plan", str(DEMO), "--format", "pdf", "--out", str(out)]) == 0
     assert all("no run of the twin" in page for page in pdf_page_texts(out))
     out = tmp_path / "plan.csv"
     assert main(["plan", str(DEMO), "--format", "csv", "--out", str(out)]) == 0
-    assert {(r["scenario"], r["seed"], r["day"]) for r in csv.DictReader(out.open(newline=""))} == {
-        ("", "", "")
-    }
+    assert {
+        (r["scenario"], r["seed"], r["day"], r["utilisation_pct"])
+        for r in csv.DictReader(out.open(newline=""))
+    } == {("", "", "", "")}
 
 
 def test_console_download_names_the_run_it_is_coloured_from(tmp_path: Path) -> None:

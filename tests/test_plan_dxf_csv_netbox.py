@@ -172,7 +172,7 @@ def test_csv_has_one_row_per_rack_and_neutralises_formulas(demo, tmp_path):
         rows = list(csv.reader(f))
     assert rows[0] == list(CSV_COLUMNS) == [
         "rack_id", "building", "hall", "row", "position", "x_mm", "y_mm", "campus_x_mm", "campus_y_mm",
-        "rack_type", "gpus", "gpu_type", "kw", "tenant", "lease", "scenario", "seed", "day",
+        "rack_type", "gpus", "gpu_type", "kw", "tenant", "lease", "utilisation_pct", "scenario", "seed", "day",
     ]  # fmt: skip
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [r["rack_id"] for r in records] == plan.racks["name"].tolist()
