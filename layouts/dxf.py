@@ -38,7 +38,7 @@ from pathlib import Path
 import ezdxf
 import numpy as np
 import pandas as pd
-from ezdxf import const
+from ezdxf import const, zoom
 from ezdxf.enums import TextEntityAlignment
 
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, Colouring
@@ -106,7 +106,16 @@ def write_dxf(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         _text(msp, title, frame.x_mm, frame.y1_mm + size * 3, size, "ANNO")
         _text(msp, colouring.provenance_line(), frame.x_mm, frame.y1_mm + size * 2, size * 6 // 10, "ANNO")
         _properties(doc, colouring)
-        _legend(msp, colouring.legend, frame.x1_mm + size, frame.y1_mm, size // 2)
+        legend_w = _legend(msp, colouring.legend, frame.x1_mm + size, frame.y1_mm, size // 2)
+        # The drawing's extents, and a view of them: ezdxf leaves $EXTMIN/$EXTMAX unset and the
+        # view on a 1 m window at the origin, where a viewer opening a campus shows nothing.
+        title_w = size * 0.6 * max(len(title), len(colouring.provenance_line()) * 0.6)
+        legend_bottom = frame.y1_mm - (len(colouring.legend) + 1) * size
+        low = (frame.x_mm, min(frame.y_mm, legend_bottom))
+        high = (max(frame.x1_mm + size + legend_w, frame.x_mm + title_w), frame.y1_mm + size * 4)
+        doc.header["$EXTMIN"], doc.header["$EXTMAX"] = (*low, 0), (*high, 0)
+        msp.dxf.extmin, msp.dxf.extmax = (*low, 0), (*high, 0)
+        zoom.window(msp, low, high)
         path.parent.mkdir(parents=True, exist_ok=True)
         doc.saveas(path)
     return path
@@ -215,6 +224,10 @@ def _draw_racks(msp, racks: pd.DataFrame, blocks, layer_of: dict[str, str], dx: 
             a = {**attrs, "layer": layer}  # on the rack's layer: switched off with it
             if turn:
                 a["rotation"] = (attrs.get("rotation", 0) + turn) % 360
+                if (
+                    align and 90 < a["rotation"] <= 270
+                ):  # centred text: turned back to read from the bottom or right
+                    a["rotation"] -= 180
             if align:
                 a["align_point"] = (x + sign * align[0], y + sign * align[1])
             if "true_color" in attribs:
@@ -258,7 +271,8 @@ def _draw_hall(msp, hp, dx: int, dy: int) -> None:
                   TextEntityAlignment.MIDDLE_LEFT)  # fmt: skip
 
 
-def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> None:
+def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> float:
+    """Draw the legend down from (x, y); return its width, roughly (text at 0.6 of its height per character)."""
     for k, (label, hexa) in enumerate(legend):
         top = y - k * size * 2
         msp.add_lwpolyline(
@@ -267,6 +281,7 @@ def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> No
             dxfattribs={"layer": "ANNO", "true_color": _rgb(hexa)},
         )
         _text(msp, _clean(label), x + size * 2, top - size, size, "ANNO")
+    return size * 2 + size * 0.6 * max((len(label) for label, _ in legend), default=0)
 
 
 def _rect(msp, box: Box, layer: str) -> None:

@@ -121,6 +121,28 @@ def test_dxf_audits_clean_with_one_attributed_insert_per_rack(demo, tmp_path):
     assert doc.layers.get("TENANT-acme-ai").rgb is not None  # true colour
 
 
+def test_dxf_opens_on_the_whole_drawing_with_rack_names_read_from_the_bottom_or_right(demo, tmp_path):
+    """The saved extents and view hold every entity (a viewer opens on the plan, not on an empty
+    metre at the origin), and the rack names of south-facing rows are not upside down."""
+    from ezdxf import bbox
+
+    _, plan, colouring = demo
+    doc, inserts = _inserts(write_dxf(plan, colouring, tmp_path / "demo.dxf"))
+    low, high = doc.header["$EXTMIN"], doc.header["$EXTMAX"]
+    drawn = bbox.extents(doc.modelspace(), fast=True)
+    assert low[0] <= drawn.extmin.x and low[1] <= drawn.extmin.y
+    assert high[0] >= drawn.extmax.x and high[1] >= drawn.extmax.y
+    assert (high[0] - low[0]) < 1.05 * drawn.size.x and (high[1] - low[1]) < 1.05 * drawn.size.y
+    view = doc.viewports.get("*Active")[0]
+    assert view.dxf.height >= high[1] - low[1]
+    assert (view.dxf.center.x, view.dxf.center.y) == pytest.approx(
+        ((low[0] + high[0]) / 2, (low[1] + high[1]) / 2)
+    )
+    turned = [ref for ref in inserts if ref.dxf.rotation == 180]
+    assert turned, "the demo has south-facing rows"
+    assert {a.dxf.rotation for ref in inserts for a in ref.attribs if a.dxf.tag == "NAME"} == {90}
+
+
 def test_dxf_is_deterministic(demo, tmp_path):
     _, plan, colouring = demo
     first = write_dxf(plan, colouring, tmp_path / "a.dxf").read_bytes()
