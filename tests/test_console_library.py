@@ -189,3 +189,37 @@ def test_the_waterfall_steps_down_to_the_margin_and_greys_what_is_zero() -> None
     margin = data["name"].index("margin")
     assert (data["bottom"][margin], data["top"][margin]) == (0.0, 53.0)  # the steps land on margin_usd
     assert data["bottom"][data["name"].index("depreciation")] == 53.0
+
+
+def test_delete_confirms_only_the_scenario_it_named_and_not_by_double_click(tmp_path, monkeypatch) -> None:
+    """A delete is not undone: the first click names a scenario; picking another disarms it, and a
+    second click within a double-click's time does nothing."""
+    from app.library import Library
+    from app.views import runs as runs_view
+
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text()
+    library = Library(tmp_path / "lib")
+    for name in ("acme", "keep me"):
+        library.save_scenario(name, text, SITES / "scenarios")
+    now = [1000.0]
+    monkeypatch.setattr(runs_view.time, "monotonic", lambda: now[0])
+    view = runs_view.RunsView(ConsoleContext(SITES, None, library))
+    view._refresh()
+    names = lambda: {s["name"] for s in library.scenarios()}  # noqa: E731
+
+    view._scenario.value = "acme"
+    view._on_delete()
+    assert view._delete.name == "Confirm delete" and "acme" in view._manage_status.object
+    view._scenario.value = "keep me"  # changed their mind, or the selection moved
+    assert view._delete.name == "Delete" and view._manage_status.object == ""
+    now[0] += 5
+    view._on_delete()  # arms for "keep me": nothing deleted
+    assert names() == {"acme", "keep me"} and "keep me" in view._manage_status.object
+    view._scenario.value = "acme"
+    view._on_delete()
+    now[0] += 0.2
+    view._on_delete()  # a double-click
+    assert names() == {"acme", "keep me"}
+    now[0] += 1.0
+    view._on_delete()
+    assert names() == {"keep me"} and view._manage_status.object == "Deleted **acme** and its runs."

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 
 import pandas as pd
 import panel as pn
@@ -28,6 +29,8 @@ from app.views.markup import plain
 from app.views.series import SeriesFigures
 from app.views.site import run_campuses
 from app.views.url import query_args
+
+CONFIRM_AFTER_S = 0.6  # a second click sooner than this is a double-click, not a confirmation
 
 RUN_COLUMNS = [
     "run",
@@ -118,6 +121,7 @@ class RunsView(pn.viewable.Viewer):
             name="Delete", button_type="danger", width=100, disabled=not self.access.can(SAVE)
         )
         self._delete.on_click(self._on_delete)
+        self._delete_armed: tuple[str, float] | None = None  # (scenario, when) of a first click
         self._download = pn.widgets.FileDownload(
             callback=self._scenario_yaml, filename="scenario.yaml", label="Download YAML", width=150
         )
@@ -236,7 +240,14 @@ class RunsView(pn.viewable.Viewer):
 
     # -- scenarios ------------------------------------------------------------------------------
 
+    def _disarm_delete(self) -> None:
+        if self._delete_armed is not None:
+            self._delete_armed = None
+            self._delete.name = "Delete"
+            self._manage_status.object = ""
+
     def _on_pick_scenario(self, event) -> None:
+        self._disarm_delete()  # a confirmation names one scenario: never delete another
         self._new_name.value = event.new or ""
         self._download.filename = f"{file_stem(event.new or '', 'scenario')}.yaml"
 
@@ -265,6 +276,11 @@ class RunsView(pn.viewable.Viewer):
         self._scenario.value = new
 
     def _on_delete(self, *_) -> None:
+        """Delete on a second click, for the scenario the first one named.
+
+        Runs are not undone, so the confirmation holds only for the scenario it names (picking
+        another disarms it) and only from :data:`CONFIRM_AFTER_S` on: a double-click is one click.
+        """
         refused = self.access.refusal(SAVE)
         if refused:
             self._manage_status.object = refused
@@ -272,11 +288,15 @@ class RunsView(pn.viewable.Viewer):
         name = self._scenario.value
         if not name:
             return
-        if self._delete.name != "Confirm delete":  # a second click deletes: runs are not undone
+        armed = self._delete_armed
+        if armed is None or armed[0] != name:
+            self._delete_armed = (name, time.monotonic())
             self._delete.name = "Confirm delete"
             self._manage_status.object = f"Click again to delete **{plain(name)}** and all its runs."
             return
-        self._delete.name = "Delete"
+        if time.monotonic() - armed[1] < CONFIRM_AFTER_S:
+            return  # the second click of a double-click
+        self._disarm_delete()
         try:
             self.context.library.delete(name)
         except LibraryError as exc:

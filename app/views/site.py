@@ -53,7 +53,10 @@ def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Resul
             None,
             "No such run in the cache (it expired, or the link is wrong): racks are shown with no tenants.",
         )
-    return results, "Tenants and utilisation from the run in the URL (leases and hosted models at the end of the run)."
+    return (
+        results,
+        "Tenants and utilisation from the run in the URL (leases and hosted models at the end of the run).",
+    )
 
 
 def run_campuses(results: Results | None) -> list[str]:
