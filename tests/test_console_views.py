@@ -322,3 +322,22 @@ def test_a_long_tenant_name_is_cut_in_the_legend_but_keeps_its_colour() -> None:
     assert labels[1] != labels[3]  # cut to the same text, told apart
     full = site.tenant_colors(tenants)
     assert [colors[label] for label in labels] == [full[t] for t in tenants]  # as on the plans
+
+
+def test_capacity_link_to_an_unknown_scenario_says_so_and_runs_nothing(
+    ctx: ConsoleContext, monkeypatch
+) -> None:
+    """An old or mistyped ``?scenario=`` link must not show the default scenario's figures as if
+    they were the ones asked for."""
+    import asyncio
+
+    from app.views import capacity
+
+    monkeypatch.setattr(capacity, "query_args", lambda: {"scenario": "baseline_leas<b>"})
+    submitted = []
+    monkeypatch.setattr(ctx.pool, "submit", lambda *a, **k: submitted.append(a))
+    view = capacity.CapacityView(ctx)
+    asyncio.run(view._load())
+    note = view._status.object
+    assert note.startswith("Link parameter scenario: no scenario") and "baseline&#95;leas" in note
+    assert "<b>" not in note and submitted == [] and view._body.objects == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from urllib.parse import quote
 
 import holoviews as hv
 import numpy as np
@@ -182,6 +183,7 @@ class CapacityView(pn.viewable.Viewer):
         self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._body = pn.Column(sizing_mode="stretch_width")
         self._run_key: str | None = None
+        self._unknown: str | None = None  # a ?scenario= the sites folder has no file for
         args = query_args()
         if args.get("run"):
             self._run_key = args["run"][:64]
@@ -189,12 +191,14 @@ class CapacityView(pn.viewable.Viewer):
             stem = args["scenario"]
             if stem in choices:
                 self.scenario = stem
+            else:
+                self._unknown = stem[:200]
         if pn.state.curdoc is not None:
             pn.state.onload(self._load)
         self.param.watch(self._on_scenario, "scenario")
 
     async def _on_scenario(self, event) -> None:
-        self._run_key = None
+        self._run_key = self._unknown = None
         if pn.state.location is not None:
             pn.state.location.search = "?scenario=" + event.new
         await self._load()
@@ -220,6 +224,13 @@ class CapacityView(pn.viewable.Viewer):
             )
             self._status.object = f"{told}: {which}. [Pick a scenario instead](./capacity)"
             self._show(results)
+            return
+        if self._unknown is not None:
+            # Never the default in its place: an old link would show another campus's figures.
+            self._status.object = (
+                f"Link parameter scenario: no scenario {plain(repr(self._unknown))} in the sites folder; "
+                f"pick one in the menu, or [open {plain(self.scenario)}](./capacity?scenario={quote(self.scenario)})."
+            )
             return
         path = scenario_files(self.context.scenarios_dir)[self.scenario]
         try:
