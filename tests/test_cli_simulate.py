@@ -72,9 +72,11 @@ def test_out_writes_tables_that_read_back(whatif):
     hall = pd.read_parquet(whatif / "hall_series.parquet")
     assert hall.groupby("time_h")["it_kw"].sum().to_numpy() == pytest.approx(site["it_kw"].to_numpy())
     matrix = pd.read_parquet(whatif / "rack_day_utilization.parquet")
-    assert matrix.shape == (kpis["racks"], 2 + 10)  # rack name, its lease + one column per day
-    assert set(matrix["lease"]) <= {"", *leases["lease"]}
-    days = matrix.drop(columns=["rack", "lease"]).to_numpy()
+    assert matrix.shape == (kpis["racks"], 3 + 10)  # rack name, its lease, its hosted model + a column a day
+    assert set(matrix["lease"]) <= {"", *leases["lease"]} and set(matrix["hosted"]) == {
+        ""
+    }  # none hosted here
+    days = matrix.drop(columns=["rack", "lease", "hosted"]).to_numpy()
     assert ((days >= 0) & (days <= 1 + 1e-6)).all()
     events = pd.read_parquet(whatif / "events.parquet")
     assert {"time_h", "site", "kind", "subject", "detail"} <= set(events.columns)
