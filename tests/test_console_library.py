@@ -223,3 +223,34 @@ def test_delete_confirms_only_the_scenario_it_named_and_not_by_double_click(tmp_
     now[0] += 1.0
     view._on_delete()
     assert names() == {"keep me"} and view._manage_status.object == "Deleted **acme** and its runs."
+
+
+def test_number_inputs_say_why_a_value_is_refused_and_show_the_one_in_force() -> None:
+    """Typed 4000 days showed 4000 while the run used 30, and an emptied field wrote a traceback to
+    the server's log: a refused value is now named, and the field shows what the run will use."""
+    import param
+
+    from app.views.inputs import checked_number
+
+    class Form(param.Parameterized):
+        days = param.Number(default=30, bounds=(1, 3650))
+        seed = param.Integer(default=7, bounds=(0, None))
+
+    form, said = Form(), []
+    days = checked_number(form, "days", "Days (1–3,650)", said.append)
+    seed = checked_number(form, "seed", "Seed (0 or more)", said.append)
+    for typed, why in (
+        (4000, "4,000 is above the highest, 3,650"),
+        (None, "the field is empty"),
+        (-1, "below the lowest, 1"),
+    ):
+        days.value = typed
+        assert form.days == 30 and days.value == 30 and why in said[-1] and said[-1].endswith("kept 30.")
+    days.value = 60.5
+    assert form.days == 60.5
+    form.days = 90  # a base scenario loaded: the field follows
+    assert days.value == 90
+    seed.value = None
+    assert form.seed == 7 and seed.value == 7 and said[-1].startswith("Seed (0 or more): the field is empty")
+    seed.value = 123456
+    assert form.seed == 123456 and len(said) == 4

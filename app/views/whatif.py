@@ -23,6 +23,7 @@ from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.uploads import UploadError, read_scenario_upload
 from app.views import compare, sales
+from app.views.inputs import checked_number
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
@@ -65,15 +66,14 @@ class WhatIfView(pn.viewable.Viewer):
         )
         self._upload.param.watch(self._on_upload, "value")
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
-        # The ranges are in the labels: a value outside them is put back as it is typed.
+        # The ranges are in the labels; a value outside them is refused in the status line.
         days_lo, days_hi = w.param.days.bounds
         reps_lo, reps_hi = w.param.replications.bounds
-        self._days = pn.widgets.FloatInput.from_param(
-            w.param.days, name=f"Days ({days_lo:,g}–{days_hi:,g})", width=120
-        )
-        self._seed = pn.widgets.IntInput.from_param(w.param.seed, name="Seed (0 or more)", width=120)
-        self._reps = pn.widgets.IntInput.from_param(
-            w.param.replications, name=f"Seeds, Monte Carlo ({reps_lo}–{reps_hi})", width=150
+        report = functools.partial(setattr, self, "status")
+        self._days = checked_number(w, "days", f"Days ({days_lo:,g}–{days_hi:,g})", report)
+        self._seed = checked_number(w, "seed", "Seed (0 or more)", report)
+        self._reps = checked_number(
+            w, "replications", f"Seeds, Monte Carlo ({reps_lo}–{reps_hi})", report, 150
         )
         # 270 px: with their margins the sliders stay inside the 300 px controls column
         self._knobs = [

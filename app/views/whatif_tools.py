@@ -143,18 +143,12 @@ class FitPanel(pn.viewable.Viewer):
         self._handle: RunHandle | None = None
         self._lease = pn.widgets.Select(name="Lease", options=self._lease_names(), width=200)
         whatif.param.watch(lambda *_: setattr(self._lease, "options", self._lease_names()), "leases")
-        self._sla = pn.widgets.FloatInput(
-            name="SLA availability", value=0.99, start=0.5, end=0.99999, step=0.001, width=130
-        )
-        self._confidence = pn.widgets.FloatInput(
-            name="Confidence", value=0.95, start=0.5, end=1.0, step=0.05, width=110
-        )
-        self._slowdown = pn.widgets.FloatInput(
-            name="Max internal slowdown", value=0.05, start=0.0, end=1.0, step=0.01, width=150
-        )
-        self._reps = pn.widgets.IntInput(
-            name="Seeds per size", value=2, start=1, end=MAX_SEEDS_PER_SIZE, width=110
-        )
+        # No bounds on the inputs: a widget's own bounds refused a value in the server's log while
+        # the field kept showing it; checked_targets names what is wrong instead.
+        self._sla = pn.widgets.FloatInput(name="SLA availability", value=0.99, step=0.001, width=130)
+        self._confidence = pn.widgets.FloatInput(name="Confidence", value=0.95, step=0.05, width=110)
+        self._slowdown = pn.widgets.FloatInput(name="Max internal slowdown", value=0.05, step=0.01, width=150)
+        self._reps = pn.widgets.IntInput(name="Seeds per size", value=2, width=110)
         self._find = pn.widgets.Button(
             name="Find the largest lease", button_type="primary", width=180, disabled=not access.can(RUN)
         )

@@ -1,0 +1,59 @@
+"""Number inputs bound to a bounded parameter, that say why a value was not taken.
+
+``pn.widgets.FloatInput.from_param`` refuses a value outside the parameter's bounds with an
+exception in the server's log, while the browser keeps showing what was typed: an operator who
+typed 4000 days saw 4000 and got a run of 30. Here the widget has no bounds of its own, so every
+value reaches the server; one outside the bounds (or an emptied field) is reported in words and
+the field is put back to the value in force.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import panel as pn
+import param
+
+
+def checked_number(
+    owner: param.Parameterized, name: str, label: str, report: Callable[[str], None], width: int = 120
+) -> pn.widgets.Widget:
+    """An input for ``owner.<name>`` (a bounded Integer or Number); ``report`` gets the refusals."""
+    spec = owner.param[name]
+    integer = isinstance(spec, param.Integer)
+    widget = (pn.widgets.IntInput if integer else pn.widgets.FloatInput)(
+        name=label, value=getattr(owner, name), width=width
+    )
+
+    def typed(event) -> None:
+        current = getattr(owner, name)
+        value = event.new
+        if value == current:
+            return
+        refusal = _refusal(value, spec.bounds, integer)
+        if refusal:
+            report(f"{label}: {refusal}; kept {current:,g}.")
+            widget.value = current
+            return
+        setattr(owner, name, int(value) if integer else float(value))
+
+    widget.param.watch(typed, "value")
+    owner.param.watch(lambda event: setattr(widget, "value", event.new), name)
+    return widget
+
+
+def _refusal(value, bounds: tuple | None, integer: bool) -> str:
+    """Why ``value`` cannot be taken ("" if it can)."""
+    if value is None:
+        return "the field is empty; type a number"
+    if not math.isfinite(value):
+        return f"{value} is not a number"
+    if integer and value != int(value):
+        return f"{value:g} is not a whole number"
+    lo, hi = bounds or (None, None)
+    if lo is not None and value < lo:
+        return f"{value:,g} is below the lowest, {lo:,g}"
+    if hi is not None and value > hi:
+        return f"{value:,g} is above the highest, {hi:,g}"
+    return ""
