@@ -25,6 +25,10 @@ HEADING_CHAR_PX = 8
 HEADING_PAD_PX = 20
 #: The least width of a number column, in heading characters: room for 10,000.0.
 NUMBER_MIN_CHARS = 7
+#: Whole numbers (GPUs) get room for 100,000,000, and a row's name for ~24 characters: the table
+#: fits its columns to the data it is given, not to what is typed later, which was cut ("250,0").
+WHOLE_MIN_CHARS = 11
+NAME_PX = 190
 
 
 def wrapped_headings(columns: dict, lines: int = 3) -> tuple[dict[str, str], dict[str, int]]:
@@ -37,13 +41,18 @@ def wrapped_headings(columns: dict, lines: int = 3) -> tuple[dict[str, str], dic
     view on a laptop's screen.
     """
     titles, widths = {}, {}
+    whole = {c for c in whole_number_columns(columns) if c.startswith("gpus")}  # GPU counts run large
     for name, default in columns.items():
         titles[name] = name.replace("_", "_\u200b")
+        if name == "name":
+            widths[name] = NAME_PX
         if isinstance(default, str) or "_" not in name:
+            if name in whole:
+                widths[name] = max(len(name), WHOLE_MIN_CHARS) * HEADING_CHAR_PX + HEADING_PAD_PX
             continue
         parts = [p + "_" for p in name.split("_")]
         parts[-1] = parts[-1][:-1]
-        chars = max(NUMBER_MIN_CHARS, *map(len, parts))
+        chars = max(WHOLE_MIN_CHARS if name in whole else NUMBER_MIN_CHARS, *map(len, parts))
         while _lines_needed(parts, chars) > lines:
             chars += 1
         widths[name] = chars * HEADING_CHAR_PX + HEADING_PAD_PX
