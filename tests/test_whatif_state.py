@@ -155,3 +155,12 @@ def test_an_empty_cell_is_told_in_the_table_s_terms() -> None:
     )
     other = explain("<what-if>:14: leases[1].price_usd_per_gpu_hour: must be at least 0")
     assert other == "Leases table, row 2, price_usd_per_gpu_hour: must be at least 0"
+
+
+def test_a_huge_number_in_a_cell_is_told_as_typed(whatif: WhatIf) -> None:
+    """A table sends 1e30 as the float's 31 digits; the problem reads it as a person typed it."""
+    whatif.leases = [whatif.leases[0] | {"gpus": int(1e30)}]  # as the table's whole-number column gives it
+    with pytest.raises(ProblemList) as err:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    told = " ".join(p.message for p in err.value.problems if p.path == "leases[0].gpus")
+    assert "got 1e+30" in told and "19884624838656" not in told

@@ -93,6 +93,8 @@ def describe_value(value: Any) -> str:
         return "a list"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)) and abs(value) >= 1e15:
+        return f"{float(value):.3g}"  # 1e+30, not the 31 digits of the float a table sent
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
