@@ -19,7 +19,7 @@ import pytest
 
 from app.context import ConsoleContext
 from app.runs import RunPool
-from app.views import network, site
+from app.views import network, site, site_grid
 from app.views.network import (
     NetworkView,
     blast_radius,
@@ -28,7 +28,9 @@ from app.views.network import (
     fabric_layout,
     summary_html,
 )
-from app.views.site import INTERNAL, SiteView, hall_grid, hall_summary, rack_tenancy
+from app.views.site import SiteView, rack_tenancy
+from app.views.site_grid import hall_grid, hall_summary
+from layouts.colour import INTERNAL
 from twin.campus import Campus
 from twin.results import Results
 
@@ -296,7 +298,7 @@ def test_grid_plot_renders_for_every_colour(demo: Campus) -> None:
     grid = hall_grid(demo, demo.hall_names.index("B/L1"))
     tenancy = rack_tenancy(demo, fake_run(demo))
     for color in site.COLOR_BY:
-        hv.render(site.grid_plot(grid, tenancy, color, kw_max=float(demo.rack_max_kw.max())))
+        hv.render(site_grid.grid_plot(grid, tenancy, color, kw_max=float(demo.rack_max_kw.max())))
 
 
 def test_site_view_builds(ctx: ConsoleContext) -> None:
@@ -316,11 +318,11 @@ def test_site_view_builds(ctx: ConsoleContext) -> None:
 def test_a_long_tenant_name_is_cut_in_the_legend_but_keeps_its_colour() -> None:
     long_a, long_b = "A" * 30 + " one", "A" * 30 + " two"
     tenants = pd.Series([INTERNAL, long_a, "Acme", long_b, long_a])
-    labels, colors = site.tenant_legend(tenants)
+    labels, colors = site_grid.tenant_legend(tenants)
     assert labels[0] == INTERNAL and labels[2] == "Acme" and labels[1] == labels[4]
-    assert all(len(label) <= site.LEGEND_CHARS for label in labels)
+    assert all(len(label) <= site_grid.LEGEND_CHARS for label in labels)
     assert labels[1] != labels[3]  # cut to the same text, told apart
-    full = site.tenant_colors(tenants)
+    full = site_grid.tenant_colors(tenants)
     assert [colors[label] for label in labels] == [full[t] for t in tenants]  # as on the plans
 
 
@@ -341,3 +343,21 @@ def test_capacity_link_to_an_unknown_scenario_says_so_and_runs_nothing(
     note = view._status.object
     assert note.startswith("Link parameter scenario: no scenario") and "baseline&#95;leas" in note
     assert "<b>" not in note and submitted == [] and view._body.objects == []
+
+
+@pytest.mark.parametrize("hall", ["A/H1", "B/L1"])
+def test_a_hall_is_drawn_at_one_scale_for_both_axes(demo: Campus, hall: str) -> None:
+    """A 600 x 1200 mm rack is twice as deep as wide on screen, in every hall (it was square in one
+    hall and flat in another), and the drawing fits the page."""
+    grid = hall_grid(demo, demo.hall_names.index(hall))
+    size = site_grid.true_scale(grid)
+    px_per_x = size["frame_width"] / (size["xlim"][1] - size["xlim"][0])
+    px_per_y = size["frame_height"] / (size["ylim"][1] - size["ylim"][0])
+    assert px_per_x == pytest.approx(px_per_y, rel=0.02)
+    assert (
+        size["frame_width"] <= site_grid.FRAME_MAX_PX[0] and size["frame_height"] <= site_grid.FRAME_MAX_PX[1]
+    )
+    depth_over_width = ((grid["y1"] - grid["y0"]) / (grid["x1"] - grid["x0"])).median() * px_per_y / px_per_x
+    assert depth_over_width == pytest.approx(
+        (1200 - 2 * site_grid.RACK_MARGIN * 600) / (600 - 2 * site_grid.RACK_MARGIN * 600), rel=0.03
+    )

@@ -29,7 +29,8 @@ import param
 # cached_campus is the context's cache of built campuses: the layout cache reuses it rather than
 # building a second copy of a 20,000-rack campus.
 from app.context import ConsoleContext, cached_campus
-from app.views.site import RunTenancy, tenant_legend
+from app.views.site import RunTenancy
+from app.views.site_grid import tenant_legend
 from app.views.url import query_args
 from twin.campus import Campus
 

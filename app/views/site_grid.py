@@ -1,0 +1,195 @@
+"""Drawing one data hall for the Site page: a rectangle per rack where the floor plan puts it.
+
+Pure functions of the campus, its plan and a run's tenancy (no Panel), so the tests check the
+drawing without a browser. One scale serves both axes, as on the plan: a rack of 600 x 1200 mm is
+twice as deep as it is wide in every hall. Tenant colours are the plans' (:mod:`layouts.colour`),
+so a tenant looks the same on screen and on paper.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+
+from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX
+from layouts.geometry import CampusPlan, plan_campus
+from twin.campus import Campus
+
+RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
+
+
+LEGEND_CHARS = 24  # a tenant's name in a legend; longer ones would squeeze the drawing beside it
+
+
+def tenant_legend(tenants: pd.Series) -> tuple[pd.Series, dict[str, str]]:
+    """Each tenant's name as a legend shows it, and the colour of each such label.
+
+    Names are cut to :data:`LEGEND_CHARS` with an ellipsis and numbered where two cut names would
+    read the same (the full name is in the hover); colours are those of the full names
+    (:func:`tenant_colors`), as on the plans.
+    """
+    colors = tenant_colors(tenants)
+    short: dict[str, str] = {}
+    for name in sorted(colors):
+        label = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "…"
+        n = 2
+        while label in short.values():
+            label = f"{name[: LEGEND_CHARS - 4]}…#{n}"
+            n += 1
+        short[name] = label
+    return tenants.astype(str).map(short), {short[name]: color for name, color in colors.items()}
+
+
+def tenant_colors(tenants) -> dict[str, str]:
+    """A colour per tenant, stable for a given set of tenants; internal racks are grey."""
+    colors = {INTERNAL: INTERNAL_HEX}
+    others = sorted({str(t) for t in tenants} - {INTERNAL})
+    colors.update({t: TENANT_HEX[i % len(TENANT_HEX)] for i, t in enumerate(others)})
+    return colors
+
+
+# ---------------------------------------------------------------------------------- the grid
+
+
+def hall_grid(campus: Campus, hall_index: int, plan: CampusPlan | None = None) -> pd.DataFrame:
+    """One rectangle per rack of the hall where the floor plan puts it, north at the top.
+
+    Units are rack widths (the hall's most common one), so a rack is about 1 x 2 and the aisles
+    show between row pairs. Columns: rack (campus index), name, pod, row (as numbered on the
+    plan), x0, y0, x1, y1 (y grows south), gpus, gpu_type, kw (the rack's full-load envelope).
+    """
+    plan = plan if plan is not None else plan_campus(campus)
+    in_hall = np.flatnonzero(campus.rack_hall == hall_index)
+    if in_hall.size == 0:
+        return pd.DataFrame(
+            columns=["rack", "name", "pod", "row", "x0", "y0", "x1", "y1", "gpus", "gpu_type", "kw"]
+        )
+    racks = plan.racks.iloc[in_hall]
+    unit = float(racks["w_mm"].median())
+    north = racks["hall_y_mm"] + racks["d_mm"]
+    x = racks["hall_x_mm"].to_numpy() / unit
+    y = (float(north.max()) - north.to_numpy()) / unit
+    w, d = racks["w_mm"].to_numpy() / unit, racks["d_mm"].to_numpy() / unit
+    return pd.DataFrame(
+        {
+            "rack": in_hall,
+            "name": racks["name"].to_numpy(),
+            "pod": racks["pod"].to_numpy(),
+            "row": racks["row"].to_numpy(),
+            "x0": x + RACK_MARGIN,
+            "y0": y + RACK_MARGIN,
+            "x1": x + w - RACK_MARGIN,
+            "y1": y + d - RACK_MARGIN,
+            "gpus": campus.rack_gpus[in_hall].astype(int),
+            "gpu_type": racks["gpu_type"].to_numpy(),
+            "kw": campus.rack_max_kw[in_hall],
+        }
+    )
+
+
+def hall_summary(campus: Campus, hall_index: int) -> pd.DataFrame:
+    """Pods of the hall with racks, GPU type, GPUs and IT draw at full load (kW), and a hall total."""
+    rows = []
+    for pod in np.flatnonzero(campus.pod_hall == hall_index).tolist():
+        sl = campus.pod_racks(pod)
+        types = sorted({campus.gpu_type_names[t] for t in campus.rack_gpu_type[sl]})
+        rows.append(
+            {
+                "pod": campus.pod_names[pod],
+                "racks": sl.stop - sl.start,
+                "GPU type": ", ".join(types),
+                "GPUs": int(campus.rack_gpus[sl].sum()),
+                "IT at full draw (kW)": float(campus.rack_max_kw[sl].sum()),
+            }
+        )
+    table = pd.DataFrame(rows, columns=["pod", "racks", "GPU type", "GPUs", "IT at full draw (kW)"])
+    in_hall = campus.rack_hall == hall_index
+    by_type = np.bincount(campus.rack_gpu_type[in_hall], weights=campus.rack_gpus[in_hall])
+    total = {
+        "pod": f"hall ({len(table)} pods)",
+        "racks": int(in_hall.sum()),
+        "GPU type": ", ".join(f"{campus.gpu_type_names[t]}: {int(c):,}" for t, c in enumerate(by_type) if c),
+        "GPUs": int(campus.rack_gpus[in_hall].sum()),
+        "IT at full draw (kW)": float(campus.rack_max_kw[in_hall].sum()),
+    }
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def grid_plot(
+    grid: pd.DataFrame, tenancy: pd.DataFrame, color_by: str, kw_max: float | None = None
+) -> hv.Overlay:
+    """The hall's rectangles coloured by ``color_by`` (a key of COLOR_BY), with pod labels.
+
+    ``kw_max`` tops the power scale; the campus-wide maximum lets halls be compared by eye.
+    """
+    frame = grid.join(tenancy, on="rack")
+    frame["utilisation (%)"] = frame["utilisation"] * 100.0
+    vdims = ["name", "pod", "gpus", "gpu_type", "kw", "tenant", "lease", "utilisation (%)"]
+    tooltips = [
+        ("rack", "@name"), ("GPUs", "@gpus"), ("GPU type", "@gpu_type"), ("power", "@kw{0,0.0} kW"),
+        ("tenant", "@tenant"), ("lease", "@lease"), ("utilisation", "@{utilisation (%)}{0.0} %"),
+    ]  # fmt: skip
+    frame["tenant (legend)"], legend_colors = tenant_legend(frame["tenant"])
+    vdims.append("tenant (legend)")
+    rects = hv.Rectangles(frame, ["x0", "y0", "x1", "y1"], vdims)
+    if color_by == "tenant":
+        style = {"color": "tenant (legend)", "cmap": legend_colors, "show_legend": True}
+    elif color_by == "kw":
+        top = kw_max if kw_max else (float(frame["kw"].max()) if len(frame) else 1.0)
+        style = {
+            "color": "kw",
+            "cmap": "YlOrRd",
+            "clim": (0.0, top),
+            "colorbar": True,
+            "clabel": "kW per rack",
+        }
+    else:
+        style = {"color": "utilisation (%)", "cmap": "viridis", "clim": (0.0, 100.0), "colorbar": True}
+        style["clabel"] = "utilisation (%)"
+    rects = rects.opts(line_color=None, hover_tooltips=tooltips, tools=["hover"], **style)
+    # Each pod is named left of its northmost row, in the wall clearance: above it, the name sat on
+    # the racks of a hall whose rows stand close.
+    heads = (
+        grid.groupby("pod", sort=False).agg(x=("x0", "min"), y=("y0", "min"), y1=("y1", "min")).reset_index()
+    )
+    heads["label"] = heads["pod"].str.rsplit("/", n=1).str[-1]
+    labels = hv.Labels(
+        heads.assign(x=heads["x"] - 0.3, y=(heads["y"] + heads["y1"]) / 2), ["x", "y"], "label"
+    )
+    labels = labels.opts(
+        text_align="right", text_baseline="middle", text_font_size="9pt", text_color="#444444"
+    )
+    return (rects * labels).opts(
+        **true_scale(grid),
+        invert_yaxis=True,
+        xaxis=None,
+        yaxis=None,
+        legend_position="right",
+        toolbar="above",
+    )
+
+
+FRAME_MAX_PX = (860, 620)  # the drawing's largest width and height; the legend goes beside it
+LABEL_PX = 34  # room left of the rows for a pod's name
+
+
+def true_scale(grid: pd.DataFrame) -> dict:
+    """Frame size and ranges with one scale for both axes, as on the floor plan.
+
+    A responsive width and a height from the row count drew a 600 x 1200 mm rack square in one
+    hall and flat in another; here the hall keeps its shape and fits within FRAME_MAX_PX.
+    """
+    if not len(grid):
+        return {"frame_width": 300, "frame_height": 200}
+    x0, x1 = float(grid["x0"].min()), float(grid["x1"].max()) + 0.3
+    y0, y1 = float(grid["y0"].min()) - 0.3, float(grid["y1"].max()) + 0.3
+    max_w, max_h = FRAME_MAX_PX
+    scale = min((max_w - LABEL_PX) / (x1 - x0), max_h / (y1 - y0))  # px per grid unit
+    x0 -= LABEL_PX / scale
+    return {
+        "frame_width": int(round((x1 - x0) * scale)),
+        "frame_height": max(40, int(round((y1 - y0) * scale))),
+        "xlim": (x0, x1),
+        "ylim": (y0, y1),
+    }
