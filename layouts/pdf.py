@@ -27,15 +27,11 @@ from reportlab.pdfgen.canvas import Canvas
 
 from layouts import svg
 from layouts.colour import Colouring
-from layouts.geometry import BUILDING_GAP_MM, CORRIDOR_MM, CampusPlan, HallPlan
+from layouts.geometry import CampusPlan
+from layouts.pdf_labels import BOLD, FONT, LABEL_ROOM, MM, floor_labels, label, rack_names
 
-MM = 72 / 25.4  # points per paper millimetre
 PAGE_W, PAGE_H = landscape(A3)
 MARGIN, PANEL_W, GAP = 10 * MM, 100 * MM, 6 * MM
-LABEL_ROOM = 8 * MM  # above the drawing, for building and hall names
-MIN_PT = 3.5  # labels that would be smaller are left out: they could not be read on paper
-READABLE_PT = 6.0  # the overview's hall names and page tags: what a reader looks a hall up by
-FONT, BOLD = "Helvetica", "Helvetica-Bold"
 
 
 def write_pdf(
@@ -64,20 +60,6 @@ def write_pdf(
     return target
 
 
-def _fit(text: str, font: str, cap: float, width: float, height: float) -> float:
-    """The largest size up to ``cap`` points at which ``text`` fits ``width x height`` points; 0 if unreadable."""
-    size = min(cap, height, width / max(stringWidth(text, font, 1.0), 1e-6))
-    return size if size >= MIN_PT else 0.0
-
-
-def _label(c: Canvas, x: float, y: float, text: str, size: float, font: str = FONT, ink: str = svg.INK, align: str = "left") -> None:  # fmt: skip
-    if size <= 0:
-        return
-    c.setFont(font, size)
-    c.setFillColor(HexColor(ink))
-    {"left": c.drawString, "centre": c.drawCentredString, "right": c.drawRightString}[align](x, y, text)
-
-
 def _page(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, page: int, pages: int, hall_pages: dict[str, int]) -> None:  # fmt: skip
     area_w = PAGE_W - 2 * MARGIN - PANEL_W - GAP
     area_h = PAGE_H - 2 * MARGIN - LABEL_ROOM
@@ -86,7 +68,8 @@ def _page(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, page: int,
     ox = MARGIN + (area_w - sc.box.w_mm * k) / 2 - sc.box.x_mm * k
     oy = MARGIN + (area_h - sc.box.d_mm * k) / 2 - sc.box.y_mm * k
     _floor(c, col, sc, k, ox, oy)
-    tagged = _labels(c, sc, k, ox, oy, hall_pages if sc.buildings else {}, MARGIN + area_w)
+    rack_names(c, sc, [col.hex[i] for i in sc.positions.tolist()], k, ox, oy)
+    tagged = floor_labels(c, sc, k, ox, oy, hall_pages if sc.buildings else {}, MARGIN + area_w)
     x = PAGE_W - MARGIN - PANEL_W
     title_h = _title_block(c, plan, col, sc, n, page, pages, x)
     bar_top = MARGIN + title_h + GAP + 24 * MM
@@ -98,8 +81,8 @@ def _page(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, page: int,
             _hall_index(c, pages_of, x, legend_bottom, (PAGE_H - MARGIN - legend_bottom) / 2) + GAP
         )
     _legend(c, sc, col, x, PAGE_H - MARGIN, legend_bottom)
-    _label(c, MARGIN, MARGIN / 2, f"campustwin · {plan.name} · {sc.name}", 7, ink="#555555")
-    _label(c, PAGE_W - MARGIN, MARGIN / 2, f"page {page} of {pages}", 7, ink="#555555", align="right")
+    label(c, MARGIN, MARGIN / 2, f"campustwin · {plan.name} · {sc.name}", 7, ink="#555555")
+    label(c, PAGE_W - MARGIN, MARGIN / 2, f"page {page} of {pages}", 7, ink="#555555", align="right")
 
 
 def _floor(c: Canvas, col: Colouring, sc: svg.Scene, k: float, ox: float, oy: float) -> None:
@@ -170,78 +153,6 @@ def _hatched(c: Canvas, x: float, y: float, w: float, d: float, step: float) -> 
     c.restoreState()
 
 
-def _labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_pages: dict[str, int], right: float) -> bool:  # fmt: skip
-    """Names in page points, each sized to the room it has and left out where it would not be legible.
-
-    Returns True when a hall of ``hall_pages`` got a page tag instead of its name (see the module
-    docstring): the page then needs an index of hall -> page.
-    """
-    for name, b in sc.buildings:
-        text = f"building {name}"
-        # A building one hall wide lends its name the gap to its east neighbour (nothing is drawn
-        # there), up to the drawing area's edge.
-        room = min((b.w_mm + 0.9 * BUILDING_GAP_MM) * k, right - ox - b.x_mm * k)
-        _label(c, ox + b.x_mm * k, oy + b.y1_mm * k + 2.5, text, _fit(text, BOLD, 11, room, LABEL_ROOM), BOLD)
-    tags = []
-    for h in sc.halls:
-        text = f"{h.name} · p. {hall_pages[h.name]}" if h.name in hall_pages else h.name
-        size = _fit(text, BOLD, 10, h.box.w_mm * k, CORRIDOR_MM * k * 0.75 if sc.buildings else LABEL_ROOM)
-        if h.name in hall_pages and size < READABLE_PT:
-            tags.append((h, f"p. {hall_pages[h.name]}"))
-        else:
-            _label(c, ox + h.box.x_mm * k, oy + h.box.y1_mm * k + 1.5, text, size, BOLD)
-        for a in (a for a in h.areas if a.kind != "row"):
-            _, ink, text = svg.area_style(a)
-            cx, cy = ox + (a.box.x_mm + a.box.w_mm / 2) * k, oy + (a.box.y_mm + a.box.d_mm / 2) * k
-            if a.kind.endswith("aisle"):
-                _label(c, cx, cy - 2.5, text, _fit(text, FONT, 7, a.box.w_mm * k / 2, a.box.d_mm * k * 0.6), FONT, ink, "centre")  # fmt: skip
-                continue
-            size = _fit(text, BOLD, 11, a.box.w_mm * k * 0.9, a.box.d_mm * k * 0.45)
-            if size:  # a white band keeps a plant room's name readable on its hatching
-                c.setFillColor(HexColor("#ffffff"))
-                half = stringWidth(text, BOLD, size) / 2 + 2
-                c.rect(cx - half, cy - size * 0.45, 2 * half, size * 1.2, stroke=0, fill=1)
-            _label(c, cx, cy - size * 0.35, text, size, BOLD, ink, "centre")
-    for h, number, a, _, pod in sc.rows:
-        cy, height = oy + (a.box.y_mm + a.box.d_mm / 2) * k, a.box.d_mm * k * 0.75
-        # Row names in the west wall clearance, a pod's name east of its first row (as in the SVG).
-        west, east = (
-            max(v, CORRIDOR_MM / 2) * k * 0.85 for v in (a.box.x_mm - h.box.x_mm, h.box.x1_mm - a.box.x1_mm)
-        )
-        size = _fit(f"R{number:02d}", FONT, 8, west, height)
-        _label(c, ox + a.box.x_mm * k - 0.15 * size, cy - 0.35 * size, f"R{number:02d}", size, align="right")
-        if pod:
-            size = _fit(pod, BOLD, 8, east, height)
-            _label(c, ox + a.box.x1_mm * k + 0.15 * size, cy - 0.35 * size, pod, size, BOLD, svg.FRONT_HEX)
-
-    # Tags of one size and kind (the largest the tightest hall allows), so they read as a set: the
-    # hall's name over its page where every name fits, else the page alone and the index names them.
-    def size_of(h: HallPlan, lines: list[str]) -> float:
-        return min(_fit(t, BOLD, 9, h.box.w_mm * k * 0.85, h.box.d_mm * k * 0.3 / len(lines)) for t in lines)
-
-    named = [(h, [h.name, page]) for h, page in tags]
-    size = min((size_of(h, lines) for h, lines in named), default=0)
-    if size < READABLE_PT:
-        named = [(h, [page]) for h, page in tags]
-        size = min((size_of(h, lines) for h, lines in named), default=0)
-    if size >= READABLE_PT:  # else the index alone gives the pages
-        for h, lines in named:
-            _page_tag(c, h, lines, size, k, ox, oy)
-    return any(len(lines) == 1 for _, lines in named)
-
-
-def _page_tag(c: Canvas, h: HallPlan, lines: list[str], size: float, k: float, ox: float, oy: float) -> None:
-    """A white tag at the top of a hall's outline, where its name and page do not fit above it."""
-    cx, top = ox + (h.box.x_mm + h.box.w_mm / 2) * k, oy + h.box.y1_mm * k - 1.5
-    half = max(stringWidth(t, BOLD, size) for t in lines) / 2 + 1.5
-    c.setStrokeColor(HexColor(svg.FRONT_HEX))
-    c.setFillColor(HexColor("#ffffff"))
-    c.setLineWidth(0.5)
-    c.rect(cx - half, top - size * (0.3 + len(lines)), 2 * half, size * (0.3 + len(lines)), stroke=1, fill=1)
-    for j, text in enumerate(lines, start=1):
-        _label(c, cx, top - size * j, text, size, BOLD, svg.FRONT_HEX, "centre")
-
-
 def _hall_index(c: Canvas, hall_pages: dict[str, int], x: float, bottom: float, room: float) -> float:
     """The overview's table of hall -> page, in columns read downwards, in a box from ``bottom`` at
     most ``room`` points high (cut with "+ N more" beyond); returns the box's top."""
@@ -256,14 +167,14 @@ def _hall_index(c: Canvas, hall_pages: dict[str, int], x: float, bottom: float, 
     height = head + rows * step + 2 * MM
     _box(c, x, bottom, PANEL_W, height)
     top = bottom + height
-    _label(c, x + 3 * MM, top - 7 * MM, "Hall pages", 11, BOLD)
+    label(c, x + 3 * MM, top - 7 * MM, "Hall pages", 11, BOLD)
     for j, (page, name) in enumerate(shown):
         cx, y = x + 3 * MM + (j // rows) * col_w, top - head - (j % rows) * step
-        _label(c, cx, y, page, size, BOLD, svg.FRONT_HEX)
-        _label(c, cx + page_w, y, _clip(name, FONT, size, col_w - page_w - 1.5 * MM), size)
+        label(c, cx, y, page, size, BOLD, svg.FRONT_HEX)
+        label(c, cx + page_w, y, _clip(name, FONT, size, col_w - page_w - 1.5 * MM), size)
     if len(shown) < len(entries):
         cx, y = x + 3 * MM + (columns - 1) * col_w, top - head - (rows - 1) * step
-        _label(c, cx, y, f"+ {len(entries) - len(shown)} more halls", size)
+        label(c, cx, y, f"+ {len(entries) - len(shown)} more halls", size)
     return top
 
 
@@ -298,7 +209,7 @@ def _title_block(c: Canvas, plan: CampusPlan, col: Colouring, sc: svg.Scene, n: 
     y = MARGIN + height - 2 * MM
     for text, font, size, ink in lines:
         y -= size * 1.4
-        _label(c, x + 3 * MM, y + size * 0.3, text, size, font, ink)
+        label(c, x + 3 * MM, y + size * 0.3, text, size, font, ink)
     return height
 
 
@@ -335,8 +246,8 @@ def _scale_bar(c: Canvas, sc: svg.Scene, n: int, x: float, top: float) -> None:
         c.setFillColor(HexColor(svg.INK if q % 2 == 0 else "#ffffff"))
         c.rect(bx + q * paper / 4, by, paper / 4, 2 * MM, stroke=1, fill=1)
     for frac, text in ((0, "0"), (0.5, f"{length / 2000:g}"), (1, f"{length // 1000} m")):
-        _label(c, bx + frac * paper, by + 3 * MM, text, 8, align="centre")
-    _label(c, bx, by - 6 * MM, f"scale 1:{n} (A3)", 8, ink="#555555")
+        label(c, bx + frac * paper, by + 3 * MM, text, 8, align="centre")
+    label(c, bx, by - 6 * MM, f"scale 1:{n} (A3)", 8, ink="#555555")
     ax, ay = x + PANEL_W - 14 * MM, top - 20 * MM
     p = c.beginPath()
     p.moveTo(ax, ay + 13 * MM)
@@ -346,7 +257,7 @@ def _scale_bar(c: Canvas, sc: svg.Scene, n: int, x: float, top: float) -> None:
     p.close()
     c.setFillColor(HexColor(svg.INK))
     c.drawPath(p, stroke=0, fill=1)
-    _label(c, ax, ay - 3.5 * MM, "N", 10, BOLD, align="centre")
+    label(c, ax, ay - 3.5 * MM, "N", 10, BOLD, align="centre")
 
 
 def _legend(c: Canvas, sc: svg.Scene, col: Colouring, x: float, top: float, bottom: float) -> None:
@@ -361,34 +272,34 @@ def _legend(c: Canvas, sc: svg.Scene, col: Colouring, x: float, top: float, bott
     per_col = max(-(-(len(shown) + (len(shown) < len(rows))) // columns), 1)
     height = fixed + per_col * step
     _box(c, x, top - height, PANEL_W, height)
-    _label(c, x + 3 * MM, top - 7 * MM, "Legend", 11, BOLD)
-    _label(c, x + 3 * MM, top - 12 * MM, _clip(col.title, FONT, 7.5, PANEL_W - 6 * MM), 7.5)
+    label(c, x + 3 * MM, top - 7 * MM, "Legend", 11, BOLD)
+    label(c, x + 3 * MM, top - 12 * MM, _clip(col.title, FONT, 7.5, PANEL_W - 6 * MM), 7.5)
     col_w = PANEL_W / columns
-    for j, (label, hx, count) in enumerate(shown):
+    for j, (name, hx, count) in enumerate(shown):
         cx, y = x + (j // per_col) * col_w, top - 18 * MM - (j % per_col) * step
         _swatch(c, cx + 3 * MM, y, hx)
         right = cx + col_w - 3 * MM
         count_w = stringWidth(f"{count} racks", FONT, 6.5) + 2 * MM if count else 0
-        _label(c, cx + 11 * MM, y + 0.8 * MM, _clip(label, FONT, 8, right - count_w - cx - 11 * MM), 8)
+        label(c, cx + 11 * MM, y + 0.8 * MM, _clip(name, FONT, 8, right - count_w - cx - 11 * MM), 8)
         if count:
-            _label(c, right, y + 0.8 * MM, f"{count} racks", 6.5, ink="#666666", align="right")
+            label(c, right, y + 0.8 * MM, f"{count} racks", 6.5, ink="#666666", align="right")
     if len(shown) < len(rows):
         cx, y = x + (columns - 1) * col_w, top - 18 * MM - (per_col - 1) * step
-        _label(c, cx + 3 * MM, y + 0.8 * MM, f"+ {len(rows) - len(shown)} more (SVG, CSV)", 8)
+        label(c, cx + 3 * MM, y + 0.8 * MM, f"+ {len(rows) - len(shown)} more (SVG, CSV)", 8)
     y = top - 18 * MM - per_col * step
-    _label(c, x + 3 * MM, y - 1 * MM, "Floor", 9, BOLD)
+    label(c, x + 3 * MM, y - 1 * MM, "Floor", 9, BOLD)
     y -= 7 * MM
-    for label, hx in svg.FLOOR_KEY:
+    for name, hx in svg.FLOOR_KEY:
         _swatch(c, x + 3 * MM, y, hx)
-        _label(c, x + 11 * MM, y + 0.8 * MM, label, 8)
+        label(c, x + 11 * MM, y + 0.8 * MM, name, 8)
         y -= step
     _hatched(c, x + 3 * MM, y, 6 * MM, 3.6 * MM, 1.5 * MM)
-    _label(c, x + 11 * MM, y + 0.8 * MM, svg.PLANT_KEY, 8)
+    label(c, x + 11 * MM, y + 0.8 * MM, svg.PLANT_KEY, 8)
     y -= step
     c.setStrokeColor(HexColor(svg.FRONT_HEX))
     c.setLineWidth(1.6)
     c.line(x + 3 * MM, y + 1.8 * MM, x + 9 * MM, y + 1.8 * MM)
-    _label(c, x + 11 * MM, y + 0.8 * MM, svg.FRONT_KEY, 8)
+    label(c, x + 11 * MM, y + 0.8 * MM, svg.FRONT_KEY, 8)
 
 
 def _swatch(c: Canvas, x: float, y: float, hx: str) -> None:

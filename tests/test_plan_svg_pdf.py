@@ -159,6 +159,18 @@ def test_pdf_has_a_campus_page_and_one_per_hall(plan: CampusPlan, tmp_path: Path
     assert pdf_pages(one) == 2
 
 
+def test_hall_pages_name_every_rack(plan: CampusPlan, tmp_path: Path) -> None:
+    """A planner working from the print must tell which box is which rack: each hall page names its
+    racks (R001...) inside their boxes, in readable type; the overview, at 1:250, does not try."""
+    pages = pdf_page_strings(write_pdf(plan, colour_racks(plan, "tenant"), tmp_path / "plan.pdf"))
+    for hall, page in zip(plan.halls, pages[1:], strict=True):
+        racks = plan.racks.iloc[hall.first_rack : hall.first_rack + hall.racks]
+        names = sorted(str(n).rsplit("/", 1)[-1] for n in racks["name"])
+        shown = sorted(text for size, text in page if re.fullmatch(r"R\d{3}", text) and size >= 4.5)
+        assert shown == names, hall.name
+    assert not [text for _, text in pages[0] if re.fullmatch(r"R\d{3}", text)]
+
+
 @pytest.mark.parametrize("site", ["demo.yaml", "louisiana.yaml", "ohio.yaml"])
 def test_overview_tells_every_halls_page_in_readable_type(site: str, tmp_path: Path) -> None:
     # Ohio's halls are 6 mm wide at 1:2000: their names once went unprinted, page 1 named only buildings.
