@@ -119,7 +119,10 @@ def legend_rows(sc: Scene, colouring: Colouring) -> list[tuple[str, str, str]]:
     if len(set(hexes)) != len(hexes):
         return [(label, hx, "") for label, hx in colouring.legend]
     counts = Counter(colouring.hex[i] for i in sc.positions.tolist())
-    return [(label, hx, f"{counts.get(hx, 0):,}") for label, hx in colouring.legend]
+    rows = [(label, hx, f"{counts.get(hx, 0):,}") for label, hx in colouring.legend]
+    if colouring.by == "tenant":  # a hall's page lists its own tenants, not the campus's ("0 racks")
+        rows = [row for row in rows if counts.get(row[1], 0)] or rows
+    return rows
 
 
 def title_lines(plan: CampusPlan, sc: Scene, colouring: Colouring, scale_note: str, last: str) -> list[str]:

@@ -207,3 +207,20 @@ def test_plant_rooms_are_drawn_and_named(tmp_path: Path) -> None:
     assert {"UPS hall (power)", "cooling room"} <= set(texts(root))
     assert len([e for e in root.iter(f"{NS}rect") if e.get("fill") == "url(#ct-hatch)"]) == 2
     assert pdf_pages(write_pdf(plan, colour_racks(plan, "kw"), tmp_path / "rooms.pdf")) == 1 + len(plan.halls)
+
+
+def test_a_hall_page_lists_only_the_tenants_it_holds(plan: CampusPlan, tmp_path: Path) -> None:
+    from layouts.svg import legend_rows, scene
+
+    n = len(plan.racks)
+    first = plan.halls[0]
+    tenant = ["Acme AI" if i < first.first_rack + first.racks else "internal" for i in range(n)]
+    hexes = ["#1f77b4" if t == "Acme AI" else "#b4b4b4" for t in tenant]
+    coloured = dataclasses.replace(
+        colour_racks(plan, "tenant"), tenant=tenant, value=tenant, hex=hexes,
+        legend=[("Acme AI", "#1f77b4"), ("internal", "#b4b4b4")],
+    )  # fmt: skip
+    assert [row[0] for row in legend_rows(scene(plan), coloured)] == ["Acme AI", "internal"]
+    assert [row[0] for row in legend_rows(scene(plan, plan.halls[-1].name), coloured)] == ["internal"]
+    kw = colour_racks(plan, "kw")  # a scale keeps every band, used or not
+    assert len(legend_rows(scene(plan, plan.halls[-1].name), kw)) == len(kw.legend)
