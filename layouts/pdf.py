@@ -22,13 +22,13 @@ from pathlib import Path
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A3, landscape
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from layouts import svg
 from layouts.colour import Colouring
 from layouts.geometry import CampusPlan
 from layouts.pdf_labels import BOLD, FONT, LABEL_ROOM, MM, floor_labels, label, rack_names
+from layouts.pdf_text import text_width
 
 PAGE_W, PAGE_H = landscape(A3)
 MARGIN, PANEL_W, GAP = 10 * MM, 100 * MM, 6 * MM
@@ -158,9 +158,9 @@ def _hall_index(c: Canvas, hall_pages: dict[str, int], x: float, bottom: float, 
     most ``room`` points high (cut with "+ N more" beyond); returns the box's top."""
     size, step, head = 7.0, 9.0, 12 * MM  # 7 pt on 9 pt rows: above READABLE_PT, 36 halls in 3 cm
     entries = [(f"p. {page}", name) for name, page in hall_pages.items()]
-    page_w = max(stringWidth(p, BOLD, size) for p, _ in entries) + 1.5 * MM
+    page_w = max(text_width(p, BOLD, size) for p, _ in entries) + 1.5 * MM
     inner = PANEL_W - 6 * MM
-    col_w = min(page_w + max(stringWidth(n, FONT, size) for _, n in entries) + 4 * MM, inner)
+    col_w = min(page_w + max(text_width(n, FONT, size) for _, n in entries) + 4 * MM, inner)
     columns = max(1, int(inner // col_w))
     rows = min(-(-len(entries) // columns), max(1, int((room - head - 2 * MM) // step)))
     shown = entries if len(entries) <= rows * columns else entries[: rows * columns - 1]
@@ -187,9 +187,9 @@ def _box(c: Canvas, x: float, y: float, w: float, h: float, width: float = 0.7) 
 
 def _clip(text: str, font: str, size: float, width: float) -> str:
     """``text``, cut with an ellipsis to ``width`` points."""
-    if stringWidth(text, font, size) <= width:
+    if text_width(text, font, size) <= width:
         return text
-    while text and stringWidth(text + "…", font, size) > width:
+    while text and text_width(text + "…", font, size) > width:
         text = text[:-1]
     return text + "…"
 
@@ -220,14 +220,14 @@ def _wrap(text: str, font: str, size: float, width: float, max_lines: int = 4) -
     lines: list[str] = []
     rest = text
     while rest and len(lines) < max_lines:
-        if stringWidth(rest, font, size) <= width:
+        if text_width(rest, font, size) <= width:
             lines.append(rest)
             return lines
         cut = len(rest)
-        while cut > 1 and stringWidth(rest[:cut], font, size) > width:
+        while cut > 1 and text_width(rest[:cut], font, size) > width:
             cut -= 1
         space = rest.rfind(" ", 0, cut + 1)
-        end = space if space > 0 and stringWidth(rest[:space], font, size) >= 0.6 * width else cut
+        end = space if space > 0 and text_width(rest[:space], font, size) >= 0.6 * width else cut
         lines.append(rest[:end].rstrip())
         rest = rest[end:].lstrip()
     if rest:
@@ -279,7 +279,7 @@ def _legend(c: Canvas, sc: svg.Scene, col: Colouring, x: float, top: float, bott
         cx, y = x + (j // per_col) * col_w, top - 18 * MM - (j % per_col) * step
         _swatch(c, cx + 3 * MM, y, hx)
         right = cx + col_w - 3 * MM
-        count_w = stringWidth(f"{count} racks", FONT, 6.5) + 2 * MM if count else 0
+        count_w = text_width(f"{count} racks", FONT, 6.5) + 2 * MM if count else 0
         label(c, cx + 11 * MM, y + 0.8 * MM, _clip(name, FONT, 8, right - count_w - cx - 11 * MM), 8)
         if count:
             label(c, right, y + 0.8 * MM, f"{count} racks", 6.5, ink="#666666", align="right")

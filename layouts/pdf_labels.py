@@ -9,11 +9,11 @@ print has to tell which box is which rack.
 from __future__ import annotations
 
 from reportlab.lib.colors import HexColor
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from layouts import svg
 from layouts.geometry import BUILDING_GAP_MM, CORRIDOR_MM, HallPlan
+from layouts.pdf_text import draw_text, text_width
 
 MM = 72 / 25.4  # points per paper millimetre
 LABEL_ROOM = 8 * MM  # above the drawing, for building and hall names
@@ -25,16 +25,15 @@ FONT, BOLD = "Helvetica", "Helvetica-Bold"
 
 def fit(text: str, font: str, cap: float, width: float, height: float) -> float:
     """The largest size up to ``cap`` points at which ``text`` fits ``width x height`` points; 0 if unreadable."""
-    size = min(cap, height, width / max(stringWidth(text, font, 1.0), 1e-6))
+    size = min(cap, height, width / max(text_width(text, font, 1.0), 1e-6))
     return size if size >= MIN_PT else 0.0
 
 
 def label(c: Canvas, x: float, y: float, text: str, size: float, font: str = FONT, ink: str = svg.INK, align: str = "left") -> None:  # fmt: skip
     if size <= 0:
         return
-    c.setFont(font, size)
     c.setFillColor(HexColor(ink))
-    {"left": c.drawString, "centre": c.drawCentredString, "right": c.drawRightString}[align](x, y, text)
+    draw_text(c, x, y, text, font, size, align)
 
 
 def floor_labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_pages: dict[str, int], right: float) -> bool:  # fmt: skip
@@ -66,7 +65,7 @@ def floor_labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_
             size = fit(text, BOLD, 11, a.box.w_mm * k * 0.9, a.box.d_mm * k * 0.45)
             if size:  # a white band keeps a plant room's name readable on its hatching
                 c.setFillColor(HexColor("#ffffff"))
-                half = stringWidth(text, BOLD, size) / 2 + 2
+                half = text_width(text, BOLD, size) / 2 + 2
                 c.rect(cx - half, cy - size * 0.45, 2 * half, size * 1.2, stroke=0, fill=1)
             label(c, cx, cy - size * 0.35, text, size, BOLD, ink, "centre")
     for h, number, a, _, pod in sc.rows:
@@ -100,7 +99,7 @@ def floor_labels(c: Canvas, sc: svg.Scene, k: float, ox: float, oy: float, hall_
 def _page_tag(c: Canvas, h: HallPlan, lines: list[str], size: float, k: float, ox: float, oy: float) -> None:
     """A white tag at the top of a hall's outline, where its name and page do not fit above it."""
     cx, top = ox + (h.box.x_mm + h.box.w_mm / 2) * k, oy + h.box.y1_mm * k - 1.5
-    half = max(stringWidth(t, BOLD, size) for t in lines) / 2 + 1.5
+    half = max(text_width(t, BOLD, size) for t in lines) / 2 + 1.5
     c.setStrokeColor(HexColor(svg.FRONT_HEX))
     c.setFillColor(HexColor("#ffffff"))
     c.setLineWidth(0.5)

@@ -11,6 +11,7 @@ from pathlib import Path
 # font with "/F1 7 Tf" and draws every string with "(...) Tj".
 _STREAM = re.compile(rb"/Filter\s*\[\s*/ASCII85Decode\s*/FlateDecode\s*\].*?stream\r?\n(.*?)endstream", re.S)
 _TOKEN = re.compile(rb"/F\d+\s+([\d.]+)\s+Tf|\(((?:[^()\\]|\\.)*)\)\s*Tj")
+_FONT_TOKEN = re.compile(rb"/(F\d+)\s+[\d.]+\s+Tf|\(((?:[^()\\]|\\.)*)\)\s*Tj")
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
 
 
@@ -41,3 +42,19 @@ def pdf_page_texts(path: Path) -> list[str]:
 def _unescape(m: re.Match) -> bytes:
     code = m.group(1)
     return bytes([int(code, 8)]) if code[:1].isdigit() else code
+
+
+def pdf_page_runs(path: Path) -> list[list[tuple[str, bytes]]]:
+    """Per page, every string drawn as (font resource such as "F3", its raw bytes): a CID font's
+    strings are UTF-16BE, which the WinAnsi reading of :func:`pdf_page_strings` garbles."""
+    pages = []
+    for match in _STREAM.finditer(Path(path).read_bytes()):
+        content = zlib.decompress(base64.a85decode(match.group(1).strip().removesuffix(b"~>")))
+        font, shown = "", []
+        for name, text in _FONT_TOKEN.findall(content):
+            if name:
+                font = name.decode()
+            else:
+                shown.append((font, _ESCAPE.sub(_unescape, text)))
+        pages.append(shown)
+    return pages

@@ -224,3 +224,24 @@ def test_a_hall_page_lists_only_the_tenants_it_holds(plan: CampusPlan, tmp_path:
     assert [row[0] for row in legend_rows(scene(plan, plan.halls[-1].name), coloured)] == ["internal"]
     kw = colour_racks(plan, "kw")  # a scale keeps every band, used or not
     assert len(legend_rows(scene(plan, plan.halls[-1].name), kw)) == len(kw.legend)
+
+
+def test_tenant_names_in_any_script_are_printed_as_text(plan: CampusPlan, tmp_path: Path) -> None:
+    """A tenant named in Japanese printed as two black boxes (Helvetica has WinAnsi only): the
+    characters Helvetica lacks are set in a CJK font, the rest stays in Helvetica."""
+    from plan_helpers import pdf_page_runs
+
+    name = "日本AI · Ωmega"
+    n = len(plan.racks)
+    tenant = [name if i < 40 else "internal" for i in range(n)]
+    coloured = dataclasses.replace(
+        colour_racks(plan, "tenant"), tenant=tenant, value=tenant,
+        hex=["#1f77b4" if i < 40 else "#b4b4b4" for i in range(n)],
+        legend=[(name, "#1f77b4"), ("internal", "#b4b4b4")],
+    )  # fmt: skip
+    path = write_pdf(plan, coloured, tmp_path / "plan.pdf")
+    assert b"/BaseFont /HeiseiKakuGo-W5" in path.read_bytes()
+    fonts = {raw: font for font, raw in pdf_page_runs(path)[0]}  # the overview's legend
+    cjk = fonts["日本".encode("utf-16-be")]
+    assert fonts["Ω".encode("utf-16-be")] == cjk  # which WinAnsi lacks too
+    assert fonts["AI · ".encode("cp1252")] != cjk  # the Latin run stays in Helvetica
