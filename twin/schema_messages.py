@@ -93,8 +93,11 @@ def describe_value(value: Any) -> str:
         return "a list"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)) and abs(value) >= 1e15:
-        return f"{float(value):.3g}"  # 1e+30, not the 31 digits of the float a table sent
+    if isinstance(value, int) and abs(value) >= 10**15:  # 1e+30, not the 31 digits a table sent
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+    if isinstance(value, float) and abs(value) >= 1e15:
+        return f"{value:.3g}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
