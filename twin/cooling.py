@@ -85,7 +85,7 @@ CAPACITY_FLOOR = 0.5
 WATER_L_PER_KWH_EVAPORATED = 3.6 / 2.45 * 4.0 / 3.0  # 3.6 MJ per kWh over 2.45 MJ/kg, with blowdown
 AIR_RISE_C = 12.0  # air temperature rise across the servers, 10-15 C typical (assumed, W)
 MEDIA_EFFECTIVENESS = 0.9  # how far wetted media bring the air toward its wet-bulb, 0.85-0.95 (W)
-MEDIA_ON_C = 15.7  # dry-bulb above which the media are wetted: fitted, see fit_media_on_c
+MEDIA_ON_C = 15.8  # dry-bulb above which the media are wetted: fitted, see fit_media_on_c
 META_WUE_L_PER_KWH = 0.26  # Meta's new buildings, 2021 (facts section 5, P)
 
 

@@ -52,8 +52,12 @@ class WeatherNoise(Strict):
     without them gets 2.5 C all year and a dew-point share of 0.3.
     """
 
-    summer_sd_c: float = Field(ge=0, le=15, description="weather noise standard deviation in mid-July")
-    winter_sd_c: float = Field(ge=0, le=15, description="weather noise standard deviation in mid-January")
+    summer_sd_c: float = Field(
+        ge=0, le=15, description="weather noise standard deviation in the warmest month"
+    )
+    winter_sd_c: float = Field(
+        ge=0, le=15, description="weather noise standard deviation in the coldest month"
+    )
     dew_point_share: float = Field(ge=0, le=1, description="share of the noise the dew point follows")
 
 

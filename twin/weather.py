@@ -11,8 +11,8 @@ carry monthly mean dry-bulb and relative humidity; a series for a run is built f
    time (the usual afternoon maximum);
 3. **weather noise**: a seeded first-order autoregressive series, hour to hour correlation
    ``exp(-1 / 36 h)`` (assumed: weather systems last a few days), so warm spells last days rather
-   than hours. Its standard deviation follows the season, from ``winter_sd_c`` in mid-January to
-   ``summer_sd_c`` in mid-July: continental winters swing far more than summers (Columbus's
+   than hours. Its standard deviation follows the season, from ``winter_sd_c`` mid-way through the
+   coldest month to ``summer_sd_c`` half a year later: continental winters swing far more than summers (Columbus's
    coldest 0.4 % of hours sit 16 C under January's mean, its warmest 0.4 % 9 C over July's).
    :mod:`twin.weather_fit` fits both, and the dew point's share below, to the site's design
    conditions; without a fit the noise is 2.5 C all year;
@@ -43,7 +43,7 @@ DEFAULT_NOISE = WeatherNoise(summer_sd_c=2.5, winter_sd_c=2.5, dew_point_share=0
 NOISE_CORRELATION_HOURS = 36.0
 PEAK_HOUR_LOCAL = 15.0
 DEW_POINT_SHARE_OF_HEAT_WAVE = 0.5
-COLDEST_DAY_OF_YEAR = 15.0  # mid-January, where the noise is widest (mid-July: narrowest)
+MID_MONTH_DAY = [15.5 + 30.4375 * m for m in range(12)]  # where the monthly normals are placed
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def wet_bulb_c(dry_bulb_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
 
 def _seasonal(monthly: list[float], day_of_year: np.ndarray) -> np.ndarray:
     """Monthly normals placed mid-month, interpolated periodically to fractional days of the year."""
-    mid = np.array([15.5 + 30.4375 * m for m in range(12)])
+    mid = np.array(MID_MONTH_DAY)
     xs = np.concatenate([mid - 365.25, mid, mid + 365.25])
     ys = np.tile(np.asarray(monthly, dtype=np.float64), 3)
     return np.interp(day_of_year % 365.25, xs, ys)
@@ -115,7 +115,7 @@ class SeasonalBase:
 
     mean_c: np.ndarray
     daily_c: np.ndarray
-    winter: np.ndarray  # 1 in mid-January, 0 in mid-July: where the noise is its winter width
+    winter: np.ndarray  # 1 mid-way through the coldest month, 0 half a year on: the noise's winter share
     dew_c: np.ndarray  # the dew point of the normals, heat waves included
     lift_c: np.ndarray
 
@@ -128,7 +128,8 @@ class SeasonalBase:
         rh_mean = _seasonal(climate.relative_humidity_monthly_pct, day_of_year)
         solar_hour = (times_h + longitude / 15.0) % 24.0
         daily = 0.5 * climate.daily_range_c * np.cos(2 * math.pi * (solar_hour - PEAK_HOUR_LOCAL) / 24.0)
-        winter = 0.5 * (1.0 + np.cos(2 * math.pi * (day_of_year - COLDEST_DAY_OF_YEAR) / 365.25))
+        coldest = MID_MONTH_DAY[int(np.argmin(climate.dry_bulb_monthly_c))]  # July south of the equator
+        winter = 0.5 * (1.0 + np.cos(2 * math.pi * (day_of_year - coldest) / 365.25))
         lift = np.zeros_like(times_h)
         for wave in heat_waves:
             lift += np.where(

@@ -35,7 +35,12 @@ FIT_SEED = 20_301
 SD_RANGE_C = (0.0, 15.0)
 ROUNDS = 3
 STEPS = 24  # bisection steps: 15 C / 2**24, far below the 0.01 C the files keep
-YEARS = 12  # 350 hours in each 0.4 % tail
+REACH_C = 0.05  # how close the fit must come to each design value
+YEARS = 30  # 1,050 hours in each 0.4 % tail: another draw's percentiles stay within ~0.3 C
+
+
+class FitError(ValueError):
+    """A design value the twin's weather cannot reach with any noise in range."""
 
 
 def fit_weather_noise(climate: Climate, longitude: float, years: int = YEARS) -> WeatherNoise:
@@ -52,29 +57,42 @@ def fit_weather_noise(climate: Climate, longitude: float, years: int = YEARS) ->
     for _ in range(ROUNDS):
         summer = _bisect(
             lambda v, n=noise: dry(_with(n, summer_sd_c=v, **_tied(climate, v)), DESIGN_PERCENTILE),
-            climate.design_dry_bulb_c,
-            *SD_RANGE_C,
-        )
+            climate.design_dry_bulb_c, *SD_RANGE_C,
+        )  # fmt: skip
         noise = _with(noise, summer_sd_c=summer, **_tied(climate, summer))
         if climate.heating_dry_bulb_c is not None:
             # Colder with more winter noise: bisect on the negated percentile, which rises.
             winter = _bisect(
                 lambda v, n=noise: -dry(_with(n, winter_sd_c=v), HEATING_PERCENTILE),
-                -climate.heating_dry_bulb_c,
-                *SD_RANGE_C,
-            )
+                -climate.heating_dry_bulb_c, *SD_RANGE_C,
+            )  # fmt: skip
             noise = _with(noise, winter_sd_c=winter)
         share = _bisect(
             lambda v, n=noise: wet(_with(n, dew_point_share=v)), climate.design_wet_bulb_c, 0.0, 1.0
         )
         noise = _with(noise, dew_point_share=share)
+    # A target out of reach leaves its parameter at an end of its range: say so, by name.
+    reached = {
+        "design_dry_bulb_c": dry(noise, DESIGN_PERCENTILE),
+        "design_wet_bulb_c": wet(noise),
+        "heating_dry_bulb_c": dry(noise, HEATING_PERCENTILE),
+    }
+    missed = [
+        f"climate.{name}: {getattr(climate, name):g} C is out of reach (the closest fit gives {got:.1f} C)"
+        for name, got in reached.items()
+        if getattr(climate, name) is not None and abs(got - getattr(climate, name)) > REACH_C
+    ]
+    if missed:
+        raise FitError("; ".join(missed) + ". Check these values against the monthly normals")
     return noise
 
 
-def design_percentiles(climate: Climate, longitude: float, years: int = YEARS) -> dict[str, float]:
+def design_percentiles(
+    climate: Climate, longitude: float, years: int = YEARS, seed: int = FIT_SEED
+) -> dict[str, float]:
     """The 0.4 % dry- and wet-bulb and 99.6 % heating dry-bulb of the twin's weather for ``climate``
-    (with its own noise), over the fit's draw."""
-    base, unit = _fixed_draw(climate, longitude, years)
+    (with its own noise), over ``years`` of a draw (the fit's own by default)."""
+    base, unit = _fixed_draw(climate, longitude, years, seed)
     w = base.weather(unit, climate.weather_noise or DEFAULT_NOISE)
     return {
         "design_dry_bulb_c": float(np.percentile(w.dry_bulb_c, DESIGN_PERCENTILE)),
@@ -83,9 +101,9 @@ def design_percentiles(climate: Climate, longitude: float, years: int = YEARS) -
     }
 
 
-def _fixed_draw(climate: Climate, longitude: float, years: int):
+def _fixed_draw(climate: Climate, longitude: float, years: int, seed: int = FIT_SEED):
     times_h = np.arange(years * 8760, dtype=np.float64)
-    unit = _ar1(times_h, np.random.default_rng(FIT_SEED))
+    unit = _ar1(times_h, np.random.default_rng(seed))
     return SeasonalBase.of(climate, longitude, dt.date(2001, 1, 1), times_h), unit
 
 
@@ -120,7 +138,11 @@ def main() -> None:  # pragma: no cover - the command the sample files quote
 
     for path in sys.argv[1:]:
         spec = load_site(path).spec
-        fit = fit_weather_noise(spec.climate, spec.location.longitude)
+        try:
+            fit = fit_weather_noise(spec.climate, spec.location.longitude)
+        except FitError as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         print(f"{path}: summer_sd_c {fit.summer_sd_c:.2f}, winter_sd_c {fit.winter_sd_c:.2f}, "
               f"dew_point_share {fit.dew_point_share:.3f}")  # fmt: skip
 
