@@ -236,13 +236,16 @@ def test_the_optimiser_inputs_are_checked_on_the_server() -> None:
     assert checked_targets(0.99, 0.95, 0.05, 2) == {
         "sla": 0.99, "confidence": 0.95, "max_internal_slowdown": 0.05, "replications": 2
     }  # fmt: skip
-    for bad in (
-        (None, 0.95, 0.05, 2),
-        (0.99, 0.95, 0.05, 10**7),
-        (float("nan"), 0.95, 0.05, 2),
-        (1.5, 1, 0, 1),
+    for bad, told in (
+        ((None, 0.95, 0.05, 2), "SLA availability: type a number."),
+        ((0.99, 0.95, 0.05, 10**7), "Seeds per size: a whole number from 1 to 16 here"),
+        ((0.99, 0.95, 0.05, float("inf")), "Seeds per size: type a number."),
+        ((0.99, 0.95, 0.05, 2.7), "Seeds per size: a whole number"),
+        ((float("nan"), 0.95, 0.05, 2), "SLA availability: type a number."),
+        ((1.5, 1, 0, 1), "SLA availability: must be above 0 and at most 1, got 1.5"),
     ):
-        assert isinstance(checked_targets(*bad), str), bad
+        message = checked_targets(*bad)
+        assert message.startswith(told) and "--" not in message, (bad, message)
 
 
 def test_admins_adding_users_at_once_all_land(tmp_path: Path) -> None:

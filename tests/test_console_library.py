@@ -252,5 +252,7 @@ def test_number_inputs_say_why_a_value_is_refused_and_show_the_one_in_force() ->
     assert days.value == 90
     seed.value = None
     assert form.seed == 7 and seed.value == 7 and said[-1].startswith("Seed (0 or more): the field is empty")
-    seed.value = 123456
-    assert form.seed == 123456 and len(said) == 4
+    seed.value = 123456789
+    assert form.seed == 123456789 and len(said) == 4
+    seed.value = -1
+    assert said[-1] == "Seed (0 or more): -1 is below the lowest, 0; kept 123,456,789."

@@ -33,7 +33,7 @@ def checked_number(
             return
         refusal = _refusal(value, spec.bounds, integer)
         if refusal:
-            report(f"{label}: {refusal}; kept {current:,g}.")
+            report(f"{label}: {refusal}; kept {_shown(current, integer)}.")
             widget.value = current
             return
         setattr(owner, name, int(value) if integer else float(value))
@@ -50,10 +50,15 @@ def _refusal(value, bounds: tuple | None, integer: bool) -> str:
     if not math.isfinite(value):
         return f"{value} is not a number"
     if integer and value != int(value):
-        return f"{value:g} is not a whole number"
+        return f"{value:,g} is not a whole number"
     lo, hi = bounds or (None, None)
     if lo is not None and value < lo:
-        return f"{value:,g} is below the lowest, {lo:,g}"
+        return f"{_shown(value, integer)} is below the lowest, {_shown(lo, integer)}"
     if hi is not None and value > hi:
-        return f"{value:,g} is above the highest, {hi:,g}"
+        return f"{_shown(value, integer)} is above the highest, {_shown(hi, integer)}"
     return ""
+
+
+def _shown(value: float, integer: bool) -> str:
+    """123,456,789 for a whole number (``g`` would round it to 1.23457e+08), 2.5 for a float."""
+    return f"{int(value):,}" if integer else f"{value:,g}"

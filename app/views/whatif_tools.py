@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections.abc import Callable
 
 import pandas as pd
@@ -52,18 +53,36 @@ def offers_frame(offers: list) -> pd.DataFrame:
 MAX_SEEDS_PER_SIZE = 16  # a console search stays minutes long, not hours
 
 
+#: The page's fields and the ranges they take, for the messages (Targets' own name options).
+TARGET_FIELDS = {
+    "sla": "SLA availability",
+    "confidence": "Confidence",
+    "max_internal_slowdown": "Max internal slowdown",
+    "replications": "Seeds per size",
+}
+
+
 def checked_targets(sla, confidence, slowdown, replications) -> dict | str:
-    """The optimiser's targets from the page's inputs (:class:`Targets` checks them), or what is wrong."""
+    """The optimiser's targets from the page's inputs (:class:`Targets` checks them), or what is
+    wrong, told with the page's own field names and limits."""
+    values = dict(zip(TARGET_FIELDS, (sla, confidence, slowdown, replications), strict=True))
+    for name, value in values.items():
+        if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{TARGET_FIELDS[name]}: type a number."
+    seeds = values["replications"]
+    if seeds != int(seeds) or not 1 <= seeds <= MAX_SEEDS_PER_SIZE:
+        return (
+            f"Seeds per size: a whole number from 1 to {MAX_SEEDS_PER_SIZE} here; "
+            "run larger searches with campustwin fit-lease."
+        )
+    values["replications"] = int(seeds)
     try:
-        values = float(sla), float(confidence), float(slowdown), int(replications)
-    except (TypeError, ValueError):
-        return "Fill in every target with a number."
-    try:
-        targets = Targets(*values)
+        targets = Targets(**values)
     except ValueError as exc:
-        return str(exc)
-    if targets.replications > MAX_SEEDS_PER_SIZE:
-        return f"Seeds per size: at most {MAX_SEEDS_PER_SIZE} here; run larger searches with campustwin fit-lease."
+        message = str(exc)
+        for name, option, *_ in Targets.RANGES:  # "--sla: must be ..." -> "SLA availability: must be ..."
+            message = message.replace(option + ":", TARGET_FIELDS[name] + ":")
+        return message
     return dataclasses.asdict(targets)
 
 
