@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from app.views.series import SeriesFigures
 from twin.scenario import load_scenario
@@ -37,3 +38,23 @@ def test_headroom_is_the_tightest_hall_s_and_names_it():
         for tip in tool.tooltips
     ]
     assert ("cooling", "@cooling_headroom_kw{0,0.00} (@cooling_where)") in tips
+
+
+def test_an_hour_without_headroom_figures_is_left_blank():
+    """A saved run whose hall rows lack a figure for an hour (an edited file, an older version)
+    still draws: that hour is blank, the others name their tightest hall."""
+    from app.views.series import _tightest
+
+    halls = pd.DataFrame(
+        {
+            "time_h": [0.0, 0.0, 1.0, 1.0],
+            "hall": ["A/H1", "A/H2", "A/H1", "A/H2"],
+            "cooling_headroom_kw": [5.0, -2.0, np.nan, np.nan],
+            "power_headroom_kw": [1.0, 3.0, 4.0, 2.0],
+        }
+    )
+    got = _tightest(
+        halls, "hall", {"power_headroom_kw": "power_where", "cooling_headroom_kw": "cooling_where"}
+    )
+    assert got["cooling_where"].tolist()[0] == "A/H2" and pd.isna(got["cooling_headroom_kw"].iloc[1])
+    assert got["power_where"].tolist() == ["A/H1", "A/H2"] and got["power_headroom_kw"].tolist() == [1.0, 2.0]

@@ -41,13 +41,12 @@ def _campus_series(results: Results) -> pd.DataFrame:
 
 def _tightest(frame: pd.DataFrame, by: str, columns: dict[str, str]) -> pd.DataFrame:
     """Per hour, the least of each column over ``by`` (halls or sites), and which one it is."""
-    out = {}
+    out = pd.DataFrame({"time_h": np.unique(frame["time_h"].to_numpy())})
     for col, where in columns.items():
-        rows = frame.loc[frame.groupby("time_h", sort=True)[col].idxmin()]
-        out[col] = rows[col].to_numpy()
-        out[where] = rows[by].astype(str).to_numpy()
-        out["time_h"] = rows["time_h"].to_numpy()
-    return pd.DataFrame(out)
+        known = frame.dropna(subset=[col])  # an hour with no figure at all stays blank, not an error
+        rows = known.loc[known.groupby("time_h", sort=True)[col].idxmin(), ["time_h", col, by]]
+        out = out.merge(rows.rename(columns={by: where}).astype({where: str}), on="time_h", how="left")
+    return out
 
 
 SERIES = {
