@@ -38,7 +38,7 @@ from pathlib import Path
 import ezdxf
 import numpy as np
 import pandas as pd
-from ezdxf import const, zoom
+from ezdxf import bbox, const, zoom
 from ezdxf.enums import TextEntityAlignment
 
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, Colouring
@@ -106,13 +106,18 @@ def write_dxf(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         _text(msp, title, frame.x_mm, frame.y1_mm + size * 3, size, "ANNO")
         _text(msp, colouring.provenance_line(), frame.x_mm, frame.y1_mm + size * 2, size * 6 // 10, "ANNO")
         _properties(doc, colouring)
-        legend_w = _legend(msp, colouring.legend, frame.x1_mm + size, frame.y1_mm, size // 2)
+        legend = colouring.legend
+        if colouring.by == "tenant":  # one hall's drawing lists its own tenants, not the campus's
+            held = set(racks["tenant"])
+            legend = [entry for entry in legend if entry[0] in held] or legend
+        _legend(msp, legend, frame.x1_mm + size, frame.y1_mm, size // 2)
         # The drawing's extents, and a view of them: ezdxf leaves $EXTMIN/$EXTMAX unset and the
-        # view on a 1 m window at the origin, where a viewer opening a campus shows nothing.
-        title_w = size * 0.6 * max(len(title), len(colouring.provenance_line()) * 0.6)
-        legend_bottom = frame.y1_mm - (len(colouring.legend) + 1) * size
-        low = (frame.x_mm, min(frame.y_mm, legend_bottom))
-        high = (max(frame.x1_mm + size + legend_w, frame.x_mm + title_w), frame.y1_mm + size * 4)
+        # view on a 1 m window at the origin, where a viewer opening a campus shows nothing. The
+        # racks and walls lie in the frame; the texts around it are measured (a few hundred
+        # entities, not the racks' tens of thousands).
+        text = bbox.extents(msp.query('*[layer=="ANNO"]'), fast=True)
+        low = (min(frame.x_mm, text.extmin.x), min(frame.y_mm, text.extmin.y))
+        high = (max(frame.x1_mm, text.extmax.x), max(frame.y1_mm, text.extmax.y))
         doc.header["$EXTMIN"], doc.header["$EXTMAX"] = (*low, 0), (*high, 0)
         msp.dxf.extmin, msp.dxf.extmax = (*low, 0), (*high, 0)
         zoom.window(msp, low, high)
@@ -271,8 +276,8 @@ def _draw_hall(msp, hp, dx: int, dy: int) -> None:
                   TextEntityAlignment.MIDDLE_LEFT)  # fmt: skip
 
 
-def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> float:
-    """Draw the legend down from (x, y); return its width, roughly (text at 0.6 of its height per character)."""
+def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> None:
+    """Draw the legend down from (x, y)."""
     for k, (label, hexa) in enumerate(legend):
         top = y - k * size * 2
         msp.add_lwpolyline(
@@ -281,7 +286,6 @@ def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> fl
             dxfattribs={"layer": "ANNO", "true_color": _rgb(hexa)},
         )
         _text(msp, _clean(label), x + size * 2, top - size, size, "ANNO")
-    return size * 2 + size * 0.6 * max((len(label) for label, _ in legend), default=0)
 
 
 def _rect(msp, box: Box, layer: str) -> None:

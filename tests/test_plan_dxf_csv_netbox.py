@@ -19,7 +19,7 @@ import ezdxf
 import pytest
 import yaml
 
-from layouts.colour import INTERNAL, RunSource, colour_racks
+from layouts.colour import INTERNAL, TENANT_HEX, RunSource, colour_racks
 from layouts.dxf import layer_slug, write_dxf
 from layouts.geometry import Area, Box, plan_campus
 from layouts.inventory_csv import COLUMNS as CSV_COLUMNS
@@ -121,17 +121,29 @@ def test_dxf_audits_clean_with_one_attributed_insert_per_rack(demo, tmp_path):
     assert doc.layers.get("TENANT-acme-ai").rgb is not None  # true colour
 
 
-def test_dxf_opens_on_the_whole_drawing_with_rack_names_read_from_the_bottom_or_right(demo, tmp_path):
+@pytest.mark.parametrize("hall", [None, "A/H1"])
+def test_dxf_opens_on_the_whole_drawing_with_rack_names_read_from_the_bottom_or_right(demo, hall, tmp_path):
     """The saved extents and view hold every entity (a viewer opens on the plan, not on an empty
-    metre at the origin), and the rack names of south-facing rows are not upside down."""
+    metre at the origin), however long a tenant's name in the legend, and the rack names of
+    south-facing rows are not upside down."""
     from ezdxf import bbox
 
     _, plan, colouring = demo
-    doc, inserts = _inserts(write_dxf(plan, colouring, tmp_path / "demo.dxf"))
+    long_name = "Frontier Model Laboratory of Very Long Names, Incorporated " * 2
+    tenant = [long_name if t == "Acme AI" else t for t in colouring.tenant]
+    names = sorted(set(tenant) - {INTERNAL})
+    colouring = dataclasses.replace(
+        colouring,
+        tenant=tenant,
+        legend=[*((n, TENANT_HEX[k]) for k, n in enumerate(names)), (INTERNAL, "#b4b4b4")],
+    )
+    doc, inserts = _inserts(write_dxf(plan, colouring, tmp_path / "demo.dxf", hall=hall))
     low, high = doc.header["$EXTMIN"], doc.header["$EXTMAX"]
-    drawn = bbox.extents(doc.modelspace(), fast=True)
-    assert low[0] <= drawn.extmin.x and low[1] <= drawn.extmin.y
-    assert high[0] >= drawn.extmax.x and high[1] >= drawn.extmax.y
+    # Everything visible: racks (with their visible names) lie within the halls' outlines, and a
+    # rack's invisible attributes (its tenant, kW) are no part of what a viewer shows.
+    drawn = bbox.extents(doc.modelspace().query("LWPOLYLINE LINE TEXT"), fast=True)
+    assert low[0] <= drawn.extmin.x + 1 and low[1] <= drawn.extmin.y + 1
+    assert high[0] >= drawn.extmax.x - 1 and high[1] >= drawn.extmax.y - 1
     assert (high[0] - low[0]) < 1.05 * drawn.size.x and (high[1] - low[1]) < 1.05 * drawn.size.y
     view = doc.viewports.get("*Active")[0]
     assert view.dxf.height >= high[1] - low[1]
@@ -141,6 +153,9 @@ def test_dxf_opens_on_the_whole_drawing_with_rack_names_read_from_the_bottom_or_
     turned = [ref for ref in inserts if ref.dxf.rotation == 180]
     assert turned, "the demo has south-facing rows"
     assert {a.dxf.rotation for ref in inserts for a in ref.attribs if a.dxf.tag == "NAME"} == {90}
+    legend = {t.dxf.text for t in doc.modelspace().query('TEXT[layer=="ANNO"]')}
+    held = {a.dxf.text for ref in inserts for a in ref.attribs if a.dxf.tag == "TENANT"}
+    assert {label for label, _ in colouring.legend} & legend == held  # only the tenants drawn
 
 
 def test_dxf_is_deterministic(demo, tmp_path):
