@@ -2,8 +2,9 @@
 
 Tenants come from a run of the twin (:class:`twin.results.Results`): the lease holding each rack
 at the end of the run, or the hosted model serving from it, so a scenario run to day ``T`` gives
-the placement at day ``T``. Without a run every rack is the owner's own (``internal``). Power density is each rack's full draw in kW;
-utilisation is its mean share of GPU-hours in use over the run, and needs a run.
+the placement at day ``T``. Without a run every rack is the owner's own (``internal``). Power
+density is each rack's full draw in kW; utilisation is its mean share of GPU-hours in use over the
+run, and needs a run.
 
 Every export prints which run coloured it (:class:`RunSource`, carried on the colouring): a plan
 of day 10 and one of day 99 look alike once printed or imported into CAD, so the scenario, seed

@@ -227,9 +227,10 @@ class CapacityView(pn.viewable.Viewer):
             return
         if self._unknown is not None:
             # Never the default in its place: an old link would show another campus's figures.
+            default = f"[open {plain(self.scenario)}](./capacity?scenario={quote(self.scenario)})"
             self._status.object = (
                 f"Link parameter scenario: no scenario {plain(repr(self._unknown))} in the sites folder; "
-                f"pick one in the menu, or [open {plain(self.scenario)}](./capacity?scenario={quote(self.scenario)})."
+                f"pick one in the menu, or {default}."
             )
             return
         path = scenario_files(self.context.scenarios_dir)[self.scenario]
