@@ -361,3 +361,17 @@ def test_a_hall_is_drawn_at_one_scale_for_both_axes(demo: Campus, hall: str) -> 
     assert depth_over_width == pytest.approx(
         (1200 - 2 * site_grid.RACK_MARGIN * 600) / (600 - 2 * site_grid.RACK_MARGIN * 600), rel=0.03
     )
+
+
+def test_the_site_page_sends_the_drawing_at_its_own_size(ctx: ConsoleContext, demo: Campus) -> None:
+    """The browser must get the frame true_scale chose: in a stretched pane Bokeh widened the
+    figure to the page and drew the racks of a narrow hall out of shape."""
+    from bokeh.models import Plot
+
+    page = SiteView(ctx)
+    page.campus, page.hall = "Demo", "B/L1"
+    root = pn.panel(page).get_root()
+    plot = next(p for p in root.select({"type": Plot}) if p.frame_width)
+    want = site_grid.true_scale(hall_grid(demo, demo.hall_names.index("B/L1")))
+    assert (plot.frame_width, plot.frame_height) == (want["frame_width"], want["frame_height"])
+    assert plot.sizing_mode in (None, "fixed")

@@ -154,14 +154,16 @@ def grid_plot(
         grid.groupby("pod", sort=False).agg(x=("x0", "min"), y=("y0", "min"), y1=("y1", "min")).reset_index()
     )
     heads["label"] = heads["pod"].str.rsplit("/", n=1).str[-1]
+    size = true_scale(grid)
+    gap = 5 * (size["xlim"][1] - size["xlim"][0]) / size["frame_width"] if len(grid) else 0.3  # 5 px
     labels = hv.Labels(
-        heads.assign(x=heads["x"] - 0.3, y=(heads["y"] + heads["y1"]) / 2), ["x", "y"], "label"
+        heads.assign(x=heads["x"] - gap, y=(heads["y"] + heads["y1"]) / 2), ["x", "y"], "label"
     )
     labels = labels.opts(
         text_align="right", text_baseline="middle", text_font_size="9pt", text_color="#444444"
     )
     return (rects * labels).opts(
-        **true_scale(grid),
+        **size,
         invert_yaxis=True,
         xaxis=None,
         yaxis=None,
@@ -170,8 +172,9 @@ def grid_plot(
     )
 
 
-FRAME_MAX_PX = (860, 620)  # the drawing's largest width and height; the legend goes beside it
-LABEL_PX = 34  # room left of the rows for a pod's name
+FRAME_MAX_PX = (860, 1100)  # the drawing's largest width and height (a long, narrow hall may
+# stand taller than the screen: its racks stay wide enough to point at); the legend goes beside it
+LABEL_PX = 40  # room left of the rows for a pod's name ("P12" at 9 pt, and a gap)
 
 
 def true_scale(grid: pd.DataFrame) -> dict:
