@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from validate_helpers import (
+    CATALOG,
     DEMO,
     SAMPLES,
+    bad,
     check_site,
     expect,
     line_no,
@@ -221,3 +223,14 @@ def test_infinite_number_is_refused(capsys: pytest.CaptureFixture[str], site_dir
     text = swap(DEMO, "energy_price_usd_per_mwh: 74", "energy_price_usd_per_mwh: .inf")
     path, lines = check_site(capsys, site_dir, text)
     expect(lines, path, line_no(text, ".inf"), "energy_price_usd_per_mwh", "not a finite number")
+
+
+def test_a_number_too_big_for_a_float_is_told_not_raised(tmp_path, capsys):
+    """A 400-digit integer cannot become a float: describing it must not raise OverflowError."""
+    write(tmp_path, "catalog.yaml", CATALOG)
+    site = write(
+        tmp_path,
+        "demo.yaml",
+        swap(DEMO, "energy_price_usd_per_mwh: 74", "energy_price_usd_per_mwh: 1" + "0" * 399),
+    )
+    assert any("got 1.00e+399" in line for line in bad(capsys, site))
