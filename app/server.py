@@ -99,6 +99,7 @@ def serve(
     if store is None:
         print("sign-in is off: only this machine can connect (--users FILE turns it on)", file=sys.stderr)
     _quiet_closed_tabs()
+    _quiet_fixed_frames()
     try:
         server = _start(pn, routes, port, address, show, options)
     except OSError as exc:
@@ -134,6 +135,19 @@ def _quiet_closed_tabs() -> None:
         return not isinstance(exc, (WebSocketClosedError, StreamClosedError))
 
     logging.getLogger("asyncio").addFilter(keep)
+
+
+def _quiet_fixed_frames() -> None:
+    """Silence Bokeh's W-1005 for figures sized by their frame.
+
+    The Site page sizes a hall's figure by ``frame_width``/``frame_height`` (one scale for both
+    axes) and leaves the outer width to Bokeh; Bokeh's check wants the outer size and warned on
+    every load, a line of noise in the log for a figure that lays out as intended.
+    """
+    from bokeh.core.validation import silence
+    from bokeh.core.validation.warnings import FIXED_SIZING_MODE
+
+    silence(FIXED_SIZING_MODE, True)
 
 
 def _start(pn, routes: dict, port: int, address: str, show: bool, options: dict):

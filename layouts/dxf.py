@@ -38,7 +38,7 @@ from pathlib import Path
 import ezdxf
 import numpy as np
 import pandas as pd
-from ezdxf import bbox, const, zoom
+from ezdxf import bbox, const
 from ezdxf.enums import TextEntityAlignment
 
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX, Colouring
@@ -55,6 +55,7 @@ ATTRIBS = ("NAME", "KW", "TENANT", "LEASE")  # per rack: one ATTRIB each on ever
 # The same for every rack of a type: constant attribute definitions of the block, stored once.
 # (Per insert they were half the file's entities and half the time of a 12,800-rack campus.)
 CONST_ATTRIBS = ("GPUS", "TYPE")
+VIEW_ASPECT = 4 / 3  # the narrowest window the saved view must fill across
 _FIXED_META = threading.Lock()  # the ezdxf option is process-wide: one writer at a time
 
 
@@ -120,7 +121,14 @@ def write_dxf(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         high = (max(frame.x1_mm, text.extmax.x), max(frame.y1_mm, text.extmax.y))
         doc.header["$EXTMIN"], doc.header["$EXTMAX"] = (*low, 0), (*high, 0)
         msp.dxf.extmin, msp.dxf.extmax = (*low, 0), (*high, 0)
-        zoom.window(msp, low, high)
+        # The view's height covers the width too at the saved aspect ratio (ezdxf's zoom assumes a
+        # 2:1 window and cut a wide campus's sides off in a 4:3 one).
+        width, height = high[0] - low[0], high[1] - low[1]
+        doc.set_modelspace_vport(
+            height=max(height, width / VIEW_ASPECT) * 1.04,
+            center=((low[0] + high[0]) / 2, (low[1] + high[1]) / 2),
+        )
+        doc.viewports.get("*Active")[0].dxf.aspect_ratio = VIEW_ASPECT
         path.parent.mkdir(parents=True, exist_ok=True)
         doc.saveas(path)
     return path

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import panel as pn
 
 from app.context import ConsoleContext
 from app.runs import RunPool
@@ -234,25 +235,30 @@ def test_number_inputs_say_why_a_value_is_refused_and_show_the_one_in_force() ->
 
     class Form(param.Parameterized):
         days = param.Number(default=30, bounds=(1, 3650))
-        seed = param.Integer(default=7, bounds=(0, None))
+        seed = param.Integer(default=7, bounds=(0, 2**63 - 1))
 
-    form, said = Form(), []
-    days = checked_number(form, "days", "Days (1–3,650)", said.append)
-    seed = checked_number(form, "seed", "Seed (0 or more)", said.append)
+    form, heard = Form(), []  # what the page is told: each refusal, and "" when a value is taken
+    days = checked_number(form, "days", "Days (1–3,650)", heard.append)
+    seed = checked_number(form, "seed", "Seed (0 or more)", heard.append)
     for typed, why in (
         (4000, "4,000 is above the highest, 3,650"),
         (None, "the field is empty"),
         (-1, "below the lowest, 1"),
     ):
         days.value = typed
-        assert form.days == 30 and days.value == 30 and why in said[-1] and said[-1].endswith("kept 30.")
+        assert form.days == 30 and days.value == 30 and why in heard[-1] and heard[-1].endswith("kept 30.")
     days.value = 60.5
-    assert form.days == 60.5
+    assert form.days == 60.5 and heard[-1] == ""  # taken: the refusal beside the field is cleared
     form.days = 90  # a base scenario loaded: the field follows
     assert days.value == 90
     seed.value = None
-    assert form.seed == 7 and seed.value == 7 and said[-1].startswith("Seed (0 or more): the field is empty")
+    assert form.seed == 7 and seed.value == 7 and heard[-1].startswith("Seed (0 or more): the field is empty")
     seed.value = 123456789
-    assert form.seed == 123456789 and len(said) == 4
+    assert form.seed == 123456789 and heard[-1] == ""
     seed.value = -1
-    assert said[-1] == "Seed (0 or more): -1 is below the lowest, 0; kept 123,456,789."
+    assert heard[-1] == "Seed (0 or more): -1 is below the lowest, 0; kept 123,456,789."
+    seed.value = 2.5  # the browser's integer input turned this into 25 as it was typed
+    assert form.seed == 123456789 and heard[-1].startswith("Seed (0 or more): 2.5 is not a whole number")
+    seed.value = 1e30
+    assert heard[-1].startswith("Seed (0 or more): 1e+30 is above the highest")
+    assert isinstance(seed, pn.widgets.FloatInput)

@@ -146,7 +146,8 @@ def test_dxf_opens_on_the_whole_drawing_with_rack_names_read_from_the_bottom_or_
     assert high[0] >= drawn.extmax.x - 1 and high[1] >= drawn.extmax.y - 1
     assert (high[0] - low[0]) < 1.05 * drawn.size.x and (high[1] - low[1]) < 1.05 * drawn.size.y
     view = doc.viewports.get("*Active")[0]
-    assert view.dxf.height >= high[1] - low[1]
+    assert view.dxf.height >= high[1] - low[1]  # the saved view shows it all, across too
+    assert view.dxf.height * view.dxf.aspect_ratio >= high[0] - low[0]
     assert (view.dxf.center.x, view.dxf.center.y) == pytest.approx(
         ((low[0] + high[0]) / 2, (low[1] + high[1]) / 2)
     )

@@ -19,11 +19,14 @@ import param
 def checked_number(
     owner: param.Parameterized, name: str, label: str, report: Callable[[str], None], width: int = 120
 ) -> pn.widgets.Widget:
-    """An input for ``owner.<name>`` (a bounded Integer or Number); ``report`` gets the refusals."""
+    """An input for ``owner.<name>`` (a bounded Integer or Number); ``report`` gets each refusal,
+    and "" when a typed value is taken."""
     spec = owner.param[name]
     integer = isinstance(spec, param.Integer)
-    widget = (pn.widgets.IntInput if integer else pn.widgets.FloatInput)(
-        name=label, value=getattr(owner, name), width=width
+    # A float input even for whole numbers: the browser's integer input drops "." and "e" as they
+    # are typed, so 2.5 reached the server as 25 and was taken without a word.
+    widget = pn.widgets.FloatInput(
+        name=label, value=getattr(owner, name), step=1 if integer else 0.1, width=width
     )
 
     def typed(event) -> None:
@@ -37,6 +40,7 @@ def checked_number(
             widget.value = current
             return
         setattr(owner, name, int(value) if integer else float(value))
+        report("")
 
     widget.param.watch(typed, "value")
     owner.param.watch(lambda event: setattr(widget, "value", event.new), name)
@@ -50,7 +54,7 @@ def _refusal(value, bounds: tuple | None, integer: bool) -> str:
     if not math.isfinite(value):
         return f"{value} is not a number"
     if integer and value != int(value):
-        return f"{value:,g} is not a whole number"
+        return f"{value:,g} is not a whole number; type one"
     lo, hi = bounds or (None, None)
     if lo is not None and value < lo:
         return f"{_shown(value, integer)} is below the lowest, {_shown(lo, integer)}"
@@ -60,5 +64,8 @@ def _refusal(value, bounds: tuple | None, integer: bool) -> str:
 
 
 def _shown(value: float, integer: bool) -> str:
-    """123,456,789 for a whole number (``g`` would round it to 1.23457e+08), 2.5 for a float."""
+    """123,456,789 for a whole number (``g`` would round it to 1.23457e+08), 2.5 for a float, and
+    1e+30 for what no one types digit by digit."""
+    if abs(value) >= 1e15:
+        return f"{value:.3g}"
     return f"{int(value):,}" if integer else f"{value:,g}"

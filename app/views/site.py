@@ -138,9 +138,9 @@ class SiteView(pn.viewable.Viewer):
             self._syncing = False
         self._run_note = pn.pane.Markdown(self._run.note, sizing_mode="stretch_width")
         self._note = pn.pane.Markdown("", sizing_mode="stretch_width")
-        # Fixed: the drawing has its own size, one scale for both axes (site_grid.true_scale); a
-        # stretched pane widened the figure and drew racks out of shape.
-        self._plot = pn.pane.HoloViews(None, sizing_mode="fixed", linked_axes=False)
+        # No sizing mode: the drawing has its own size, one scale for both axes
+        # (site_grid.true_scale); a stretched pane widened the figure and drew racks out of shape.
+        self._plot = pn.pane.HoloViews(None, linked_axes=False)
         self._table = pn.pane.DataFrame(None, index=False, width=760)
         self._widgets = pn.Row(
             pn.widgets.Select.from_param(self.param.campus, name="Campus", width=200),

@@ -125,10 +125,24 @@ def grid_plot(
     """
     frame = grid.join(tenancy, on="rack")
     frame["utilisation (%)"] = frame["utilisation"] * 100.0
-    vdims = ["name", "pod", "gpus", "gpu_type", "kw", "tenant", "lease", "utilisation (%)"]
+    # As words for the hover: "NaN %" read as a fault where there is simply no run.
+    frame["utilisation shown"] = [
+        "no run" if np.isnan(u) else f"{u:.1f} %" for u in frame["utilisation (%)"].to_numpy(float)
+    ]
+    vdims = [
+        "name",
+        "pod",
+        "gpus",
+        "gpu_type",
+        "kw",
+        "tenant",
+        "lease",
+        "utilisation (%)",
+        "utilisation shown",
+    ]
     tooltips = [
         ("rack", "@name"), ("GPUs", "@gpus"), ("GPU type", "@gpu_type"), ("power", "@kw{0,0.0} kW"),
-        ("tenant", "@tenant"), ("lease", "@lease"), ("utilisation", "@{utilisation (%)}{0.0} %"),
+        ("tenant", "@tenant"), ("lease", "@lease"), ("utilisation", "@{utilisation shown}"),
     ]  # fmt: skip
     frame["tenant (legend)"], legend_colors = tenant_legend(frame["tenant"])
     vdims.append("tenant (legend)")

@@ -69,7 +69,15 @@ class WhatIfView(pn.viewable.Viewer):
         # The ranges are in the labels; a value outside them is refused in the status line.
         days_lo, days_hi = w.param.days.bounds
         reps_lo, reps_hi = w.param.replications.bounds
-        report = functools.partial(setattr, self, "status")
+        # A refusal is said beside the fields (the status line can be below the fold) and stays
+        # until a value is taken; the status line says it too.
+        self._input_note = pn.pane.Markdown("", width=270, styles={"color": "#9a3412"}, margin=(0, 10))
+
+        def report(message: str) -> None:
+            self._input_note.object = message
+            if message:
+                self.status = message
+
         self._days = checked_number(w, "days", f"Days ({days_lo:,g}–{days_hi:,g})", report)
         self._seed = checked_number(w, "seed", "Seed (0 or more)", report)
         self._reps = checked_number(
@@ -358,6 +366,7 @@ class WhatIfView(pn.viewable.Viewer):
             self._sites,
             pn.Row(self._days, self._seed),
             self._reps,
+            self._input_note,
             *self._knobs,
             pn.Row(self._run, self._cancel),
             width=300,
