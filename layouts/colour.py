@@ -88,6 +88,15 @@ class Colouring:
         """:meth:`provenance` on one line, for a file's description, header or comment."""
         return " · ".join(self.provenance())
 
+    def legend_of(self, racks) -> list[tuple[str, str]]:
+        """The legend for the racks at ``racks`` (positions or a slice): by tenant, only the
+        tenants they hold (one hall's drawing, not the campus's with "0 racks"); a scale keeps
+        every band."""
+        if self.by != "tenant":
+            return self.legend
+        held = set(np.asarray(self.tenant, dtype=object)[racks].tolist())
+        return [entry for entry in self.legend if entry[0] in held] or self.legend
+
 
 def colour_racks(plan: CampusPlan, by: str = "tenant", results: Results | None = None) -> Colouring:
     """Colours for every rack of ``plan``; raise ValueError for an unknown ``by``."""

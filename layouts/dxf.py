@@ -107,11 +107,8 @@ def write_dxf(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         _text(msp, title, frame.x_mm, frame.y1_mm + size * 3, size, "ANNO")
         _text(msp, colouring.provenance_line(), frame.x_mm, frame.y1_mm + size * 2, size * 6 // 10, "ANNO")
         _properties(doc, colouring)
-        legend = colouring.legend
-        if colouring.by == "tenant":  # one hall's drawing lists its own tenants, not the campus's
-            held = set(racks["tenant"])
-            legend = [entry for entry in legend if entry[0] in held] or legend
-        _legend(msp, legend, frame.x1_mm + size, frame.y1_mm, size // 2)
+        shown = slice(None) if hall is None else plan.hall(hall).rack_slice
+        _legend(msp, colouring.legend_of(shown), frame.x1_mm + size, frame.y1_mm, size // 2)
         # The drawing's extents, and a view of them: ezdxf leaves $EXTMIN/$EXTMAX unset and the
         # view on a 1 m window at the origin, where a viewer opening a campus shows nothing. The
         # racks and walls lie in the frame; the texts around it are measured (a few hundred

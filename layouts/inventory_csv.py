@@ -57,9 +57,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def write_csv(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: str | None = None) -> Path:
     """Write the rack inventory of ``plan`` (or of one hall; KeyError if unknown) to ``path``."""
     path = Path(path)
-    racks = plan.racks.assign(tenant=colouring.tenant, lease=colouring.lease)
-    if hall is not None:
-        racks = racks.iloc[plan.hall(hall).rack_slice]
+    rows = slice(None) if hall is None else plan.hall(hall).rack_slice
+    racks = plan.racks.assign(tenant=colouring.tenant, lease=colouring.lease).iloc[rows]
     kinds = [("text" if c in TEXT else "kw" if c == "kw" else "int") for c in SOURCE]
     run = colouring.source
     run_cells = (
@@ -68,8 +67,7 @@ def write_csv(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         else [safe_cell(run.scenario), "" if run.seed is None else run.seed, number(run.days)]
     )
     util = colouring.utilisation if colouring.utilisation is not None else np.full(len(plan.racks), np.nan)
-    if hall is not None:
-        util = util[plan.hall(hall).rack_slice]
+    util = util[rows]
     util_cells = ["" if np.isnan(u) else round(float(u) * 100.0, 1) for u in util]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as f:

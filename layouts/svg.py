@@ -115,14 +115,12 @@ def area_style(a: Area) -> tuple[str, str, str]:
 
 def legend_rows(sc: Scene, colouring: Colouring) -> list[tuple[str, str, str]]:
     """(label, hex, rack count or "") per legend entry; counts only when each colour means one entry."""
+    legend = colouring.legend_of(sc.positions)
     hexes = [h for _, h in colouring.legend]
     if len(set(hexes)) != len(hexes):
-        return [(label, hx, "") for label, hx in colouring.legend]
+        return [(label, hx, "") for label, hx in legend]
     counts = Counter(colouring.hex[i] for i in sc.positions.tolist())
-    rows = [(label, hx, f"{counts.get(hx, 0):,}") for label, hx in colouring.legend]
-    if colouring.by == "tenant":  # a hall's page lists its own tenants, not the campus's ("0 racks")
-        rows = [row for row in rows if counts.get(row[1], 0)] or rows
-    return rows
+    return [(label, hx, f"{counts.get(hx, 0):,}") for label, hx in legend]
 
 
 def title_lines(plan: CampusPlan, sc: Scene, colouring: Colouring, scale_note: str, last: str) -> list[str]:
