@@ -66,7 +66,7 @@ class WhatIfView(pn.viewable.Viewer):
         )
         self._upload.param.watch(self._on_upload, "value")
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
-        # The ranges are in the labels; a value outside them is refused in the status line.
+        # The ranges are in the labels.
         days_lo, days_hi = w.param.days.bounds
         reps_lo, reps_hi = w.param.replications.bounds
         # A refusal is said beside the fields (the status line can be below the fold) and stays
