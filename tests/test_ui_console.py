@@ -295,6 +295,40 @@ def test_a_gpus_cell_emptied_or_fractional_is_refused_never_run_with_its_old_val
     page_watch.assert_clean()  # no refused edit on the server (it logged an error reply before)
 
 
+LONG_NAME = "frontier-lab-hyperion-2030-reserved-block-east"
+
+
+def _cells_fit(page: Page, field: str, text: str) -> None:
+    """Wait until every cell of ``field`` holding ``text`` shows it whole: wrapped, not cut."""
+    cells = page.locator(f'.tabulator-cell[tabulator-field="{field}"]').filter(
+        has_text=re.compile(f"^{re.escape(text)}$")
+    )
+    sizes: list = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sizes = cells.evaluate_all(
+            "cs => cs.map((c) => [c.scrollWidth, c.clientWidth, c.scrollHeight, c.clientHeight])"
+        )
+        if sizes and all(sw <= cw + 1 and sh <= ch + 1 for sw, cw, sh, ch in sizes):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{field} cells holding {text!r} are cut (scroll/client width, height): {sizes}")
+
+
+def test_a_long_lease_name_is_read_whole_in_the_tables(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    """A name longer than its column wraps in its row, in the lease table and the SLA table."""
+    open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
+    name = add_lease_with(page, "name", LONG_NAME)
+    expect(name).to_have_text(LONG_NAME)
+    _cells_fit(page, "name", LONG_NAME)  # it was cut at the column's edge, or under the row's
+    run_and_wait(page, page_watch)
+    sla = page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="attainment"]'))
+    expect(sla.get_by_role("gridcell", name=LONG_NAME, exact=True)).to_have_count(1)  # the run got it
+    _cells_fit(page, "product", LONG_NAME)
+
+
 def test_every_lease_column_is_reachable_on_a_laptop_screen(
     page: Page, page_watch: PageWatch, console_url: str
 ) -> None:

@@ -218,8 +218,8 @@ def sla_table(results: Results) -> pd.DataFrame:
 
 SLA_TEXT = ("product", "tenant or model", "kind", "SLA")
 # Fixed widths: a long tenant or model name ("Llama 3.1 70B Instruct (FP8, TP8)", 250 px) would push
-# the figures out of view. No hover tooltip: Tabulator writes a tooltip as HTML, and names are the
-# users' own text.
+# the figures out of view; it wraps in its cell instead. No hover tooltip: Tabulator writes a
+# tooltip as HTML, and names are the users' own text.
 SLA_WIDTHS = {"product": 150, "tenant or model": 250}
 IMPACT_TEXT = ("measure",)
 SLA_COLUMNS = ["product", "tenant or model", "kind", "GPUs held (peak)", "SLA", "attainment", "revenue $", "credits $",
@@ -280,7 +280,8 @@ def impact_table(
 def readonly_table(
     frame: pd.DataFrame, name: str, text: tuple[str, ...], widths: dict[str, int] | None = None
 ) -> pn.widgets.Tabulator:
-    """A read-only table; text is shown as text (Tabulator's plaintext formatter), never as HTML.
+    """A read-only table; text is shown as text (Tabulator's textarea formatter), never as HTML,
+    and wraps in a column of fixed width.
 
     ``text`` names the text columns, since the tables are made empty and filled later (an empty
     frame's columns are all objects); the other columns are numbers, shown with thousands separators.
@@ -295,7 +296,7 @@ def readonly_table(
         sizing_mode="stretch_width",
         max_height=320,
         formatters={
-            c: {"type": "plaintext"} if c in text else (percent if c in PERCENT_COLUMNS else number)
+            c: {"type": "textarea"} if c in text else (percent if c in PERCENT_COLUMNS else number)
             for c in frame.columns
         },
         widths=widths or {},

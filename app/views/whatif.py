@@ -28,12 +28,14 @@ from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
 from app.views.whatif_tables import (
+    FREE_TEXT_COLUMNS,
     explain,
     horizon_notes,
     table_frame,
     table_rows,
     whole_number_columns,
     wrapped_headings,
+    wrapped_text,
 )
 from app.views.whatif_tools import FitPanel, SavePanel
 from twin.results import Results
@@ -146,7 +148,7 @@ class WhatIfView(pn.viewable.Viewer):
             table_frame(getattr(self.whatif, key), columns),
             show_index=False,
             editors=editors,
-            formatters={c: whole for c in whole_number_columns(columns)} | optional,
+            formatters={c: whole for c in whole_number_columns(columns)} | optional | wrapped_text(columns),
             selectable="checkbox",
             layout="fit_data_table",
             # Narrow enough for the page beside the controls: headings wrap at their underscores,
@@ -162,6 +164,7 @@ class WhatIfView(pn.viewable.Viewer):
             height=190,
             name=key,
         )
+        table.on_edit(lambda event: self._on_edit(table, event))
         add = pn.widgets.Button(name=f"Add {title.lower().rstrip('s')}", width=170)
         remove = pn.widgets.Button(name="Remove selected", width=150)
         add.on_click(lambda _: self._add_row(key))
@@ -169,6 +172,13 @@ class WhatIfView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(f"### {title}"), pn.Row(add, remove), table, sizing_mode="stretch_width"
         )
+
+    @staticmethod
+    def _on_edit(table: pn.widgets.Tabulator, event) -> None:
+        # Tabulator sizes a row when it is drawn, not when a cell is edited: a name typed longer
+        # than its column wrapped under the row's edge, cut. Sent again, the row is drawn to fit.
+        if event.column in FREE_TEXT_COLUMNS:
+            table.param.trigger("value")
 
     def _grid(self, key: str) -> pn.widgets.Tabulator:
         return self._tables[key][2]

@@ -14,6 +14,19 @@ import pandas as pd
 
 from app.views.markup import plain
 
+#: Columns of the users' own text (names): wrapped in their cells, never cut off.
+FREE_TEXT_COLUMNS = ("name", "tenant", "model", "lease")
+
+
+def wrapped_text(columns: dict) -> dict[str, dict]:
+    """Formatters that wrap free-text columns in their cells.
+
+    Tabulator's textarea formatter escapes HTML, as the plaintext one does, and wraps the text at
+    the column's width, so a lease name longer than its column is read whole on two lines; a hover
+    tooltip instead would be written as HTML, and names are the users' own text.
+    """
+    return {c: {"type": "textarea"} for c in columns if c in FREE_TEXT_COLUMNS}
+
 
 def whole_number_columns(columns: dict) -> list[str]:
     """Columns of whole numbers (GPUs, replicas)."""
