@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from invariant_checks import PRICE, checked_simulate
 
@@ -144,8 +144,33 @@ def scenarios(draw) -> dict:
     }
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _lease(name: str, gpu_type: str, gpus: int, start_day: float, term_days: float, kind: str) -> dict:
+    return {"name": name, "tenant": name, "gpu_type": gpu_type, "gpus": gpus, "site": "Demo",
+            "start_day": start_day, "term_days": term_days, "kind": kind,
+            "billing": "take_or_pay" if kind == "reserved" else "metered", "price_usd_per_gpu_hour": PRICE,
+            "isolation": "rack", "termination_notice_days": 0, "tenant_utilization": 0.0}  # fmt: skip
+
+
+# Found by hypothesis: a reserved lease took spot racks with servers under repair; when it ended,
+# those went to the pool, not back to the spot tenant, and internal work ran on the tenant's racks.
+SPOT_RACK_UNDER_REPAIR = {
+    "days": 1, "seed": 1514564, "hosted_models": [], "sample_hours": 1.0,
+    "training": {"arrivals_per_day": 80, "size": {"min_gpus": 8, "max_gpus": 2048, "alpha": 0.3},
+                 "duration_median_hours": 24.0, "checkpoint_interval_hours": 0.25, "checkpoint_write_hours": 0.0,
+                 "restart_overhead_hours": 0.0, "network_sensitivity": 0.0, "gpu_type": "any", "priority": 0},
+    "inference": [],
+    "leases": [_lease("L0", "H100-SXM", 1, 0, 0.5, "on_demand"), _lease("L1", "GB200", 217, 0, 1, "spot"),
+               _lease("L2", "GB200", 73, 0.25, 0.5, "reserved")],
+    "events": [],
+    "failures": {"rate_scale": 10.0, "repair_scale": 0.2},
+}  # fmt: skip
+
+
+# Derandomized: CI runs the same examples every time (a new one is found by raising max_examples
+# locally, and kept with @example).
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
+@example(SPOT_RACK_UNDER_REPAIR)
 def test_invariants_hold_at_every_sample(doc):
     checked_simulate(doc)
 

@@ -338,6 +338,14 @@ def test_reserved_lease_takes_spot_racks_before_preempting_internal_work():
         (res.tenant_series["lease"] == "spotty") & (res.tenant_series["time_h"] >= 36)
     ]
     assert (spot_after["healthy_gpus"] == 0).all()
+    # Each is charged for the GPUs it held while it held them: spot from hour 12 to 36, when the
+    # reserved lease took its racks, then the reserved lease to the end (spot was charged to the end).
+    products = res.kpis["products"]
+    assert products["spotty"]["gpu_hours"] == pytest.approx(576 * (36 - 12))
+    assert products["res"]["gpu_hours"] == pytest.approx(576 * (72 - 36))
+    lease_dep = products["spotty"]["depreciation_usd"] + products["res"]["depreciation_usd"]
+    assert lease_dep == pytest.approx(res.kpis["lease_depreciation_usd"])
+    assert lease_dep == pytest.approx(576 * 60 * 70_000 / (5.5 * 8760))  # GB200: $70k over 5.5 years
 
 
 def test_displaced_internal_value_counts_only_work_that_could_use_the_leased_gpus():

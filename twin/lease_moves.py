@@ -64,7 +64,7 @@ class LeaseMoves:
         f.lease[down] = lease.index
         lease.servers = servers
         lease.target_servers = lease.members = int(servers.size)
-        lease.granted_gpus = int(f.server_gpus[servers].sum())
+        lease.granted_gpus = lease.held_gpus = int(f.server_gpus[servers].sum())
         lease.healthy_gpus = int(f.server_gpus[healthy].sum())
         lease.status, lease.last = ACTIVE, self.env.now
         if lease.granted_gpus == 0:
@@ -106,6 +106,7 @@ class LeaseMoves:
             up = theirs[~f.down[theirs]]
             spot.healthy_gpus -= int(f.server_gpus[up].sum())
             spot.members -= int(theirs.size)
+            spot.held_gpus -= int(f.server_gpus[theirs].sum())
             f.release_lease(up)
             f.lease[theirs[f.down[theirs]]] = FREE
             self.note(
@@ -121,9 +122,7 @@ class LeaseMoves:
         lease.status = ENDED
         f = self.fleet
         mine = np.flatnonzero(f.lease == lease.index)
-        up = mine[~f.down[mine]]
-        self._release_lease_servers(up)
-        f.lease[mine[f.down[mine]]] = FREE
+        self._release_lease_servers(mine)
         self.note(lease.site, "lease_ended", lease.spec.name, why)
         self._dirty = True
         self.schedule()
@@ -151,6 +150,7 @@ class LeaseMoves:
         f.lease[spare[f.down[spare]]] = lease.index
         lease.healthy_gpus += int(f.server_gpus[up].sum())
         lease.members += int(spare.size)
+        lease.held_gpus += int(f.server_gpus[spare].sum())
         lease.spares_used += 1
         return True
 
@@ -175,21 +175,31 @@ class LeaseMoves:
                 return
             lease.healthy_gpus -= gpus
             lease.members -= int(servers.size)
-            self._release_lease_servers(up)
-            f.lease[servers[f.down[servers]]] = FREE  # back in the pool once repaired
+            lease.held_gpus -= int(f.server_gpus[servers].sum())
+            self._release_lease_servers(servers)
 
     def _release_lease_servers(self, servers: np.ndarray) -> None:
-        """Healthy servers leave a lease; any a running spot lease lent as spares go back to it."""
+        """Servers leave a lease: those a running spot lease lent as spares go back to it (under
+        repair or not), the rest to the pool (those under repair once repaired).
+
+        A spot rack's servers under repair once went to the pool: repaired, they took internal work
+        on a rack the spot tenant still held.
+        """
         f = self.fleet
-        f.release_lease(servers)
+        up = servers[~f.down[servers]]
+        f.release_lease(up)
+        f.lease[servers[f.down[servers]]] = FREE
         for other in self.leases:
             if other.status == ACTIVE and other.spec.kind == "spot":
                 back = servers[np.isin(servers, other.servers)]
                 if back.size:
                     other.touch(self.env.now)
-                    f.assign_lease(back, other.index)
-                    other.healthy_gpus += int(f.server_gpus[back].sum())
+                    back_up = back[~f.down[back]]
+                    f.assign_lease(back_up, other.index)
+                    f.lease[back[f.down[back]]] = other.index
+                    other.healthy_gpus += int(f.server_gpus[back_up].sum())
                     other.members += int(back.size)
+                    other.held_gpus += int(f.server_gpus[back].sum())
 
     def _spare_rack_for(self, lease: LeaseState) -> np.ndarray | None:
         """The servers of a whole rack that may stand in for a guaranteed lease's failed servers.

@@ -44,6 +44,8 @@ class LeaseState:
     servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     target_servers: int = 0
     members: int = 0  # servers flagged for the lease, down ones included
+    held_gpus: int = 0  # the GPUs of those servers: what no one else may use while it holds them
+    held_gpu_hours: float = 0.0  # held_gpus integrated over time: what the lease's depreciation is on
     healthy_gpus: int = 0
     granted_gpus: int = 0
     last: float = 0.0
@@ -64,11 +66,12 @@ class LeaseState:
         return self.spec.kind in ("reserved", "capacity_block")
 
     def touch(self, now: float) -> None:
-        """Integrate delivery from the last change to ``now`` (call before every change)."""
+        """Integrate delivery and holding from the last change to ``now`` (call before every change)."""
         if self.status != ACTIVE or now <= self.last:
             self.last = max(self.last, now)
             return
         rate = min(self.healthy_gpus, self.spec.gpus)
+        self.held_gpu_hours += self.held_gpus * (now - self.last)
         self._spread(self.delivered, self.last, now, rate)
         self._spread(self.committed, self.last, now, self.spec.gpus)
         self.last = now

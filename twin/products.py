@@ -69,8 +69,9 @@ def ratios(row: dict) -> dict:
 def lease_products(engine, leases_table, site_pue, sample_h, prices, dep_rate, busy_fraction) -> dict:
     out = {}
     for lease, row in zip(engine.leases, leases_table.to_dict("records"), strict=True):
-        active_h = max(0.0, min(lease.end, engine.horizon) - lease.start) if lease.granted_gpus else 0.0
-        gpu_h = lease.granted_gpus * active_h
+        # The GPUs it held, hour by hour: spot racks taken by a reserved lease leave it, spares
+        # join it (its granted size held to the end charged a lost rack twice).
+        gpu_h = lease.held_gpu_hours
         idle_kw, dyn_kw = engine.fleet.gpu_kw(lease.site, lease.gpu_type)
         kw = idle_kw + dyn_kw * busy_fraction * lease.spec.tenant_utilization
         it_mwh = row["delivered_gpu_hours"] * kw / 1000.0
