@@ -210,12 +210,19 @@ def _print_kpis(k: dict) -> None:
             f"{k['energy_cost_usd']:,.0f} / {k['depreciation_usd']:,.0f}",
         ),
         (
-            "sales: energy / depreciation / displaced USD",
+            "sales: energy / depreciation USD",
             f"{k['lease_energy_cost_usd'] + k['hosted_energy_cost_usd']:,.0f}"
-            f" / {k['lease_depreciation_usd'] + k['hosted_depreciation_usd']:,.0f}"
-            f" / {k['displaced_internal_value_usd']:,.0f}",
+            f" / {k['lease_depreciation_usd'] + k['hosted_depreciation_usd']:,.0f}",
         ),
-        ("sales margin USD (revenue - credits - the three above)", f"{k['margin_usd']:,.0f}"),
+        (
+            "displaced internal work: value / its own costs / net USD",
+            f"{k['displaced_internal_value_usd']:,.0f} / {k['displaced_internal_cost_usd']:,.0f}"
+            f" / {k['displaced_internal_net_value_usd']:,.0f}",
+        ),
+        (
+            "sales margin USD (revenue - credits - energy - depreciation - net displaced)",
+            f"{k['margin_usd']:,.0f}",
+        ),
     ]
     for name, t in k["tenants"].items():
         att = t["sla_attainment"]

@@ -173,7 +173,7 @@ def check_results(res, doc: dict) -> None:
         - k["hosted_energy_cost_usd"]
         - k["lease_depreciation_usd"]
         - k["hosted_depreciation_usd"]
-        - k["displaced_internal_value_usd"]
+        - k["displaced_internal_net_value_usd"]
     )
     assert math.isclose(k["margin_usd"], margin, rel_tol=1e-9, abs_tol=1e-6)
     # The products (leases and hosted models) add up to the totals: the console's waterfall is
@@ -184,7 +184,7 @@ def check_results(res, doc: dict) -> None:
         ("credits_usd", k["sla_credits_usd"]),
         ("energy_cost_usd", k["lease_energy_cost_usd"] + k["hosted_energy_cost_usd"]),
         ("depreciation_usd", k["lease_depreciation_usd"] + k["hosted_depreciation_usd"]),
-        ("margin_usd", k["margin_usd"] + k["displaced_internal_value_usd"]),
+        ("margin_usd", k["margin_usd"] + k["displaced_internal_net_value_usd"]),
     ):
         assert math.isclose(sum(p[key] for p in products), total, rel_tol=1e-9, abs_tol=1e-6), key
     assert math.isclose(

@@ -175,6 +175,19 @@ def test_a_run_saved_before_sales_covered_hosted_models_keeps_its_money() -> Non
                      "displaced internal work": 3.0, "margin": 112.0}  # fmt: skip
 
 
+def test_the_waterfall_gives_up_the_displaced_work_net_of_its_own_costs() -> None:
+    """Displaced work is the value less its own depreciation and energy, as margin_usd counts it."""
+    kpis = {
+        "revenue_usd": 100.0, "sla_credits_usd": 0.0, "lease_energy_cost_usd": 10.0, "hosted_energy_cost_usd": 0.0,
+        "lease_depreciation_usd": 30.0, "hosted_depreciation_usd": 0.0, "displaced_internal_value_usd": 25.0,
+        "displaced_internal_cost_usd": 15.0, "displaced_internal_net_value_usd": 10.0, "margin_usd": 50.0,
+    }  # fmt: skip
+    money = sales.sales_money(kpis)
+    assert money["displaced internal work"] == 10.0
+    steps = [money[k] for k in ("credits", "energy", "depreciation", "displaced internal work")]
+    assert money["revenue"] - sum(steps) == money["margin"]
+
+
 def test_the_waterfall_steps_down_to_the_margin_and_greys_what_is_zero() -> None:
     kpis = {
         "revenue_usd": 100.0, "sla_credits_usd": 0.0, "lease_energy_cost_usd": 10.0, "hosted_energy_cost_usd": 2.0,

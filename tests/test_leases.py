@@ -376,6 +376,35 @@ def test_displaced_internal_value_counts_only_work_that_could_use_the_leased_gpu
     assert priced.kpis["margin_usd"] == pytest.approx(gb200.kpis["margin_usd"] - hours * 1.5, rel=1e-9)
 
 
+def test_displaced_work_is_charged_net_of_its_own_depreciation_and_energy():
+    """The internal value is a market price of a GPU-hour, which pays for the GPU and its power: the
+    margin gives up that value less the depreciation and energy the displaced work would have cost
+    (the sales pay those already; the gross value charged the same GPU-hours twice)."""
+    res = simulate(
+        scenario(
+            days=6,
+            failures={"enabled": False},
+            leases=[lease("res", "GB200", 576, term_days=6)],
+            training={"arrivals_per_day": 400, "gpu_type": "GB200", "size": {"max_gpus": 512}},
+            money={"internal_value_usd_per_gpu_hour_by_type": {"GB200": 3.5}},
+        )
+    )
+    k, site = res.kpis, res.site_series
+    assert k["displaced_internal_value_usd"] > 0
+    fleet = bare_engine().fleet
+    idle_kw, dyn_kw = fleet.gpu_kw(0, fleet.gpu_type_names.index("GB200"))
+    busy_kw = idle_kw + dyn_kw * 0.85  # money.gpu_busy_fraction_of_max_power
+    pue = site["facility_kw"] / site["it_kw"]  # hourly samples, one site
+    usd_per_mwh = k["sites"]["Demo"]["energy_cost_usd"] / k["sites"]["Demo"]["energy_mwh"]
+    energy = float((site["displaced_gpus"] * busy_kw / 1000.0 * pue).sum()) * usd_per_mwh
+    depreciation = float(site["displaced_gpus"].sum()) * 70_000 / (5.5 * 8760)
+    assert k["displaced_internal_cost_usd"] == pytest.approx(depreciation + energy, rel=1e-6)
+    net = k["displaced_internal_value_usd"] - k["displaced_internal_cost_usd"]
+    assert k["displaced_internal_net_value_usd"] == pytest.approx(net, rel=1e-12)
+    product = k["products"]["res"]
+    assert k["margin_usd"] == pytest.approx(product["margin_usd"] - net, rel=1e-9)
+
+
 def test_whole_pods_above_the_commitment_are_said_and_billed_to_nobody():
     """577 GPUs with pod isolation take two 576-GPU pods; the tenant pays for 577."""
     sc = scenario(days=2, training=None, leases=[lease("two-pods", "GB200", 577, isolation="pod")])

@@ -15,8 +15,14 @@ Every figure is in USD over the run. *Sales* are leases and hosted models alike:
   each site and GPU type, up to the GPUs leased there), at the scenario's internal value per
   GPU-hour of that GPU type. It is an upper bound: a job may queue for other reasons too. The
   What-if page's comparison with the same run without sales measures the change itself;
+* ``displaced_internal_cost_usd``: what that work would itself have cost: the depreciation of the
+  GPU-hours it would have held and their energy (busy draw x the hour's PUE x the site's price);
+  ``displaced_internal_net_value_usd`` is the value less that cost, what selling gave up;
 * ``margin_usd`` = revenue - credits - sales' energy - sales' depreciation - displaced internal
-  value: what selling earns over what it costs, the question the console exists to answer;
+  net value: what selling earns over what it costs, the question the console exists to answer.
+  The internal value is a market price of a GPU-hour, which pays for the GPU's depreciation and
+  energy; the sales are charged those already, so subtracting the gross value charged the same
+  GPU-hours twice;
 * ``depreciation_covered``: net sales over the whole fleet's depreciation;
 * ``products``: each lease and hosted model on one footing, per GPU-hour and per MWh
   (:mod:`twin.products`); their revenue, credits, energy and depreciation add up to the totals
@@ -70,6 +76,7 @@ def money_kpis(
 
     revenue, credits = total(products, "revenue_usd"), total(products, "credits_usd")
     displaced = float((recorder.displaced_usd_per_hour[:n] * w[:, None]).sum())
+    displaced_cost = _displaced_cost(engine, recorder, n, dep_rate, site_pue, prices, spec.money)
     lease_energy, hosted_energy = (
         float((lease_energy_mwh_by_site * prices).sum()),
         total(hosted, "energy_cost_usd"),
@@ -84,13 +91,42 @@ def money_kpis(
         "lease_depreciation_usd": lease_dep,
         "hosted_depreciation_usd": hosted_dep,
         "displaced_internal_value_usd": displaced,
-        "margin_usd": revenue - credits - lease_energy - hosted_energy - lease_dep - hosted_dep - displaced,
+        "displaced_internal_cost_usd": displaced_cost,
+        "displaced_internal_net_value_usd": displaced - displaced_cost,
+        "margin_usd": revenue
+        - credits
+        - lease_energy
+        - hosted_energy
+        - lease_dep
+        - hosted_dep
+        - (displaced - displaced_cost),
         "hosted_revenue_usd": total(hosted, "revenue_usd"),
         "hosted_credits_usd": total(hosted, "credits_usd"),
         "depreciation_covered": (revenue - credits) / depreciation if depreciation else 0.0,
         "products": products,
         "product_comparison": comparison(products),
     }
+
+
+def _displaced_cost(engine, recorder, n: int, dep_rate, site_pue, prices, money) -> float:
+    """Depreciation and energy of the displaced internal GPU-hours (by site, GPU type and hour)."""
+    f = engine.fleet
+    gpu_h = recorder.displaced_by_type[:n] * recorder.weights[:n, None, None]  # samples x sites x types
+    if not gpu_h.any():
+        return 0.0
+    busy_kw = np.array(
+        [
+            [
+                idle + dyn * money.gpu_busy_fraction_of_max_power
+                for idle, dyn in (f.gpu_kw(s, t) for t in range(dep_rate.size))
+            ]
+            for s in range(len(f.campuses))
+        ]
+    )  # sites x types, per GPU
+    usd_per_gpu_hour = (
+        dep_rate[None, None, :] + busy_kw[None] / 1000.0 * site_pue[:n, :, None] * prices[None, :, None]
+    )
+    return float((gpu_h * usd_per_gpu_hour).sum())
 
 
 def _meter_lease_energy(leases: dict, engine, metered_mwh_by_site: np.ndarray, prices: np.ndarray) -> None:

@@ -50,6 +50,8 @@ class Recorder:
         #: per GPU type (the fleet's gpu_type_names order): what an hour of displaced internal work is worth
         self.internal_value_usd_per_gpu_hour = np.asarray(internal_value_usd_per_gpu_hour, dtype=np.float64)
         self.displaced_usd_per_hour = np.zeros((self.samples, sites))
+        #: displaced GPUs by site and GPU type: what the work they would have done would itself have cost
+        self.displaced_by_type = np.zeros((self.samples, sites, len(fleet.gpu_type_names)))
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
         self._hall_site = fleet.hall_site.astype(np.int64)
         self._full_power = np.ones(halls)  # the power cap of every hall without the physics model
@@ -85,9 +87,11 @@ class Recorder:
                 displaced = min(gpus, leased[pool])
                 out[pool // 64] += displaced
                 value[pool // 64] += displaced * self.internal_value_usd_per_gpu_hour[pool % 64]
+                self.displaced_by_type[i, pool // 64, pool % 64] += displaced
         total = out.sum()
         scale = queued_total / total if total > queued_total else 1.0
         self.displaced_usd_per_hour[i] = value * scale
+        self.displaced_by_type[i] *= scale
         return out * scale
 
     @property

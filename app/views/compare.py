@@ -64,7 +64,8 @@ CARDS = {
         "usd",
         +1,
         "the products' margins (revenue, less SLA credits, their energy and the depreciation of their "
-        "GPUs) less the value of the internal work the sales displaced",
+        "GPUs) less what the internal work the sales displaced was worth, net of its own depreciation "
+        "and energy",
     ),
     "credits": Card("SLA credits", "usd", -1),
     "utilization": Card("GPU utilisation", "share", +1),
@@ -248,6 +249,7 @@ IMPACT = [
     ("preemptions", "preemptions", 1),
     ("inference_unmet_gpu_hours", "inference unmet GPU-h", 1),
     ("displaced_internal_value_usd", "displaced internal value ($)", 1),
+    ("displaced_internal_net_value_usd", "displaced internal value, net of its costs ($)", 1),
 ]
 
 

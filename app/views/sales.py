@@ -20,7 +20,10 @@ def sales_money(kpis: dict) -> dict[str, float]:
     def get(*keys: str) -> float:
         return float(sum(kpis.get(key) or 0.0 for key in keys))
 
-    displaced = get("displaced_internal_value_usd")
+    # What selling gave up: the displaced work's value net of its own depreciation and energy (a run
+    # saved before twin.money netted it subtracted the gross value, and keeps its margin).
+    net = "displaced_internal_net_value_usd"
+    displaced = get(net if net in kpis else "displaced_internal_value_usd")
     if "hosted_energy_cost_usd" not in kpis:  # a run saved before twin.money: its totals were leases only
         products = (kpis.get("products") or {}).values()
 
