@@ -13,6 +13,7 @@ import pytest
 from demo_helpers import bare_engine, scenario
 from lease_helpers import GB200_RACK, H100_RACK, lease, own_racks
 
+from app.views import compare
 from twin.simulate import simulate
 
 # -- carving -------------------------------------------------------------------------------------
@@ -175,6 +176,33 @@ def test_spot_lease_on_an_empty_site_gets_everything():
     sc = scenario(days=1, training=None, leases=[lease("s", "H100-SXM", 256, kind="spot", billing="metered")])
     row = simulate(sc).leases.iloc[0]
     assert row["granted_gpus"] == 256 and row["note"] == ""
+
+
+def test_a_lease_row_says_its_contract_and_only_guaranteed_kinds_have_an_sla():
+    """The lease table says when a lease ends (not when the run does), and spot or on-demand
+    capacity has no SLA target to fall short of, whatever it was short."""
+    sc = scenario(
+        days=2,
+        training=None,
+        failures={"enabled": False},
+        leases=[
+            lease("long", "H100-SXM", 256, term_days=30),
+            lease("later", "H100-SXM", 256, start_day=5, term_days=10),
+            lease("half", "GB200", 576, term_days=30),
+            lease("short-spot", "GB200", 1152, kind="spot", billing="metered"),  # gets the other half
+        ],
+    )
+    res = simulate(sc)
+    rows = res.leases.set_index("lease")
+    assert rows.loc["long", "end_hour"] == 30 * 24  # it was the horizon, 48
+    assert (rows.loc["later", "start_hour"], rows.loc["later", "end_hour"]) == (5 * 24, 15 * 24)  # 120, 48
+    assert rows.loc["long", "sla_target"] == 0.99
+    spot = rows.loc["short-spot"]
+    assert spot["granted_gpus"] == 576 and spot["sla_attainment"] == pytest.approx(0.5)
+    assert np.isnan(spot["sla_target"]) and spot["months_below_target"] == 0 and spot["credits_usd"] == 0
+    # The console's SLA table: "availability nan%" before.
+    sla = compare.sla_table(res).set_index("product")["SLA"]
+    assert (sla["long"], sla["short-spot"]) == ("availability 99.00%", "none")
 
 
 # -- termination ---------------------------------------------------------------------------------

@@ -238,7 +238,10 @@ class LeaseMoves:
 
     def terminate_lease(self, lease: LeaseState) -> None:
         end = self.env.now + lease.spec.termination_notice_days * 24.0
-        if lease.status in (PENDING, ACTIVE) and end < lease.end:
+        if lease.status not in (PENDING, ACTIVE):
+            return
+        lease.contract_end = min(lease.contract_end, end)  # reported even when after the horizon
+        if end < lease.end:
             lease.end = end
             self.note(
                 lease.site, "lease_notice", lease.spec.name, f"terminated with notice; ends at hour {end:.0f}"

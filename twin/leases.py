@@ -38,8 +38,9 @@ class LeaseState:
     site: int
     gpu_type: int
     start: float
-    end: float
+    end: float  # when it stops in this run: its contract's end, or the horizon if sooner
     month_edges: np.ndarray  # hours since scenario start of each calendar month boundary
+    contract_end: float = math.inf  # its term's end, or a termination's, whether in the run or after
     status: str = PENDING
     servers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     target_servers: int = 0
@@ -60,6 +61,10 @@ class LeaseState:
         months = self.month_edges.size - 1
         self.delivered = np.zeros(months)
         self.committed = np.zeros(months)
+
+    @property
+    def spec_end_hour(self) -> float:
+        return (self.spec.start_day + self.spec.term_days) * 24.0
 
     @property
     def guaranteed(self) -> bool:
@@ -114,14 +119,19 @@ class LeaseState:
             "committed_gpus": self.spec.gpus,
             "granted_gpus": self.granted_gpus,
             "start_hour": self.start,
-            "end_hour": self.end,
+            # The contract's end, past the horizon too (the horizon is not when the lease ends).
+            "end_hour": max(self.start, min(self.contract_end, self.spec_end_hour)),
             "committed_gpu_hours": committed,
             "delivered_gpu_hours": delivered,
-            "sla_target": self.spec.sla.availability,
+            # Spot and on-demand capacity carry no SLA: attainment is then the share of the asked
+            # GPU-hours delivered, with no target to fall below.
+            "sla_target": self.spec.sla.availability if self.guaranteed else math.nan,
             "sla_attainment": delivered / committed if committed > 0 else math.nan,
             "months_below_target": int(
                 np.sum(self.attainment_by_month() < self.spec.sla.availability - 1e-12)
-            ),
+            )
+            if self.guaranteed
+            else 0,
             "revenue_usd": revenue,
             "credits_usd": credits,
             "spares_used": self.spares_used,

@@ -191,7 +191,10 @@ def sla_table(results: Results) -> pd.DataFrame:
             sla = f"TTFT p95 ≤ {ttft:g} s" if isinstance(ttft, (int, float)) else "latency p95"
         else:
             target = targets.get(name)
-            sla = f"availability {target:.2%}" if isinstance(target, (int, float)) else "availability"
+            if isinstance(target, (int, float)) and math.isnan(target):
+                sla = "none"  # spot and on-demand capacity: no target, no credits
+            else:
+                sla = f"availability {target:.2%}" if isinstance(target, (int, float)) else "availability"
         rows.append(
             {
                 "product": name,
