@@ -94,7 +94,8 @@ def test_annual_pue_of_each_sample_campus_is_in_the_published_range():
 
 def _hall_family(res, prefix: str):
     halls = res.hall_series[res.hall_series["hall"].str.match(prefix)]
-    return halls["facility_kw"].sum() / halls["it_kw"].sum(), halls["water_l"].sum() / halls["it_kw"].sum()
+    it_kw = halls["it_kw"].sum()
+    return halls["facility_kw"].sum() / it_kw, halls["water_l_per_h"].sum() / it_kw
 
 
 def test_meta_style_h_buildings_land_on_metas_published_pue_and_wue():

@@ -128,7 +128,7 @@ def test_any_over_is_true_exactly_when_a_hall_or_site_is_over_a_limit(seed: int)
 def test_record_sample_equals_the_numpy_record(seed: int) -> None:
     rng = np.random.default_rng(seed)
     chain, counts, idle_kw, cap, cop, gpus, sites = _random_plant(rng)
-    halls, bf, step = cap.size, 0.8, 1.0
+    halls, bf = cap.size, 0.8
     draw, site_facility = _drawn(chain, counts, idle_kw, cap, cop, sites, bf)
     d = _numpy_draw(chain, counts, idle_kw, cap, cop, bf)
     cooling_capacity = d["heat"] * rng.uniform(0.5, 2.0, halls)
@@ -144,7 +144,7 @@ def test_record_sample_equals_the_numpy_record(seed: int) -> None:
     site_store = np.zeros((len(SITE_SERIES), 3, sites))
     share = record_sample(
         1, draw, counts, cap, admitting, (bf, dyn_per_gpu, gpus, chain.it_capacity_kw),
-        (cooling_capacity, water, step),
+        (cooling_capacity, water),
         (chain.hall_site.astype(np.int64), limit, site_gpu_kw, dry, wet, site_facility, installed),
         old_share, hall_store, site_store, np.zeros((len(HALL_SERIES), halls)),
     )  # fmt: skip
@@ -165,7 +165,7 @@ def test_record_sample_equals_the_numpy_record(seed: int) -> None:
         "losses_kw": d["losses_kw"], "other_kw": d["other_kw"], "power_cap": cap,
         "cooling_capacity_kw": cooling_capacity, "cooling_headroom_kw": cool_room,
         "power_headroom_kw": power_room, "throttled_gpus": np.where(cap < 1.0, busy + leased, 0.0),
-        "water_l": d["heat"] * step * water, "sellable_gpus": np.floor(fits / (1.0 + want_share)),
+        "water_l_per_h": d["heat"] * water, "sellable_gpus": np.floor(fits / (1.0 + want_share)),
     }  # fmt: skip
     hall = np.array([rows[name] for name in HALL_SERIES])
     assert np.array_equal(hall_store[:, 1], hall.astype(np.float32))
@@ -177,7 +177,7 @@ def test_record_sample_equals_the_numpy_record(seed: int) -> None:
     site = {
         "it_kw": sums[0], "facility_kw": site_facility, "cooling_kw": sums[2], "losses_kw": sums[3],
         "other_kw": sums[4], "supply_kw": limit, "supply_headroom_kw": supply_room, "dry_bulb_c": dry,
-        "wet_bulb_c": wet, "throttled_gpus": sums[9], "water_l": sums[10],
+        "wet_bulb_c": wet, "throttled_gpus": sums[9], "water_l_per_h": sums[10],
         "sellable_gpus": np.floor(np.minimum(sums[11], by_supply)),
     }  # fmt: skip
     for k, name in enumerate(SITE_SERIES):

@@ -50,11 +50,11 @@ from twin.weather import WeatherSeries
 
 HALL_SERIES = (
     "it_kw", "facility_kw", "cooling_kw", "losses_kw", "other_kw", "power_cap", "cooling_capacity_kw",
-    "cooling_headroom_kw", "power_headroom_kw", "throttled_gpus", "water_l", "sellable_gpus",
+    "cooling_headroom_kw", "power_headroom_kw", "throttled_gpus", "water_l_per_h", "sellable_gpus",
 )  # fmt: skip
 SITE_SERIES = (
     "it_kw", "facility_kw", "cooling_kw", "losses_kw", "other_kw", "supply_kw", "supply_headroom_kw",
-    "dry_bulb_c", "wet_bulb_c", "throttled_gpus", "water_l", "sellable_gpus",
+    "dry_bulb_c", "wet_bulb_c", "throttled_gpus", "water_l_per_h", "sellable_gpus",
 )  # fmt: skip
 # twin.plant_kernels.record_sample writes the rows in these orders.
 assert HALL_SERIES[:5] == SITE_SERIES[:5] and HALL_SERIES[9:] == SITE_SERIES[9:]
@@ -279,7 +279,7 @@ class Plant:
     def _record(self, i: int, d: dict) -> None:
         self.spare_share = record_sample(
             i, d["draw"], d["counts"], self.cap, self.open, self._hall_consts,
-            (d["cooling_capacity_kw"], self._water_l_per_kwh[i], self.step),
+            (d["cooling_capacity_kw"], self._water_l_per_kwh[i]),
             (self._chain[0], np.minimum(self.supply_kw, self.limit_kw), self.site_gpu_kw, d["dry"], d["wet"],
              d["site_facility_kw"], self._installed_gpus),
             self.spare_share, self.hall, self.site, self._rows,

@@ -123,12 +123,11 @@ def record_sample(
     order); return the spare share (the largest failed share of installed GPUs so far).
 
     ``hall_consts``: busy fraction, dynamic kW per GPU, installed GPUs and IT capacity per hall.
-    ``sample_rows``: this sample's cooling capacity and water per kWh of heat per hall, the hours
-    a sample stands for. ``site_consts``: each hall's site, the sites' supply limit, their busy
+    ``sample_rows``: this sample's cooling capacity and water per kWh of heat per hall. ``site_consts``: each hall's site, the sites' supply limit, their busy
     kW per GPU, dry- and wet-bulb, facility kW, and the installed GPUs of the whole run.
     """
     busy_fraction, dyn_kw_per_gpu, hall_gpus, it_capacity = hall_consts
-    cooling_capacity, water_per_kwh, step = sample_rows
+    cooling_capacity, water_per_kwh = sample_rows
     hall_site, limit, site_gpu_kw, dry, wet, site_facility, installed = site_consts
     halls = cap.size
     failed_sum = 0.0
@@ -159,7 +158,7 @@ def record_sample(
         row[7, h] = cool_room
         row[8, h] = power_room
         row[9, h] = busy + leased if cap[h] < 1.0 else 0.0
-        row[10, h] = heat * step * water_per_kwh[h]
+        row[10, h] = heat * water_per_kwh[h]  # litres per hour, a rate like the kW beside it
         row[11, h] = np.floor(fits / (1.0 + spare_share))
     sites = limit.size
     sums = np.zeros((row.shape[0], sites))

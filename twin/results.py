@@ -361,7 +361,7 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
         "energy_cost_usd": float((facility_kwh / 1000.0 * prices).sum()),
         "cooling_energy_mwh": float((col["cooling_kw"] * w[:, None]).sum() / 1000.0),
         "loss_energy_mwh": float((col["losses_kw"] * w[:, None]).sum() / 1000.0),
-        "water_m3": float((col["water_l"] * (w / plant.step)[:, None]).sum() / 1000.0),
+        "water_m3": float((col["water_l_per_h"] * w[:, None]).sum() / 1000.0),
         "throttled_gpu_hours": float((col["throttled_gpus"] * w[:, None]).sum()),
         "throttle_lost_gpu_hours": float(lost.sum()),
         "sites": {
@@ -371,7 +371,7 @@ def _physics_kpis(plant, site: np.ndarray, w: np.ndarray, n: int, prices: np.nda
                 "pue": float(facility_kwh[s] / it_kwh[s]) if it_kwh[s] > 0 else None,
                 "peak_facility_mw": float(col["facility_kw"][:, s].max() / 1000.0),
                 "energy_cost_usd": float(facility_kwh[s] / 1000.0 * prices[s]),
-                "water_m3": float((col["water_l"][:, s] * w / plant.step).sum() / 1000.0),
+                "water_m3": float((col["water_l_per_h"][:, s] * w).sum() / 1000.0),
                 "throttled_gpu_hours": float((col["throttled_gpus"][:, s] * w).sum()),
                 "throttle_lost_gpu_hours": float(lost[s]),
             }
