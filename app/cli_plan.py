@@ -41,7 +41,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     out = Path(args.out)
     try:  # before the run: a refusal after it would waste the wait
-        problem = _out_problem(args.format, out)
+        problem = _out_problem(args.format, out) or _overwrites_input(out, args.site, args.scenario)
     except OSError as exc:  # a folder on the way that cannot be looked into
         problem = cannot_write(out, exc)
     if problem:
@@ -96,6 +96,14 @@ def _out_problem(fmt: str, out: Path) -> str | None:
         return bundle_problem(out)
     if out.is_dir():
         return f"--out {out}: is a folder; give a file name ending in {suffix}"
+    return None
+
+
+def _overwrites_input(out: Path, *inputs: str | None) -> str | None:
+    """A plan written over the site or scenario file it is drawn from would destroy it."""
+    for given in inputs:
+        if given and out.resolve() == Path(given).resolve():
+            return f"--out {out}: is the input file {given}; write the plan to another name"
     return None
 
 

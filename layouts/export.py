@@ -7,7 +7,9 @@ progress per hall so a terminal can show a bar.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,23 +79,74 @@ def write(
     hall: str | None = None,
     progress: Progress | None = None,
 ) -> Path:
+    """Write the plan as ``fmt`` to ``out``, all or nothing; return ``out``.
+
+    The plan is written beside ``out`` under a hidden name and renamed into place when whole: an
+    interrupt or a full disk leaves an earlier export as it was, and no half-written file.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "netbox":
+        from layouts.netbox import bundle_problem
+
+        problem = bundle_problem(out)
+        if problem:
+            raise ExportError(problem)
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        _write_format(plan, colouring, campus, fmt, partial, hall, progress)
+        _replace(partial, out)
+    except BaseException:
+        _remove(partial)
+        raise
+    return out
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Put ``new`` where ``out`` is. A NetBox folder's files are moved in one by one once all are
+    written (renames, which a full disk cannot stop); the folder itself is kept, with whatever
+    hidden files a user keeps there."""
+    if not new.is_dir():
+        os.replace(new, out)
+        return
+    out.mkdir(exist_ok=True)
+    for path in sorted(new.iterdir()):
+        os.replace(path, out / path.name)
+    new.rmdir()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _write_format(
+    plan: CampusPlan,
+    colouring: Colouring,
+    campus: Campus,
+    fmt: str,
+    out: Path,
+    hall: str | None,
+    progress: Progress | None,
+) -> None:
     if fmt == "svg":
         from layouts.svg import write_svg
 
-        return write_svg(plan, colouring, out, hall=hall)
-    if fmt == "pdf":
+        write_svg(plan, colouring, out, hall=hall)
+    elif fmt == "pdf":
         from layouts.pdf import write_pdf
 
-        return write_pdf(plan, colouring, out, hall=hall, progress=progress)
-    if fmt == "dxf":
+        write_pdf(plan, colouring, out, hall=hall, progress=progress)
+    elif fmt == "dxf":
         from layouts.dxf import write_dxf
 
-        return write_dxf(plan, colouring, out, hall=hall)
-    if fmt == "csv":
+        write_dxf(plan, colouring, out, hall=hall)
+    elif fmt == "csv":
         from layouts.inventory_csv import write_csv
 
-        return write_csv(plan, colouring, out, hall=hall)
-    from layouts.netbox import write_netbox
+        write_csv(plan, colouring, out, hall=hall)
+    else:
+        from layouts.netbox import write_netbox
 
-    return write_netbox(plan, colouring, campus, out, hall=hall)
+        write_netbox(plan, colouring, campus, out, hall=hall)

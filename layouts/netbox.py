@@ -125,7 +125,9 @@ def bundle_problem(out: Path) -> str | None:
     fine: the new bundle writes every one of those names, so it replaces it.
     """
     if out.suffix.lower() == ".zip":
-        return f"--out {out}: is a folder; give a new .zip file name, or the folder's name without .zip" if out.is_dir() else None  # fmt: skip
+        if out.is_dir():
+            return f"--out {out}: is a folder; give a new .zip file name, or the folder's name without .zip"
+        return _zip_problem(out) if out.exists() else None
     if out.suffix.lower() in FILE_SUFFIXES:
         return (f"--out {out}: a NetBox bundle is a folder (or a .zip), not a {out.suffix} file; "
                 f"e.g. --out {out.with_suffix('')} or --out {out.with_suffix('.zip')}")  # fmt: skip
@@ -140,6 +142,19 @@ def bundle_problem(out: Path) -> str | None:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         return (f"--out {out}: the folder holds {shown}, not a NetBox bundle; give a new or empty folder, "
                 f"e.g. --out {out / 'netbox'}")  # fmt: skip
+    return None
+
+
+def _zip_problem(out: Path) -> str | None:
+    """An existing zip is replaced only if it is an earlier bundle (its names are a bundle's)."""
+    try:
+        with zipfile.ZipFile(out) as zf:
+            others = sorted(set(zf.namelist()) - set(FILES))
+    except (OSError, zipfile.BadZipFile):
+        return f"--out {out}: is not a zip file; give a new .zip file name"
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        return f"--out {out}: the zip holds {shown}, not a NetBox bundle; give a new .zip file name"
     return None
 
 

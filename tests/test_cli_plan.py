@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import resource
+import signal
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -91,6 +95,76 @@ def test_netbox_bundle_as_a_zip_for_one_hall(tmp_path: Path) -> None:
     racks = next(n for n in names if n.endswith("racks.csv"))
     rows = list(csv.DictReader(zipfile.ZipFile(out).read(racks).decode().splitlines()))
     assert len(rows) == 64
+
+
+def test_a_zip_that_is_not_a_bundle_is_never_replaced(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "backup.zip"
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("thesis.txt", "important")
+    before = out.read_bytes()
+    assert main(["plan", str(DEMO), "--format", "netbox", "--out", str(out), "--hall", "A/H1"]) == 2
+    assert (
+        "the zip holds thesis.txt, not a NetBox bundle; give a new .zip file name" in capsys.readouterr().err
+    )
+    assert out.read_bytes() == before  # it was overwritten, the thesis gone
+    out.write_text("not a zip")
+    assert main(["plan", str(DEMO), "--format", "netbox", "--out", str(out), "--hall", "A/H1"]) == 2
+    assert "is not a zip file" in capsys.readouterr().err and out.read_text() == "not a zip"
+
+
+def test_a_plan_is_never_written_over_its_own_input(tmp_path: Path, capsys) -> None:
+    site = tmp_path / "site.csv"
+    site.write_bytes(DEMO.read_bytes())
+    (tmp_path / "catalog.yaml").write_bytes((SITES / "catalog.yaml").read_bytes())
+    assert main(["plan", str(site), "--format", "csv", "--out", str(site)]) == 2
+    assert (
+        f"--out {site}: is the input file {site}; write the plan to another name" in capsys.readouterr().err
+    )
+    assert site.read_bytes() == DEMO.read_bytes()
+
+
+def _limited_to(max_bytes: int):
+    """For a child process: no file may grow past ``max_bytes`` (a full disk, as a write sees it)."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return limit
+
+
+@pytest.mark.parametrize("fmt", ["csv", "netbox"])
+def test_a_plan_that_cannot_be_written_leaves_the_earlier_one_whole(fmt: str, tmp_path: Path) -> None:
+    """A write that fails part way (here: files limited to 256 kB, as on a full disk) left a
+    truncated file, or a bundle of two campuses' files, where the earlier export was."""
+    out = tmp_path / ("plan.csv" if fmt == "csv" else "bundle")
+    assert main(["plan", str(DEMO), "--format", fmt, "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in ([out] if out.is_file() else sorted(out.iterdir()))}
+    code = f"import sys; from app.cli import main; sys.exit(main(['plan', {str(SITES / 'louisiana.yaml')!r}, '--format', {fmt!r}, '--out', {str(out)!r}]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limited_to(256_000),
+        timeout=300,
+    )
+    assert done.returncode == 2 and "cannot write (File too large)" in done.stderr, done.stderr[-2000:]
+    after = {p.name: p.read_bytes() for p in ([out] if out.is_file() else sorted(out.iterdir()))}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # nothing half-written beside it
+
+
+def test_a_netbox_folder_is_replaced_file_by_file_keeping_a_users_hidden_files(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    args = ["plan", str(DEMO), "--format", "netbox", "--out", str(out)]
+    assert main([*args, "--hall", "A/H1"]) == 0
+    (out / ".git").mkdir()  # the user keeps the bundle under version control
+    assert main(args) == 0
+    assert (out / ".git").is_dir()
+    assert (
+        len(list(csv.DictReader((out / "05_racks.csv").read_text().splitlines()))) > 64
+    )  # the whole site now
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
 
 
 def _plan_of_day(day: int, fmt: str, folder: Path, color_by: str = "tenant") -> Path:
