@@ -238,7 +238,8 @@ def test_bad_trace_rows_are_named_as_written(tmp_path, capsys):
     header = "job_id,submitted_at,num_gpus,runtime_s,user\n"
     for gpus, shown in (
         (["-8", "8.5", ""], ["-8", "8.5", "empty"]),  # numbers only: read as numbers
-        (["-8", "8.5", "many"], ["'-8'", "'8.5'", "'many'"]),  # a word among them: read as text
+        (["-8", "8.5", "many"], ["-8", "8.5", "'many'"]),  # a word among them: numbers still as written
+        (["nan", "NA", " "], ["nan", "'NA'", "empty"]),  # "nan" read "empty" before
         (["1e30", "-1", "2e9"], ["1e+30", "-1", "2e+09"]),  # past int64 once crashed the run
     ):
         rows = "".join(f"j{i},1798761720,{g},3042,evals\n" for i, g in enumerate(gpus))
@@ -250,3 +251,23 @@ def test_bad_trace_rows_are_named_as_written(tmp_path, capsys):
                 f"demo_trace.csv:{line}: num_gpus: bad value {value}; expected a whole number > 0" in err
             ), err
         assert "np." not in err and "Traceback" not in err and ":5:" not in err
+
+
+def test_a_trace_is_quoted_without_what_a_terminal_would_act_on(tmp_path, capsys):
+    """A header of escape sequences (a window title, a colour) and NULs was echoed byte for byte."""
+    scenario = _trace_scenario(tmp_path)
+    header = "job_id,submitted_at,\x1b]0;PWNED\x07\x1b[31mnum_gpus\x00,runtime_s,user\n"
+    (tmp_path / "traces" / "demo_trace.csv").write_text(header + "j0,0,8,3600,evals\n")
+    assert main(["simulate", str(scenario), "--days", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "missing column(s) num_gpus; columns are job_id, submitted_at, \\x1b]0;PWNED\\x07\\x1b[31m" in err
+    assert not any(c in err for c in "\x1b\x07\x00")
+
+
+def test_a_trace_separated_by_semicolons_is_told_to_use_commas(tmp_path, capsys):
+    scenario = _trace_scenario(tmp_path)
+    (tmp_path / "traces" / "demo_trace.csv").write_text(
+        "job_id;submitted_at;num_gpus;runtime_s;user\nj0;0;8;3600;u\n"
+    )
+    assert main(["simulate", str(scenario), "--days", "1"]) == 2
+    assert "columns are separated by ';': separate them with commas" in capsys.readouterr().err

@@ -18,6 +18,8 @@ def read_columns(path: Path, wanted: list[str], where: str) -> pd.DataFrame:
         missing = [c for c in wanted if c not in head.columns]
         if missing:
             have = ", ".join(map(str, head.columns))
+            if len(head.columns) == 1 and ";" in str(head.columns[0]):  # no setting would find them
+                where = "columns are separated by ';': separate them with commas"
             raise ProblemList(
                 [
                     Problem(
@@ -30,7 +32,8 @@ def read_columns(path: Path, wanted: list[str], where: str) -> pd.DataFrame:
             )
         # index_col=False: rows with more cells than the header (a trailing comma) keep their
         # columns; otherwise pandas takes the first column for an index and shifts every value left.
-        return pd.read_csv(path, usecols=wanted, index_col=False)
+        # keep_default_na=False: a cell reading "nan" or "NA" is quoted as written, not as "empty".
+        return pd.read_csv(path, usecols=wanted, index_col=False, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
         raise ProblemList([Problem(file, 1, "", f"not a readable CSV: {exc}")]) from None
 
@@ -69,9 +72,15 @@ def numeric(
 
 
 def _shown(raw: object) -> str:
-    """A cell as the user wrote it: ``'abc'``, ``-8``, ``8.5``, or ``empty`` (not numpy's repr)."""
-    if raw is None or (isinstance(raw, float | np.floating) and np.isnan(raw)):
+    """A cell as the user wrote it: ``'abc'``, ``-8``, ``8.5``, ``nan`` or ``empty`` (not numpy's repr)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
         return "empty"
+    if isinstance(raw, str):  # a column with text in it is read as text: -8 is still shown as -8
+        try:
+            float(raw)
+            return raw.strip()
+        except ValueError:
+            return repr(raw)
     if isinstance(raw, np.generic):
         raw = raw.item()
     return f"{raw:g}" if isinstance(raw, float) else repr(raw)

@@ -27,7 +27,19 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """``text`` with what a terminal would act on written out as escapes (``\\x1b``, ``\\x00``).
+
+    Problems quote the user's files, and a file can hold anything: a CSV header of ``ESC ]0;...BEL``
+    retitled the terminal and recoloured it when its problem was printed.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ProblemList(Exception):
