@@ -61,6 +61,8 @@ def cmd_users(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"password: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
+    if path.is_symlink():  # the file the console reads is the link's target: change that one
+        path = path.resolve()
     try:
         lock = _lock(path)
     except OSError as exc:

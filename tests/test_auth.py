@@ -291,3 +291,13 @@ def test_a_push_to_a_closed_tab_leaves_no_traceback_in_the_log(caplog) -> None:
     for exc in (WebSocketClosedError(), RuntimeError("a real one")):
         log.error("Task exception was never retrieved", exc_info=(type(exc), exc, None))
     assert [r.exc_info[0] for r in caplog.records] == [RuntimeError]
+
+
+def test_a_users_file_reached_by_a_link_is_changed_where_it_is(users_file: Path) -> None:
+    """``users remove`` through a symlink replaced the link with a file of its own: the console,
+    reading the real file, kept the user that was removed."""
+    link = users_file.with_name("link.yaml")
+    link.symlink_to(users_file.name)
+    done = run_cli("users", "remove", str(link), "vic")
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and "vic" not in read_users(users_file)
