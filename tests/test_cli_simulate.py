@@ -172,6 +172,22 @@ def test_an_out_folder_that_cannot_take_the_results_is_refused_before_the_run(tm
     assert "o/kpis.json: is a folder, where a result file goes" in err and "Traceback" not in err
 
 
+def test_an_out_folder_holding_other_files_is_refused_an_earlier_run_is_replaced(tmp_path, capsys):
+    """Results went in among a folder's own files (--out sample_sites dropped ten beside the sites)."""
+    out = tmp_path / "o"
+    args = ["simulate", str(SCENARIOS / "demo_baseline.yaml"), "--days", "1", "--out", str(out)]
+    assert main([*args, "--seed", "1"]) == 0
+    assert main([*args, "--seed", "2"]) == 0  # only an earlier run there: replaced
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main([*args, "--seed", "3"]) == 2
+    assert (
+        "o: holds notes.txt, not a run's results; give a new or empty folder for --out"
+        in capsys.readouterr().err
+    )
+    assert json.loads((out / "kpis.json").read_text())["seed"] == 2
+
+
 def test_a_disk_that_fills_during_the_run_loses_no_earlier_results(tmp_path, capsys, monkeypatch):
     """Results are written all or nothing; when writing fails the KPIs are still printed, exit 2."""
     out = tmp_path / "o"

@@ -32,7 +32,28 @@ def output_folder(path: str | Path) -> Path:
 
 def writable_for(folder: Path, names: list[str]) -> Path:
     """``folder``, once it is known that files ``names`` can be written there: none of them is a
-    folder, and a file can be made (checked before a long run, not after it)."""
+    folder, it holds nothing else (an earlier run's files are replaced; anything else would be
+    mixed with them), and a file can be made (checked before a long run, not after it)."""
+    try:
+        others = sorted(
+            p.name for p in folder.iterdir() if p.name not in names and not p.name.startswith(".")
+        )
+    except OSError as exc:
+        raise ProblemList(
+            [Problem(str(folder), 0, "", f"cannot read it ({exc.strerror}); give another --out")]
+        ) from None
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise ProblemList(
+            [
+                Problem(
+                    str(folder),
+                    0,
+                    "",
+                    f"holds {shown}, not a run's results; give a new or empty folder for --out",
+                )
+            ]
+        )
     for name in names:
         if (folder / name).is_dir():
             raise ProblemList(
