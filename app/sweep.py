@@ -143,16 +143,27 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
         f"{len(todo_all)} runs: {len(todo_all) - len(todo)} already done, {len(todo)} to run", file=sys.stderr
     )
     bar = _bar(len(todo))
-    for row, task in _execute(scenario, todo, args.scheduler, starting, run_task):
-        _write_json(runs_dir / f"{task.name}.json", row)
+    try:
+        for row, task in _execute(scenario, todo, args.scheduler, starting, run_task):
+            _write_json(runs_dir / f"{task.name}.json", row)
+            if bar is not None:
+                bar.update(1)
+        rows = [json.loads((runs_dir / f"{t.name}.json").read_text()) for t in todo_all]
+        summary = summarise(rows)
+        _write_together(
+            {
+                out / "summary.csv": summary.to_csv(index=False),
+                out / "summary.json": _json_text(summary.to_dict(orient="records")),
+            }
+        )
+    except OSError as exc:  # a full disk, a file made read-only: the runs written so far are kept
+        raise SweepError(
+            f"--out {args.out}: cannot write {exc.filename or 'there'} ({exc.strerror or exc}); free some space "
+            "or make it writable, and run the same command again: finished runs are kept"
+        ) from None
+    finally:
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    rows = [json.loads((runs_dir / f"{t.name}.json").read_text()) for t in todo_all]
-    summary = summarise(rows)
-    summary.to_csv(out / "summary.csv", index=False)
-    _write_json(out / "summary.json", summary.to_dict(orient="records"))
+            bar.close()
     show = [
         c for c in ("utilization_mean", "margin_usd_mean", "margin_usd_p5", "margin_usd_p95") if c in summary
     ]
@@ -171,7 +182,7 @@ def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
     from twin.sweep import FINGERPRINT_VERSION
 
     stamp = out / "sweep.json"
-    if out.is_dir() and not stamp.exists() and any(out.iterdir()):
+    if out.is_dir() and not stamp.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
         raise SweepError(
             f"--out {given}: holds other files and no sweep.json, so it is not a sweep's folder; its "
             "files would be overwritten: give a new or empty folder"
@@ -341,7 +352,7 @@ def _connect(client_class, scheduler: str):
     )
 
 
-def _write_json(path: Path, data: object) -> None:
+def _json_text(data: object) -> str:
     from twin.results import json_default, json_safe
 
     def default(value: object) -> object:  # numbers as the results write them; a date (--vary) as text
@@ -350,10 +361,27 @@ def _write_json(path: Path, data: object) -> None:
         except TypeError:
             return str(value)
 
-    tmp = path.with_name(f".{path.name}.tmp")
     # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
-    tmp.write_text(json.dumps(json_safe(data), indent=1, default=default, allow_nan=False))
-    tmp.replace(path)  # a stopped sweep leaves whole files only
+    return json.dumps(json_safe(data), indent=1, default=default, allow_nan=False)
+
+
+def _write_json(path: Path, data: object) -> None:
+    _write_together({path: _json_text(data)})
+
+
+def _write_together(texts: dict[Path, str]) -> None:
+    """Write each file beside itself, then rename them all into place: a stopped sweep, or a full
+    disk, leaves whole files only, and the summary's CSV and JSON from the same runs."""
+    tmps = {path: path.with_name(f".{path.name}.tmp") for path in texts}
+    try:
+        for path, text in texts.items():
+            tmps[path].write_text(text)
+        for path, tmp in tmps.items():
+            tmp.replace(path)
+    finally:
+        for tmp in tmps.values():
+            if not tmp.is_dir():
+                tmp.unlink(missing_ok=True)
 
 
 def _bar(total: int):

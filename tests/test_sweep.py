@@ -217,3 +217,27 @@ def test_a_folder_of_an_older_sweep_is_told_so(tmp_path: Path, capsys) -> None:
     shutil.rmtree(out / "runs")  # as the message advises: then the sweep starts over
     assert main(args) == 0
     assert "1 runs: 0 already done, 1 to run" in capsys.readouterr().err
+
+
+def test_a_summary_that_cannot_be_written_exits_2_and_keeps_the_last_one_whole(
+    tmp_path: Path, capsys
+) -> None:
+    """A write that failed (a full disk, a read-only file) ended in a traceback, with summary.csv
+    and summary.json of different runs and a half-written temporary file left in the folder."""
+    out = tmp_path / "o"
+    args = ["sweep", SCENARIO, "--vary", "days=0.5", "--workers", "0", "--out", str(out)]
+    assert main(args) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    (out / ".summary.json.tmp").mkdir()  # the summary's JSON cannot be written
+    capsys.readouterr()
+    assert main([*args[:3], "days=0.5,1", *args[4:]]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"--out {out}: cannot write " in err and "run the same command again: finished runs are kept" in err
+    )
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the CSV too
+    assert len(list((out / "runs").glob("*.json"))) == 2  # the new run is kept for the resume
+    (out / ".summary.json.tmp").rmdir()
+    assert main([*args[:3], "days=0.5,1", *args[4:]]) == 0
+    assert "2 already done, 0 to run" in capsys.readouterr().err
