@@ -132,9 +132,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             )
             print(failed_to_write, file=sys.stderr)
     if saving is not None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from app.library import read_only_message
+
         library, run_id = saving
-        library.finish_run(run_id, results)
-        print(f"saved run {run_id[:12]} of {args.save!r} in {library.folder}", file=sys.stderr)
+        try:
+            library.finish_run(run_id, results)
+            print(f"saved run {run_id[:12]} of {args.save!r} in {library.folder}", file=sys.stderr)
+        except (OSError, SQLAlchemyError) as exc:  # a read-only or full library: the KPIs still follow
+            failed_to_write = (
+                f"--save: {read_only_message(library.folder, getattr(exc, 'orig', None) or exc)}"
+            )
+            print(failed_to_write, file=sys.stderr)
     if args.json:
         print(json.dumps(results.kpis, indent=2, default=str))
     else:
@@ -150,8 +160,9 @@ def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
     from pathlib import Path
 
     import yaml
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from app.library import Library, LibraryError
+    from app.library import Library, LibraryError, read_only_message
 
     path = Path(args.scenario)
     text = path.read_text(encoding="utf-8")
@@ -163,6 +174,10 @@ def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
         return library, library.start_run(args.save, seed)
     except LibraryError as exc:
         raise ProblemList([Problem("--save", 0, "", str(exc))]) from None
+    except (OSError, SQLAlchemyError) as exc:  # a read-only library: said before the run, not after
+        raise ProblemList(
+            [Problem("--save", 0, "", read_only_message(Path(args.data), getattr(exc, "orig", None) or exc))]
+        ) from None
 
 
 def _print_kpis(k: dict) -> None:

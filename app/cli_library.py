@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    from app.library import Library, LibraryError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.library import Library, LibraryError, read_only_message
 
     data = Path(args.data)
     # Every action reads a library: a folder without one (missing, or someone's own) is not made one.
@@ -52,6 +54,9 @@ def cmd_library(args: argparse.Namespace) -> int:
         return _act(library, args)
     except LibraryError as exc:
         print(f"library: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (OSError, SQLAlchemyError) as exc:  # a change refused: a read-only file, folder or disk
+        print(f"library: {read_only_message(data, getattr(exc, 'orig', None) or exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

@@ -132,6 +132,8 @@ class Library:
             self._recover()
         except DatabaseError as exc:
             reason = getattr(exc, "orig", None) or exc
+            if read_only(reason):
+                raise LibraryError(read_only_message(self.folder, reason)) from None
             raise LibraryError(
                 f"{self.folder / 'library.sqlite'}: not a campustwin library ({type(reason).__name__}: "
                 f"{str(reason)[:160]}); move that file away, or give another folder with --data"
@@ -329,6 +331,22 @@ class Library:
 
     def load_run(self, run_id: str) -> Results:
         return Results.read(self.run_folder(run_id))
+
+
+def read_only(reason: BaseException) -> bool:
+    """True when SQLite or the system refused a write to a library that is fine, only read-only."""
+    text = str(reason).lower()
+    return isinstance(reason, PermissionError) or any(
+        words in text
+        for words in ("readonly", "read-only", "unable to open database file", "permission denied")
+    )
+
+
+def read_only_message(folder: Path, reason: BaseException) -> str:
+    return (
+        f"{folder}: the library cannot be changed there ({str(reason)[:160]}); it is read-only to you: "
+        "copy the folder somewhere writable and give that with --data"
+    )
 
 
 def _sqlite_pragmas(connection, _record) -> None:

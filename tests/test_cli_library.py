@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from app.library import INTERRUPTED, Library
 
@@ -133,3 +134,26 @@ def test_an_export_that_runs_out_of_space_leaves_nothing_half_copied(
     err = capsys.readouterr().err
     assert "cannot copy the run there" in err and "No space left on device" in err and len(err) < 400
     assert copied and list(out.iterdir()) == []
+
+
+def test_a_read_only_library_is_read_and_its_changes_refused_with_the_fix(tmp_path: Path) -> None:
+    """A library file that cannot be written (immutable here: root ignores file modes) gave two
+    tracebacks on rename, delete and --save; it is still listed."""
+    assert (
+        cli("simulate", DEMO, "--days", "1", "--save", "base", "--data", "lib", cwd=tmp_path).returncode == 0
+    )
+    db = tmp_path / "lib" / "library.sqlite"
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not allowed here")
+    try:
+        assert cli("library", "--data", "lib", "list", cwd=tmp_path).returncode == 0
+        for args in (("library", "--data", "lib", "rename", "base", "other"),
+                     ("library", "--data", "lib", "delete", "base"),
+                     ("simulate", DEMO, "--days", "1", "--save", "more", "--data", "lib")):  # fmt: skip
+            done = cli(*args, cwd=tmp_path)
+            assert done.returncode == 2 and "Traceback" not in done.stderr, (args, done.stderr)
+            assert "the library cannot be changed there" in done.stderr, (args, done.stderr)
+            assert "give that with --data" in done.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True)
+    assert [s["name"] for s in Library(tmp_path / "lib").scenarios()] == ["base"]
