@@ -63,6 +63,9 @@ def parse_vary(items: list[str]) -> dict[str, list]:
         tokens = [t.strip() for t in values.split(",")]
         if not tokens or any(not t for t in tokens):
             raise ValueError(f"--vary {path}: empty value; separate values with commas, e.g. {path}=1,2")
+        twice = next((t for k, t in enumerate(tokens) if t in tokens[:k]), None)
+        if twice is not None:  # the same grid point run twice over, and counted twice in the summary
+            raise ValueError(f"--vary {path}: {twice!r} is given twice; list each value once")
         for t in tokens:
             if _BASE_60.match(t):  # YAML 1.1 would read 1:30 as 90
                 raise ValueError(f"--vary {path}: {t!r} reads as a base-60 number; write the number itself")
@@ -251,6 +254,8 @@ def _whole_run(path: Path) -> bool:
         isinstance(row, dict)
         and {"point", "changes", "seed", "kpis"} <= row.keys()
         and isinstance(row["kpis"], dict)
+        # a figure edited into text would be summarised as NaN, as if the run had measured nothing
+        and all(isinstance(v, int | float) or v is None for v in row["kpis"].values())
     )
 
 

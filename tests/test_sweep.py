@@ -62,6 +62,7 @@ def test_dask_cluster_matches_serial_and_resumes(tmp_path: Path, capsys) -> None
         (["../x=1"], "write PATH=V1,V2"),
         (["days=1,,2"], "empty value"),
         (["days=1", "days=2"], "given twice"),
+        (["days=2,3,2"], "'2' is given twice; list each value once"),  # it ran twice, counted twice
         (["seed=1,2"], "--replications"),  # seeds come from replications, never silently ignored
         (["days=1:30"], "base-60"),  # YAML 1.1 would read 90
         (["days=[1"], "not valid YAML"),
@@ -82,8 +83,11 @@ def test_bad_grid_point_exits_2_before_any_run(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("vary", "message"),
     [
-        ("inference.5.peak_gpus=8", "--inference.5.peak_gpus: inference has 1 entry"),
-        ("inference.x.peak_gpus=8", "inference is a list"),
+        (
+            "inference.5.peak_gpus=8",
+            "--vary inference.5.peak_gpus: inference has 1 entry",
+        ),  # not --inference...
+        ("inference.x.peak_gpus=8", "--vary inference.x.peak_gpus: inference is a list"),
         ("days.x=1", "days is a single value"),
         ("leases.0.gpus=8", "leases: the scenario has none"),
         (
@@ -182,10 +186,15 @@ def test_an_edited_run_file_is_run_again_not_a_crash(tmp_path: Path, capsys) -> 
     args = ["sweep", SCENARIO, "--vary", "days=0.5", "--workers", "0", "--out", str(out)]
     assert main(args) == 0
     run = next((out / "runs").glob("*.json"))
-    run.write_text(json.dumps({**json.loads(run.read_text()), "kpis": []}))
-    capsys.readouterr()
-    assert main(args) == 0
-    assert "1 runs: 0 already done, 1 to run" in capsys.readouterr().err
+    for kpis in (
+        [],
+        {**json.loads(run.read_text())["kpis"], "margin_usd": "abc"},
+    ):  # text: NaN in the summary
+        run.write_text(json.dumps({**json.loads(run.read_text()), "kpis": kpis}))
+        capsys.readouterr()
+        assert main(args) == 0
+        assert "1 runs: 0 already done, 1 to run" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())[0]["margin_usd_mean"] is not None
 
 
 def test_a_scheduler_that_never_answers_exits_2_in_time(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -28,11 +28,12 @@ def blame_overrides(problems: list[Problem], overrides: dict | None, flag: str =
     return out
 
 
-def set_dotted(data: dict, key: str, value: object) -> None:
+def set_dotted(data: dict, key: str, value: object, flag: str = "--{key}") -> None:
     """Set ``a.b.0.c`` in a parsed document, or raise ProblemList naming the option and the fix.
 
     A missing section is created (``money.pue`` in a file without ``money``); a list entry must
     exist already (``leases.0.gpus`` changes the file's first lease, it does not invent one).
+    ``flag`` names the option as the user typed it (``--vary {key}``).
     """
     parts = key.split(".")
     node: object = data
@@ -41,28 +42,32 @@ def set_dotted(data: dict, key: str, value: object) -> None:
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit():
-                raise _bad_path(key, f"{here} is a list: follow it with an entry's index, e.g. {here}.0")
+                raise _bad_path(
+                    flag.format(key=key), f"{here} is a list: follow it with an entry's index, e.g. {here}.0"
+                )
             if int(part) >= len(node):
                 n = len(node)
                 has = "is empty" if not n else f"has {n} entr{'y' if n == 1 else 'ies'} (from index 0)"
-                raise _bad_path(key, f"{here} {has} in the scenario; add the entry to the file first")
+                raise _bad_path(
+                    flag.format(key=key), f"{here} {has} in the scenario; add the entry to the file first"
+                )
             index = int(part)
         elif isinstance(node, dict):
             index = part
             if not last and node.get(part) is None:
                 if parts[depth + 1].isdigit():
                     raise _bad_path(
-                        key,
+                        flag.format(key=key),
                         f"{'.'.join(parts[: depth + 1])}: the scenario has none; add it to the file first",
                     )
                 node[part] = {}
         else:
-            raise _bad_path(key, f"{here} is a single value, so it has no '{part}' inside")
+            raise _bad_path(flag.format(key=key), f"{here} is a single value, so it has no '{part}' inside")
         if last:
             node[index] = value
         else:
             node = node[index]
 
 
-def _bad_path(key: str, message: str) -> ProblemList:
-    return ProblemList([Problem(f"--{key}", 0, "", f"{message} (given on the command line)")])
+def _bad_path(option: str, message: str) -> ProblemList:
+    return ProblemList([Problem(option, 0, "", f"{message} (given on the command line)")])

@@ -284,7 +284,7 @@ def scenario_from_document(
     expect_kind(doc, "scenario")
     if overrides and isinstance(doc.data, dict):
         for key, value in overrides.items():
-            set_dotted(doc.data, key, value)
+            set_dotted(doc.data, key, value, flag)
     try:
         spec = validate_document(doc, ScenarioSpec)
     except ProblemList as exc:
