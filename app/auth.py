@@ -200,6 +200,8 @@ class LiveAccess:
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
+    if not password.strip():
+        raise ValueError("a password of spaces only is refused; type a phrase")
     if len(password) > MAX_PASSWORD:  # sign-in checks no more than this: a longer one could never match
         raise ValueError(f"a password is at most {MAX_PASSWORD:,} characters")
     return _HASHER.hash(password)

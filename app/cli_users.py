@@ -119,7 +119,10 @@ def _write(path: Path, users: dict) -> int:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")  # a line ended on Windows is the same password
+        from app.auth import MAX_PASSWORD
+
+        # At most one character past the longest password: a 300 MB line was read whole, for a refusal.
+        return sys.stdin.readline(MAX_PASSWORD + 3).rstrip("\r\n")  # a Windows line end is the same password
     if not sys.stdin.isatty():
         raise ValueError("no terminal to ask on; pipe it with --password-stdin")
     try:

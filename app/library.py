@@ -374,8 +374,12 @@ def _hash(text: str) -> str:
 
 
 def _check_name(name: str) -> None:
-    if not name or len(name) > 128 or not name.strip() or any(ord(c) < 32 for c in name):
+    if not name or len(name) > 128 or not name.strip() or not name.isprintable():
         raise LibraryError(f"scenario name {name[:40]!r}: 1-128 printable characters")
+    if name != name.strip():  # " base" is listed as "base", and a second "base" could be saved beside it
+        raise LibraryError(
+            f"scenario name {name[:40]!r}: no spaces at its start or end; e.g. {name.strip()[:40]!r}"
+        )
 
 
 def _json_default(value):

@@ -137,6 +137,17 @@ def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_pat
         "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="short\n"
     )
     assert done.returncode == 2 and "at least 8 characters" in done.stderr
+    done = run_cli(
+        "users",
+        "add",
+        str(tmp_path / "u.yaml"),
+        "x",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=" " * 12 + "\n",
+    )
+    assert done.returncode == 2 and "a password of spaces only is refused" in done.stderr
     # Sign-in checks at most 1,024 characters: a longer password could be stored but never match.
     done = run_cli(
         "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="x" * 2000

@@ -56,6 +56,10 @@ def test_rename_delete_and_clear_errors(tmp_path: Path, results: Results) -> Non
         lib.scenario("c")
     with pytest.raises(LibraryError, match="1-128 printable"):
         lib.save_scenario("bad\nname", TEXT, SCENARIOS)
+    with pytest.raises(LibraryError, match="no spaces at its start or end; e.g. 'b'"):
+        lib.save_scenario(" b", TEXT, SCENARIOS)  # listed as "b", beside the "b" there is
+    with pytest.raises(LibraryError, match="no spaces at its start or end"):
+        lib.rename("b", "b ")
 
 
 def _saver(folder: str, name: str, n: int) -> None:
