@@ -36,8 +36,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USER_ERROR
-    try:
-        starts = [float(x) for x in args.start_days.split(",")] if args.start_days else None
+    try:  # given empty, it is refused: read as the default, it fitted a day no one asked for
+        starts = [float(x) for x in args.start_days.split(",")] if args.start_days is not None else None
     except ValueError:
         print(f"--start-days: numbers separated by commas, got {args.start_days!r}", file=sys.stderr)
         return EXIT_USER_ERROR

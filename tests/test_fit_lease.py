@@ -71,3 +71,7 @@ def test_cli_prints_the_offer_table_and_refuses_bad_input(tmp_path: Path, capsys
     many = ",".join(str(d) for d in [*range(25), 0, 0])  # 25 distinct days (a repeat counts once)
     assert main(["fit-lease", str(path), "--lease", "acme-gb200-pod", f"--start-days={many}"]) == 2
     assert "--start-days: 25 days; at most 24" in capsys.readouterr().err
+    assert (
+        main(["fit-lease", str(path), "--lease", "acme-gb200-pod", "--start-days="]) == 2
+    )  # not the default
+    assert "--start-days: numbers separated by commas, got ''" in capsys.readouterr().err
