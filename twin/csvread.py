@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +64,39 @@ def numeric(
             expected += f" up to {top:,.0f}"
         for row in np.flatnonzero(bad)[:5]:
             problems.append(
-                Problem(
-                    file, int(row) + 2, name, f"bad value {_shown(df[name].iloc[row])}; expected {expected}"
-                )
+                Problem(file, int(row), name, f"bad value {_shown(df[name].iloc[row])}; expected {expected}")
             )
         df[name] = values
-    return problems
+    lines = record_lines(file, {p.line for p in problems})
+    return [Problem(p.file, lines.get(p.line, p.line + 2), p.path, p.message) for p in problems]
+
+
+def record_lines(file: str, records: set[int]) -> dict[int, int]:
+    """The line each of ``records`` (0-based data rows) starts on in ``file``.
+
+    A quoted cell may hold line breaks, so a record's line is not its index + 2; the file is read
+    again only when there are problems to place, and only up to the last of them.
+    """
+    out: dict[int, int] = {}
+    if not records:
+        return out
+    last = max(records)
+    try:
+        with open(file, newline="", encoding="utf-8-sig", errors="replace") as f:
+            reader = csv.reader(f)
+            next(reader, None)  # the header
+            start, index = reader.line_num + 1, 0
+            for row in reader:
+                if row:  # pandas skips blank lines: they are no record
+                    if index in records:
+                        out[index] = start
+                    if index >= last:
+                        break
+                    index += 1
+                start = reader.line_num + 1
+    except (OSError, csv.Error):
+        return {}  # placed as index + 2, as pandas numbered them
+    return out
 
 
 def _shown(raw: object) -> str:
