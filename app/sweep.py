@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -137,6 +138,7 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
         if task.point not in points:
             points.add(task.point)
             files |= scenario_files(load_scenario(args.scenario, dict(task.changes), flag="--vary {key}"))
+    made = not Path(args.out).exists()
     out = output_folder(args.out)
     scenario = str(Path(args.scenario).resolve())
     runs_dir = _prepare(out, args.out, scenario, files_fingerprint(files))
@@ -159,6 +161,10 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
                 out / "summary.json": _json_text(summary.to_dict(orient="records")),
             }
         )
+    except SweepError:  # no cluster to run on: a folder this sweep made and ran nothing in goes
+        if made and not any(runs_dir.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     except OSError as exc:  # a full disk, a file made read-only: the runs written so far are kept
         raise SweepError(
             f"--out {args.out}: cannot write {exc.filename or 'there'} ({exc.strerror or exc}); free some space "

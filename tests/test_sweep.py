@@ -125,6 +125,7 @@ def test_an_unreachable_scheduler_exits_2(tmp_path: Path, capsys) -> None:
     args = ["sweep", SCENARIO, "--vary", "days=2", "--scheduler", "nonsense", "--out", str(tmp_path / "o")]
     assert main(args) == 2
     assert "--scheduler nonsense: no Dask scheduler answered" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # it was left with a sweep.json and an empty runs/
 
 
 def test_resume_refuses_runs_of_a_changed_scenario_and_reruns_damaged_files(tmp_path: Path, capsys) -> None:
