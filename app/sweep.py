@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from app.sweep_folder import SweepError, json_text, prepare, whole_run, write_json, write_together
+
 EXIT_USER_ERROR = 2
 MAX_RUNS = 10_000
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")
@@ -103,10 +105,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             starting.result().close()
 
 
-class SweepError(Exception):
-    """A problem with the sweep's options or its output folder; the message says the fix."""
-
-
 def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None:
     """What is wrong with --replications, --workers or the number of runs (counted, not built)."""
     if args.replications < 1:
@@ -141,8 +139,8 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     made = not Path(args.out).exists()
     out = output_folder(args.out)
     scenario = str(Path(args.scenario).resolve())
-    runs_dir = _prepare(out, args.out, scenario, files_fingerprint(files))
-    done = {p.stem for p in runs_dir.glob("*.json") if _whole_run(p)}
+    runs_dir = prepare(out, args.out, scenario, files_fingerprint(files))
+    done = {p.stem for p in runs_dir.glob("*.json") if whole_run(p)}
     todo = [t for t in todo_all if t.name not in done]
     print(
         f"{len(todo_all)} runs: {len(todo_all) - len(todo)} already done, {len(todo)} to run", file=sys.stderr
@@ -150,15 +148,15 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     bar = _bar(len(todo))
     try:
         for row, task in _execute(scenario, todo, args.scheduler, starting, run_task):
-            _write_json(runs_dir / f"{task.name}.json", row)
+            write_json(runs_dir / f"{task.name}.json", row)
             if bar is not None:
                 bar.update(1)
         rows = [json.loads((runs_dir / f"{t.name}.json").read_text()) for t in todo_all]
         summary = summarise(rows)
-        _write_together(
+        write_together(
             {
                 out / "summary.csv": summary.to_csv(index=False),
-                out / "summary.json": _json_text(summary.to_dict(orient="records")),
+                out / "summary.json": json_text(summary.to_dict(orient="records")),
             }
         )
     except SweepError:  # no cluster to run on: a folder this sweep made and ran nothing in goes
@@ -179,90 +177,6 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     print(summary[["point", *vary, "runs", *show]].to_string(index=False))
     print(f"wrote {out / 'summary.csv'}", file=sys.stderr)
     return 0
-
-
-def _prepare(out: Path, given: str, scenario: str, fingerprint: str) -> Path:
-    """The runs folder of ``out``, checked before any run: made by this scenario, and writable.
-
-    ``sweep.json`` records the scenario file and its fingerprint (every file its grid points read),
-    so a resumed sweep never counts runs of another scenario, or of one changed since, as done; a
-    folder holding anything else is not a sweep's, and nothing of it is overwritten.
-    """
-    from twin.sweep import FINGERPRINT_VERSION
-
-    stamp = out / "sweep.json"
-    if out.is_dir() and not stamp.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise SweepError(
-            f"--out {given}: holds other files and no sweep.json, so it is not a sweep's folder; its "
-            "files would be overwritten: give a new or empty folder"
-        )
-    for name in ("summary.csv", "summary.json", "sweep.json"):
-        if (out / name).is_dir():
-            raise SweepError(f"--out {given}: {name} there is a folder; move it away, or give another --out")
-    runs_dir = out / "runs"
-    if runs_dir.exists() and not runs_dir.is_dir():
-        raise SweepError(
-            f"--out {given}: 'runs' there is a file, not a folder; move it, or give another --out"
-        )
-    odd = [p.name for p in runs_dir.glob("*.json") if not p.is_file()] if runs_dir.is_dir() else []
-    if odd:
-        raise SweepError(f"--out {given}: runs/{odd[0]} is not a file; move it away, or give another --out")
-    try:
-        recorded = json.loads(stamp.read_text()) if stamp.exists() else None
-    except (OSError, ValueError):
-        recorded = None  # unreadable: rewritten below; the runs' own files decide what is done
-    recorded = recorded if isinstance(recorded, dict) else None
-    has_runs = runs_dir.is_dir() and any(runs_dir.glob("*.json"))
-    if not has_runs:
-        recorded = None  # no runs to resume (runs/ deleted, as the messages below advise): start over
-    if recorded is not None and recorded.get("scenario", scenario) != scenario:
-        raise SweepError(
-            f"--out {given}: holds runs of another scenario ({recorded['scenario']}); give another --out, "
-            "or delete that folder's runs/ to start over"
-        )
-    if recorded is not None and recorded.get("fingerprint_version") != FINGERPRINT_VERSION:
-        raise SweepError(
-            f"--out {given}: holds runs of an older campustwin, whose results lack KPIs this one "
-            "writes; give another --out, or delete that folder's runs/ to start over"
-        )
-    if recorded is not None and recorded.get("scenario_fingerprint") != fingerprint:
-        raise SweepError(
-            f"--out {given}: holds runs of this scenario as it was before its files changed; "
-            "give another --out, or delete that folder's runs/ to start over"
-        )
-    if has_runs and recorded is None:
-        raise SweepError(
-            f"--out {given}: holds runs of an unknown scenario (no readable sweep.json); give another --out, "
-            "or delete that folder's runs/ to start over"
-        )
-    try:
-        runs_dir.mkdir(exist_ok=True)
-        _write_json(
-            stamp,
-            {
-                "scenario": scenario,
-                "scenario_fingerprint": fingerprint,
-                "fingerprint_version": FINGERPRINT_VERSION,
-            },
-        )
-    except OSError as exc:
-        raise SweepError(f"--out {given}: cannot write there ({exc.strerror}); give another --out") from None
-    return runs_dir
-
-
-def _whole_run(path: Path) -> bool:
-    """A run file a finished run wrote (an emptied or edited one is run again)."""
-    try:
-        row = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    return (
-        isinstance(row, dict)
-        and {"point", "changes", "seed", "kpis"} <= row.keys()
-        and isinstance(row["kpis"], dict)
-        # a figure edited into text would be summarised as NaN, as if the run had measured nothing
-        and all(isinstance(v, int | float) or v is None for v in row["kpis"].values())
-    )
 
 
 def _start_local_cluster(workers: int | None) -> Future:
@@ -361,38 +275,6 @@ def _connect(client_class, scheduler: str):
         f"--scheduler {scheduler}: no Dask scheduler answered ({why}); give its address as "
         "tcp://HOST:8786, and start one with 'dask scheduler'"
     )
-
-
-def _json_text(data: object) -> str:
-    from twin.results import json_default, json_safe
-
-    def default(value: object) -> object:  # numbers as the results write them; a date (--vary) as text
-        try:
-            return json_default(value)
-        except TypeError:
-            return str(value)
-
-    # Standard JSON: a KPI that is not a number (NaN, as for a run too short to train) is null.
-    return json.dumps(json_safe(data), indent=1, default=default, allow_nan=False)
-
-
-def _write_json(path: Path, data: object) -> None:
-    _write_together({path: _json_text(data)})
-
-
-def _write_together(texts: dict[Path, str]) -> None:
-    """Write each file beside itself, then rename them all into place: a stopped sweep, or a full
-    disk, leaves whole files only, and the summary's CSV and JSON from the same runs."""
-    tmps = {path: path.with_name(f".{path.name}.tmp") for path in texts}
-    try:
-        for path, text in texts.items():
-            tmps[path].write_text(text)
-        for path, tmp in tmps.items():
-            tmp.replace(path)
-    finally:
-        for tmp in tmps.values():
-            if not tmp.is_dir():
-                tmp.unlink(missing_ok=True)
 
 
 def _bar(total: int):
