@@ -133,36 +133,19 @@ def test_serve_without_users_refuses_other_addresses_and_bad_users_files(tmp_pat
         taken.listen()
         done = run_cli("serve", "--port", str(taken.getsockname()[1]), "--data", str(tmp_path / "d"))
     assert done.returncode == 2 and "cannot listen there" in done.stderr and "Traceback" not in done.stderr
-    done = run_cli(
-        "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="short\n"
-    )
+
+    def add_x(password_line: str) -> subprocess.CompletedProcess:
+        return run_cli("users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin",
+                       stdin=password_line)  # fmt: skip
+
+    done = add_x("short\n")
     assert done.returncode == 2 and "at least 8 characters" in done.stderr
-    done = run_cli(
-        "users",
-        "add",
-        str(tmp_path / "u.yaml"),
-        "x",
-        "--role",
-        "admin",
-        "--password-stdin",
-        stdin=" " * 12 + "\n",
-    )
+    done = add_x(" " * 12 + "\n")
     assert done.returncode == 2 and "a password of spaces only is refused" in done.stderr
     # Sign-in checks at most 1,024 characters: a longer password could be stored but never match.
-    done = run_cli(
-        "users", "add", str(tmp_path / "u.yaml"), "x", "--role", "admin", "--password-stdin", stdin="x" * 2000
-    )
+    done = add_x("x" * 2000)
     assert done.returncode == 2 and "at most 1,024 characters" in done.stderr
-    done = run_cli(  # a line ended on Windows: the \r is not part of the password
-        "users",
-        "add",
-        str(tmp_path / "u.yaml"),
-        "x",
-        "--role",
-        "admin",
-        "--password-stdin",
-        stdin="windows-pass\r\n",
-    )
+    done = add_x("windows-pass\r\n")  # a line ended on Windows: the \r is not part of the password
     assert done.returncode == 0 and UserStore(tmp_path / "u.yaml").verify("x", "windows-pass")
     write_users(bad.with_name("ok.yaml"), {})
     done = run_cli(
