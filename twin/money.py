@@ -82,6 +82,7 @@ def money_kpis(
         total(hosted, "energy_cost_usd"),
     )
     lease_dep, hosted_dep = total(leases, "depreciation_usd"), total(hosted, "depreciation_usd")
+    given_up = displaced - displaced_cost  # what the displaced work would have earned, net
     return {
         "revenue_usd": revenue,
         "sla_credits_usd": credits,
@@ -92,14 +93,8 @@ def money_kpis(
         "hosted_depreciation_usd": hosted_dep,
         "displaced_internal_value_usd": displaced,
         "displaced_internal_cost_usd": displaced_cost,
-        "displaced_internal_net_value_usd": displaced - displaced_cost,
-        "margin_usd": revenue
-        - credits
-        - lease_energy
-        - hosted_energy
-        - lease_dep
-        - hosted_dep
-        - (displaced - displaced_cost),
+        "displaced_internal_net_value_usd": given_up,
+        "margin_usd": revenue - credits - lease_energy - hosted_energy - lease_dep - hosted_dep - given_up,
         "hosted_revenue_usd": total(hosted, "revenue_usd"),
         "hosted_credits_usd": total(hosted, "credits_usd"),
         "depreciation_covered": (revenue - credits) / depreciation if depreciation else 0.0,
