@@ -135,16 +135,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if saving is not None:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from app.library import read_only_message
+        from app.library import change_refused
 
         library, run_id = saving
         try:
             library.finish_run(run_id, results)
             print(f"saved run {run_id[:12]} of {args.save!r} in {library.folder}", file=sys.stderr)
-        except (OSError, SQLAlchemyError) as exc:  # a read-only or full library: the KPIs still follow
-            failed_to_write = (
-                f"--save: {read_only_message(library.folder, getattr(exc, 'orig', None) or exc)}"
-            )
+        except (OSError, SQLAlchemyError) as exc:  # read-only, locked or full: the KPIs still follow
+            failed_to_write = f"--save: {change_refused(library.folder, getattr(exc, 'orig', None) or exc)}"
             print(failed_to_write, file=sys.stderr)
     if args.json:
         print(json.dumps(results.kpis, indent=2, default=str))
@@ -163,7 +161,7 @@ def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
     import yaml
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.library import Library, LibraryError, read_only_message
+    from app.library import Library, LibraryError, change_refused
 
     path = Path(args.scenario)
     text = path.read_text(encoding="utf-8")
@@ -175,9 +173,9 @@ def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
         return library, library.start_run(args.save, seed)
     except LibraryError as exc:
         raise ProblemList([Problem("--save", 0, "", str(exc))]) from None
-    except (OSError, SQLAlchemyError) as exc:  # a read-only library: said before the run, not after
+    except (OSError, SQLAlchemyError) as exc:  # read-only or locked: said before the run, not after
         raise ProblemList(
-            [Problem("--save", 0, "", read_only_message(Path(args.data), getattr(exc, "orig", None) or exc))]
+            [Problem("--save", 0, "", change_refused(Path(args.data), getattr(exc, "orig", None) or exc))]
         ) from None
 
 

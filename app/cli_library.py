@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_library(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.library import Library, LibraryError, read_only_message
+    from app.library import Library, LibraryError, change_refused
 
     data = Path(args.data)
     # Every action reads a library: a folder without one (missing, or someone's own) is not made one.
@@ -55,8 +55,10 @@ def cmd_library(args: argparse.Namespace) -> int:
     except LibraryError as exc:
         print(f"library: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except (OSError, SQLAlchemyError) as exc:  # a change refused: a read-only file, folder or disk
-        print(f"library: {read_only_message(data, getattr(exc, 'orig', None) or exc)}", file=sys.stderr)
+    except BrokenPipeError:  # `library show | head`: the reader left; main() ends it quietly
+        raise
+    except (OSError, SQLAlchemyError) as exc:  # a change refused: read-only, locked, a full disk
+        print(f"library: {change_refused(data, getattr(exc, 'orig', None) or exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 
@@ -108,7 +110,13 @@ def _act(library, args: argparse.Namespace) -> int:
         if Path(args.out).resolve().is_relative_to(library.folder.resolve()):
             raise LibraryError(f"--out {args.out}: inside the library's folder; give a folder outside it")
         target = output_folder(args.out)
-        if any(target.iterdir()):  # results of another run would mix with (or be replaced by) these
+        try:
+            taken = any(target.iterdir())
+        except OSError as exc:  # the user's folder, not the library
+            raise LibraryError(
+                f"--out {args.out}: cannot read it ({exc.strerror or exc}); give another folder"
+            ) from None
+        if taken:  # results of another run would mix with (or be replaced by) these
             raise LibraryError(f"--out {args.out}: holds files already; give a new or empty folder")
         try:
             shutil.copytree(source, target, dirs_exist_ok=True)

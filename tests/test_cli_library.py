@@ -157,3 +157,18 @@ def test_a_read_only_library_is_read_and_its_changes_refused_with_the_fix(tmp_pa
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
     assert [s["name"] for s in Library(tmp_path / "lib").scenarios()] == ["base"]
+
+
+def test_show_into_a_reader_that_leaves_early_ends_quietly(tmp_path: Path) -> None:
+    """`library show NAME | head`: the reader closing the pipe was reported as a read-only library."""
+    big = tmp_path / "big.yaml"
+    text = DEMO.read_text().replace("../demo.yaml", str(ROOT / "sample_sites" / "demo.yaml"))
+    big.write_text(text + "# " + "x" * 300_000 + "\n")
+    assert cli("simulate", big, "--days", "1", "--save", "big", "--data", "lib", cwd=tmp_path).returncode == 0
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "library", "--data", "lib", "show", "big"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    reader.stdout.close()  # as `| true` does: the reader is gone before the text is written
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 0 and "read-only" not in err and "Traceback" not in err, err

@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: Bumped when what the fingerprint covers changes, so an older sweep folder is told apart from one
-#: whose files changed. 2: every grid point's files, resolved and sorted.
-FINGERPRINT_VERSION = 2
+#: Bumped when what the fingerprint covers changes, or what a run's KPIs mean, so an older sweep
+#: folder is told apart from one whose files changed. 2: every grid point's files, resolved and
+#: sorted. 3: margin_usd nets the displaced work's own costs, and leases are charged the GPUs they
+#: held (a resumed sweep averaged old and new margins).
+FINGERPRINT_VERSION = 3
 
 
 def scenario_files(scenario) -> set[Path]:
