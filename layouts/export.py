@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,10 +92,15 @@ def write(
         problem = bundle_problem(out)
         if problem:
             raise ExportError(problem)
-    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    # Where the plan really goes: "." has a name, and a link is written through, not replaced by
+    # a file (the partial file sits beside the target, on its disk, so the rename is one step).
+    target = out.resolve()
+    partial = target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
     try:
         _write_format(plan, colouring, campus, fmt, partial, hall, progress)
-        _replace(partial, out)
+        if target.is_file():
+            partial.chmod(stat.S_IMODE(target.stat().st_mode))  # as the file it replaces was
+        _replace(partial, target)
     except BaseException:
         _remove(partial)
         raise

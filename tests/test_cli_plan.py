@@ -369,3 +369,24 @@ def test_console_file_names_never_leave_their_folder(name: str, tmp_path: Path) 
 
 def test_a_plain_name_is_kept(tmp_path: Path) -> None:
     assert safe_output(tmp_path, "Demo-A_H1.svg") == (tmp_path / "Demo-A_H1.svg").resolve()
+
+
+def test_a_plan_goes_through_a_link_keeps_its_mode_and_may_go_to_dot(tmp_path: Path, monkeypatch) -> None:
+    """Written aside and renamed, a plan replaced the link itself (its target kept the old plan),
+    lost the file's mode, and '--out .' failed in a traceback."""
+    real = tmp_path / "real" / "plan.csv"
+    assert main(["plan", str(DEMO), "--format", "csv", "--out", str(real)]) == 0
+    real.write_text("an old plan\n")
+    real.chmod(0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert main(["plan", str(DEMO), "--format", "csv", "--out", str(link)]) == 0
+    assert link.is_symlink() and real.read_text().startswith("rack_id,")
+    assert oct(real.stat().st_mode & 0o777) == oct(0o640)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    monkeypatch.chdir(bundle)
+    assert main(["plan", str(DEMO), "--format", "netbox", "--out", ".", "--hall", "A/H1"]) == 0
+    assert (bundle / "05_racks.csv").is_file() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "bundle", "link.csv", "real"
+    ]  # fmt: skip
