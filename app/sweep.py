@@ -66,9 +66,6 @@ def parse_vary(items: list[str]) -> dict[str, list]:
         tokens = [t.strip() for t in values.split(",")]
         if not tokens or any(not t for t in tokens):
             raise ValueError(f"--vary {path}: empty value; separate values with commas, e.g. {path}=1,2")
-        twice = next((t for k, t in enumerate(tokens) if t in tokens[:k]), None)
-        if twice is not None:  # the same grid point run twice over, and counted twice in the summary
-            raise ValueError(f"--vary {path}: {twice!r} is given twice; list each value once")
         for t in tokens:
             if _BASE_60.match(t):  # YAML 1.1 would read 1:30 as 90
                 raise ValueError(f"--vary {path}: {t!r} reads as a base-60 number; write the number itself")
@@ -79,6 +76,10 @@ def parse_vary(items: list[str]) -> dict[str, list]:
                 f"--vary {path}: a value is not valid YAML ({getattr(exc, 'problem', None) or exc}); "
                 "quote text with both quotes, e.g. name='\"a b\"'"
             ) from None
+        parsed = vary[path]
+        twice = next((t for k, t in enumerate(tokens) if parsed[k] in parsed[:k]), None)
+        if twice is not None:  # the same grid point run twice over (1 and 1.0 too), counted twice
+            raise ValueError(f"--vary {path}: {twice!r} is given twice; list each value once")
     return vary
 
 
@@ -159,15 +160,10 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
                 out / "summary.json": json_text(summary.to_dict(orient="records")),
             }
         )
-    except SweepError:  # no cluster to run on: a folder this sweep made and ran nothing in goes
+    except SweepError:  # no cluster, or a write refused: a folder this sweep made and ran nothing in goes
         if made and not any(runs_dir.iterdir()):
             shutil.rmtree(out, ignore_errors=True)
         raise
-    except OSError as exc:  # a full disk, a file made read-only: the runs written so far are kept
-        raise SweepError(
-            f"--out {args.out}: cannot write {exc.filename or 'there'} ({exc.strerror or exc}); free some space "
-            "or make it writable, and run the same command again: finished runs are kept"
-        ) from None
     finally:
         if bar is not None:
             bar.close()

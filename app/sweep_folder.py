@@ -8,6 +8,7 @@ CSV and JSON are renamed into place together.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 
@@ -118,13 +119,19 @@ def write_json(path: Path, data: object) -> None:
 
 def write_together(texts: dict[Path, str]) -> None:
     """Write each file beside itself, then rename them all into place: a stopped sweep, or a full
-    disk, leaves whole files only, and the summary's CSV and JSON from the same runs."""
-    tmps = {path: path.with_name(f".{path.name}.tmp") for path in texts}
+    disk, leaves whole files only, and the summary's CSV and JSON from the same runs. A write the
+    system refuses is a SweepError naming the file (the runs already written are kept)."""
+    tmps = {path: path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in texts}  # this process's own
     try:
         for path, text in texts.items():
             tmps[path].write_text(text)
         for path, tmp in tmps.items():
             tmp.replace(path)
+    except OSError as exc:  # a full disk, a file made read-only
+        raise SweepError(
+            f"{exc.filename or next(iter(texts))}: cannot write it ({exc.strerror or exc}); free some space or "
+            "make it writable, and run the same command again: finished runs are kept"
+        ) from None
     finally:
         for tmp in tmps.values():
             if not tmp.is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def test_dask_cluster_matches_serial_and_resumes(tmp_path: Path, capsys) -> None
         (["days=1,,2"], "empty value"),
         (["days=1", "days=2"], "given twice"),
         (["days=2,3,2"], "'2' is given twice; list each value once"),  # it ran twice, counted twice
+        (["days=1,1.0"], "'1.0' is given twice"),
         (["seed=1,2"], "--replications"),  # seeds come from replications, never silently ignored
         (["days=1:30"], "base-60"),  # YAML 1.1 would read 90
         (["days=[1"], "not valid YAML"),
@@ -238,16 +240,17 @@ def test_a_summary_that_cannot_be_written_exits_2_and_keeps_the_last_one_whole(
     args = ["sweep", SCENARIO, "--vary", "days=0.5", "--workers", "0", "--out", str(out)]
     assert main(args) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    (out / ".summary.json.tmp").mkdir()  # the summary's JSON cannot be written
+    blocker = out / f".summary.json.{os.getpid()}.tmp"  # main() runs in this process
+    blocker.mkdir()  # so the summary's JSON cannot be written
     capsys.readouterr()
     assert main([*args[:3], "days=0.5,1", *args[4:]]) == 2
     err = capsys.readouterr().err
     assert (
-        f"--out {out}: cannot write " in err and "run the same command again: finished runs are kept" in err
+        f"{blocker}: cannot write it (" in err and "run the same command again: finished runs are kept" in err
     )
     assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the CSV too
     assert len(list((out / "runs").glob("*.json"))) == 2  # the new run is kept for the resume
-    (out / ".summary.json.tmp").rmdir()
+    blocker.rmdir()
     assert main([*args[:3], "days=0.5,1", *args[4:]]) == 0
     assert "2 already done, 0 to run" in capsys.readouterr().err
