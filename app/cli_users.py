@@ -121,7 +121,8 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         from app.auth import MAX_PASSWORD
 
-        # At most one character past the longest password: a 300 MB line was read whole, for a refusal.
+        # No more than the longest password, a character past it and a line end: a 300 MB line was
+        # read whole, for a refusal.
         return sys.stdin.readline(MAX_PASSWORD + 3).rstrip("\r\n")  # a Windows line end is the same password
     if not sys.stdin.isatty():
         raise ValueError("no terminal to ask on; pipe it with --password-stdin")

@@ -126,6 +126,9 @@ def check_engine(engine) -> None:
             continue
         assert lease.healthy_gpus == int(gpus[mine & up].sum()), f"lease {lease.spec.name} healthy_gpus"
         assert lease.members == int(mine.sum())
+        assert lease.held_gpus == int(gpus[mine].sum()), (
+            f"lease {lease.spec.name} held_gpus (its depreciation)"
+        )
         assert (f.server_gpu_type[mine] == lease.gpu_type).all()
         assert (lease.delivered <= lease.committed + 1e-6).all()
         racks = np.unique(f.server_rack[lease.servers])

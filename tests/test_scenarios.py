@@ -274,9 +274,9 @@ def test_a_trace_separated_by_semicolons_is_told_to_use_commas(tmp_path, capsys)
 
 
 def test_a_bad_trace_row_is_named_by_its_line_after_cells_spanning_lines(tmp_path, capsys):
-    """A quoted cell with line breaks (and a blank line) ahead of a bad row put it two lines early."""
+    """A quoted cell with line breaks (and blank lines) ahead of a bad row put it lines early."""
     scenario = _trace_scenario(tmp_path)
-    rows = 'job_id,submitted_at,num_gpus,runtime_s,user\nj0,0,8,3600,"two\nline\nname"\n\nj1,60,-8,3600,u\n'
+    rows = '\njob_id,submitted_at,num_gpus,runtime_s,user\nj0,0,8,3600,"two\nline\nname"\n\n   \nj1,60,-8,3600,u\n'
     (tmp_path / "traces" / "demo_trace.csv").write_text(rows)
     assert main(["simulate", str(scenario), "--days", "1"]) == 2
-    assert "demo_trace.csv:6: num_gpus: bad value -8" in capsys.readouterr().err
+    assert "demo_trace.csv:8: num_gpus: bad value -8" in capsys.readouterr().err

@@ -84,10 +84,12 @@ def record_lines(file: str, records: set[int]) -> dict[int, int]:
     try:
         with open(file, newline="", encoding="utf-8-sig", errors="replace") as f:
             reader = csv.reader(f)
-            next(reader, None)  # the header
+            for row in reader:  # the header, after any blank lines
+                if not _blank(row):
+                    break
             start, index = reader.line_num + 1, 0
             for row in reader:
-                if row:  # pandas skips blank lines: they are no record
+                if not _blank(row):  # pandas skips blank lines: they are no record
                     if index in records:
                         out[index] = start
                     if index >= last:
@@ -97,6 +99,11 @@ def record_lines(file: str, records: set[int]) -> dict[int, int]:
     except (OSError, csv.Error):
         return {}  # placed as index + 2, as pandas numbered them
     return out
+
+
+def _blank(row: list[str]) -> bool:
+    """A line pandas skips: empty, or spaces only (``,,`` is a record of empty cells)."""
+    return not row or (len(row) == 1 and not row[0].strip())
 
 
 def _shown(raw: object) -> str:
