@@ -135,7 +135,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if saving is not None:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from app.library import change_refused
+        from app.library_refusals import change_refused
 
         library, run_id = saving
         try:
@@ -161,7 +161,8 @@ def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
     import yaml
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.library import Library, LibraryError, change_refused
+    from app.library import Library, LibraryError
+    from app.library_refusals import change_refused
 
     path = Path(args.scenario)
     text = path.read_text(encoding="utf-8")

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_library(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.library import Library, LibraryError, change_refused
+    from app.library import Library, LibraryError
+    from app.library_refusals import change_refused
 
     data = Path(args.data)
     # Every action reads a library: a folder without one (missing, or someone's own) is not made one.
