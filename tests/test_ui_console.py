@@ -167,19 +167,24 @@ def test_second_session_stays_responsive_while_a_what_if_runs(
         idle_s = time.monotonic() - start
 
         open_console(page, url, "Base scenario", watch=page_watch)
-        page.get_by_label("Days").fill("365")
+        page.get_by_label("Days").fill("3650")  # ten years: a minute or more, cancelled below
         page.get_by_label("Days").press("Enter")
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.get_by_text("Running the what-if")).to_be_visible(timeout=10_000)
 
-        start = time.monotonic()
-        second.reload()
-        wait_for_idle(second, "Base scenario", watch=other_watch)
-        busy_s = time.monotonic() - start
-        print(f"second session: page load {busy_s:.2f} s while a what-if ran, {idle_s:.2f} s idle")
+        # The faster of two reloads: one alone swung by a third on these two shared cores. A run on
+        # the server's own loop would hold every reload for the whole run, ten times longer.
+        loads = []
+        for _ in range(2):
+            start = time.monotonic()
+            second.reload()
+            wait_for_idle(second, "Base scenario", watch=other_watch)
+            loads.append(time.monotonic() - start)
+        busy_s = min(loads)
+        print(f"second session: page loads {loads} s while a what-if ran, {idle_s:.2f} s idle")
         assert page.get_by_text("Running the what-if").is_visible(), "the run ended before the check"
         assert busy_s < max(3.0, 1.5 * idle_s), (
-            f"page load {busy_s:.2f} s while a run was going (idle {idle_s:.2f} s)"
+            f"page loads {loads} s while a run was going (idle {idle_s:.2f} s)"
         )
 
         page.get_by_role("button", name="Cancel").click()
