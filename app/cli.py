@@ -142,7 +142,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             library.finish_run(run_id, results)
             print(f"saved run {run_id[:12]} of {args.save!r} in {library.folder}", file=sys.stderr)
         except (OSError, SQLAlchemyError) as exc:  # read-only, locked or full: the KPIs still follow
-            failed_to_write = f"--save: {change_refused(library.folder, getattr(exc, 'orig', None) or exc)}"
+            failed_to_write = f"--save: {change_refused(library.folder, exc)}"
             print(failed_to_write, file=sys.stderr)
     if args.json:
         print(json.dumps(results.kpis, indent=2, default=str))
@@ -175,9 +175,7 @@ def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
     except LibraryError as exc:
         raise ProblemList([Problem("--save", 0, "", str(exc))]) from None
     except (OSError, SQLAlchemyError) as exc:  # read-only or locked: said before the run, not after
-        raise ProblemList(
-            [Problem("--save", 0, "", change_refused(Path(args.data), getattr(exc, "orig", None) or exc))]
-        ) from None
+        raise ProblemList([Problem("--save", 0, "", change_refused(Path(args.data), exc))]) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

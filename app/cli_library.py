@@ -59,7 +59,7 @@ def cmd_library(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `library show | head`: the reader left; main() ends it quietly
         raise
     except (OSError, SQLAlchemyError) as exc:  # a change refused: read-only, locked, a full disk
-        print(f"library: {change_refused(data, getattr(exc, 'orig', None) or exc)}", file=sys.stderr)
+        print(f"library: {change_refused(data, exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

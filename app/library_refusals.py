@@ -32,9 +32,10 @@ def read_only_message(folder: Path, reason: BaseException) -> str:
     )
 
 
-def change_refused(folder: Path, reason: BaseException) -> str:
-    """Why a change to the library failed, with the fix that fits: read-only, or something passing
-    (another process holding it, a full disk)."""
+def change_refused(folder: Path, exc: BaseException) -> str:
+    """Why a change to the library failed (an OSError, or SQLAlchemy's error around SQLite's), with
+    the fix that fits: read-only, or something passing (another process holding it, a full disk)."""
+    reason = getattr(exc, "orig", None) or exc
     if read_only(folder, reason):
         return read_only_message(folder, reason)
     return (

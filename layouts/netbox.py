@@ -52,6 +52,7 @@ from layouts.colour import INTERNAL, Colouring
 from layouts.export import ExportError
 from layouts.geometry import CampusPlan
 from twin.campus import Campus
+from twin.errors import in_brief
 
 NETBOX_VERSION = "4.6"
 MANUFACTURER = "Generic"
@@ -139,8 +140,7 @@ def bundle_problem(out: Path) -> str | None:
     except OSError as exc:
         return f"--out {out}: cannot read the folder ({exc.strerror or exc}); give a folder you can write to"
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        return (f"--out {out}: the folder holds {shown}, not a NetBox bundle; give a new or empty folder, "
+        return (f"--out {out}: the folder holds {in_brief(others)}, not a NetBox bundle; give a new or empty folder, "
                 f"e.g. --out {out / 'netbox'}")  # fmt: skip
     return None
 
@@ -153,8 +153,9 @@ def _zip_problem(out: Path) -> str | None:
     except (OSError, zipfile.BadZipFile):
         return f"--out {out}: is not a zip file; give a new .zip file name"
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        return f"--out {out}: the zip holds {shown}, not a NetBox bundle; give a new .zip file name"
+        return (
+            f"--out {out}: the zip holds {in_brief(others)}, not a NetBox bundle; give a new .zip file name"
+        )
     return None
 
 

@@ -50,7 +50,7 @@ def numeric(
     """Make ``names`` numeric in place; a problem (first five per column) for each value that is
     not a finite number >= 0, or > 0 for the ``positive`` columns, or a whole number for ``whole``,
     or is over the column's ``at_most``."""
-    problems = []
+    found: list[tuple[int, str, str]] = []  # (data row, column, message)
     for name in names:
         values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values) | (values < 0) | ((values <= 0) if name in positive else False)
@@ -62,13 +62,11 @@ def numeric(
         if top is not None:
             bad |= values > top
             expected += f" up to {top:,.0f}"
-        for row in np.flatnonzero(bad)[:5]:
-            problems.append(
-                Problem(file, int(row), name, f"bad value {_shown(df[name].iloc[row])}; expected {expected}")
-            )
+        for row in np.flatnonzero(bad)[:5].tolist():
+            found.append((row, name, f"bad value {_shown(df[name].iloc[row])}; expected {expected}"))
         df[name] = values
-    lines = record_lines(file, {p.line for p in problems})
-    return [Problem(p.file, lines.get(p.line, p.line + 2), p.path, p.message) for p in problems]
+    lines = record_lines(file, {row for row, _, _ in found})
+    return [Problem(file, lines.get(row, row + 2), name, message) for row, name, message in found]
 
 
 def record_lines(file: str, records: set[int]) -> dict[int, int]:

@@ -42,6 +42,12 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def in_brief(names: Sequence[str], shown: int = 3) -> str:
+    """``a, b, c and 4 more``: what a folder holds, named in a message without listing it all."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 class ProblemList(Exception):
     """One or more problems found while loading or checking user input."""
 

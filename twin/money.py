@@ -75,8 +75,11 @@ def money_kpis(
         return float(sum(row[key] for row in rows.values()))
 
     revenue, credits = total(products, "revenue_usd"), total(products, "credits_usd")
-    displaced = float((recorder.displaced_usd_per_hour[:n] * w[:, None]).sum())
-    displaced_cost = _displaced_cost(engine, recorder, n, dep_rate, site_pue, prices, spec.money)
+    displaced_gpu_h = recorder.displaced_gpus[:n] * w[:, None, None]  # samples x sites x GPU types
+    displaced = float((displaced_gpu_h * recorder.internal_value_usd_per_gpu_hour).sum())
+    displaced_cost = _displaced_cost(
+        engine.fleet, displaced_gpu_h, dep_rate, site_pue[:n], prices, spec.money
+    )
     lease_energy, hosted_energy = (
         float((lease_energy_mwh_by_site * prices).sum()),
         total(hosted, "energy_cost_usd"),
@@ -103,24 +106,20 @@ def money_kpis(
     }
 
 
-def _displaced_cost(engine, recorder, n: int, dep_rate, site_pue, prices, money) -> float:
-    """Depreciation and energy of the displaced internal GPU-hours (by site, GPU type and hour)."""
-    f = engine.fleet
-    gpu_h = recorder.displaced_by_type[:n] * recorder.weights[:n, None, None]  # samples x sites x types
+def _displaced_cost(fleet, gpu_h: np.ndarray, dep_rate, site_pue, prices, money) -> float:
+    """Depreciation and energy of the displaced internal GPU-hours (samples x sites x GPU types)."""
     if not gpu_h.any():
         return 0.0
     busy_kw = np.array(
         [
             [
                 idle + dyn * money.gpu_busy_fraction_of_max_power
-                for idle, dyn in (f.gpu_kw(s, t) for t in range(dep_rate.size))
+                for idle, dyn in (fleet.gpu_kw(s, t) for t in range(dep_rate.size))
             ]
-            for s in range(len(f.campuses))
+            for s in range(len(fleet.campuses))
         ]
     )  # sites x types, per GPU
-    usd_per_gpu_hour = (
-        dep_rate[None, None, :] + busy_kw[None] / 1000.0 * site_pue[:n, :, None] * prices[None, :, None]
-    )
+    usd_per_gpu_hour = dep_rate + busy_kw / 1000.0 * site_pue[:, :, None] * prices[None, :, None]
     return float((gpu_h * usd_per_gpu_hour).sum())
 
 

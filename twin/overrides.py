@@ -35,6 +35,7 @@ def set_dotted(data: dict, key: str, value: object, flag: str = "--{key}") -> No
     exist already (``leases.0.gpus`` changes the file's first lease, it does not invent one).
     ``flag`` names the option as the user typed it (``--vary {key}``).
     """
+    option = flag.format(key=key)
     parts = key.split(".")
     node: object = data
     for depth, part in enumerate(parts):
@@ -42,27 +43,23 @@ def set_dotted(data: dict, key: str, value: object, flag: str = "--{key}") -> No
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit():
-                raise _bad_path(
-                    flag.format(key=key), f"{here} is a list: follow it with an entry's index, e.g. {here}.0"
-                )
+                raise _bad_path(option, f"{here} is a list: follow it with an entry's index, e.g. {here}.0")
             if int(part) >= len(node):
                 n = len(node)
                 has = "is empty" if not n else f"has {n} entr{'y' if n == 1 else 'ies'} (from index 0)"
-                raise _bad_path(
-                    flag.format(key=key), f"{here} {has} in the scenario; add the entry to the file first"
-                )
+                raise _bad_path(option, f"{here} {has} in the scenario; add the entry to the file first")
             index = int(part)
         elif isinstance(node, dict):
             index = part
             if not last and node.get(part) is None:
                 if parts[depth + 1].isdigit():
                     raise _bad_path(
-                        flag.format(key=key),
+                        option,
                         f"{'.'.join(parts[: depth + 1])}: the scenario has none; add it to the file first",
                     )
                 node[part] = {}
         else:
-            raise _bad_path(flag.format(key=key), f"{here} is a single value, so it has no '{part}' inside")
+            raise _bad_path(option, f"{here} is a single value, so it has no '{part}' inside")
         if last:
             node[index] = value
         else:

@@ -123,8 +123,9 @@ def record_sample(
     order); return the spare share (the largest failed share of installed GPUs so far).
 
     ``hall_consts``: busy fraction, dynamic kW per GPU, installed GPUs and IT capacity per hall.
-    ``sample_rows``: this sample's cooling capacity and water per kWh of heat per hall. ``site_consts``: each hall's site, the sites' supply limit, their busy
-    kW per GPU, dry- and wet-bulb, facility kW, and the installed GPUs of the whole run.
+    ``sample_rows``: this sample's cooling capacity and water per kWh of heat per hall.
+    ``site_consts``: each hall's site, the sites' supply limit, their busy kW per GPU, dry- and
+    wet-bulb, facility kW, and the installed GPUs of the whole run.
     """
     busy_fraction, dyn_kw_per_gpu, hall_gpus, it_capacity = hall_consts
     cooling_capacity, water_per_kwh = sample_rows

@@ -49,9 +49,9 @@ class Recorder:
         self.busy_power_fraction = busy_power_fraction
         #: per GPU type (the fleet's gpu_type_names order): what an hour of displaced internal work is worth
         self.internal_value_usd_per_gpu_hour = np.asarray(internal_value_usd_per_gpu_hour, dtype=np.float64)
-        self.displaced_usd_per_hour = np.zeros((self.samples, sites))
-        #: displaced GPUs by site and GPU type: what the work they would have done would itself have cost
-        self.displaced_by_type = np.zeros((self.samples, sites, len(fleet.gpu_type_names)))
+        #: internal GPUs displaced by leases, samples x sites x GPU types: what they were worth, and
+        #: what the work would itself have cost, follow from it (twin.money)
+        self.displaced_gpus = np.zeros((self.samples, sites, len(fleet.gpu_type_names)))
         self._installed_hall = np.bincount(fleet.rack_hall, weights=fleet.rack_gpus, minlength=halls)
         self._hall_site = fleet.hall_site.astype(np.int64)
         self._full_power = np.ones(halls)  # the power cap of every hall without the physics model
@@ -74,25 +74,19 @@ class Recorder:
     def _displaced(self, engine, queued_total: float, i: int) -> np.ndarray:
         """Internal GPUs displaced by leases, per site: in each (site, GPU type) pool, the queued
         internal GPUs that accept the pool, up to the GPUs leased there; a job accepting several pools
-        counts once in all (the total is capped at the GPUs queued). Their value per hour, at each
-        pool's GPU type's internal value, goes to ``displaced_usd_per_hour``."""
-        sites = self.site.shape[2]
-        out = np.zeros(sites)
-        value = np.zeros(sites)
+        counts once in all (the total is capped at the GPUs queued). Kept by pool in
+        ``displaced_gpus``."""
+        row = self.displaced_gpus[i]  # sites x GPU types
         if not engine.leases or not engine.queued_by_pool or queued_total <= 0:
-            return out
+            return row.sum(axis=1)
         leased = self.fleet.pool_leased_gpus
         for pool, gpus in engine.queued_by_pool.items():
             if gpus > 0 and leased[pool] > 0:
-                displaced = min(gpus, leased[pool])
-                out[pool // 64] += displaced
-                value[pool // 64] += displaced * self.internal_value_usd_per_gpu_hour[pool % 64]
-                self.displaced_by_type[i, pool // 64, pool % 64] += displaced
-        total = out.sum()
-        scale = queued_total / total if total > queued_total else 1.0
-        self.displaced_usd_per_hour[i] = value * scale
-        self.displaced_by_type[i] *= scale
-        return out * scale
+                row[pool // 64, pool % 64] += min(gpus, leased[pool])
+        total = row.sum()
+        if total > queued_total:
+            row *= queued_total / total
+        return row.sum(axis=1)
 
     @property
     def rack_day(self) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from twin.errors import Problem, ProblemList
+from twin.errors import Problem, ProblemList, in_brief
 
 
 def output_folder(path: str | Path) -> Path:
@@ -43,17 +43,8 @@ def writable_for(folder: Path, names: list[str]) -> Path:
             [Problem(str(folder), 0, "", f"cannot read it ({exc.strerror}); give another --out")]
         ) from None
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        raise ProblemList(
-            [
-                Problem(
-                    str(folder),
-                    0,
-                    "",
-                    f"holds {shown}, not a run's results; give a new or empty folder for --out",
-                )
-            ]
-        )
+        message = f"holds {in_brief(others)}, not a run's results; give a new or empty folder for --out"
+        raise ProblemList([Problem(str(folder), 0, "", message)])
     for name in names:
         if (folder / name).is_dir():
             raise ProblemList(

@@ -191,10 +191,12 @@ def sla_table(results: Results) -> pd.DataFrame:
             sla = f"TTFT p95 ≤ {ttft:g} s" if isinstance(ttft, (int, float)) else "latency p95"
         else:
             target = targets.get(name)
-            if isinstance(target, (int, float)) and math.isnan(target):
+            if not isinstance(target, (int, float)):
+                sla = "availability"
+            elif math.isnan(target):
                 sla = "none"  # spot and on-demand capacity: no target, no credits
             else:
-                sla = f"availability {target:.2%}" if isinstance(target, (int, float)) else "availability"
+                sla = f"availability {target:.2%}"
         rows.append(
             {
                 "product": name,
