@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from twin.job_table import job_table
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
@@ -150,7 +151,7 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     hall_series = pd.DataFrame(
         {
             "time_h": np.repeat(t, halls),
-            "hall": np.tile(np.array(f.hall_names, dtype=object), n),
+            "hall": _repeated_text(f.hall_names, n),
             **{m: recorder.hall[k, :n].reshape(-1) for k, m in enumerate(HALL_METRICS)},
             **(
                 {m: plant.hall[k, :n].reshape(-1) for k, m in enumerate(HALL_SERIES) if m not in HALL_METRICS}
@@ -163,8 +164,8 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     tenant_series = pd.DataFrame(
         {
             "time_h": np.repeat(t, len(engine.leases)),
-            "lease": np.tile(np.array([lease.spec.name for lease in engine.leases], dtype=object), n),
-            "tenant": np.tile(np.array([lease.spec.tenant for lease in engine.leases], dtype=object), n),
+            "lease": _repeated_text([lease.spec.name for lease in engine.leases], n),
+            "tenant": _repeated_text([lease.spec.tenant for lease in engine.leases], n),
             "healthy_gpus": healthy.reshape(-1),
             "committed_gpus": np.tile(np.array([lease.spec.gpus for lease in engine.leases]), n)
             * (
@@ -187,10 +188,11 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     sample_day = np.minimum(sample_now // 24.0, recorder.days - 1).astype(np.int64)
     day_hours = np.bincount(sample_day, weights=recorder.weights[:n], minlength=recorder.days)
     day_hours = day_hours[None, :].astype(np.float32)
+    busy_gpu_hours = recorder.rack_day  # racks x days, worked out on each read
     rack_day = np.divide(
-        recorder.rack_day,
+        busy_gpu_hours,
         gpus_per_rack * day_hours,
-        out=np.zeros(recorder.rack_day.shape, dtype=np.float32),
+        out=np.zeros(busy_gpu_hours.shape, dtype=np.float32),
         where=day_hours > 0,
     )
     rack_names = [f"{c.name}/{c.rack_name(r)}" for c in f.campuses for r in range(c.racks)]
@@ -212,6 +214,16 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
         kpis, site_series, hall_series, tenant_series, jobs, leases, events, rack_day, rack_names, sellable,
         hosted_series, rack_leases, rack_hosted,
     )  # fmt: skip
+
+
+def _repeated_text(names: list[str], n: int) -> pd.api.extensions.ExtensionArray:
+    """``names`` over and over, ``n`` times, as a text column.
+
+    A year's hall series has ~600k rows; repeating in Arrow beats pandas converting each Python
+    string of an object array on its own (~5x).
+    """
+    codes = pa.array(np.tile(np.arange(len(names)), n))
+    return pd.array(pa.array(names, type=pa.string()).take(codes), dtype="str")
 
 
 def _rack_hosted(engine, racks: int) -> list[str]:
