@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.roles import ROLES, Access
 from twin.errors import Problem, ProblemList
 from twin.load import validate_document
+from twin.textfile import EmptyFile
 from twin.yamlsafe import load_yaml
 
 NAME = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
@@ -79,9 +80,20 @@ class UsersFile(BaseModel):
     users: list[UserEntry] = Field(default_factory=list)
 
 
-def read_users(path: str | Path) -> dict[str, UserEntry]:
-    """The users of ``path`` by name; ProblemList (file, line, fix) when the file is wrong."""
-    doc = load_yaml(path)
+def read_users(path: str | Path, empty_ok: bool = False) -> dict[str, UserEntry]:
+    """The users of ``path`` by name; ProblemList (file, line, fix) when the file is wrong.
+
+    ``empty_ok``: a file of blanks or comments holds no users (``touch`` then ``users add`` is a
+    way to start); else it is refused, as a console with nobody to sign in would be useless.
+    """
+    try:
+        doc = load_yaml(path)
+    except EmptyFile:
+        if empty_ok:
+            return {}
+        raise ProblemList.one(
+            str(path), 1, "file is empty; add a user with 'campustwin users add FILE NAME --role ROLE'"
+        ) from None
     model = validate_document(doc, UsersFile)
     found: dict[str, UserEntry] = {}
     for i, user in enumerate(model.users):

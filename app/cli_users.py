@@ -76,7 +76,7 @@ def cmd_users(args: argparse.Namespace) -> int:
         if not path.exists() and args.action == "remove":
             print(f"{path}: no such users file; nobody to remove", file=sys.stderr)
             return EXIT_USER_ERROR
-        users = read_users(path) if path.exists() else {}  # a broken file: ProblemList, exit 2
+        users = read_users(path, empty_ok=True) if path.exists() else {}  # a broken file: ProblemList, exit 2
         if args.action == "remove":
             if users.pop(args.name, None) is None:
                 print(f"{path}: no user {args.name!r}", file=sys.stderr)

@@ -90,6 +90,7 @@ def test_the_file_is_read_again_when_it_changes(users_file: Path) -> None:
         ("users:\n  - {name: '../x', role: admin}\n", "a user name is 1-64"),
         ("users:\n  - {name: a, role: admin}\n  - {name: a, role: viewer}\n", "listed twice"),
         ("users: []\n", "no users"),
+        ("# nobody yet\n\n", "file is empty; add a user with 'campustwin users add"),
         ("users: !!python/object:os.system x\n", "tag"),
     ],
 )
@@ -207,6 +208,27 @@ def test_a_missing_users_file_is_told_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ProblemList) as exc:
         UserStore(tmp_path / "nope.yaml")
     assert "cannot read the users file" in str(exc.value) and "campustwin users add" in str(exc.value)
+
+
+def test_users_add_starts_from_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text("")  # touch, chmod 600, then add: a way to start
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "users",
+        "add",
+        str(path),
+        "ann",
+        "--role",
+        "admin",
+        "--password-stdin",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, input="a long passphrase\n", capture_output=True, text=True, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    assert list(read_users(path)) == ["ann"]
 
 
 def test_sign_in_redirects_only_to_this_server() -> None:

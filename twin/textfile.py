@@ -13,7 +13,7 @@ import codecs
 import stat
 from pathlib import Path
 
-from twin.errors import ProblemList
+from twin.errors import Problem, ProblemList
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
@@ -86,7 +86,18 @@ def decode_text(raw: bytes, file: str) -> str:
     return text
 
 
-def empty_file(file: str) -> ProblemList:
-    return ProblemList.one(
-        file, 1, "file is empty; write a site (buildings:), a scenario (sites:) or a catalog (rack_types:)"
+class EmptyFile(ProblemList):
+    """A file with nothing in it but blanks or comments: its reader knows what it should hold."""
+
+
+def empty_file(file: str) -> EmptyFile:
+    return EmptyFile(
+        [
+            Problem(
+                file,
+                1,
+                "",
+                "file is empty; write a site (buildings:), a scenario (sites:) or a catalog (rack_types:)",
+            )
+        ]
     )
