@@ -205,6 +205,7 @@ def check_results(res, doc: dict) -> None:
             assert row["credits_usd"] == 0
         if row["status"] == "refused":
             assert row["granted_gpus"] == 0 and row["revenue_usd"] == 0
+            assert row["end_hour"] == row["start_hour"]  # it never ran: no contract end to show
     lease_revenue = float(res.leases["revenue_usd"].sum()) if len(res.leases) else 0.0
     assert math.isclose(k["revenue_usd"] - k["hosted_revenue_usd"], lease_revenue, abs_tol=1e-6)
     # Hosted models: every request and token is served, dropped or still queued.

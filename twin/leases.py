@@ -119,8 +119,13 @@ class LeaseState:
             "committed_gpus": self.spec.gpus,
             "granted_gpus": self.granted_gpus,
             "start_hour": self.start,
-            # The contract's end, past the horizon too (the horizon is not when the lease ends).
-            "end_hour": max(self.start, min(self.contract_end, self.spec_end_hour)),
+            # The contract's end, past the horizon too (the horizon is not when the lease ends);
+            # a refused lease never began, so it ends where it would have started.
+            "end_hour": (
+                self.start
+                if self.status == REFUSED
+                else max(self.start, min(self.contract_end, self.spec_end_hour))
+            ),
             "committed_gpu_hours": committed,
             "delivered_gpu_hours": delivered,
             # Spot and on-demand capacity carry no SLA: attainment is then the share of the asked
