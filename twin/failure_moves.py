@@ -18,7 +18,6 @@ import numpy as np
 
 from twin.failures import FailureModel
 from twin.fleet import FREE
-from twin.leases import ACTIVE
 
 REPAIR_SLOT_HOURS = 0.25
 
@@ -157,16 +156,14 @@ class FailureMoves:
         if lease_idx == FREE:
             f.repair(server)
         else:
+            # Only an active lease holds servers: one that ends lets its servers under repair go.
             lease = self.leases[lease_idx]
             lease.touch(self.env.now)
             f.repair(server)
-            if lease.status != ACTIVE:
-                self._release_lease_servers(np.array([server]))
-            else:
-                # Back in service: the lease is whole again, or less short; spare racks it is
-                # whole without go back.
-                lease.healthy_gpus += int(f.server_gpus[server])
-                self.return_spares(lease)
+            # Back in service: the lease is whole again, or less short; spare racks it is whole
+            # without go back.
+            lease.healthy_gpus += int(f.server_gpus[server])
+            self.return_spares(lease)
         self._dirty = True
         if schedule:
             self.schedule()
