@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from app.cli_report import print_kpis
 from twin.errors import Problem, ProblemList
@@ -89,8 +90,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from twin.safepath import folders_to_make, remove_if_empty
     from twin.scenario import load_scenario
-    from twin.simulate import simulate
 
     overrides = {}
     if args.days is not None:
@@ -99,25 +100,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         overrides["seed"] = args.seed
     scenario = load_scenario(args.scenario, overrides)
     _print_notes(scenario.notes)
-    folder = None
-    if args.out is not None:  # checked before a long run, not after it
-        from twin.results import Results
-        from twin.safepath import output_folder, writable_for
-
-        folder = writable_for(output_folder(args.out), Results.file_names())
-    saving = _start_saving(args, overrides, scenario.spec.seed) if args.save is not None else None
-    bar = None
-    if sys.stderr.isatty() and not args.json:
-        from tqdm import tqdm
-
-        bar = tqdm(total=100, desc=scenario.spec.name, unit="%", file=sys.stderr, leave=False)
-
-    def progress(fraction: float) -> None:
-        if bar is not None:
-            bar.n = round(fraction * 100)
-            bar.refresh()
-
-    results = simulate(scenario, progress if bar else None)
+    made = folders_to_make(args.out) if args.out is not None else []
+    try:
+        folder, saving, bar, results = _checked_run(args, scenario, overrides)
+    except BaseException:  # a refusal, Ctrl-C: the folders made for --out would be left empty
+        remove_if_empty(made)
+        raise
     if bar is not None:
         bar.close()
     failed_to_write = None
@@ -151,12 +139,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 2 if failed_to_write else 0
 
 
+def _checked_run(args: argparse.Namespace, scenario, overrides: dict) -> tuple:
+    """Check --out and --save before a long run, not after it; then run, with a bar on a terminal."""
+    from twin.simulate import simulate
+
+    folder = None
+    if args.out is not None:
+        from twin.results import Results
+        from twin.safepath import output_folder, writable_for
+
+        folder = writable_for(output_folder(args.out), Results.file_names())
+    saving = _start_saving(args, overrides, scenario.spec.seed) if args.save is not None else None
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc=scenario.spec.name, unit="%", file=sys.stderr, leave=False)
+
+    def progress(fraction: float) -> None:
+        bar.n = round(fraction * 100)
+        bar.refresh()
+
+    return folder, saving, bar, simulate(scenario, progress if bar else None)
+
+
 def _start_saving(args: argparse.Namespace, overrides: dict, seed: int):
     """Save the scenario (as run: with --days/--seed applied) and record its run as started.
 
     The run is recorded before it starts, so a run killed midway is listed as interrupted.
     """
-    from pathlib import Path
 
     import yaml
     from sqlalchemy.exc import SQLAlchemyError

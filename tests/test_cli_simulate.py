@@ -208,3 +208,23 @@ def test_a_disk_that_fills_during_the_run_loses_no_earlier_results(tmp_path, cap
     assert "cannot write the results (No space left on device); nothing there was changed" in err
     assert "utilization" in out_text and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # seed 1's files, whole
+
+
+def test_a_run_stopped_midway_leaves_no_empty_folder_and_an_earlier_run_whole(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the run: the folders --out made are removed; a folder that was there is kept."""
+    import twin.simulate
+
+    def stopped(scenario, progress=None):
+        raise KeyboardInterrupt
+
+    kept = tmp_path / "kept"
+    args = ["simulate", str(SCENARIOS / "demo_baseline.yaml"), "--days", "1"]
+    assert main([*args, "--out", str(kept)]) == 0
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    monkeypatch.setattr(twin.simulate, "simulate", stopped)
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "new" / "deeper")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    assert main([*args, "--out", str(kept)]) == 130
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before

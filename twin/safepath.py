@@ -65,3 +65,26 @@ def writable_for(folder: Path, names: list[str]) -> Path:
             [Problem(str(folder), 0, "", f"cannot write there ({exc.strerror}); give another --out")]
         ) from None
     return folder
+
+
+def folders_to_make(path: str | Path) -> list[Path]:
+    """The folders that creating ``path`` will make (those missing), the deepest first.
+
+    A run that stops before it writes (Ctrl-C, an error) removes them again, if still empty: an
+    empty folder left behind reads as a run that wrote nothing.
+    """
+    missing: list[Path] = []
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove these folders, the deepest first, stopping at the first one that is not empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
