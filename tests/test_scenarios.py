@@ -280,3 +280,22 @@ def test_a_bad_trace_row_is_named_by_its_line_after_cells_spanning_lines(tmp_pat
     (tmp_path / "traces" / "demo_trace.csv").write_text(rows)
     assert main(["simulate", str(scenario), "--days", "1"]) == 2
     assert "demo_trace.csv:8: num_gpus: bad value -8" in capsys.readouterr().err
+
+
+def test_trace_jobs_too_big_for_any_pool_are_told_at_their_lines_before_the_run(tmp_path, capsys):
+    """A replayed trace of a bigger cluster: valid, but such a job is rejected when it arrives; the
+    note names its CSV line (the trace is sorted by submit time, the line is the file's)."""
+    scenario = _trace_scenario(tmp_path)
+    rows = (
+        "job_id,submitted_at,num_gpus,runtime_s,user\n"
+        'j0,600,8,3600,"two\nlines"\n'  # a quoted line break: the next record starts on line 4
+        "j1,0,4096,3600,big\n"  # the demo's largest pool holds 2,048 H100
+        "j2,60,16,7200,evals\n"
+    )
+    (tmp_path / "traces" / "demo_trace.csv").write_text(rows)
+    assert main(["validate", str(scenario)]) == 0
+    err = capsys.readouterr().err
+    assert "demo_trace.csv:4: num_gpus: a job of 4,096 GPUs, more than the 2,048 of the largest pool" in err
+    assert err.count("note:") == 1
+    res = simulate(load_scenario(scenario, {"days": 1}))
+    assert res.jobs.set_index("gpus").loc[4096, "status"] == "rejected"

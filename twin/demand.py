@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twin.csvread import numeric, read_columns
-from twin.errors import ProblemList
+from twin.csvread import numeric, read_columns, record_lines
+from twin.errors import Problem, ProblemList
 from twin.held import HeldServers
 from twin.jobs import Job, size_distribution
 from twin.placement_kernels import take_idle
@@ -129,7 +129,29 @@ def load_trace(path: Path, trace: JobTrace) -> pd.DataFrame:
         }
     )
     out["submit_h"] -= out["submit_h"].min()
-    return out.sort_values("submit_h", kind="stable").reset_index(drop=True)
+    # Sorted by submit time; the index stays the file's data row, to point at a row later.
+    return out.sort_values("submit_h", kind="stable")
+
+
+def oversized_trace_jobs(
+    jobs: pd.DataFrame, path: Path, column: str, largest_pool_gpus: int
+) -> list[Problem]:
+    """Notes for trace jobs larger than the largest pool they may use, at their CSV lines (the first
+    five): valid, but each is rejected when it arrives, which a replay of another cluster's trace
+    should say before the run rather than in its event log."""
+    rows = jobs.index[jobs["gpus"].to_numpy() > largest_pool_gpus].sort_values()
+    if not len(rows):
+        return []
+    lines = record_lines(str(path), set(rows[:5].tolist()))
+    more = f"; {len(rows) - 5:,} more rows like it" if len(rows) > 5 else ""
+    return [
+        Problem(
+            str(path), lines.get(row, row + 2), column,
+            f"a job of {int(jobs.at[row, 'gpus']):,} GPUs, more than the {largest_pool_gpus:,} of the largest "
+            f"pool (one site, one GPU type) the trace's jobs may use; it is rejected when it arrives{more}",
+        )
+        for row in rows[:5].tolist()
+    ]  # fmt: skip
 
 
 def trace_span_hours(jobs: pd.DataFrame) -> float:

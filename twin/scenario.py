@@ -317,31 +317,40 @@ def scenario_from_document(
             Problem(doc.file, doc.line_of(loc), dotted(loc), msg)
             for loc, msg in check_scenario(spec, sites, folder)
         )
-    trace_jobs = None
+    trace_jobs, trace_notes = None, []
     if not problems and spec.trace is not None:
-        trace_jobs, trace_problems = _read_trace(doc, spec, folder)
+        trace_jobs, trace_problems, trace_notes = _read_trace(doc, spec, folder, sites)
         problems.extend(trace_problems)
     if problems:
         raise ProblemList(blame_overrides(problems, overrides, flag))
     notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
+    notes.extend(trace_notes)
     file = str(folder / Path(doc.file).name)
     return Scenario(spec=spec, sites=sites, file=file, notes=notes, trace_jobs=trace_jobs)
 
 
 def _read_trace(
-    doc: LocatedDocument, spec: ScenarioSpec, folder: Path
-) -> tuple[pd.DataFrame | None, list[Problem]]:
+    doc: LocatedDocument, spec: ScenarioSpec, folder: Path, sites: list[ResolvedSite]
+) -> tuple[pd.DataFrame | None, list[Problem], list[Problem]]:
     """The job trace, read and checked before any run (or --save) starts: its own problems (bad
-    cells, by their CSV line), or a trace that would submit more jobs than a run may hold."""
-    from twin.demand import load_trace, trace_job_count  # twin.demand imports this module
-    from twin.scenario_checks import MAX_JOBS, too_many_jobs
+    cells, by their CSV line), or a trace that would submit more jobs than a run may hold; and
+    notes for jobs too big to ever start."""
+    from twin.demand import (
+        load_trace,
+        oversized_trace_jobs,
+        trace_job_count,
+    )  # twin.demand imports this module
+    from twin.scenario_checks import MAX_JOBS, largest_pool_gpus, too_many_jobs
 
+    path = folder / spec.trace.file
     try:
-        jobs = load_trace(folder / spec.trace.file, spec.trace)
+        jobs = load_trace(path, spec.trace)
     except ProblemList as exc:
-        return None, exc.problems
+        return None, exc.problems, []
     count = trace_job_count(jobs, spec.trace.repeat, spec.days * 24.0)
-    if count <= MAX_JOBS:
-        return jobs, []
-    fix = "use fewer rows, a shorter run" + (" or repeat: false" if spec.trace.repeat else "")
-    return None, [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(count, fix))]
+    if count > MAX_JOBS:
+        fix = "use fewer rows, a shorter run" + (" or repeat: false" if spec.trace.repeat else "")
+        return None, [Problem(doc.file, doc.line_of(("trace",)), "trace", too_many_jobs(count, fix))], []
+    defaults = spec.training or TrainingDemand()
+    largest = largest_pool_gpus(sites, defaults.gpu_type, defaults.site)
+    return jobs, [], oversized_trace_jobs(jobs, path, spec.trace.columns.gpus, largest)

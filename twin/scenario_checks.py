@@ -251,6 +251,22 @@ def missing_file(path: Path) -> str:
     return "not found; the path is relative to the scenario"
 
 
+def largest_pool_gpus(sites: list[ResolvedSite], gpu_type: str, site: str) -> int:
+    """GPUs of the largest (site, GPU type) pool a job accepting ``gpu_type`` at ``site`` may use
+    ("any" for either): a job needs all its GPUs in one pool, so a bigger one never starts."""
+    types = {rt.gpu_type for s in sites for rt in s.catalog.rack_types.values()}
+    return max(
+        (
+            _site_gpus(s, g)
+            for s in sites
+            if site in ("any", s.spec.name)
+            for g in types
+            if gpu_type in ("any", g)
+        ),
+        default=0,
+    )
+
+
 def _largest_pod(site: ResolvedSite, gpu_type: str) -> int:
     sizes = [
         site.catalog.rack_types[p.rack_type].gpus * p.racks
