@@ -8,6 +8,7 @@ the days run. Every problem a user can cause ends with exit code 2 and a line th
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import sys
 from pathlib import Path
@@ -109,6 +110,10 @@ def _overwrites_input(out: Path, *inputs: str | None) -> str | None:
 
 def cannot_write(out: Path, exc: OSError) -> str:
     """The line for an --out the system refuses (no such folder under /proc, read-only, full disk)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"--out {out}: cannot write ({exc.strerror}); a file name holds at most 255 bytes, give a shorter one"
+    if exc.errno == errno.ENOSPC:
+        return f"--out {out}: cannot write ({exc.strerror}); free some space or give a path on another disk"
     return f"--out {out}: cannot write ({exc.strerror or exc}); give a path in a folder you can write to"
 
 

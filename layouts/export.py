@@ -95,7 +95,8 @@ def write(
     # Where the plan really goes: "." has a name, and a link is written through, not replaced by
     # a file (the partial file sits beside the target, on its disk, so the rename is one step).
     target = out.resolve()
-    partial = target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
+    # Cut to a short name: a target name near the 255-byte limit would make a longer one fail.
+    partial = target.with_name(f".{target.stem[:64]}.partial-{os.getpid()}{target.suffix[:16]}")
     try:
         _write_format(plan, colouring, campus, fmt, partial, hall, progress)
         if target.is_file():

@@ -332,6 +332,17 @@ def test_an_out_the_system_refuses_names_the_fix(fmt: str, capsys) -> None:
     )
 
 
+@pytest.mark.parametrize("fmt", ["pdf", "dxf"])
+def test_a_name_at_the_length_limit_is_written_one_past_it_is_told(tmp_path: Path, fmt: str, capsys) -> None:
+    """The plan is written under a hidden name first: it once took the whole name and failed at 255 bytes."""
+    longest = tmp_path / ("p" * (255 - len(fmt) - 1) + "." + fmt)
+    assert main(["plan", str(DEMO), "--format", fmt, "--out", str(longest), "--hall", "A/H1"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [longest.name]
+    too_long = tmp_path / ("p" * 256 + "." + fmt)
+    assert main(["plan", str(DEMO), "--format", fmt, "--out", str(too_long), "--hall", "A/H1"]) == 2
+    assert "a file name holds at most 255 bytes, give a shorter one" in capsys.readouterr().err
+
+
 def test_a_folder_that_cannot_be_looked_into_is_refused_without_a_traceback(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
