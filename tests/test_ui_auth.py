@@ -162,6 +162,10 @@ def test_an_uploaded_scenario_is_checked_then_run_in_this_session_only(
 
     open_console(page, console_url + "whatif", "Base scenario", watch=page_watch)
     upload = page.locator('input[type="file"]')
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")  # its content arrives as nothing at all: it once gave no word
+    upload.set_input_files(empty)
+    expect(page.get_by_text("empty.yaml:1: file is empty")).to_be_visible()
     upload.set_input_files(hostile)
     expect(page.get_by_text("outside the console's sites folder")).to_be_visible()
     expect(page.get_by_text("The uploaded scenario was refused")).to_be_visible()

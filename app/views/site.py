@@ -155,7 +155,16 @@ class SiteView(pn.viewable.Viewer):
         self._uploads = pn.Column()
         if self.access.can(ADMIN):  # admins edit the sites; nobody else gets the widget
             upload = pn.widgets.FileInput(accept=".yaml,.yml", name="Add a site file", width=260)
-            upload.param.watch(lambda e: self._on_site_upload(upload.filename or "", e.new), "value")
+            # An empty file's content arrives as None: only its name says a file was chosen.
+            upload.param.watch(
+                lambda *events: self._on_site_upload(
+                    upload.filename or "",
+                    upload.value
+                    if upload.value is not None or not any(e.name == "filename" for e in events)
+                    else b"",
+                ),
+                ["value", "filename"],
+            )
             self._upload_status = pn.pane.Markdown("", sizing_mode="stretch_width")
             self._uploads.objects = ["Add a site file (admins):", upload, self._upload_status]
         self.param.watch(self._on_change, ["campus", "hall", "color"])

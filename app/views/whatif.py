@@ -66,7 +66,7 @@ class WhatIfView(pn.viewable.Viewer):
         self._upload = pn.widgets.FileInput(
             accept=".yaml,.yml", width=260, disabled=not self.access.can(RUN), name="Open a scenario file"
         )
-        self._upload.param.watch(self._on_upload, "value")
+        self._upload.param.watch(self._on_upload, ["value", "filename"])
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
         # The ranges are in the labels.
         days_lo, days_hi = w.param.days.bounds
@@ -203,15 +203,18 @@ class WhatIfView(pn.viewable.Viewer):
         for key, (columns, _) in TABLES.items():
             self._grid(key).value = table_frame(getattr(self.whatif, key), columns)
 
-    def _on_upload(self, event) -> None:
-        if event.new is None:
+    def _on_upload(self, *events) -> None:
+        # A new file changes its name, its content or both (set together, one call); an empty
+        # file's content arrives as None, so only its name says a file was opened.
+        if self._upload.value is None and not any(e.name == "filename" and e.new for e in events):
             return
+        raw = self._upload.value or b""
         refused = self.access.refusal(RUN)
         if refused:
             self._show_problems([refused])
             return
         try:
-            label, data = read_scenario_upload(self._upload.filename or "", event.new, self.context.sites_dir)
+            label, data = read_scenario_upload(self._upload.filename or "", raw, self.context.sites_dir)
         except UploadError as exc:
             self.status = "The uploaded scenario was refused; nothing was changed."
             self._show_problems(exc.problems)
