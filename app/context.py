@@ -77,6 +77,16 @@ class ConsoleContext:
             return results
         return self.pool.cached(key) if POOL_KEY.fullmatch(key) else None
 
+    def saved_run_name(self, key: str) -> str | None:
+        """The library name of the saved run ``?run=lib-ID`` names; None for a what-if's key or a
+        run the library does not hold."""
+        if not SAVED_RUN.fullmatch(key) or self.library is None:
+            return None
+        try:
+            return self.library.run_scenario(self.library.run_folder(key.removeprefix("lib-")).name)
+        except (LibraryError, OSError):
+            return None
+
     def campus(self, name: str) -> Campus:
         path = self.site_files()[name]
         return cached_campus(str(path), path.stat().st_mtime_ns)

@@ -330,6 +330,14 @@ class Library:
             raise LibraryError(f"run {rows[0].id} is {rows[0].status}: it has no results; run it again")
         return self.runs_dir / rows[0].id
 
+    def run_scenario(self, run_id: str) -> str:
+        """The name the run's scenario is saved under (``run_id`` in full)."""
+        with self.engine.connect() as db:
+            name = db.execute(select(scenarios.c.name).join(runs).where(runs.c.id == run_id)).scalar()
+        if name is None:
+            raise LibraryError(f"no run {run_id!r} in the library")
+        return name
+
     def load_run(self, run_id: str) -> Results:
         return Results.read(self.run_folder(run_id))
 

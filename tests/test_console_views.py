@@ -256,7 +256,7 @@ def test_views_colour_racks_from_the_run_in_the_url(ctx: ConsoleContext, demo: C
     for module in (network, site):  # as if the URL were ?run=KEY...&building=B
         monkeypatch.setattr(module, "query_args", lambda: {"run": RUN_KEY + "extra", "building": "B"})
     view = NetworkView(ctx)
-    assert "from the run" in view._run_note.object and view.building == "B"
+    assert "from the what-if run of" in view._run_note.object and view.building == "B"
     view.switch = "B/L1/P1/L001"
     assert "&lt;b&gt;Evil" in view._summary.object and "<b>Evil" not in view._summary.object
     page = SiteView(ctx, color="utilisation")

@@ -126,7 +126,7 @@ def test_a_hostile_tenant_is_text_in_the_table_the_tooltip_and_the_svg(
     expect(page.get_by_role("gridcell", name=HOSTILE, exact=True).first).to_be_visible()  # the SLA table
 
     page.get_by_role("link", name="racks", exact=True).click()  # hall A/H1, whose pod P1 the lease holds
-    wait_for_idle(page, "Tenants and utilisation from the run", watch=page_watch)
+    wait_for_idle(page, "Tenants and utilisation from the what-if run of", watch=page_watch)
     plot = page.locator(".bk-Canvas").first
     box = plot.bounding_box()
     tooltip = page.locator(".bk-Tooltip").filter(has_text=HOSTILE)

@@ -233,7 +233,7 @@ def test_network_and_site_pages_show_the_run_tenants_and_a_blast_radius(
     wait_for_idle(page, watch=page_watch)
 
     page.get_by_role("link", name="network", exact=True).click()
-    wait_for_idle(page, "Tenants and utilisation from the run", watch=page_watch)
+    wait_for_idle(page, "Tenants and utilisation from the what-if run of", watch=page_watch)
     page.locator("select").filter(has=page.locator('option[value="Demo/core"]')).select_option("Demo/core")
     summary = page.get_by_text(re.compile(r"fails: 144 racks"))
     expect(summary).to_be_visible(timeout=30_000)
@@ -242,7 +242,7 @@ def test_network_and_site_pages_show_the_run_tenants_and_a_blast_radius(
     page.go_back()
     wait_for_idle(page, watch=page_watch)
     page.get_by_role("link", name="racks", exact=True).click()
-    wait_for_idle(page, "Tenants and utilisation from the run", watch=page_watch)
+    wait_for_idle(page, "Tenants and utilisation from the what-if run of", watch=page_watch)
     expect(page.get_by_role("grid").get_by_role("gridcell", name="Demo", exact=True)).to_be_visible()
 
 

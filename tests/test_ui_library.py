@@ -51,7 +51,9 @@ def test_replications_save_compare_and_open_a_saved_run(
     wait_for_idle(page, watch=page_watch)
 
     page.get_by_role("link", name="capacity", exact=True).click()
-    wait_for_idle(page, "A run saved in the library", watch=page_watch)
+    wait_for_idle(page, "Showing the run saved in the library as", watch=page_watch)
+    # By the name it was saved under (the scenario inside is still named after the what-if's base).
+    expect(page.get_by_text(f"the run saved in the library as {HOSTILE}, seed")).to_be_visible()
     expect(card(page, "GPUs").locator(".value")).to_have_text("3,200")
     page_watch.assert_clean()
 

@@ -34,7 +34,7 @@ from app.views.compare import CARD_CSS
 from app.views.formats import fmt
 from app.views.markup import plain
 from app.views.sales import sales_money
-from app.views.url import query_args
+from app.views.url import query_args, run_named
 from twin.results import Results
 from twin.textfile import read_text
 
@@ -209,20 +209,16 @@ class CapacityView(pn.viewable.Viewer):
             results = self.context.run_results(self._run_key)
             if results is None:
                 self._status.object = (
-                    "No such run in the cache (it expired, or the link is wrong); "
+                    "No such run in the library (it was deleted, or the link is wrong); pick a scenario "
+                    "or open one from the Runs page."
+                    if self._run_key.startswith("lib-")
+                    else "No such run in the cache (it expired, or the link is wrong); "
                     "pick a scenario or run the what-if again."
                 )
                 return
             self._select.visible = False  # the menu names scenario files; this run is none of them
-            told = (
-                "A run saved in the library"
-                if self._run_key.startswith("lib-")
-                else "A what-if run from the What-if page"
-            )
-            which = (
-                f"**{plain(str(results.kpis.get('scenario', '?')))}**, seed {results.kpis.get('seed', '?')}"
-            )
-            self._status.object = f"{told}: {which}. [Pick a scenario instead](./capacity)"
+            which = run_named(self.context, self._run_key, results)
+            self._status.object = f"Showing {which}. [Pick a scenario instead](./capacity)"
             self._show(results)
             return
         if self._unknown is not None:

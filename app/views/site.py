@@ -23,7 +23,7 @@ from app.uploads import UploadError, store_site_upload
 from app.views.markup import plain
 from app.views.plan_downloads import PlanDownloads
 from app.views.site_grid import grid_plot, hall_grid, hall_summary
-from app.views.url import query_args
+from app.views.url import query_args, run_named
 from layouts.colour import run_tenancy
 from twin.campus import Campus
 from twin.results import Results
@@ -45,13 +45,12 @@ def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Resul
         return None, "No run in the URL (`?run=KEY`): racks are shown with no tenants."
     results = context.run_results(key)
     if results is None:
-        return (
-            None,
-            "No such run in the cache (it expired, or the link is wrong): racks are shown with no tenants.",
-        )
+        where = "library (it was deleted" if key.startswith("lib-") else "cache (it expired"
+        return None, f"No such run in the {where}, or the link is wrong): racks are shown with no tenants."
     return (
         results,
-        "Tenants and utilisation from the run in the URL (leases and hosted models at the end of the run).",
+        f"Tenants and utilisation from {run_named(context, key, results)} "
+        "(leases and hosted models at the end of the run).",
     )
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import panel as pn
+
+from app.views.markup import plain
+
+if TYPE_CHECKING:
+    from app.context import ConsoleContext
+    from twin.results import Results
 
 
 def query_args() -> dict[str, str]:
@@ -15,3 +23,13 @@ def query_args() -> dict[str, str]:
         for key, values in args.items()
         if values and key != "bokeh-session-id"
     }
+
+
+def run_named(context: ConsoleContext, key: str, results: Results) -> str:
+    """A run as a page names it (markdown): a saved run by its library name, a what-if by its
+    scenario's; with its seed."""
+    saved = context.saved_run_name(key)
+    seed = results.kpis.get("seed", "?")
+    if saved is not None:
+        return f"the run saved in the library as **{plain(saved)}**, seed {seed}"
+    return f"the what-if run of **{plain(str(results.kpis.get('scenario', '?')))}**, seed {seed}"
