@@ -275,3 +275,19 @@ def test_number_inputs_say_why_a_value_is_refused_and_show_the_one_in_force() ->
     seed.value = 1e30
     assert heard[-1].startswith("Seed (0 or more): 1e+30 is above the highest")
     assert isinstance(seed, pn.widgets.FloatInput)
+
+
+def test_a_lease_rounded_up_to_whole_pods_says_what_it_holds_unbilled() -> None:
+    """100 GPUs with pod isolation hold a 576-GPU pod and bill 100: told at load and after a run."""
+    from app.views.whatif_tables import horizon_notes
+
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("gpus: 576", "gpus: 100")
+    scenario = load_scenario_text(text, SITES / "scenarios")
+    told = "at least 576 are held for the 100 it pays for, and the other 476 earn nothing"
+    assert [n.path for n in scenario.notes if told in n.message] == ["leases[0].gpus"]
+    results = simulate(scenario)
+    assert "Leases table, row 1, gpus: lease 'acme-gb200-pod' takes whole pods of 576 GPUs" in html.unescape(
+        horizon_notes(results.events)
+    )
+    whole = load_scenario_text(text.replace("gpus: 100", "gpus: 576"), SITES / "scenarios")
+    assert not whole.notes

@@ -32,7 +32,7 @@ from twin.hosted_spec import HostedModel
 from twin.load import expect_kind, load_site, validate_document
 from twin.overrides import blame_overrides, set_dotted
 from twin.resolve import ResolvedSite
-from twin.scenario_checks import after_the_horizon, check_scenario, missing_file
+from twin.scenario_checks import after_the_horizon, check_scenario, held_unbilled, missing_file
 from twin.sla import CreditStep
 from twin.yamlsafe import LocatedDocument, load_yaml, parse_yaml
 
@@ -323,7 +323,10 @@ def scenario_from_document(
         problems.extend(trace_problems)
     if problems:
         raise ProblemList(blame_overrides(problems, overrides, flag))
-    notes = [Problem(doc.file, doc.line_of(loc), dotted(loc), msg) for loc, msg in after_the_horizon(spec)]
+    notes = [
+        Problem(doc.file, doc.line_of(loc), dotted(loc), msg)
+        for loc, msg in [*held_unbilled(spec, sites), *after_the_horizon(spec)]
+    ]
     notes.extend(trace_notes)
     file = str(folder / Path(doc.file).name)
     return Scenario(spec=spec, sites=sites, file=file, notes=notes, trace_jobs=trace_jobs)

@@ -340,6 +340,32 @@ def _overbooked(spec: ScenarioSpec, installed: dict) -> list[tuple[tuple, str]]:
     return out
 
 
+def held_unbilled(spec: ScenarioSpec, sites: list[ResolvedSite]) -> list[tuple[tuple, str]]:
+    """Leases whose isolation rounds them up to whole racks or pods: valid, but the GPUs past the
+    ones asked for are held and paid for by no one (a margin the price must carry). Notes:
+    (loc, message) pairs; "at least", as a site's pods may differ in size."""
+    by_name = {s.spec.name: s for s in sites}
+    out: list[tuple[tuple, str]] = []
+    for i, lease in enumerate(spec.leases):
+        candidates = [lease.site] if lease.site != "any" else list(by_name)
+        if not all(name in by_name for name in candidates):
+            continue
+        unit = _isolation_unit(by_name, candidates, lease.gpu_type, lease.isolation)
+        if not unit or lease.gpus % unit == 0:
+            continue
+        held = -(-lease.gpus // unit) * unit
+        other = ", or use isolation: rack" if lease.isolation == "pod" else ""
+        out.append(
+            (
+                ("leases", i, "gpus"),
+                f"lease {lease.name!r} takes whole {lease.isolation}s of {unit:,} GPUs: at least {held:,} are "
+                f"held for the {lease.gpus:,} it pays for, and the other {held - lease.gpus:,} earn nothing; "
+                f"ask for a multiple of {unit:,}{other}",
+            )
+        )
+    return out
+
+
 def after_the_horizon(spec: ScenarioSpec) -> list[tuple[tuple, str]]:
     """Leases, hosted models and events that begin on or after the run's last day: valid, but the
     run never reaches them, so they change nothing. Notes, not problems: (loc, message) pairs."""

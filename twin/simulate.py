@@ -33,7 +33,7 @@ from twin.plant import Plant
 from twin.recorder import Recorder
 from twin.results import Results, collect
 from twin.scenario import Event, Scenario, TrainingDemand
-from twin.scenario_checks import after_the_horizon, lease_site
+from twin.scenario_checks import after_the_horizon, held_unbilled, lease_site
 from twin.weather import HeatWave, hourly_weather
 
 STREAMS = ("training", "failures", "trace", "inference", "events", "weather", "hosted")
@@ -122,6 +122,8 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
         env.process(_event_process(engine, event, demand))
     for loc, message in after_the_horizon(spec):  # in the event log, so no one wonders where it went
         engine.note("all", "not_simulated", dotted(loc), message)
+    for loc, message in held_unbilled(spec, scenario.sites):  # and why a lease holds more than it bills
+        engine.note("all", "held_unbilled", dotted(loc), message)
     env.process(recorder.process(engine))
     if progress is not None:
         env.process(_progress(env, horizon, progress))

@@ -111,9 +111,14 @@ def table_rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
 
 
 def horizon_notes(events: pd.DataFrame) -> str:
-    """The run's notes on rows that start after its end (valid, but they change nothing), told as
-    the table rows they are (the twin logs them as ``not_simulated`` events)."""
-    late = events[events["kind"] == "not_simulated"] if "kind" in events else events.iloc[:0]
+    """The run's notes on rows that start after its end (valid, but they change nothing) or on
+    leases that hold more GPUs than they pay for, told as the table rows they are (the twin logs
+    them as ``not_simulated`` and ``held_unbilled`` events)."""
+    late = (
+        events[events["kind"].isin(("not_simulated", "held_unbilled"))]
+        if "kind" in events
+        else events.iloc[:0]
+    )
     if late.empty:
         return ""
     told = [
