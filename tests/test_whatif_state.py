@@ -47,6 +47,16 @@ def test_baseline_sells_nothing_and_keeps_the_rest(whatif: WhatIf) -> None:
     assert base.seed == sold.seed and base.days == sold.days
 
 
+def test_a_new_event_row_runs_as_it_is_added(whatif: WhatIf) -> None:
+    """Add event gave a row with no site, refused on Run ('a outage event needs site')."""
+    whatif.events = [whatif.new_event()]
+    (event,) = load_scenario_text(whatif.scenario_text(), SCENARIOS).spec.events
+    assert (event.kind, event.site, event.day, event.hours) == ("outage", "Demo", 1.0, 24.0)
+    whatif.events = [whatif.new_event() | {"kind": "curtailment"}]
+    with pytest.raises(ProblemList, match="curtailment events need mw"):
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+
+
 def test_table_edit_keeps_fields_the_table_does_not_show(whatif: WhatIf) -> None:
     rows = [dict(r) for r in whatif.leases]
     rows[0]["gpus"] = 288

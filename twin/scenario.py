@@ -150,7 +150,7 @@ class Event(Strict):
         }
         missing = [f for f in need[self.kind] if getattr(self, f) is None]
         if missing:
-            raise ValueError(f"a {self.kind} event needs {', '.join(missing)}")
+            raise ValueError(f"{self.kind.replace('_', ' ')} events need {' and '.join(missing)}")
         return self
 
 

@@ -177,6 +177,12 @@ class WhatIf(WhatIfLink, param.Parameterized):
             "site": sites[0] if sites else "any",
         }
 
+    def new_event(self) -> dict:
+        """A day's outage of the first site: an event needs its place, and a row that fails on Run
+        teaches nothing."""
+        sites = self.site_names
+        return EVENT_COLUMNS | {"site": sites[0] if sites else ""}
+
     def new_hosted(self) -> dict:
         taken = {r["name"] for r in self.hosted} | {r["name"] for r in self.leases}
         n = len(self.hosted) + 1

@@ -190,9 +190,12 @@ class WhatIfView(pn.viewable.Viewer):
 
     def _add_row(self, key: str) -> None:
         self._sync_from_tables()
-        maker = {"leases": self.whatif.new_lease, "hosted": self.whatif.new_hosted}.get(key)
-        row = maker() if maker else dict(EVENT_COLUMNS)
-        setattr(self.whatif, key, [*getattr(self.whatif, key), row])
+        maker = {
+            "leases": self.whatif.new_lease,
+            "hosted": self.whatif.new_hosted,
+            "events": self.whatif.new_event,
+        }
+        setattr(self.whatif, key, [*getattr(self.whatif, key), maker[key]()])
 
     def _remove_rows(self, key: str) -> None:
         self._sync_from_tables()
