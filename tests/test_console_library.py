@@ -291,3 +291,17 @@ def test_a_lease_rounded_up_to_whole_pods_says_what_it_holds_unbilled() -> None:
     )
     whole = load_scenario_text(text.replace("gpus: 100", "gpus: 576"), SITES / "scenarios")
     assert not whole.notes
+
+
+def test_internal_work_table_shows_dollars_and_counts_whole() -> None:
+    """Dollars showed three decimals (263,923.766); hours and shares keep theirs."""
+    from app.views.compare import impact_table
+
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text().replace("days: 30", "days: 3")
+    whatif = simulate(load_scenario_text(text, SITES / "scenarios"))
+    whatif.kpis["displaced_internal_value_usd"] = 263_923.766  # as a try-out saw it shown
+    table = impact_table(whatif, None).set_index("measure")
+    assert table.loc["displaced internal value ($)", "what-if"] == 263_924
+    assert float(table.loc["jobs completed", "what-if"]).is_integer()
+    share = table.loc["internal utilisation (%)", "what-if"]
+    assert share == round(100 * whatif.kpis["internal_utilization"], 3)

@@ -243,18 +243,19 @@ def impact_frame(
     return pd.DataFrame(rows or [], columns=["measure", *names, "change"])
 
 
-# (KPI, label, scale): shares read in % as on the cards, not as fractions.
+# (KPI, label, scale, decimals): shares read in % as on the cards, not as fractions; dollars,
+# jobs and GPU-hours in whole units.
 IMPACT = [
-    ("queue_wait_mean_hours", "mean queue wait (h)", 1),
-    ("queue_wait_p95_hours", "p95 queue wait (h)", 1),
-    ("queue_wait_gpu_weighted_hours", "GPU-weighted queue wait (h)", 1),
-    ("effective_training_time", "effective training time (%)", 100),
-    ("internal_utilization", "internal utilisation (%)", 100),
-    ("jobs_completed", "jobs completed", 1),
-    ("preemptions", "preemptions", 1),
-    ("inference_unmet_gpu_hours", "inference unmet GPU-h", 1),
-    ("displaced_internal_value_usd", "displaced internal value ($)", 1),
-    ("displaced_internal_net_value_usd", "displaced internal value, net of its costs ($)", 1),
+    ("queue_wait_mean_hours", "mean queue wait (h)", 1, 3),
+    ("queue_wait_p95_hours", "p95 queue wait (h)", 1, 3),
+    ("queue_wait_gpu_weighted_hours", "GPU-weighted queue wait (h)", 1, 3),
+    ("effective_training_time", "effective training time (%)", 100, 3),
+    ("internal_utilization", "internal utilisation (%)", 100, 3),
+    ("jobs_completed", "jobs completed", 1, 0),
+    ("preemptions", "preemptions", 1, 0),
+    ("inference_unmet_gpu_hours", "inference unmet GPU-h", 1, 0),
+    ("displaced_internal_value_usd", "displaced internal value ($)", 1, 0),
+    ("displaced_internal_net_value_usd", "displaced internal value, net of its costs ($)", 1, 0),
 ]
 
 
@@ -265,22 +266,18 @@ def impact_table(
     rows = []
     turn_now = kpi_values(whatif)["turnaround"]
     turn_base = kpi_values(baseline)["turnaround"] if baseline is not None else None
-    for key, label, scale in IMPACT:
-        now = whatif.kpis.get(key)
-        base = baseline.kpis.get(key) if baseline is not None else None
-        rows.append(
-            {
-                "measure": label,
-                "baseline": None if base is None else base * scale,
-                "what-if": None if now is None else now * scale,
-            }
-        )
-    rows.append({"measure": "training turnaround (h)", "baseline": turn_base, "what-if": turn_now})
-    for row in rows:
-        for key in ("baseline", "what-if"):
-            row[key] = None if row[key] is None else round(float(row[key]), 3)
+    measures = [*IMPACT, ("", "training turnaround (h)", 1, 3)]
+    for key, label, scale, decimals in measures:
+        now = whatif.kpis.get(key) if key else turn_now
+        base = (baseline.kpis.get(key) if key else turn_base) if baseline is not None else None
+        row = {
+            "measure": label,
+            "baseline": None if base is None else round(float(base) * scale, decimals),
+            "what-if": None if now is None else round(float(now) * scale, decimals),
+        }
         both = row["baseline"] is not None and row["what-if"] is not None
-        row["change"] = round(row["what-if"] - row["baseline"], 3) if both else None
+        row["change"] = round(row["what-if"] - row["baseline"], decimals) if both else None
+        rows.append(row)
     return impact_frame(rows).rename(columns=dict(zip(("baseline", "what-if"), names, strict=True)))
 
 
