@@ -205,6 +205,16 @@ def test_the_waterfall_steps_down_to_the_margin_and_greys_what_is_zero() -> None
     assert data["bottom"][data["name"].index("depreciation")] == 53.0
 
 
+def test_the_waterfall_of_a_run_that_sold_nothing_says_so() -> None:
+    """Every bar flat at $0 once gave an empty chart with axis labels $1, $1, $0, -$1, -$1."""
+    chart = sales.Waterfall()
+    chart.update({"revenue_usd": 0.0, "hosted_energy_cost_usd": 0.0, "margin_usd": 0.0})
+    assert chart.figure.title.text == "Sales: revenue to margin (nothing sold in this run)"
+    chart.update({"revenue_usd": 100.0, "hosted_energy_cost_usd": 10.0, "margin_usd": 90.0})
+    assert chart.figure.title.text == "Sales: revenue to margin"
+    assert "toFixed(0)" not in sales.USD_TICK_JS  # ticks of $0.5 read as $1, twice
+
+
 def test_delete_confirms_only_the_scenario_it_named_and_not_by_double_click(tmp_path, monkeypatch) -> None:
     """A delete is not undone: the first click names a scenario; picking another disarms it, and a
     second click within a double-click's time does nothing."""

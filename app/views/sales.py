@@ -48,6 +48,7 @@ def sales_money(kpis: dict) -> dict[str, float]:
     }
 
 
+TITLE = "Sales: revenue to margin"
 WATERFALL_STEPS = ["revenue", "credits", "energy", "depreciation", "displaced internal work", "margin"]
 
 
@@ -82,7 +83,7 @@ const a = Math.abs(tick), sign = tick < 0 ? "\u2212" : "";
 for (const [unit, scale] of [["B", 1e9], ["M", 1e6], ["k", 1e3]]) {
     if (a >= scale) return sign + "$" + Number((a / scale).toFixed(2)) + unit;
 }
-return sign + "$" + a.toFixed(0);
+return sign + "$" + Number(a.toFixed(2));
 """
 
 
@@ -92,7 +93,7 @@ class Waterfall:
     def __init__(self) -> None:
         self.source = ColumnDataSource({k: [] for k in ("name", "bottom", "top", "color", "amount")})
         fig = figure(x_range=WATERFALL_STEPS, height=280, sizing_mode="stretch_width",
-                     title="Sales: revenue to margin", toolbar_location=None)  # fmt: skip
+                     title=TITLE, toolbar_location=None)  # fmt: skip
         fig.vbar(x="name", bottom="bottom", top="top", width=0.7, color="color", source=self.source)
         fig.add_tools(HoverTool(tooltips=[("", "@name"), ("amount", "@amount")]))
         fig.yaxis.formatter = CustomJSTickFormatter(code=USD_TICK_JS)
@@ -103,4 +104,8 @@ class Waterfall:
         self.figure = fig
 
     def update(self, kpis: dict) -> None:
-        self.source.data = waterfall_data(kpis)
+        data = waterfall_data(kpis)
+        self.source.data = data
+        # With nothing sold every bar is flat at $0: say so, rather than leave an empty chart.
+        nothing = all(bottom == top == 0 for bottom, top in zip(data["bottom"], data["top"], strict=True))
+        self.figure.title.text = TITLE + (" (nothing sold in this run)" if nothing else "")
