@@ -167,6 +167,19 @@ def test_an_empty_cell_is_told_in_the_table_s_terms() -> None:
     assert other == "Leases table, row 2, price_usd_per_gpu_hour: must be at least 0"
 
 
+def test_a_nested_field_is_told_by_the_column_it_is_typed_in(whatif: WhatIf) -> None:
+    """The scenario nests sla.availability and latency.ttft_p95_seconds; the tables do not."""
+    from app.views.whatif_tables import explain
+
+    whatif.leases = [whatif.leases[0] | {"sla_availability": 1.5}]
+    whatif.hosted = [whatif.new_hosted() | {"ttft_p95_seconds": -1.0}]
+    with pytest.raises(ProblemList) as exc:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    told = [explain(str(p)) for p in exc.value.problems]
+    assert any(t.startswith("Leases table, row 1, sla_availability: ") for t in told), told
+    assert any(t.startswith("Hosted models table, row 1, ttft_p95_seconds: ") for t in told), told
+
+
 def test_a_huge_number_in_a_cell_is_told_as_typed(whatif: WhatIf) -> None:
     """A table sends 1e30 as the float's 31 digits; the problem reads it as a person typed it."""
     whatif.leases = [whatif.leases[0] | {"gpus": int(1e30)}]  # as the table's whole-number column gives it

@@ -12,6 +12,7 @@ import re
 
 import pandas as pd
 
+from app.state.whatif_columns import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS
 from app.views.markup import plain
 
 #: Columns of the users' own text (names): wrapped in their cells, never cut off.
@@ -137,8 +138,18 @@ def explain(problem: str) -> str:
     if not m:
         return problem.replace("<what-if>:", "what-if, line ")
     table = {"leases": "Leases", "hosted_models": "Hosted models", "events": "Events"}[m.group(1)]
-    column = f", {m.group(3)}" if m.group(3) else ""
+    column = f", {_column(m.group(1), m.group(3))}" if m.group(3) else ""
     detail = problem[m.end() :]
     if detail.startswith("required field missing"):  # the file's terms ("add 'gpus: ...' to leases[0]")
         detail = "empty (or not a number where one is wanted); type a value in the cell"
     return f"{table} table, row {int(m.group(2)) + 1}{column}: {detail}"
+
+
+def _column(section: str, field: str) -> str:
+    """The table column a scenario field is edited in: 'sla.availability' is the Leases table's
+    sla_availability, 'latency.ttft_p95_seconds' the Hosted models table's ttft_p95_seconds."""
+    columns = {"leases": LEASE_COLUMNS, "hosted_models": HOSTED_COLUMNS, "events": EVENT_COLUMNS}[section]
+    for name in (field, field.replace(".", "_"), field.rsplit(".", 1)[-1]):
+        if name in columns:
+            return name
+    return field
