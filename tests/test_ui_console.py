@@ -152,6 +152,21 @@ def test_an_events_empty_number_cells_read_blank(page: Page, page_watch: PageWat
     ).to_have_text("2.5")
 
 
+def test_a_what_if_that_sells_nothing_says_why_nothing_changes(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    """Its baseline is the same run: every card read 'no change', as if an event did nothing."""
+    page.goto(console_url + "whatif?base=demo_baseline&days=2")  # a link with a base runs at once
+    expect(page.get_by_text(re.compile(r"^Ran "))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(
+        page.get_by_text(re.compile(r"It sells nothing, so its baseline .* is the same run"))
+    ).to_be_visible()
+    expect(page.get_by_text("Sales: revenue to margin (nothing sold in this run)")).to_have_count(
+        0
+    )  # a canvas
+    wait_for_idle(page, watch=page_watch)
+
+
 def test_second_session_stays_responsive_while_a_what_if_runs(
     browser: Browser, page: Page, page_watch: PageWatch, console_url: str
 ) -> None:

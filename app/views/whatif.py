@@ -303,6 +303,13 @@ class WhatIfView(pn.viewable.Viewer):
             f"Its [capacity](./capacity?run={outcomes[0].key}), [racks](./site?run={outcomes[0].key}) "
             f"and [network](./network?run={outcomes[0].key})."
         ) + horizon_notes(outcomes[0].results.events)
+        if not self.whatif.leases and not self.whatif.hosted:
+            # The baseline is the same scenario without sales: with none, the two runs are one.
+            self.status += (
+                " It sells nothing, so its baseline (the same without sales) is the same run and every "
+                "card shows no change; events are in both. To see what an event does, save runs with and "
+                "without it and compare them on the [Runs](./runs) page."
+            )
         if pn.state.location is not None and not self.whatif.from_upload:  # an upload has no link
             pn.state.location.search = "?" + urllib.parse.urlencode(self.whatif.to_query())
         self._show(whatif, baseline, outcomes[0].key[:16], replicates)
