@@ -85,7 +85,17 @@ def print_products(products: dict, best: dict) -> None:
     if not products:
         return
     print("  products (net of credits; margin after energy and depreciation):")
-    head = ("name", "kind", "GPU-h", "revenue", "margin", "$/GPU-h", "margin $/GPU-h", "$/MWh", "SLA")
+    head = (
+        "name",
+        "kind",
+        "GPU-h",
+        "net revenue",
+        "margin",
+        "net $/GPU-h",
+        "margin $/GPU-h",
+        "net $/MWh",
+        "SLA",
+    )
     rows = []
     for name, p in products.items():
         sla = p.get("latency_attainment") if p["product"] == "hosted_model" else p.get("sla_attainment")
