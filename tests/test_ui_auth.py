@@ -77,6 +77,9 @@ def test_a_viewer_cannot_run_or_export_even_with_a_crafted_request(
     expect(page.get_by_text("vic (viewer)")).to_be_visible()
     run = page.get_by_role("button", name="Run", exact=True)
     expect(run).to_be_disabled()
+    expect(
+        page.get_by_text("You are signed in as a viewer: you can look at scenarios and saved runs")
+    ).to_be_visible()
     assert page.evaluate(ENABLE_JS, "Run")
     expect(run).to_be_enabled()
     run.click()

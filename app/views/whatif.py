@@ -18,7 +18,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from app.context import ConsoleContext
-from app.roles import RUN
+from app.roles import ROLES, RUN
 from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.uploads import UploadError, read_scenario_upload
@@ -59,6 +59,12 @@ class WhatIfView(pn.viewable.Viewer):
         super().__init__(whatif=WhatIf(context.scenarios_dir), **params)
         self.context = context
         self.access = context.access()
+        if not self.access.can(RUN):  # Run and Open are greyed out: say why, once, up front
+            who = " or ".join(role for role, can in ROLES.items() if RUN in can)
+            self.status = (
+                f"You are signed in as a {self.access.role}: you can look at scenarios and saved runs, "
+                f"but running a what-if takes the {who} role."
+            )
         self._handles: list[RunHandle] = []
         w = self.whatif
         self._base = pn.widgets.Select(name="Base scenario", options=list(w.choices), value=w.base, width=260)
