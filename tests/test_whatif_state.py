@@ -110,6 +110,19 @@ def test_bad_link_names_the_parameter(whatif: WhatIf, query: dict, message: str)
     assert whatif.scenario_text() == before  # nothing half-applied
 
 
+def test_a_link_with_several_bad_parameters_names_them_all(whatif: WhatIf) -> None:
+    """Only the first was told; a broken leases value behind it was dropped without a word."""
+    before = whatif.scenario_text()
+    with pytest.raises(WhatIfError) as err:
+        whatif.apply_query(
+            {"days": "-5", "seed": "abc", "leases": "[garbage", "physics": "yes", "sites": "Nowhere"}
+        )
+    told = str(err.value)
+    for parameter in ("days", "seed", "leases", "physics", "sites"):
+        assert f"link parameter {parameter}" in told, told
+    assert whatif.scenario_text() == before
+
+
 def test_invalid_row_is_reported_by_the_twin_with_its_place(whatif: WhatIf) -> None:
     whatif.leases = [*whatif.leases, whatif.new_lease() | {"gpus": -5}]
     with pytest.raises(ProblemList) as err:

@@ -51,6 +51,14 @@ class WhatIfLink:
                 f"link parameter base: no scenario {query['base'][:80]!r}; one of: {', '.join(self.choices)}"
             )
         updates: dict[str, Any] = {}
+        faults: list[str] = []  # every bad parameter, not only the first: the rest would be dropped unseen
+
+        def take(name: str, read) -> None:
+            try:
+                updates[name] = read()
+            except WhatIfError as exc:
+                faults.append(str(exc))
+
         for key, name, kind in (
             ("days", "days", float),
             ("seed", "seed", int),
@@ -60,31 +68,42 @@ class WhatIfLink:
             ("failures", "failure_scale", float),
         ):
             if key in query:
-                updates[name] = _parse(key, query[key], kind, self.param[name].bounds)
-        if "sites" in query:
-            updates["sites"] = query["sites"].split(",") if query["sites"] else []
+                take(
+                    name,
+                    lambda key=key, name=name, kind=kind: _parse(
+                        key, query[key], kind, self.param[name].bounds
+                    ),
+                )
         if "physics" in query:
-            if query["physics"] not in ("0", "1"):
-                raise WhatIfError("link parameter physics: expected 0 or 1")
-            updates["physics"] = query["physics"] == "1"
+            take("physics", lambda: _flag("physics", query["physics"]))
         for key, columns in (
             ("leases", LEASE_COLUMNS),
             ("hosted", HOSTED_COLUMNS),
             ("events", EVENT_COLUMNS),
         ):
             if key in query:
-                updates[key] = _rows(key, query[key], columns)
-        known = (
-            self._campus_names(load_yaml(self.choices[query["base"]]).data.get("sites") or [])
-            if ("base" in query)
-            else self._site_files
-        )
-        unknown = [n for n in updates.get("sites", []) if n not in known]
-        if unknown or updates.get("sites") == []:
-            raise WhatIfError(f"link parameter sites: expected some of {', '.join(known)}")
+                take(key, lambda key=key, columns=columns: _rows(key, query[key], columns))
+        if "sites" in query:
+            known = (
+                self._campus_names(load_yaml(self.choices[query["base"]]).data.get("sites") or [])
+                if ("base" in query)
+                else self._site_files
+            )
+            sites = query["sites"].split(",") if query["sites"] else []
+            if not sites or any(n not in known for n in sites):
+                faults.append(f"link parameter sites: expected some of {', '.join(known)}")
+            updates["sites"] = sites
+        if faults:
+            raise WhatIfError("\n".join(faults))
         if "base" in query:  # only now: a bad parameter above leaves the what-if as it was
             self.load_base(query["base"])
         self.param.update(**updates)
+
+
+def _flag(key: str, text: str) -> bool:
+    if text not in ("0", "1"):
+        raise WhatIfError(f"link parameter {key}: expected 0 or 1")
+    return text == "1"
 
 
 def _num(x: float) -> str:

@@ -251,7 +251,7 @@ class WhatIfView(pn.viewable.Viewer):
         try:
             self.whatif.apply_query(query)
         except WhatIfError as exc:
-            self._show_problems([str(exc)])
+            self._show_problems(str(exc).splitlines())  # one line per bad parameter
             return
         self._base.value = self.whatif.base
         self._refresh_tables()
