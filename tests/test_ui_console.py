@@ -283,6 +283,7 @@ def test_site_page_downloads_the_hall_plan(
     assert any(n.endswith("racks.csv") for n in names) and any(n.endswith("README.md") for n in names)
 
     # The whole campus, for CAD or NetBox: every rack of every hall, named for the campus.
+    expect(page.get_by_text("Downloads cover:")).to_be_visible()  # the toggle is not the drawing's
     page.get_by_role("button", name="Whole campus").click()
     with page.expect_download() as campus_download:
         page.get_by_role("button", name="SVG plan").click()

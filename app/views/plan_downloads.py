@@ -137,8 +137,10 @@ class PlanDownloads(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         scope = pn.widgets.RadioButtonGroup.from_param(self.param.scope, options=SCOPES, name="Download")
+        # The toggle sets what the downloads cover, not what the drawing shows: said before it.
+        said = pn.pane.Markdown("Downloads cover:", margin=(12, 4, 0, 10))
         return pn.Column(
-            pn.FlexBox(scope, *self._buttons.values()),  # wraps in a narrow window rather than overflow
+            pn.FlexBox(said, scope, *self._buttons.values()),  # wraps in a narrow window rather than overflow
             pn.pane.Markdown(self.param.status, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
