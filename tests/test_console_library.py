@@ -17,6 +17,7 @@ import panel as pn
 from app.context import ConsoleContext
 from app.runs import RunPool
 from app.views import compare, sales, series
+from app.views.plan_downloads import plan_file_name
 from app.views.series import PERCENTILE_SEEDS, _series_arrays, series_bands
 from twin.results import Results
 from twin.scenario import load_scenario_text
@@ -46,6 +47,11 @@ def test_saved_runs_open_by_id_and_url_keys_never_become_paths(tmp_path, monkeyp
         short = context.run_results(f"lib-{ids[1][:12]}")
         assert short is not None and short.kpis["seed"] == 2
         assert context.run_results(f"lib-{ids[1][:7]}") is None
+        # Pages and plan files name a saved run by its library name, not its scenario's.
+        assert context.saved_run_name(f"lib-{ids[1][:12]}") == "<b>x</b>"
+        assert context.saved_run_name("lib-" + "0" * 32) is None and context.saved_run_name("ab" * 16) is None
+        assert plan_file_name("Demo", "A/H1", opened, ".pdf", "lease 512") == "Demo-A_H1-lease_512-seed2.pdf"
+        assert plan_file_name("Demo", None, opened, ".pdf") == "Demo-campus-demo-whatif-seed2.pdf"
         # A results folder outside the cache, named from a URL, is never read.
         Results.write(runs[0], tmp_path / "elsewhere")
         for key in ("../elsewhere", f"lib-{ids[1]}/../..", "lib-" + "0" * 32, str(tmp_path / "elsewhere")):

@@ -43,15 +43,18 @@ DOWNLOADS = {
 SCOPES = {"Hall shown": "hall", "Whole campus": "campus"}
 
 
-def plan_file_name(campus: str | None, hall: str | None, results: Results | None, suffix: str) -> str:
+def plan_file_name(
+    campus: str | None, hall: str | None, results: Results | None, suffix: str, run_name: str | None = None
+) -> str:
     """``Demo-A_H1.svg`` for a hall, ``Demo-campus.svg`` for the whole campus (``hall`` None);
-    coloured from a run that covers the campus, its scenario and seed too."""
+    coloured from a run that covers the campus, its name (``run_name``: a saved run's in the
+    library, else its scenario's) and seed too."""
     if not campus:
         return "plan" + suffix
     name = f"{campus}-{hall if hall is not None else 'campus'}"
     if results is not None:
         kpis = results.kpis
-        name += f"-{kpis.get('scenario', 'run')}-seed{kpis.get('seed', '')}"
+        name += f"-{run_name or kpis.get('scenario', 'run')}-seed{kpis.get('seed', '')}"
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120] + suffix
 
 
@@ -75,12 +78,15 @@ class PlanDownloads(pn.viewable.Viewer):
     scope = param.Selector(default="hall", objects=list(SCOPES.values()))
     status = param.String(default="")
 
-    def __init__(self, context: ConsoleContext, selection, run, watch_on: param.Parameterized, **params):
+    def __init__(
+        self, context: ConsoleContext, selection, run, watch_on: param.Parameterized, run_name=None, **params
+    ):
         super().__init__(**params)
         self.context = context
         self.access = context.access()
         self._selection = selection
         self._run = run
+        self._run_name = run_name or (lambda: None)  # a saved run's library name, for the file names
         self._buttons = {fmt: self._button(fmt) for fmt in DOWNLOADS}
         # File names follow what is on show; set when it changes, read when a button is clicked.
         # A line about a file written for another campus, hall or scope would read as this one's.
@@ -101,7 +107,11 @@ class PlanDownloads(pn.viewable.Viewer):
     def file_name(self, fmt: str) -> str:
         campus, hall, _ = self._selection()
         return plan_file_name(
-            campus, hall if self.scope == "hall" else None, self._run(campus), DOWNLOADS[fmt][1]
+            campus,
+            hall if self.scope == "hall" else None,
+            self._run(campus),
+            DOWNLOADS[fmt][1],
+            self._run_name(),
         )
 
     def _changed(self) -> None:

@@ -73,6 +73,10 @@ class RunTenancy:
 
     def __init__(self, context: ConsoleContext, args: dict[str, str]):
         self.results, self.note = run_from_query(context, args)
+        # A saved run's library name: two saves of one what-if share their scenario's name.
+        self.saved_name = (
+            context.saved_run_name(args.get("run", "")[:64]) if self.results is not None else None
+        )
         self._by_campus: dict[str, pd.DataFrame] = {}
         self._campuses: list[str] | None = None
 
@@ -149,8 +153,9 @@ class SiteView(pn.viewable.Viewer):
             ),
         )
         self._downloads = PlanDownloads(
-            context, lambda: (self.campus, self.hall, self.color), self._run_covering, watch_on=self
-        )
+            context, lambda: (self.campus, self.hall, self.color), self._run_covering, watch_on=self,
+            run_name=lambda: self._run.saved_name,
+        )  # fmt: skip
         self._uploads = pn.Column()
         if self.access.can(ADMIN):  # admins edit the sites; nobody else gets the widget
             upload = pn.widgets.FileInput(accept=".yaml,.yml", name="Add a site file", width=260)
