@@ -70,4 +70,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(
             f"{o.site:<14}{o.start_day:>10g}{o.max_gpus:>10,}{o.revenue_usd:>16,.0f}{o.margin_usd:>16,.0f}  {o.binds}"
         )
+        for check in o.checked:  # the measurements behind the verdict
+            print(f"{'':<14}  tried {check.told()}")
     return 0

@@ -44,6 +44,18 @@ def test_offer_shrinks_as_the_sla_tightens(offers) -> None:
     assert offers[0.9].binds == "capacity" and offers[0.9].max_gpus == 1152  # every GB200 GPU
 
 
+def test_each_size_tried_is_told_with_what_was_measured(offers) -> None:
+    """The optimiser said "576 ✗" and not why; now the SLA share and the internal slowdown."""
+    tried = offers[0.999].checked
+    assert any(not c.feasible for c in tried) and any(c.feasible for c in tried)
+    for c in tried:
+        told = c.told()
+        assert told.startswith(
+            f"{c.gpus:,}{'' if c.feasible else ' ✗'} (SLA met on {c.sla_met_share:.0%} of seeds"
+        )
+        assert f"internal turnaround {c.slowdown:+.1%})" in told
+
+
 def test_binding_constraint_holds_at_the_offer_plus_ten_percent(scenario, offers) -> None:
     offer = offers[0.99]
     assert offer.binds == "SLA"

@@ -38,6 +38,15 @@ class Check:
     revenue_usd: float
     margin_usd: float
 
+    def told(self) -> str:
+        """The size and what was measured at it, e.g. "1,152 ✗ (SLA met on 50% of seeds, internal
+        turnaround +7.9%)": the numbers behind a verdict, not the verdict alone."""
+        mark = "" if self.feasible else " ✗"
+        return (
+            f"{self.gpus:,}{mark} (SLA met on {self.sla_met_share:.0%} of seeds, "
+            f"internal turnaround {self.slowdown:+.1%})"
+        )
+
 
 @dataclass(frozen=True)
 class Targets:

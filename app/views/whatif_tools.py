@@ -43,7 +43,7 @@ def offers_frame(offers: list) -> pd.DataFrame:
             "revenue $": round(o.revenue_usd),
             "margin $": round(o.margin_usd),
             "binds": o.binds,
-            "sizes tried": ", ".join(f"{c.gpus:,}{'' if c.feasible else ' ✗'}" for c in o.checked),
+            "sizes tried": "; ".join(c.told() for c in o.checked),
         }
         for o in offers
     ]
