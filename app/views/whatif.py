@@ -15,7 +15,6 @@ import urllib.parse
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from app.context import ConsoleContext
 from app.roles import ROLES, RUN
@@ -27,21 +26,11 @@ from app.views.inputs import checked_number
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
-from app.views.whatif_tables import (
-    FREE_TEXT_COLUMNS,
-    explain,
-    horizon_notes,
-    table_frame,
-    table_rows,
-    whole_number_columns,
-    wrapped_headings,
-    wrapped_text,
-)
+from app.views.whatif_tables import edit_table, explain, horizon_notes, table_frame, table_rows
 from app.views.whatif_tools import FitPanel, SavePanel
 from twin.results import Results
 
 POLL_S = 0.1
-KINDS = ["reserved", "capacity_block", "on_demand", "spot"]
 TABLES = {
     "leases": (LEASE_COLUMNS, "Leases"),
     "hosted": (HOSTED_COLUMNS, "Hosted models"),
@@ -133,44 +122,7 @@ class WhatIfView(pn.viewable.Viewer):
 
     def _table(self, key: str) -> pn.Column:
         columns, title = TABLES[key]
-        editors = {}
-        if key == "leases":
-            editors = {
-                "kind": {"type": "list", "values": KINDS},
-                "billing": {"type": "list", "values": ["take_or_pay", "metered"]},
-                "isolation": {"type": "list", "values": ["rack", "pod"]},
-            }
-        elif key == "events":
-            editors = {"kind": {"type": "list", "values": list(
-                ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
-        # 1,024 (not 1,024.0), 3.5 as typed. An emptied required cell reads "-" (what the run is
-        # given: nothing); an empty optional one (an event's mw or factor, which only some kinds
-        # use) reads blank, not "NaN".
-        whole = NumberFormatter(format="0,0.[00]")
-        blank = NumberFormatter(format="0,0.[00]", nan_format="", null_format="")
-        optional = {c: blank for c, default in columns.items() if default is None}
-        titles, widths = wrapped_headings(columns)
-        table = pn.widgets.Tabulator(
-            table_frame(getattr(self.whatif, key), columns),
-            show_index=False,
-            editors=editors,
-            formatters={c: whole for c in whole_number_columns(columns)} | optional | wrapped_text(columns),
-            selectable="checkbox",
-            layout="fit_data_table",
-            # Narrow enough for the page beside the controls: headings wrap at their underscores,
-            # and no sort arrows (a sorted view also made "Leases table, row 2" name another row).
-            # Columns are fitted again to new rows: a heading now narrower than H100-SXM cut it.
-            titles=titles,
-            widths=widths,
-            configuration={"columnDefaults": {"headerWordWrap": True}, "layoutColumnsOnNewData": True},
-            stylesheets=[compare.SCROLLBAR_CSS],
-            sortable=False,
-            frozen_columns=[next(iter(columns))],  # the row's name stays in view when the table scrolls
-            sizing_mode="stretch_width",
-            height=190,
-            name=key,
-        )
-        table.on_edit(lambda event: self._on_edit(table, event))
+        table = edit_table(key, table_frame(getattr(self.whatif, key), columns), columns)
         add = pn.widgets.Button(name=f"Add {title.lower().rstrip('s')}", width=170)
         remove = pn.widgets.Button(name="Remove selected", width=150)
         add.on_click(lambda _: self._add_row(key))
@@ -178,13 +130,6 @@ class WhatIfView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(f"### {title}"), pn.Row(add, remove), table, sizing_mode="stretch_width"
         )
-
-    @staticmethod
-    def _on_edit(table: pn.widgets.Tabulator, event) -> None:
-        # Tabulator sizes a row when it is drawn, not when a cell is edited: a name typed longer
-        # than its column wrapped under the row's edge, cut. Sent again, the row is drawn to fit.
-        if event.column in FREE_TEXT_COLUMNS:
-            table.param.trigger("value")
 
     def _grid(self, key: str) -> pn.widgets.Tabulator:
         return self._tables[key][2]

@@ -11,10 +11,14 @@ import math
 import re
 
 import pandas as pd
+import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
 
 from app.state.whatif_columns import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS
+from app.views.compare import SCROLLBAR_CSS
 from app.views.markup import plain
 
+KINDS = ["reserved", "capacity_block", "on_demand", "spot"]
 #: Columns of the users' own text (names): wrapped in their cells, never cut off.
 FREE_TEXT_COLUMNS = ("name", "tenant", "model", "lease")
 
@@ -153,3 +157,53 @@ def _column(section: str, field: str) -> str:
         if name in columns:
             return name
     return field
+
+
+def edit_table(key: str, frame: pd.DataFrame, columns: dict) -> pn.widgets.Tabulator:
+    """The editable Tabulator of one what-if table (``key``: leases, hosted or events)."""
+    editors = {}
+    if key == "leases":
+        editors = {
+            "kind": {"type": "list", "values": KINDS},
+            "billing": {"type": "list", "values": ["take_or_pay", "metered"]},
+            "isolation": {"type": "list", "values": ["rack", "pod"]},
+        }
+    elif key == "events":
+        editors = {"kind": {"type": "list", "values": list(
+            ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
+    # 1,024 (not 1,024.0), 3.5 as typed. An emptied required cell reads "-" (what the run is
+    # given: nothing); an empty optional one (an event's mw or factor, which only some kinds
+    # use) reads blank, not "NaN".
+    whole = NumberFormatter(format="0,0.[00]")
+    blank = NumberFormatter(format="0,0.[00]", nan_format="", null_format="")
+    optional = {c: blank for c, default in columns.items() if default is None}
+    titles, widths = wrapped_headings(columns)
+    table = pn.widgets.Tabulator(
+        frame,
+        show_index=False,
+        editors=editors,
+        formatters={c: whole for c in whole_number_columns(columns)} | optional | wrapped_text(columns),
+        selectable="checkbox",
+        layout="fit_data_table",
+        # Narrow enough for the page beside the controls: headings wrap at their underscores,
+        # and no sort arrows (a sorted view also made "Leases table, row 2" name another row).
+        # Columns are fitted again to new rows: a heading now narrower than H100-SXM cut it.
+        titles=titles,
+        widths=widths,
+        configuration={"columnDefaults": {"headerWordWrap": True}, "layoutColumnsOnNewData": True},
+        stylesheets=[SCROLLBAR_CSS],
+        sortable=False,
+        frozen_columns=[next(iter(columns))],  # the row's name stays in view when the table scrolls
+        sizing_mode="stretch_width",
+        height=190,
+        name=key,
+    )
+    table.on_edit(lambda event: _resend_on_text_edit(table, event))
+    return table
+
+
+def _resend_on_text_edit(table: pn.widgets.Tabulator, event) -> None:
+    # Tabulator sizes a row when it is drawn, not when a cell is edited: a name typed longer
+    # than its column wrapped under the row's edge, cut. Sent again, the row is drawn to fit.
+    if event.column in FREE_TEXT_COLUMNS:
+        table.param.trigger("value")
