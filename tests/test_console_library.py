@@ -221,6 +221,21 @@ def test_the_waterfall_of_a_run_that_sold_nothing_says_so() -> None:
     assert "toFixed(0)" not in sales.USD_TICK_JS  # ticks of $0.5 read as $1, twice
 
 
+def test_a_downloaded_scenario_says_where_its_paths_lead(tmp_path) -> None:
+    """Saved elsewhere, its relative site path ('../demo.yaml') no longer found the site: say from where."""
+    from app.library import Library
+    from app.views import runs as runs_view
+
+    text = (SITES / "scenarios" / "demo_whatif.yaml").read_text()
+    library = Library(tmp_path / "lib")
+    library.save_scenario("acme", text, SITES / "scenarios")
+    view = runs_view.RunsView(ConsoleContext(SITES, None, library))
+    view._refresh()
+    view._scenario.value = "acme"
+    got = view._scenario_yaml().getvalue()
+    assert got == f"# site and trace paths below are relative to {SITES / 'scenarios'}\n{text}"
+
+
 def test_delete_confirms_only_the_scenario_it_named_and_not_by_double_click(tmp_path, monkeypatch) -> None:
     """A delete is not undone: the first click names a scenario; picking another disarms it, and a
     second click within a double-click's time does nothing."""

@@ -256,7 +256,10 @@ class RunsView(pn.viewable.Viewer):
 
         if not self._scenario.value or self.context.library is None:
             return io.StringIO("")
-        return io.StringIO(self.context.library.scenario(self._scenario.value)["text"])
+        found = self.context.library.scenario(self._scenario.value)
+        # Its site and trace paths are relative: saved elsewhere, the file would not find them.
+        where = str(found["folder"]).replace("\n", " ")
+        return io.StringIO(f"# site and trace paths below are relative to {where}\n{found['text']}")
 
     def _on_rename(self, *_) -> None:
         refused = self.access.refusal(SAVE)
