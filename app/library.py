@@ -51,7 +51,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 from app.library_refusals import read_only, read_only_message
 from twin.results import Results
@@ -129,7 +129,7 @@ class Library:
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             self._check_tables()  # before creating any table in another program's database
-            metadata.create_all(self.engine)
+            self._create_tables()
             self._recover()
         except DatabaseError as exc:
             reason = getattr(exc, "orig", None) or exc
@@ -160,6 +160,19 @@ class Library:
                     f"{self.folder / 'library.sqlite'}: not a campustwin library (its table {table.name!r} "
                     f"has no column {missing[0]!r}); move that file away, or give another folder with --data"
                 )
+
+    def _create_tables(self) -> None:
+        """Create the tables a new library lacks. Two processes opening a new library at once
+        (two ``simulate --save``, a console and a command) both see no table and both create
+        one: the second is told it "already exists", which once read as "not a campustwin
+        library". Then the check runs again and finds it."""
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
 
     @property
     def interrupted(self) -> list[dict]:

@@ -86,6 +86,31 @@ def test_two_processes_save_at_once(tmp_path: Path) -> None:
         assert lib.load_run(r["id"]).kpis["seed"] == 7
 
 
+def _opener(folder: str, barrier, told) -> None:
+    barrier.wait()
+    try:
+        Library(folder)
+        told.put("ok")
+    except LibraryError as exc:
+        told.put(str(exc))
+
+
+def test_processes_opening_a_new_library_at_once_all_open_it(tmp_path: Path) -> None:
+    """Each saw no table and created them; all but one were told "not a campustwin library"
+    (table ... already exists): a console and a `simulate --save` started together failed."""
+    ctx = mp.get_context("spawn")
+    for trial in range(3):  # the race was lost in 9 trials of 10 with six processes
+        folder = str(tmp_path / f"lib{trial}")
+        barrier, told = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_opener, args=(folder, barrier, told)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        outcomes = [told.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(60)
+        assert outcomes == ["ok"] * 6, outcomes
+
+
 def test_reopening_leaves_a_live_save_alone(tmp_path: Path, results: Results) -> None:
     lib = Library(tmp_path)
     lib.save_scenario("s", TEXT, SCENARIOS)
