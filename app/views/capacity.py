@@ -34,7 +34,7 @@ from app.views.compare import CARD_CSS
 from app.views.formats import fmt
 from app.views.markup import plain
 from app.views.sales import sales_money
-from app.views.url import query_args, run_named
+from app.views.url import missing_run, query_args, run_named
 from twin.results import Results
 from twin.textfile import read_text
 
@@ -208,16 +208,15 @@ class CapacityView(pn.viewable.Viewer):
         if self._run_key is not None:
             results = self.context.run_results(self._run_key)
             if results is None:
-                self._status.object = (
-                    "No such run in the library (it was deleted, or the link is wrong); pick a scenario "
-                    "or open one from the Runs page."
+                again = (
+                    "open one from the Runs page"
                     if self._run_key.startswith("lib-")
-                    else "No such run in the cache (it expired, or the link is wrong); "
-                    "pick a scenario or run the what-if again."
+                    else "run the what-if again"
                 )
+                self._status.object = f"{missing_run(self._run_key)}; pick a scenario or {again}."
                 return
             self._select.visible = False  # the menu names scenario files; this run is none of them
-            which = run_named(self.context, self._run_key, results)
+            which = run_named(self.context.saved_run_name(self._run_key), results)
             self._status.object = f"Showing {which}. [Pick a scenario instead](./capacity)"
             self._show(results)
             return

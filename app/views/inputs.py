@@ -69,3 +69,18 @@ def _shown(value: float, integer: bool) -> str:
     if abs(value) >= 1e15:
         return f"{value:.3g}"
     return f"{int(value):,}" if integer else f"{value:,g}"
+
+
+def on_file(upload: pn.widgets.FileInput, chosen: Callable[[str, bytes], None]) -> None:
+    """Call ``chosen(filename, content)`` for each file picked in ``upload``, an empty one too.
+
+    Panel hands an empty file's content over as None, the same as no file at all: only the name,
+    set with it (the two arrive together, in one call), says a file was picked.
+    """
+
+    def picked(*events) -> None:
+        if upload.value is None and not any(e.name == "filename" and e.new for e in events):
+            return
+        chosen(upload.filename or "", upload.value or b"")
+
+    upload.param.watch(picked, ["value", "filename"])

@@ -20,10 +20,11 @@ import param
 from app.context import ConsoleContext, site_inventories
 from app.roles import ADMIN
 from app.uploads import UploadError, store_site_upload
+from app.views.inputs import on_file
 from app.views.markup import plain
 from app.views.plan_downloads import PlanDownloads
 from app.views.site_grid import grid_plot, hall_grid, hall_summary
-from app.views.url import query_args, run_named
+from app.views.url import missing_run, query_args, run_named
 from layouts.colour import run_tenancy
 from twin.campus import Campus
 from twin.results import Results
@@ -38,20 +39,18 @@ COLOR_BY = {
 # ------------------------------------------------------------------------------- run helpers
 
 
-def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Results | None, str]:
-    """The cached run named by ``?run=KEY``, or None, with a line telling which."""
+def run_from_query(context: ConsoleContext, args: dict[str, str]) -> tuple[Results | None, str, str | None]:
+    """The run named by ``?run=KEY`` (None if none), a line telling which, and its library name
+    if it is a saved run (two saves of one what-if share their scenario's name)."""
     key = args.get("run", "")[:64]
     if not key:
-        return None, "No run in the URL (`?run=KEY`): racks are shown with no tenants."
+        return None, "No run in the URL (`?run=KEY`): racks are shown with no tenants.", None
     results = context.run_results(key)
     if results is None:
-        where = "library (it was deleted" if key.startswith("lib-") else "cache (it expired"
-        return None, f"No such run in the {where}, or the link is wrong): racks are shown with no tenants."
-    return (
-        results,
-        f"Tenants and utilisation from {run_named(context, key, results)} "
-        "(leases and hosted models at the end of the run).",
-    )
+        return None, f"{missing_run(key)}: racks are shown with no tenants.", None
+    saved = context.saved_run_name(key)
+    told = f"Tenants and utilisation from {run_named(saved, results)} (leases and hosted models at the end of the run)."
+    return results, told, saved
 
 
 def run_campuses(results: Results | None) -> list[str]:
@@ -72,11 +71,7 @@ class RunTenancy:
     """The run a page colours its racks by (``?run=KEY``), and each campus's rack tenancy from it."""
 
     def __init__(self, context: ConsoleContext, args: dict[str, str]):
-        self.results, self.note = run_from_query(context, args)
-        # A saved run's library name: two saves of one what-if share their scenario's name.
-        self.saved_name = (
-            context.saved_run_name(args.get("run", "")[:64]) if self.results is not None else None
-        )
+        self.results, self.note, self.saved_name = run_from_query(context, args)
         self._by_campus: dict[str, pd.DataFrame] = {}
         self._campuses: list[str] | None = None
 
@@ -159,16 +154,7 @@ class SiteView(pn.viewable.Viewer):
         self._uploads = pn.Column()
         if self.access.can(ADMIN):  # admins edit the sites; nobody else gets the widget
             upload = pn.widgets.FileInput(accept=".yaml,.yml", name="Add a site file", width=260)
-            # An empty file's content arrives as None: only its name says a file was chosen.
-            upload.param.watch(
-                lambda *events: self._on_site_upload(
-                    upload.filename or "",
-                    upload.value
-                    if upload.value is not None or not any(e.name == "filename" for e in events)
-                    else b"",
-                ),
-                ["value", "filename"],
-            )
+            on_file(upload, self._on_site_upload)
             self._upload_status = pn.pane.Markdown("", sizing_mode="stretch_width")
             self._uploads.objects = ["Add a site file (admins):", upload, self._upload_status]
         self.param.watch(self._on_change, ["campus", "hall", "color"])
@@ -178,9 +164,7 @@ class SiteView(pn.viewable.Viewer):
         """The page's run, if it covers the campus (else its racks are shown with no tenants)."""
         return self._run.results if campus_name and self._run.covers(campus_name) else None
 
-    def _on_site_upload(self, filename: str, raw: bytes | None) -> None:
-        if raw is None:
-            return
+    def _on_site_upload(self, filename: str, raw: bytes) -> None:
         refused = self.access.refusal(ADMIN)
         if refused:
             self._upload_status.object = plain(refused)

@@ -9,7 +9,6 @@ import panel as pn
 from app.views.markup import plain
 
 if TYPE_CHECKING:
-    from app.context import ConsoleContext
     from twin.results import Results
 
 
@@ -25,11 +24,16 @@ def query_args() -> dict[str, str]:
     }
 
 
-def run_named(context: ConsoleContext, key: str, results: Results) -> str:
-    """A run as a page names it (markdown): a saved run by its library name, a what-if by its
-    scenario's; with its seed."""
-    saved = context.saved_run_name(key)
+def run_named(saved: str | None, results: Results) -> str:
+    """A run as a page names it (markdown): a saved run by its library name (``saved``, from
+    :meth:`ConsoleContext.saved_run_name`), a what-if by its scenario's; with its seed."""
     seed = results.kpis.get("seed", "?")
     if saved is not None:
         return f"the run saved in the library as **{plain(saved)}**, seed {seed}"
     return f"the what-if run of **{plain(str(results.kpis.get('scenario', '?')))}**, seed {seed}"
+
+
+def missing_run(key: str) -> str:
+    """Why ``?run=KEY`` opens no run: a saved run's key (``lib-``) or a what-if's cache key."""
+    where = "library (it was deleted" if key.startswith("lib-") else "cache (it expired"
+    return f"No such run in the {where}, or the link is wrong)"

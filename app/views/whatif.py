@@ -22,7 +22,7 @@ from app.runs import PoolBusy, RunHandle, outcome_of
 from app.state.whatif import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS, WhatIf, WhatIfError
 from app.uploads import UploadError, read_scenario_upload
 from app.views import compare, sales
-from app.views.inputs import checked_number
+from app.views.inputs import checked_number, on_file
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
 from app.views.url import query_args
@@ -61,7 +61,7 @@ class WhatIfView(pn.viewable.Viewer):
         self._upload = pn.widgets.FileInput(
             accept=".yaml,.yml", width=260, disabled=not self.access.can(RUN), name="Open a scenario file"
         )
-        self._upload.param.watch(self._on_upload, ["value", "filename"])
+        on_file(self._upload, self._on_upload)
         self._sites = pn.widgets.MultiChoice.from_param(w.param.sites, name="Sites", width=260)
         # The ranges are in the labels.
         days_lo, days_hi = w.param.days.bounds
@@ -157,18 +157,13 @@ class WhatIfView(pn.viewable.Viewer):
         for key, (columns, _) in TABLES.items():
             self._grid(key).value = table_frame(getattr(self.whatif, key), columns)
 
-    def _on_upload(self, *events) -> None:
-        # A new file changes its name, its content or both (set together, one call); an empty
-        # file's content arrives as None, so only its name says a file was opened.
-        if self._upload.value is None and not any(e.name == "filename" and e.new for e in events):
-            return
-        raw = self._upload.value or b""
+    def _on_upload(self, filename: str, raw: bytes) -> None:
         refused = self.access.refusal(RUN)
         if refused:
             self._show_problems([refused])
             return
         try:
-            label, data = read_scenario_upload(self._upload.filename or "", raw, self.context.sites_dir)
+            label, data = read_scenario_upload(filename, raw, self.context.sites_dir)
         except UploadError as exc:
             self.status = "The uploaded scenario was refused; nothing was changed."
             self._show_problems(exc.problems)
