@@ -103,6 +103,31 @@ def test_adding_a_lease_changes_the_kpis_and_the_sla_table(
     assert page.locator("img[src=x]").count() == 0
 
 
+def test_a_hosted_model_below_its_sla_says_why_and_following_the_advice_clears_it(
+    page: Page, page_watch: PageWatch, console_url: str
+) -> None:
+    # The console's default hosted model on the demo what-if: internal work holds the H100s.
+    open_console(page, console_url + "whatif?base=demo_whatif", "Base scenario", watch=page_watch)
+    page.get_by_role("button", name="Add hosted model").click()
+    hosted = page.locator(".tabulator").filter(
+        has=page.locator('.tabulator-col[tabulator-field="ttft_p95_seconds"]')
+    )
+    expect(hosted.locator(".tabulator-row")).to_have_count(1)
+    run_and_wait(page, page_watch)
+    sla = page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="attainment"]'))
+    expect(sla.get_by_role("row").filter(has_text="model-api-1")).to_contain_text("TTFT p95 ≤ 2 s")
+    why = page.locator(".markdown").filter(has_text="Below target, and why")
+    expect(why).to_contain_text("model-api-1 met its TTFT target")
+    expect(why).to_contain_text("found no H100-SXM pod at Demo with room for another replica")
+    expect(why).to_contain_text("raise min_replicas")
+
+    type_into(hosted.locator('.tabulator-row .tabulator-cell[tabulator-field="min_replicas"]').first, "12")
+    run_and_wait(page, page_watch)
+    expect(sla.get_by_role("row").filter(has_text="model-api-1")).to_have_count(1)
+    expect(page.get_by_text("Below target, and why")).to_have_count(0)
+    page_watch.assert_no_errors()
+
+
 def test_heatmaps_render(page: Page, page_watch: PageWatch, console_url: str) -> None:
     from PIL import Image
 

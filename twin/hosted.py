@@ -171,6 +171,7 @@ class HostedService:
         self.replica_failures = 0
         self.replicas_shed = 0
         self.unplaced_replica_steps = 0
+        self.over_max_replica_steps = 0  # steps whose demand wanted more than max_replicas
 
     # -- the process ---------------------------------------------------------------------------
     def process(self):
@@ -244,7 +245,9 @@ class HostedService:
         n, _, _, work = self._demand[k]
         step_s = dt_h * 3600.0
         need = (work + self._backlog[3]) / step_s / spec.autoscaler.target_utilization
-        wanted = min(spec.max_replicas, max(spec.min_replicas, math.ceil(need - 1e-9) if n > 0 else 0))
+        asked = math.ceil(need - 1e-9) if n > 0 else 0
+        self.over_max_replica_steps += asked > spec.max_replicas
+        wanted = min(spec.max_replicas, max(spec.min_replicas, asked))
         have = len(self.replicas)
         # Scale-down stabilisation (Kubernetes HPA's rule): replicas go only down to the highest
         # count recommended over the last ``scale_down_after_minutes``, so one quiet step of a

@@ -143,6 +143,7 @@ def hosted_products(engine, site_pue, sample_h, prices, dep_rate, month_edges) -
                 "replica_failures": service.replica_failures,
                 "replicas_shed": service.replicas_shed,
                 "unplaced_replica_requests": service.unplaced_replica_steps,
+                "steps_over_max_replicas": service.over_max_replica_steps,
                 "usd_per_million_tokens_served": (revenue / ((served_in + served_out) / 1e6))
                 if served_in + served_out > 0
                 else None,

@@ -28,6 +28,7 @@ from app.views import compare, sales
 from app.views.markup import plain
 from app.views.series import SeriesFigures
 from app.views.site import run_campuses
+from app.views.sla_reasons import sla_reasons_markdown
 from app.views.url import query_args
 
 CONFIRM_AFTER_S = 0.6  # a second click sooner than this is a double-click, not a confirmation
@@ -134,6 +135,7 @@ class RunsView(pn.viewable.Viewer):
         self._sla = compare.readonly_table(
             compare.sla_table_frame(), "sla", compare.SLA_TEXT, compare.SLA_WIDTHS
         )
+        self._sla_why = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
         self._result = pn.Column(
             self._cards,
@@ -141,6 +143,7 @@ class RunsView(pn.viewable.Viewer):
             pn.Column(
                 "### SLA per product: leases and hosted models (run B)",
                 self._sla,
+                self._sla_why,
                 sizing_mode="stretch_width",
             ),
             pn.Column("### Internal work (A → B)", self._impact, width=640),  # alone here: room for $1B
@@ -222,6 +225,7 @@ class RunsView(pn.viewable.Viewer):
         self._cards.object = compare.cards_html(results_b, results_a, f"lib-{b}", versus="run A")
         self._impact.value = compare.impact_table(results_b, results_a, ("run A", "run B"))
         self._sla.value = compare.sla_table(results_b)
+        self._sla_why.object = sla_reasons_markdown(results_b)
         update = functools.partial(self._series.update, results_b, results_a)
         if self._doc is not None:  # Bokeh sources change only under the document's lock
             self._doc.add_next_tick_callback(update)

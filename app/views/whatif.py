@@ -25,6 +25,7 @@ from app.views import compare, sales
 from app.views.inputs import checked_number, on_file
 from app.views.markup import plain
 from app.views.series import SeriesFigures, band_label
+from app.views.sla_reasons import sla_reasons_markdown
 from app.views.url import query_args
 from app.views.whatif_tables import edit_table, explain, horizon_notes, table_frame, table_rows
 from app.views.whatif_tools import FitPanel, SavePanel
@@ -283,6 +284,7 @@ class WhatIfView(pn.viewable.Viewer):
         self._sla = compare.readonly_table(
             compare.sla_table_frame(), "sla", compare.SLA_TEXT, compare.SLA_WIDTHS
         )
+        self._sla_why = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._impact = compare.readonly_table(compare.impact_frame(), "impact", compare.IMPACT_TEXT)
         self._log = compare.readonly_table(
             pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]),
@@ -295,7 +297,10 @@ class WhatIfView(pn.viewable.Viewer):
             self._cards,
             # The SLA table has eleven columns: the page's full width, or its figures are cut off.
             pn.Column(
-                "### SLA per product: leases and hosted models", self._sla, sizing_mode="stretch_width"
+                "### SLA per product: leases and hosted models",
+                self._sla,
+                self._sla_why,
+                sizing_mode="stretch_width",
             ),
             pn.Row(
                 pn.Column("### Internal work", self._impact, width=470),
@@ -312,6 +317,7 @@ class WhatIfView(pn.viewable.Viewer):
             whatif, baseline, run_id, bands, band_name=band_label(len(replicates))
         )
         self._sla.value = compare.sla_table(whatif)
+        self._sla_why.object = sla_reasons_markdown(whatif)
         self._impact.value = compare.impact_table(whatif, baseline)
         # Panel locks the document for its own components; the Bokeh sources below are changed
         # directly, which Bokeh allows only in a callback that holds the document's lock.
