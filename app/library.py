@@ -351,6 +351,21 @@ class Library:
             raise LibraryError(f"no run {run_id!r} in the library")
         return name
 
+    def run_inputs(self, run_id: str) -> tuple[str, str] | None:
+        """The scenario text a run ran and the folder its paths resolve in (``run_id`` in full);
+        None when the scenario was saved again with other text since (the library keeps a
+        scenario's latest text only)."""
+        query = (
+            select(scenarios.c.text, scenarios.c.folder, scenarios.c.hash, runs.c.scenario_hash)
+            .join(runs)
+            .where(runs.c.id == run_id)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        if row is None or row.hash != row.scenario_hash:
+            return None
+        return row.text, row.folder
+
     def load_run(self, run_id: str) -> Results:
         return Results.read(self.run_folder(run_id))
 

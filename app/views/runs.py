@@ -23,6 +23,7 @@ import panel as pn
 from app.context import ConsoleContext
 from app.library import DONE, LibraryError
 from app.roles import SAVE
+from app.scenario_diff import MAX_ROWS, input_differences
 from app.uploads import file_stem
 from app.views import compare, sales
 from app.views.markup import plain
@@ -86,6 +87,35 @@ def different_campuses(results_a, results_b) -> str:
     )
 
 
+INPUT_COLUMNS = ["input", "run A", "run B"]
+
+
+def inputs_compared(library, row_a: dict, row_b: dict) -> tuple[pd.DataFrame, str]:
+    """What runs A and B were given differently (:mod:`app.scenario_diff`), and a sentence on it."""
+    found = [library.run_inputs(row["id"]) for row in (row_a, row_b)]
+    gone = [name for name, inputs in zip(("A", "B"), found, strict=True) if inputs is None]
+    if gone:
+        runs_told = " and ".join(f"run {g}" for g in gone)
+        return pd.DataFrame(columns=INPUT_COLUMNS), (
+            f"The scenario of {runs_told} was saved again with other text after the run, and the library "
+            "keeps a scenario's latest text only: its inputs cannot be listed."
+        )
+    rows = input_differences(
+        (*found[0], row_a["seed"]),
+        (*found[1], row_b["seed"]),
+    )
+    if row_a["code_version"] != row_b["code_version"]:
+        rows.append(("campustwin code version", row_a["code_version"], row_b["code_version"]))
+    if not rows:
+        return pd.DataFrame(columns=INPUT_COLUMNS), (
+            "The two runs had the same inputs (scenario, seed, site folder) and code: the twin is "
+            "deterministic, so their results are the same."
+        )
+    more = f" The first {MAX_ROWS} are listed of {len(rows):,}." if len(rows) > MAX_ROWS else ""
+    told = f"{len(rows)} input{'s' if len(rows) > 1 else ''} differ{'s' if len(rows) == 1 else ''}.{more}"
+    return pd.DataFrame(rows[:MAX_ROWS], columns=INPUT_COLUMNS), told
+
+
 def _one_run(want: str | None, ids: list[str]) -> str | None:
     """The run whose id is ``want`` or starts with it (8+ characters, one run only)."""
     if not want or len(want) < 8:
@@ -137,7 +167,14 @@ class RunsView(pn.viewable.Viewer):
         )
         self._sla_why = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
+        self._inputs = compare.readonly_table(
+            pd.DataFrame(columns=INPUT_COLUMNS), "inputs", tuple(INPUT_COLUMNS), {"input": 320}
+        )
+        self._inputs_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._result = pn.Column(
+            pn.Column(
+                "### Inputs that differ (A → B)", self._inputs_note, self._inputs, sizing_mode="stretch_width"
+            ),
             self._cards,
             # One above the other, as on the What-if page: the SLA table's columns need the width.
             pn.Column(
@@ -217,6 +254,12 @@ class RunsView(pn.viewable.Viewer):
         try:
             results_b = await asyncio.to_thread(self.context.run_results, f"lib-{b}")
             results_a = await asyncio.to_thread(self.context.run_results, f"lib-{a}") if a else None
+            rows = {r["id"]: r for r in self._rows}
+            inputs = (
+                await asyncio.to_thread(inputs_compared, self.context.library, rows[a], rows[b])
+                if a and a in rows and b in rows
+                else None
+            )
         finally:
             self._compare.disabled = False
         if results_b is None or (a and results_a is None):
@@ -226,6 +269,9 @@ class RunsView(pn.viewable.Viewer):
         self._impact.value = compare.impact_table(results_b, results_a, ("run A", "run B"))
         self._sla.value = compare.sla_table(results_b)
         self._sla_why.object = sla_reasons_markdown(results_b)
+        frame, told = inputs if inputs is not None else (pd.DataFrame(columns=INPUT_COLUMNS), "")
+        self._inputs.value, self._inputs.visible = frame, len(frame) > 0
+        self._inputs_note.object = plain(told)
         update = functools.partial(self._series.update, results_b, results_a)
         if self._doc is not None:  # Bokeh sources change only under the document's lock
             self._doc.add_next_tick_callback(update)
