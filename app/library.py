@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -165,14 +166,18 @@ class Library:
         """Create the tables a new library lacks. Two processes opening a new library at once
         (two ``simulate --save``, a console and a command) both see no table and both create
         one: the second is told it "already exists", which once read as "not a campustwin
-        library". Then the check runs again and finds it."""
-        for attempt in range(5):
+        library". Then the check runs again and finds it. A creation that read the tables
+        before another process wrote them may also be told "database is locked" at once (in WAL
+        mode SQLite refuses to turn a stale read into a write rather than wait): it tries again."""
+        for attempt in range(8):
             try:
                 metadata.create_all(self.engine)
                 return
             except OperationalError as exc:
-                if "already exists" not in str(exc) or attempt == 4:
+                raced = "already exists" in str(exc) or "locked" in str(exc)
+                if not raced or attempt == 7:
                     raise
+                time.sleep(0.02 * (attempt + 1))
 
     @property
     def interrupted(self) -> list[dict]:
@@ -372,9 +377,9 @@ class Library:
 
 def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # two processes saving at once wait, not fail
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")  # two processes saving at once wait, not fail
     cursor.close()
 
 
