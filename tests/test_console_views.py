@@ -208,6 +208,28 @@ def test_hall_grid_has_every_rack_once_where_the_floor_plan_puts_it(demo: Campus
     assert sorted(p1.groupby("row").size().tolist()) == [12, 20]
 
 
+def test_the_hall_drawing_has_the_plans_rows_and_aisles_around_its_racks(demo: Campus) -> None:
+    """The console's hall drawing names rows and shades aisles as the plans do: each row's outline
+    holds exactly its racks, and every aisle lies between two rows with no rack on it."""
+    from layouts.geometry import plan_campus
+
+    plan = plan_campus(demo)
+    for hall in range(demo.halls):
+        grid, floor = hall_grid(demo, hall, plan), site_grid.hall_floor(demo, hall, plan)
+        rows = floor[floor["kind"] == "row"].set_index("name")
+        assert list(rows.index) == [f"R{n:02d}" for n in sorted(grid["row"].unique())]
+        for number, racks in grid.groupby("row"):
+            outline = rows.loc[f"R{number:02d}"]
+            assert outline["y0"] < racks["y0"].min() and racks["y1"].max() < outline["y1"]
+            assert outline["x0"] < racks["x0"].min() and racks["x1"].max() < outline["x1"]
+        aisles = floor[floor["kind"].str.endswith("aisle")]
+        assert len(aisles) == len(rows) - 1 + (len(rows) % 2)  # a lone north-facing row keeps its cold aisle
+        for aisle in aisles.itertuples():
+            on_it = (grid["y1"] > aisle.y0) & (grid["y0"] < aisle.y1)
+            assert not on_it.any(), aisle.name
+        hv.render(site_grid.grid_plot(grid, rack_tenancy(demo, None), "tenant", floor=floor))
+
+
 def test_hall_summary_totals(demo: Campus) -> None:
     hall = demo.hall_names.index("B/L1")
     table = hall_summary(demo, hall)

@@ -23,7 +23,7 @@ from app.uploads import UploadError, store_site_upload
 from app.views.inputs import on_file
 from app.views.markup import plain
 from app.views.plan_downloads import PlanDownloads
-from app.views.site_grid import grid_plot, hall_grid, hall_summary
+from app.views.site_grid import grid_plot, hall_floor, hall_grid, hall_summary
 from app.views.url import missing_run, query_args, run_named
 from layouts.colour import run_tenancy
 from twin.campus import Campus
@@ -204,7 +204,8 @@ class SiteView(pn.viewable.Viewer):
         hall = campus.hall_names.index(self.hall)
         grid = hall_grid(campus, hall, plan)
         kw_max = float(campus.rack_max_kw.max()) if campus.racks else None
-        self._plot.object = grid_plot(grid, self._run.of(campus), self.color, kw_max)
+        floor = hall_floor(campus, hall, plan)
+        self._plot.object = grid_plot(grid, self._run.of(campus), self.color, kw_max, floor)
         self._run_note.object = self._run.note_for(campus)
         table = hall_summary(campus, hall)
         numbers = ["racks", "GPUs", "IT at full draw (kW)"]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from layouts.colour import INTERNAL, INTERNAL_HEX, TENANT_HEX
 from layouts.geometry import CampusPlan, plan_campus
+from layouts.svg import COLD_HEX, COLD_INK, FRONT_HEX, HOT_HEX, HOT_INK
 from twin.campus import Campus
 
 RACK_MARGIN = 0.08  # share of a grid cell left empty around each rack, so neighbours read apart
@@ -66,10 +67,10 @@ def hall_grid(campus: Campus, hall_index: int, plan: CampusPlan | None = None) -
             columns=["rack", "name", "pod", "row", "x0", "y0", "x1", "y1", "gpus", "gpu_type", "kw"]
         )
     racks = plan.racks.iloc[in_hall]
-    unit = float(racks["w_mm"].median())
+    unit, north_mm = _drawing_frame(racks)
     north = racks["hall_y_mm"] + racks["d_mm"]
     x = racks["hall_x_mm"].to_numpy() / unit
-    y = (float(north.max()) - north.to_numpy()) / unit
+    y = (north_mm - north.to_numpy()) / unit
     w, d = racks["w_mm"].to_numpy() / unit, racks["d_mm"].to_numpy() / unit
     return pd.DataFrame(
         {
@@ -86,6 +87,35 @@ def hall_grid(campus: Campus, hall_index: int, plan: CampusPlan | None = None) -
             "kw": campus.rack_max_kw[in_hall],
         }
     )
+
+
+def _drawing_frame(racks: pd.DataFrame) -> tuple[float, float]:
+    """The drawing's unit (the hall's most common rack width, in mm) and its top (the northmost
+    rack edge, mm from the hall's origin): what turns the plan's millimetres into the grid's."""
+    return float(racks["w_mm"].median()), float((racks["hall_y_mm"] + racks["d_mm"]).max())
+
+
+FLOOR_KINDS = ("cold_aisle", "hot_aisle", "row")
+
+
+def hall_floor(campus: Campus, hall_index: int, plan: CampusPlan | None = None) -> pd.DataFrame:
+    """The plan's aisles and rows of the hall in the grid's units (as :func:`hall_grid`): kind
+    (cold_aisle, hot_aisle, row), name ("R01", "cold aisle R01-R02"), x0, y0, x1, y1."""
+    plan = plan if plan is not None else plan_campus(campus)
+    in_hall = np.flatnonzero(campus.rack_hall == hall_index)
+    columns = ["kind", "name", "x0", "y0", "x1", "y1"]
+    if in_hall.size == 0:
+        return pd.DataFrame(columns=columns)
+    unit, north_mm = _drawing_frame(plan.racks.iloc[in_hall])
+    hall = plan.hall(campus.hall_names[hall_index])
+    rows = []
+    for area in hall.areas:
+        if area.kind not in FLOOR_KINDS:
+            continue
+        x0 = (area.box.x_mm - hall.box.x_mm) / unit
+        top = (north_mm - (area.box.y1_mm - hall.box.y_mm)) / unit
+        rows.append((area.kind, area.name, x0, top, x0 + area.box.w_mm / unit, top + area.box.d_mm / unit))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def hall_summary(campus: Campus, hall_index: int) -> pd.DataFrame:
@@ -117,9 +147,15 @@ def hall_summary(campus: Campus, hall_index: int) -> pd.DataFrame:
 
 
 def grid_plot(
-    grid: pd.DataFrame, tenancy: pd.DataFrame, color_by: str, kw_max: float | None = None
+    grid: pd.DataFrame,
+    tenancy: pd.DataFrame,
+    color_by: str,
+    kw_max: float | None = None,
+    floor: pd.DataFrame | None = None,
 ) -> hv.Overlay:
-    """The hall's rectangles coloured by ``color_by`` (a key of COLOR_BY), with pod labels.
+    """The hall's rectangles coloured by ``color_by`` (a key of COLOR_BY), as on the plan: on the
+    ``floor`` (:func:`hall_floor`) cold and hot aisles shaded, rows named at their west end, pods
+    east of their first row.
 
     ``kw_max`` tops the power scale; the campus-wide maximum lets halls be compared by eye.
     """
@@ -162,21 +198,22 @@ def grid_plot(
         style = {"color": "utilisation (%)", "cmap": "viridis", "clim": (0.0, 100.0), "colorbar": True}
         style["clabel"] = "utilisation (%)"
     rects = rects.opts(line_color=None, hover_tooltips=tooltips, tools=["hover"], **style)
-    # Each pod is named left of its northmost row, in the wall clearance: above it, the name sat on
-    # the racks of a hall whose rows stand close.
-    heads = (
-        grid.groupby("pod", sort=False).agg(x=("x0", "min"), y=("y0", "min"), y1=("y1", "min")).reset_index()
-    )
-    heads["label"] = heads["pod"].str.rsplit("/", n=1).str[-1]
     size = true_scale(grid)
     gap = 5 * (size["xlim"][1] - size["xlim"][0]) / size["frame_width"] if len(grid) else 0.3  # 5 px
+    layers = _floor_layers(floor, gap) if floor is not None and len(floor) else []
+    # Each pod is named east of its first row, as on the plan (the rows' names are west).
+    first = grid[grid["row"] == grid.groupby("pod")["row"].transform("min")]
+    heads = first.groupby("pod", sort=False).agg(x=("x1", "max"), y=("y0", "min"), y1=("y1", "min"))
+    heads = heads.reset_index()
+    heads["label"] = heads["pod"].str.rsplit("/", n=1).str[-1]
     labels = hv.Labels(
-        heads.assign(x=heads["x"] - gap, y=(heads["y"] + heads["y1"]) / 2), ["x", "y"], "label"
+        heads.assign(x=heads["x"] + gap, y=(heads["y"] + heads["y1"]) / 2), ["x", "y"], "label"
     )
     labels = labels.opts(
-        text_align="right", text_baseline="middle", text_font_size="9pt", text_color="#444444"
-    )
-    return (rects * labels).opts(
+        text_align="left", text_baseline="middle", text_font_size="9pt", text_color=FRONT_HEX,
+        text_font_style="bold",
+    )  # fmt: skip
+    return hv.Overlay([*layers, rects, labels]).opts(
         **size,
         invert_yaxis=True,
         xaxis=None,
@@ -186,9 +223,31 @@ def grid_plot(
     )
 
 
+def _floor_layers(floor: pd.DataFrame, gap: float) -> list:
+    """The aisles, shaded and named in their middle, and the rows' names left of them."""
+    aisles = floor[floor["kind"].str.endswith("aisle")].assign(
+        fill=lambda f: np.where(f["kind"] == "cold_aisle", COLD_HEX, HOT_HEX),
+        ink=lambda f: np.where(f["kind"] == "cold_aisle", COLD_INK, HOT_INK),
+        label=lambda f: f["kind"].str.replace("_", " "),
+        x=lambda f: (f["x0"] + f["x1"]) / 2,
+        y=lambda f: (f["y0"] + f["y1"]) / 2,
+    )
+    shaded = hv.Rectangles(aisles, ["x0", "y0", "x1", "y1"], ["fill", "name"]).opts(
+        color="fill", line_color=None, tools=[]
+    )
+    named = hv.Labels(aisles, ["x", "y"], ["label", "ink"]).opts(
+        text_color="ink", text_font_size="7pt", text_align="center", text_baseline="middle"
+    )
+    rows = floor[floor["kind"] == "row"]
+    row_names = hv.Labels(
+        rows.assign(x=rows["x0"] - gap, y=(rows["y0"] + rows["y1"]) / 2), ["x", "y"], "name"
+    ).opts(text_align="right", text_baseline="middle", text_font_size="8pt", text_color="#444444")
+    return [shaded, named, row_names]
+
+
 FRAME_MAX_PX = (860, 1100)  # the drawing's largest width and height (a long, narrow hall may
 # stand taller than the screen: its racks stay wide enough to point at); the legend goes beside it
-LABEL_PX = 40  # room left of the rows for a pod's name ("P12" at 9 pt, and a gap)
+LABEL_PX = 40  # room left of the rows for a row's name ("R12" at 8 pt), right for a pod's ("P12")
 
 
 def true_scale(grid: pd.DataFrame) -> dict:
@@ -199,11 +258,11 @@ def true_scale(grid: pd.DataFrame) -> dict:
     """
     if not len(grid):
         return {"frame_width": 300, "frame_height": 200}
-    x0, x1 = float(grid["x0"].min()), float(grid["x1"].max()) + 0.3
+    x0, x1 = float(grid["x0"].min()), float(grid["x1"].max())
     y0, y1 = float(grid["y0"].min()) - 0.3, float(grid["y1"].max()) + 0.3
     max_w, max_h = FRAME_MAX_PX
-    scale = min((max_w - LABEL_PX) / (x1 - x0), max_h / (y1 - y0))  # px per grid unit
-    x0 -= LABEL_PX / scale
+    scale = min((max_w - 2 * LABEL_PX) / (x1 - x0), max_h / (y1 - y0))  # px per grid unit
+    x0, x1 = x0 - LABEL_PX / scale, x1 + LABEL_PX / scale  # rows' names left, pods' right
     return {
         "frame_width": int(round((x1 - x0) * scale)),
         "frame_height": max(40, int(round((y1 - y0) * scale))),
