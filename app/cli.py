@@ -84,7 +84,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     elif args.kind == "catalog":
         from twin.catalog import Catalog as model
     else:
-        from twin.scenario import ScenarioSpec as model
+        from twin.scenario_spec import ScenarioSpec as model
     print(json.dumps(model.model_json_schema(), indent=2))
     return 0
 

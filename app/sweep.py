@@ -122,7 +122,8 @@ def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None
 
 def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | None) -> int:
     from twin.safepath import output_folder
-    from twin.scenario import SEED_MAX, load_scenario
+    from twin.scenario import load_scenario
+    from twin.scenario_spec import SEED_MAX
     from twin.sweep import files_fingerprint, run_task, scenario_files, summarise, tasks
 
     base = load_scenario(args.scenario)  # problems of the file itself exit 2 with their lines

@@ -13,8 +13,9 @@ from twin.fleet import FREE
 from twin.fleet_build import build_fleet
 from twin.leases import LeaseState
 from twin.load import load_site
-from twin.scenario import Scenario, ScenarioSpec
+from twin.scenario import Scenario
 from twin.scenario_checks import check_scenario
+from twin.scenario_spec import ScenarioSpec
 from twin.simulate import STREAMS, month_edges
 
 SITES = Path(__file__).resolve().parent.parent / "sample_sites"

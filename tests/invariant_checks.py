@@ -20,8 +20,9 @@ from hypothesis import assume
 from twin import plant as plant_module
 from twin import recorder as recorder_module
 from twin.fleet import FREE
-from twin.scenario import Scenario, ScenarioSpec
+from twin.scenario import Scenario
 from twin.scenario_checks import check_scenario
+from twin.scenario_spec import ScenarioSpec
 from twin.simulate import simulate
 
 PRICE = 2.5

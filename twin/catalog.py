@@ -53,10 +53,10 @@ class GpuType(Strict):
 
     power_max_w: float = Field(gt=0, description="board power at full load, W")
     power_idle_w: float = Field(ge=0, description="board power when idle, W")
-    memory_gb: float = Field(gt=0)
+    memory_gb: float = Field(gt=0, description="HBM per GPU, GB")
     capex_usd: float = Field(gt=0, description="all-in capital cost per GPU, incl. network share")
     useful_life_years: float = Field(5.5, gt=0, le=20, description="straight-line depreciation")
-    source: str = ""
+    source: str = Field("", description="where its figures come from")
 
     @model_validator(mode="after")
     def _idle_below_max(self) -> GpuType:
@@ -68,16 +68,16 @@ class GpuType(Strict):
 class RackType(Strict):
     """One rack design: GPUs, power envelope, cooling and footprint."""
 
-    gpu_type: str
-    gpus: int = Field(gt=0, le=1024)
+    gpu_type: str = Field(description="a GPU type of this catalog")
+    gpus: int = Field(gt=0, le=1024, description="GPUs in one rack")
     gpus_per_server: int = Field(8, gt=0, description="GPUs in one server or compute tray")
     nvlink_domain_gpus: int = Field(gt=0, description="GPUs in one NVLink domain")
     max_kw: float = Field(gt=0, le=2000, description="rack IT draw at full load, kW")
     idle_kw: float = Field(ge=0, description="rack IT draw with GPUs idle, kW")
-    cooling: Literal["air", "liquid"]
+    cooling: Literal["air", "liquid"] = Field(description="air or liquid")
     footprint_mm: tuple[int, int] = Field((600, 1200), description="width, depth in mm")
     nic_gbps_per_gpu: float = Field(400, gt=0, description="scale-out bandwidth per GPU")
-    source: str = ""
+    source: str = Field("", description="where its figures come from")
 
     @model_validator(mode="after")
     def _idle_below_max(self) -> RackType:
@@ -93,5 +93,5 @@ class RackType(Strict):
 class Catalog(Strict):
     """All GPU and rack types a site may use."""
 
-    gpu_types: dict[str, GpuType] = Field(min_length=1)
-    rack_types: dict[str, RackType] = Field(min_length=1)
+    gpu_types: dict[str, GpuType] = Field(min_length=1, description="GPU models by name")
+    rack_types: dict[str, RackType] = Field(min_length=1, description="rack models by name")

@@ -24,7 +24,7 @@ from twin.errors import Problem, ProblemList
 from twin.held import HeldServers
 from twin.jobs import Job, size_distribution
 from twin.placement_kernels import take_idle
-from twin.scenario import InferenceDemand, JobTrace, TrainingDemand
+from twin.scenario_spec import InferenceDemand, JobTrace, TrainingDemand
 
 TIME_UNITS = {"s": 1 / 3600.0, "min": 1 / 60.0, "h": 1.0}
 

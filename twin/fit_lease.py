@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.scenario import Scenario, ScenarioSpec
+from twin.scenario import Scenario
 from twin.scenario_checks import _isolation_unit
+from twin.scenario_spec import ScenarioSpec
 from twin.simulate import simulate
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.fleet import FREE
-from twin.scenario import Lease
+from twin.scenario_spec import Lease
 from twin.sla import credit_share
 
 PENDING, ACTIVE, ENDED, REFUSED = "pending", "active", "ended", "refused"

@@ -137,7 +137,7 @@ def _site_catalog(doc: LocatedDocument, path: Path, problems: list[Problem]) -> 
 
 def _kinds() -> dict[str, set[str]]:
     """Top-level keys only one kind of file has (imported late: scenario imports this module)."""
-    from twin.scenario import ScenarioSpec
+    from twin.scenario_spec import ScenarioSpec
 
     fields = {"site": SiteSpec, "catalog": Catalog, "scenario": ScenarioSpec}
     own = {kind: set(m.model_fields) for kind, m in fields.items()}

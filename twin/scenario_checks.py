@@ -15,7 +15,7 @@ from twin.hosted_spec import HostedModel
 from twin.resolve import ResolvedSite, did_you_mean
 
 if TYPE_CHECKING:  # twin.scenario imports this module to check what it loads
-    from twin.scenario import Lease, ScenarioSpec
+    from twin.scenario_spec import Lease, ScenarioSpec
 
 
 # Every job stays in memory for the results' job table (about 1.3 KB each, measured with 1M jobs),

@@ -32,8 +32,9 @@ from twin.leases import ACTIVE, LeaseState
 from twin.plant import Plant
 from twin.recorder import Recorder
 from twin.results import Results, collect
-from twin.scenario import Event, Scenario, TrainingDemand
+from twin.scenario import Scenario
 from twin.scenario_checks import after_the_horizon, held_unbilled, lease_site
+from twin.scenario_spec import Event, TrainingDemand
 from twin.weather import HeatWave, hourly_weather
 
 STREAMS = ("training", "failures", "trace", "inference", "events", "weather", "hosted")

@@ -18,8 +18,8 @@ from twin.catalog import Strict
 class CreditStep(Strict):
     """Below ``below`` attainment in a month, ``credit`` of that month's bill is returned."""
 
-    below: float = Field(gt=0, le=1)
-    credit: float = Field(ge=0, le=1)
+    below: float = Field(gt=0, le=1, description="monthly attainment under which this step applies")
+    credit: float = Field(ge=0, le=1, description="share of the month's bill credited back")
 
 
 def credit_share(attainment: np.ndarray, steps: Iterable[CreditStep]) -> np.ndarray:

@@ -35,7 +35,7 @@ from app.state.whatif_columns import (
 from app.state.whatif_link import WhatIfLink
 from twin.errors import ProblemList
 from twin.load import file_kind
-from twin.scenario import SEED_MAX
+from twin.scenario_spec import SEED_MAX
 from twin.yamlsafe import load_yaml
 
 __all__ = ["EVENT_COLUMNS", "HOSTED_COLUMNS", "LEASE_COLUMNS", "WhatIf", "WhatIfError", "scenario_files"]
