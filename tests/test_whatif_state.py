@@ -169,6 +169,34 @@ def test_sites_in_a_link_must_belong_to_the_base(whatif: WhatIf) -> None:
         whatif.apply_query({"base": "baseline", "sites": ""})
 
 
+def test_a_cell_emptied_in_a_row_of_the_base_file_is_empty_in_the_run(whatif: WhatIf) -> None:
+    """Emptied, the cell once let the file's value through: the page showed '-', the run used 576
+    GPUs, and the result came from the cache. A required cell is now refused at its row; an
+    optional one takes the scenario's default, as on a new row."""
+    from app.views.whatif_tables import explain
+
+    whatif.leases = [whatif.leases[0] | {"gpus": None, "price_usd_per_gpu_hour": float("nan")}]
+    with pytest.raises(ProblemList) as refused:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    told = [explain(str(p)) for p in refused.value.problems]
+    assert told == [
+        "Leases table, row 1, gpus: empty (or not a number where one is wanted); type a value in the cell",
+        "Leases table, row 1, price_usd_per_gpu_hour: empty (or not a number where one is wanted); "
+        "type a value in the cell",
+    ]
+    whatif.leases = [whatif.leases[0] | {"gpus": 576, "price_usd_per_gpu_hour": 4.0, "sla_availability": ""}]
+    lease = load_scenario_text(whatif.scenario_text(), SCENARIOS).spec.leases[0]
+    assert lease.gpus == 576 and lease.sla.availability == 0.99  # the default, as a new row's
+
+    whatif.hosted = [whatif.new_hosted() | {"peak_requests_per_second": None}]
+    with pytest.raises(ProblemList) as refused:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    assert [explain(str(p)) for p in refused.value.problems] == [
+        "Hosted models table, row 1, peak_requests_per_second: empty (or not a number where one is "
+        "wanted); type a value in the cell"
+    ]
+
+
 def test_an_empty_cell_is_told_in_the_table_s_terms() -> None:
     from app.views.whatif_tables import explain
 

@@ -244,14 +244,17 @@ class WhatIf(WhatIfLink, param.Parameterized):
 
     @staticmethod
     def _lease(row: dict, base: dict | None) -> dict:
+        """A lease row as the scenario's item. The table's cells rule over the base file's item
+        of the same name: a cell emptied there is emptied in the run too (a required one is then
+        refused at its row and column, an optional one takes the default), never quietly kept
+        from the file while the page shows it empty. Fields the table has no column for are kept."""
         out = copy.deepcopy(base) if base else {}
         for key in LEASE_COLUMNS:
-            if key == "sla_availability":
-                continue
-            if not blank(row.get(key)):
-                out[key] = row[key]
-        if not blank(row.get("sla_availability")):
-            out["sla"] = {**(out.get("sla") or {}), "availability": row["sla_availability"]}
+            if key != "sla_availability":
+                _set_or_drop(out, key, row.get(key))
+        if isinstance(out.get("sla"), dict) or not blank(row.get("sla_availability")):
+            out["sla"] = dict(out.get("sla") or {})
+            _set_or_drop(out["sla"], "availability", row.get("sla_availability"))
         if out.get("kind") in ("on_demand", "spot"):
             out["billing"] = "metered"  # they are billed by use; a table should not trip on it
         return out
@@ -260,20 +263,27 @@ class WhatIf(WhatIfLink, param.Parameterized):
     def _hosted(row: dict, base: dict | None) -> dict:
         out = copy.deepcopy(base) if base else dict(HOSTED_FIXED)
         for key in HOSTED_COLUMNS:
-            if key in ("peak_requests_per_second", "ttft_p95_seconds"):
-                continue
-            if not blank(row.get(key)):
-                out[key] = row[key]
-        rate = row.get("peak_requests_per_second")
-        if not blank(rate) and "trace" not in out:
-            out["demand"] = {**(out.get("demand") or {}), "peak_requests_per_second": rate}
-        if not blank(row.get("ttft_p95_seconds")):
-            out["latency"] = {**(out.get("latency") or {}), "ttft_p95_seconds": row["ttft_p95_seconds"]}
+            if key not in ("peak_requests_per_second", "ttft_p95_seconds"):
+                _set_or_drop(out, key, row.get(key))  # as for leases (see _lease)
+        if "trace" not in out:
+            out["demand"] = dict(out.get("demand") or {})
+            _set_or_drop(out["demand"], "peak_requests_per_second", row.get("peak_requests_per_second"))
+        if isinstance(out.get("latency"), dict) or not blank(row.get("ttft_p95_seconds")):
+            out["latency"] = dict(out.get("latency") or {})
+            _set_or_drop(out["latency"], "ttft_p95_seconds", row.get("ttft_p95_seconds"))
         return out
 
     @staticmethod
     def _event(row: dict) -> dict:
         return {k: row[k] for k in EVENT_COLUMNS if not blank(row.get(k))}
+
+
+def _set_or_drop(item: dict, key: str, value: Any) -> None:
+    """A cell's value into the scenario item; an empty cell removes the field."""
+    if blank(value):
+        item.pop(key, None)
+    else:
+        item[key] = value
 
 
 def _keep_sites(data: dict, keep: set[str], paths: list[str]) -> None:
