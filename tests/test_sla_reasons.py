@@ -15,10 +15,11 @@ from twin.simulate import simulate
 SCENARIOS = Path(__file__).resolve().parent.parent / "sample_sites" / "scenarios"
 
 
-def whatif_run(hosted: dict | None = None, lease: dict | None = None):
-    """demo_whatif as the console runs it, its default hosted-model row changed by ``hosted``."""
+def whatif_run(hosted: dict | None = None, lease: dict | None = None, base: str = "demo_whatif", events=()):
+    """``base`` as the console runs it, with the default hosted-model row changed by ``hosted``."""
     state = WhatIf(SCENARIOS)
-    state.load_base("demo_whatif")
+    state.load_base(base)
+    state.events = list(events)
     if hosted is not None:
         state.hosted = [state.new_hosted() | hosted]
     if lease is not None:
@@ -37,7 +38,9 @@ def test_a_hosted_model_starved_of_idle_servers_is_told_why_and_what_to_change(d
     product = default_hosted.kpis["products"]["model-api-1"]
     assert product["months_below_sla"] >= 1 and product["unplaced_replica_requests"] > 0
     (line,) = sla_reasons(default_hosted)
-    assert line.startswith("model-api-1 met its TTFT target (p95 ≤ 2 s) for ")
+    assert line.startswith(
+        "model-api-1 missed its TTFT target (p95 ≤ 2 s) for more requests than its SLA allows in 1 month"
+    )
     assert (
         f"at {product['unplaced_replica_requests']:,} steps its autoscaler found no H100-SXM pod at Demo"
         in line
@@ -72,8 +75,27 @@ def test_a_lease_short_of_its_target_names_the_servers_lost_without_a_spare():
     row = strict.leases.set_index("lease").loc["acme-gb200-pod"]
     assert row["sla_attainment"] < 0.999 and row["shortfall_events"] > 0
     (line,) = sla_reasons(strict)
-    assert line.startswith("acme-gb200-pod delivered 99.")
+    assert line.startswith("acme-gb200-pod fell below its 99.90% availability target in 1 month.")
     assert f"{row['shortfall_events']:,} times one of its servers went out of service" in line
+    assert "To fix: isolation rack lets spare racks of other pods stand in" in line
+
+
+def test_an_outage_of_the_lease_s_site_is_named_as_the_cause():
+    outage = {"kind": "outage", "day": 1.0, "hours": 120.0, "site": "Demo", "hall": ""}
+    run = whatif_run(events=[outage])
+    (line,) = sla_reasons(run)
+    assert line.startswith("acme-gb200-pod fell below its 99.00% availability target in 1 month.")
+    assert (
+        "Why: the outage of Demo from day 1 (" in line
+        and "servers down for 120 h) took its servers out" in line
+    )
+
+
+def test_a_product_that_met_its_sla_is_not_told_though_it_dropped_requests():
+    run = whatif_run(base="lease_vs_tokens")
+    hosted = run.kpis["products"]["llama-70b-api"]
+    assert hosted["dropped_requests"] > 0 and hosted["months_below_sla"] == 0
+    assert sla_reasons(run) == []
 
 
 def test_names_typed_by_users_are_shown_as_text(default_hosted):

@@ -117,7 +117,7 @@ def test_a_hosted_model_below_its_sla_says_why_and_following_the_advice_clears_i
     sla = page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="attainment"]'))
     expect(sla.get_by_role("row").filter(has_text="model-api-1")).to_contain_text("TTFT p95 ≤ 2 s")
     why = page.locator(".markdown").filter(has_text="Below target, and why")
-    expect(why).to_contain_text("model-api-1 met its TTFT target")
+    expect(why).to_contain_text("model-api-1 missed its TTFT target")
     expect(why).to_contain_text("found no H100-SXM pod at Demo with room for another replica")
     expect(why).to_contain_text("raise min_replicas")
 

@@ -116,6 +116,7 @@ class LeaseState:
             "billing": self.spec.billing,
             "status": self.status,
             "gpu_type": self.spec.gpu_type,
+            "isolation": self.spec.isolation,
             "committed_gpus": self.spec.gpus,
             "granted_gpus": self.granted_gpus,
             "start_hour": self.start,
