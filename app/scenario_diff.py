@@ -82,12 +82,57 @@ def input_differences(a: tuple[str, str, Any], b: tuple[str, str, Any]) -> list[
         doc["folder of its site files"] = folder
         flat.append(doc)
     keys = list(dict.fromkeys([*flat[0], *flat[1]]))
+    whole = _whole_items(keys, flat)
     rows = []
     for key in keys:
+        item = next((p for p in whole if key == p or key.startswith((p + ".", p + "["))), None)
+        if item is not None:
+            if whole[item] is None:  # the first of its keys stands for the whole item
+                rows.append((item, *(_item_text(doc, item) for doc in flat)))
+                whole[item] = True
+            continue
         va, vb = flat[0].get(key, ABSENT), flat[1].get(key, ABSENT)
-        if not _same(va, vb):
+        if not _same(va, vb) and not _emptied_list(key, va, vb, flat):
             rows.append((key, shown(va), shown(vb)))
     return rows
+
+
+def _item_paths(key: str) -> list[str]:
+    """The list items a path runs through: 'leases[a].sla.credits[0].below' gives 'leases[a]' and
+    'leases[a].sla.credits[0]'."""
+    return [key[: i + 1] for i, c in enumerate(key) if c == "]"]
+
+
+def _whole_items(keys: list[str], flat: list[dict]) -> dict[str, bool | None]:
+    """Items (a lease, an event) one run has and the other has not at all, outermost first."""
+    found: dict[str, bool | None] = {}
+    for key in keys:
+        for item in _item_paths(key):
+            if any(item == w or item.startswith((w + ".", w + "[")) for w in found):
+                break
+            sides = [any(k == item or k.startswith((item + ".", item + "[")) for k in doc) for doc in flat]
+            if sides[0] != sides[1]:
+                found[item] = None
+                break
+    return found
+
+
+def _item_text(doc: dict, item: str) -> str:
+    """A whole item on one line ("kind: outage, day: 1, site: Demo"), or — where it is absent."""
+    parts = [
+        f"{k[len(item) + 1 :]}: {shown(v)}" for k, v in doc.items() if k.startswith((item + ".", item + "["))
+    ]
+    if item in doc:
+        parts.insert(0, shown(doc[item]))
+    return ", ".join(parts) if parts else "—"
+
+
+def _emptied_list(key: str, va: Any, vb: Any, flat: list[dict]) -> bool:
+    """An empty list on one side whose items the other side lists (as whole items): not a row."""
+    for value, other in ((va, flat[1]), (vb, flat[0])):
+        if value == [] and any(k.startswith(key + "[") for k in other):
+            return True
+    return False
 
 
 def _same(a: Any, b: Any) -> bool:

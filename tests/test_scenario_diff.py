@@ -38,11 +38,16 @@ def test_lists_are_matched_by_name_and_numbers_by_value() -> None:
     rows = input_differences((BASE, "/s", 7), (b, "/s", 7))
     assert rows == [
         ("failures.enabled", "true", "1"),
-        ("leases[beta].name", "—", "beta"),
-        ("leases[beta].tenant", "—", "Beta"),
-        ("leases[beta].gpu_type", "—", "H100-SXM"),
-        ("leases[beta].gpus", "—", "512"),
-        ("leases[beta].price_usd_per_gpu_hour", "—", "2"),
+        (
+            "leases[beta]",
+            "—",
+            "name: beta, tenant: Beta, gpu_type: H100-SXM, gpus: 512, price_usd_per_gpu_hour: 2",
+        ),
+    ]
+    # An event added where there were none is one row, not one per field and one for the empty list.
+    with_event = BASE + "events:\n  - {kind: outage, day: 1, hours: 24, site: Demo}\n"
+    assert input_differences((BASE + "events: []\n", "/s", 7), (with_event, "/s", 7)) == [
+        ("events[0]", "—", "kind: outage, day: 1, hours: 24, site: Demo")
     ]
     # A run's own seed counts (a replication runs the same text at another seed), and so does
     # the folder its site paths are read from.
