@@ -67,6 +67,25 @@ def test_displaced_internal_value_counts_only_work_that_could_use_the_leased_gpu
     assert priced.kpis["margin_usd"] == pytest.approx(gb200.kpis["margin_usd"] - hours * 1.5, rel=1e-9)
 
 
+def test_an_inference_fleet_starved_by_a_lease_counts_as_displaced_work():
+    """A lease of the H100s an inference fleet runs on leaves the fleet short: those GPU-hours
+    are internal work given up (they once counted for nothing, and the margin looked $4.7M
+    better than it was in a newcomer's year of lease_vs_tokens with 2,048 H100 leased)."""
+    common = {"days": 6, "failures": {"enabled": False}, "training": None}
+    fleet = {"site": "Demo", "gpu_type": "H100-SXM", "peak_gpus": 600, "trough_fraction": 0.5}
+    alone = simulate(scenario(**common, inference=[fleet]))
+    assert alone.kpis["inference_unmet_gpu_hours"] == 0
+    starved = simulate(
+        scenario(**common, inference=[fleet], leases=[lease("all-h100", "H100-SXM", 1536, term_days=6)])
+    )
+    unmet = starved.kpis["inference_unmet_gpu_hours"]
+    assert unmet > 0
+    assert starved.kpis["displaced_internal_value_usd"] == pytest.approx(unmet * 2.0, rel=1e-9)
+    # A GB200 lease leaves the H100 fleet alone: nothing displaced.
+    apart = simulate(scenario(**common, inference=[fleet], leases=[lease("gb", "GB200", 576, term_days=6)]))
+    assert apart.kpis["displaced_internal_value_usd"] == 0
+
+
 def test_displaced_work_is_charged_net_of_its_own_depreciation_and_energy():
     """The internal value is a market price of a GPU-hour, which pays for the GPU and its power: the
     margin gives up that value less the depreciation and energy the displaced work would have cost

@@ -210,6 +210,7 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
     pods = np.flatnonzero(np.isin(f.pod_gpu_type, types) & (f.pod_site == site))
     held = engine.inference_held[owner] = HeldServers(f)
     gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
+    pools = [site * 64 + int(t) for t in types]  # the fleet's pools, keyed as the engine keys queued work
     while True:
         now = engine.env.now
         local = (now + tz_hours) % 24.0
@@ -222,7 +223,8 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
             f.release_internal(held.drop_last(held.count - target))
             engine._dirty = True
             engine.schedule()
-        elif held.count < target:
+        need = 0
+        if held.count < target:
             need = target - held.count
             taken = take_idle(pods, need, f.pod_idle_servers, f.pod_open, f.pod_first_server, f.idle)
             if taken.size:
@@ -232,4 +234,7 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
             hour = int(now // step)
             if need and hour < unmet.shape[0]:
                 unmet[hour, index] = need * gps
+        # What it lacks until its next step: internal work a lease in its pools may be displacing
+        # (twin.recorder counts it with the queued training).
+        engine.inference_short[owner] = (need * gps, pools)
         yield engine.env.timeout(step)

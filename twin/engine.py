@@ -51,6 +51,8 @@ class Engine(JobQueue, JobEnds, FailureMoves, LeaseMoves):
         self.interruptions = 0
         self.inference_failures = 0
         self.inference_held: dict[int, HeldServers] = {}  # per inference owner (twin.demand)
+        # Per inference owner: GPUs it lacks now, and the pools (site * 64 + GPU type) it may use.
+        self.inference_short: dict[int, tuple[int, list[int]]] = {}
         self._repairs: list[tuple[float, int]] = []
         self._init_ends()
         self._repair_slots: set[float] = set()

@@ -11,9 +11,9 @@ Every figure is in USD over the run. *Sales* are leases and hosted models alike:
   spares included); ``hosted_energy_cost_usd`` is the hosted models' replicas at each step;
 * ``depreciation_usd``: every installed GPU's capex over its useful life, for the run's hours;
   ``lease_depreciation_usd`` and ``hosted_depreciation_usd`` are the GPU-hours sales held;
-* ``displaced_internal_value_usd``: internal GPU-hours that queued while leases held capacity (in
-  each site and GPU type, up to the GPUs leased there), at the scenario's internal value per
-  GPU-hour of that GPU type. It is an upper bound: a job may queue for other reasons too. The
+* ``displaced_internal_value_usd``: internal GPU-hours that waited while leases held capacity -
+  training jobs queued, and GPUs inference fleets wanted and could not get - in each site and GPU
+  type, up to the GPUs leased there, at the scenario's internal value per GPU-hour of that GPU type. It is an upper bound: a job may queue for other reasons too. The
   What-if page's comparison with the same run without sales measures the change itself;
 * ``displaced_internal_cost_usd``: what that work would itself have cost: the depreciation of the
   GPU-hours it would have held and their energy (busy draw x the hour's PUE x the site's price);

@@ -72,20 +72,29 @@ class Recorder:
             yield engine.env.timeout(self.step)
 
     def _displaced(self, engine, queued_total: float, i: int) -> np.ndarray:
-        """Internal GPUs displaced by leases, per site: in each (site, GPU type) pool, the queued
-        internal GPUs that accept the pool, up to the GPUs leased there; a job accepting several pools
-        counts once in all (the total is capped at the GPUs queued). Kept by pool in
-        ``displaced_gpus``."""
+        """Internal GPUs displaced by leases, per site: in each (site, GPU type) pool, the internal
+        GPUs wanting the pool - queued training jobs that accept it, and what inference fleets that
+        may use it lack - up to the GPUs leased there; work accepting several pools counts once in
+        all (the total is capped at the GPUs wanted). Kept by pool in ``displaced_gpus``."""
         row = self.displaced_gpus[i]  # sites x GPU types
-        if not engine.leases or not engine.queued_by_pool or queued_total <= 0:
+        if not engine.leases:
+            return row.sum(axis=1)
+        wanting = dict(engine.queued_by_pool)
+        wanted_total = queued_total
+        for short, pools in engine.inference_short.values():
+            if short > 0:
+                wanted_total += short
+                for pool in pools:
+                    wanting[pool] = wanting.get(pool, 0) + short
+        if wanted_total <= 0:
             return row.sum(axis=1)
         leased = self.fleet.pool_leased_gpus
-        for pool, gpus in engine.queued_by_pool.items():
+        for pool, gpus in wanting.items():
             if gpus > 0 and leased[pool] > 0:
                 row[pool // 64, pool % 64] += min(gpus, leased[pool])
         total = row.sum()
-        if total > queued_total:
-            row *= queued_total / total
+        if total > wanted_total:
+            row *= wanted_total / total
         return row.sum(axis=1)
 
     @property
