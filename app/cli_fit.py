@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sla", type=float, default=0.99, help="availability the lease must reach (default 0.99)")
     p.add_argument("--confidence", type=float, default=0.95, help="share of replications that must reach it")
     p.add_argument("--max-internal-slowdown", type=float, default=0.05,
-                   help="largest rise of internal training turnaround (default 0.05 = 5 %%)")  # fmt: skip
+                   help="largest rise of internal training turnaround, and of the share of internal "
+                   "inference GPU-hours left short (default 0.05 = 5 %%)")  # fmt: skip
     p.add_argument("--replications", type=int, default=4, help="seeds per size tried (default 4)")
     p.add_argument(
         "--start-days", default=None, help="start days to try, e.g. 0,30,60 (default: the lease's)"

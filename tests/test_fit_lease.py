@@ -53,7 +53,25 @@ def test_each_size_tried_is_told_with_what_was_measured(offers) -> None:
         assert told.startswith(
             f"{c.gpus:,}{'' if c.feasible else ' ✗'} (SLA met on {c.sla_met_share:.0%} of seeds"
         )
-        assert f"internal turnaround {c.slowdown:+.1%})" in told
+        assert f"internal turnaround {c.slowdown:+.1%}" in told
+        assert (f"inference short {c.inference_short_rise:+.1%}" in told) == bool(c.inference_short_rise)
+
+
+def test_a_lease_that_starves_inference_and_another_product_is_not_offered() -> None:
+    """2,048 H100 on lease_vs_tokens met the lease's SLA and left training alone, so it was offered,
+    while internal inference went short of nearly all it wanted and the hosted model missed its SLA
+    every month (a newcomer's try-out)."""
+    base = load_scenario_text(
+        (SCENARIOS / "lease_vs_tokens.yaml").read_text().replace("\ndays: 365", "\ndays: 30"), SCENARIOS
+    )
+    assert base.spec.days == 30 and base.spec.leases[0].term_days == 365
+    check = evaluate_size(base, "h100-pod-lease", 2048, "Demo", 0, Targets(replications=2))
+    assert not check.feasible and check.binds == "internal impact" and check.slowdown < 0.05
+    assert check.inference_short_rise > 0.5 and check.others_hurt == ("llama-70b-api",)
+    assert "llama-70b-api below SLA in more months" in check.told()
+    lenient = Targets(replications=2, max_internal_slowdown=10.0)
+    assert evaluate_size(base, "h100-pod-lease", 2048, "Demo", 0, lenient).binds == "other sales"
+    assert evaluate_size(base, "h100-pod-lease", 512, "Demo", 0, Targets(replications=2)).feasible
 
 
 def test_binding_constraint_holds_at_the_offer_plus_ten_percent(scenario, offers) -> None:

@@ -200,8 +200,11 @@ def trace_arrivals(engine, jobs: pd.DataFrame, trace: JobTrace, defaults: Traini
         offset += span
 
 
-def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray, step: float):
-    """Hold servers for an inference load that follows a daily curve and grows."""
+def inference_fleet(engine, index: int, spec: InferenceDemand, gpus: np.ndarray, step: float):
+    """Hold servers for an inference load that follows a daily curve and grows.
+
+    ``gpus[0, sample, index]`` gets the GPUs it lacked at each step, ``gpus[1, sample, index]``
+    the GPUs it held."""
     f = engine.fleet
     owner = -2 - index
     types, sites = _accepted(engine, spec.gpu_type, spec.site)
@@ -231,9 +234,10 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, unmet: np.ndarray
                 f.assign_internal(taken, owner)
                 held.add(taken)
             need -= taken.size
-            hour = int(now // step)
-            if need and hour < unmet.shape[0]:
-                unmet[hour, index] = need * gps
+        hour = int(now // step)
+        if hour < gpus.shape[1]:
+            gpus[0, hour, index] = need * gps
+            gpus[1, hour, index] = held.count * gps
         # What it lacks until its next step: internal work a lease in its pools may be displacing
         # (twin.recorder counts it with the queued training).
         engine.inference_short[owner] = (need * gps, pools)

@@ -4,14 +4,19 @@ For one lease of a scenario, at each candidate site and start day, the optimiser
 most GPUs (in whole isolation units: racks or pods of the lease's GPU type) such that, across
 ``replications`` seeds,
 
-* the lease's SLA attainment meets ``sla`` in at least ``confidence`` of the runs, and
+* the lease's SLA attainment meets ``sla`` in at least ``confidence`` of the runs,
 * internal training slows by at most ``max_internal_slowdown``: the mean turnaround (submit to
-  end) of completed training jobs, against the same seeds without the lease.
+  end) of completed training jobs, against the same seeds without the lease,
+* internal inference is left short of at most ``max_internal_slowdown`` more of the GPU-hours it
+  wants (held + short) than without the lease, and
+* no other product of the scenario (a lease, a hosted model) falls below its SLA in more months
+  than it does without the lease.
 
 Feasibility falls as the lease grows (more GPUs to keep whole through failures, less room for
 internal work), so a bisection over units finds the edge in a few steps. An offer says what
-binds at the next unit up: ``SLA``, ``internal impact``, ``power`` or ``cooling`` (the plant had
-to shed load, from the event log), or ``capacity`` when the lease already holds every unit.
+binds at the next unit up: ``SLA``, ``internal impact``, ``other sales``, ``power`` or
+``cooling`` (the plant had to shed load, from the event log), or ``capacity`` when the lease
+already holds every unit.
 """
 
 from __future__ import annotations
@@ -38,14 +43,19 @@ class Check:
     slowdown: float
     revenue_usd: float
     margin_usd: float
+    inference_short_rise: float = 0.0  # more of internal inference's GPU-hours left short
+    others_hurt: tuple[str, ...] = ()  # other products below their SLA in more months
 
     def told(self) -> str:
         """The size and what was measured at it, e.g. "1,152 ✗ (SLA met on 50% of seeds, internal
         turnaround +7.9%)": the numbers behind a verdict, not the verdict alone."""
         mark = "" if self.feasible else " ✗"
+        extra = f", inference short {self.inference_short_rise:+.1%}" if self.inference_short_rise else ""
+        if self.others_hurt:
+            extra += f", {', '.join(self.others_hurt)} below SLA in more months"
         return (
             f"{self.gpus:,}{mark} (SLA met on {self.sla_met_share:.0%} of seeds, "
-            f"internal turnaround {self.slowdown:+.1%})"
+            f"internal turnaround {self.slowdown:+.1%}{extra})"
         )
 
 
@@ -136,13 +146,13 @@ def fit_lease(
     for site, unit, installed in plans:
         for start in starts:
             tick(f"{site} day {start:g}: without the lease")
-            base_turn = [_turnaround(_run(scenario, spec, lease_name, None, site, start, s)) for s in seeds]
+            bases = [_baseline(_run(scenario, spec, lease_name, None, site, start, s)) for s in seeds]
 
-            def check(units: int, site=site, start=start, base_turn=base_turn, unit=unit) -> Check:
+            def check(units: int, site=site, start=start, bases=bases, unit=unit) -> Check:
                 gpus = units * unit
                 tick(f"{site} day {start:g}: {gpus:,} GPUs")
                 runs = [_run(scenario, spec, lease_name, gpus, site, start, s) for s in seeds]
-                return _judge(runs, lease_name, gpus, base_turn, targets)
+                return _judge(runs, lease_name, gpus, bases, targets)
 
             lo, hi = 0, installed // unit  # lo: known feasible (0 = nothing), hi: largest to try
             checked: dict[int, Check] = {}
@@ -178,7 +188,7 @@ def evaluate_size(
     """Whether the lease at ``gpus`` passes, and what binds if not (one point of the search)."""
     spec = scenario.spec
     seeds = [spec.seed + r for r in range(targets.replications)]
-    base = [_turnaround(_run(scenario, spec, lease_name, None, site, start_day, s)) for s in seeds]
+    base = [_baseline(_run(scenario, spec, lease_name, None, site, start_day, s)) for s in seeds]
     runs = [_run(scenario, spec, lease_name, gpus, site, start_day, s) for s in seeds]
     return _judge(runs, lease_name, gpus, base, targets)
 
@@ -215,24 +225,62 @@ def _turnaround(results) -> float:
     return float((done["end_h"] - done["submit_h"]).mean()) if len(done) else math.nan
 
 
-def _judge(runs, lease_name: str, gpus: int, base_turn: list[float], targets: Targets) -> Check:
-    attain, slow, revenue, margin, plant = [], [], [], [], set()
-    for results, base in zip(runs, base_turn, strict=True):
+@dataclass(frozen=True)
+class _Baseline:
+    """What a seed's run without the lease gives the judge to compare with."""
+
+    turnaround_h: float
+    inference_short_share: float
+    months_below: dict[str, int]
+
+
+def _inference_short_share(results) -> float:
+    k = results.kpis
+    short, held = k.get("inference_unmet_gpu_hours") or 0.0, k.get("inference_gpu_hours") or 0.0
+    return short / (short + held) if short + held > 0 else 0.0
+
+
+def _months_below(results) -> dict[str, int]:
+    out = {}
+    for name, p in (results.kpis.get("products") or {}).items():
+        months = p.get("months_below_sla")
+        if months is None:  # a lease: its row in the lease table
+            rows = results.leases[results.leases["lease"] == name] if "lease" in results.leases else []
+            months = int(rows["months_below_target"].iloc[0]) if len(rows) else 0
+        out[name] = int(months)
+    return out
+
+
+def _baseline(results) -> _Baseline:
+    return _Baseline(_turnaround(results), _inference_short_share(results), _months_below(results))
+
+
+def _judge(runs, lease_name: str, gpus: int, bases: list[_Baseline], targets: Targets) -> Check:
+    attain, slow, short, revenue, margin, plant, hurt = [], [], [], [], [], set(), set()
+    for results, base in zip(runs, bases, strict=True):
         product = (results.kpis.get("products") or {}).get(lease_name) or {}
         attain.append(product.get("sla_attainment") or 0.0)
         revenue.append(float(product.get("revenue_usd") or 0.0))
         margin.append(float(product.get("margin_usd") or 0.0))
-        turn = _turnaround(results)
-        slow.append(turn / base - 1.0 if base and not math.isnan(base) and not math.isnan(turn) else 0.0)
+        turn, was = _turnaround(results), base.turnaround_h
+        slow.append(turn / was - 1.0 if was and not math.isnan(was) and not math.isnan(turn) else 0.0)
+        short.append(_inference_short_share(results) - base.inference_short_share)
+        below = _months_below(results)
+        hurt |= {n for n, m in below.items() if n != lease_name and m > base.months_below.get(n, 0)}
         kinds = set(results.events["kind"]) if len(results.events) else set()
         plant |= {k for k in kinds if k in ("power", "cooling", "curtailment")}
     met = float(np.mean([a >= targets.sla for a in attain]))
-    slowdown = float(np.mean(slow))
+    slowdown, short_rise = float(np.mean(slow)), float(np.mean(short))
     binds = ""
     if met < targets.confidence:
         binds = "SLA"
-    elif slowdown > targets.max_internal_slowdown:
+    elif slowdown > targets.max_internal_slowdown or short_rise > targets.max_internal_slowdown:
         binds = "internal impact"
+    elif hurt:
+        binds = "other sales"
     if binds and plant:  # the plant shed load: say which limit, before the symptom
         binds = "cooling" if "cooling" in plant else "power"
-    return Check(gpus, not binds, binds, met, slowdown, float(np.mean(revenue)), float(np.mean(margin)))
+    return Check(
+        gpus, not binds, binds, met, slowdown, float(np.mean(revenue)), float(np.mean(margin)),
+        short_rise, tuple(sorted(hurt)),
+    )  # fmt: skip

@@ -126,7 +126,7 @@ def json_safe(value):
     return value
 
 
-def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) -> Results:
+def collect(scenario, engine, recorder, inference_gpus: np.ndarray, wall_seconds: float) -> Results:
     spec = scenario.spec
     f = engine.fleet
     now = engine.env.now
@@ -203,7 +203,7 @@ def collect(scenario, engine, recorder, unmet: np.ndarray, wall_seconds: float) 
     rack_leases = [lease_names[i] if i >= 0 else "" for i in holder.tolist()]
     rack_hosted = _rack_hosted(engine, len(rack_names))
 
-    kpis = _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds)
+    kpis = _kpis(scenario, engine, recorder, jobs, leases, inference_gpus, n, step, wall_seconds)
     sellable = pd.DataFrame()
     if plant is not None:
         site_gpu_kw = dict(zip(site_names, plant.site_gpu_kw.tolist(), strict=True))
@@ -243,7 +243,7 @@ def _rack_hosted(engine, racks: int) -> list[str]:
     return names
 
 
-def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds) -> dict:
+def _kpis(scenario, engine, recorder, jobs, leases, inference_gpus, n, step, wall_seconds) -> dict:
     spec = scenario.spec
     f = engine.fleet
     site = recorder.site[:, :n, :]
@@ -326,7 +326,8 @@ def _kpis(scenario, engine, recorder, jobs, leases, unmet, n, step, wall_seconds
         "failures": engine.failures,
         "failures_by_category": dict(sorted(engine.failures_by_category.items())),
         "inference_failures": engine.inference_failures,
-        "inference_unmet_gpu_hours": float((unmet[:n] * w[:, None]).sum()),
+        "inference_unmet_gpu_hours": float((inference_gpus[0, :n] * w[:, None]).sum()),
+        "inference_gpu_hours": float((inference_gpus[1, :n] * w[:, None]).sum()),
         "preemptions": engine.preemptions,
         "effective_training_time": ettr,
         "queue_wait_mean_hours": float(started["queue_wait_hours"].mean()) if len(started) else 0.0,

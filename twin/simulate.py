@@ -106,9 +106,10 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
     )
     if spec.physics.enabled:
         engine.plant = recorder.plant = _plant(spec, campuses, fleet, recorder, rngs["weather"])
-    unmet = np.zeros((recorder.samples, max(1, len(spec.inference))), dtype=np.float32)
+    # Inference fleets' GPUs per sample: [0] wanted and not got, [1] held.
+    inference_gpus = np.zeros((2, recorder.samples, max(1, len(spec.inference))), dtype=np.float32)
     for k, inf in enumerate(spec.inference):
-        env.process(inference_fleet(engine, k, inf, unmet, spec.sample_hours))
+        env.process(inference_fleet(engine, k, inf, inference_gpus, spec.sample_hours))
     product_rngs = rngs["hosted"].spawn(len(spec.hosted_models))
     for j, product in enumerate(spec.hosted_models):
         service = _hosted_service(scenario, engine, j, product, product_rngs[j])
@@ -138,7 +139,7 @@ def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None
             lease.touch(horizon)
     for service in engine.hosted.values():
         service.finish()
-    return collect(scenario, engine, recorder, unmet, time.perf_counter() - wall0)
+    return collect(scenario, engine, recorder, inference_gpus, time.perf_counter() - wall0)
 
 
 def _hosted_service(scenario: Scenario, engine: Engine, j: int, product, rng) -> HostedService:

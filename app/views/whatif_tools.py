@@ -6,8 +6,9 @@ write happens in a thread: a year of both campuses is ~100 MB of Parquet.
 
 *Find the largest lease* runs the lease optimiser (:mod:`twin.fit_lease`) on the what-if in a
 worker process, with progress and cancel like a run, and shows its offer table: per site, the
-most GPUs the lease can have while meeting its SLA with the stated confidence and slowing
-internal training by no more than the limit, and what binds beyond that.
+most GPUs the lease can have while meeting its SLA with the stated confidence, slowing internal
+training and starving internal inference by no more than the limit, and leaving the scenario's
+other products within their SLAs; and what binds beyond that.
 """
 
 from __future__ import annotations
@@ -176,7 +177,10 @@ class FitPanel(pn.viewable.Viewer):
         self._cancel.on_click(lambda *_: self._handle and self._handle.cancel())
         self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
         self._status = pn.pane.Markdown(
-            "Runs the optimiser on this what-if: each size is tried on several seeds.",
+            "Runs the optimiser on this what-if: each size is tried on several seeds. A size passes if "
+            "the lease meets its SLA, internal training turnaround and the share of internal inference "
+            "left short rise by at most the slowdown limit, and no other lease or hosted model falls "
+            "below its SLA more often than without it.",
             sizing_mode="stretch_width",
         )
         self._offers = pn.widgets.Tabulator(
