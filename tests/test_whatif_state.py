@@ -53,8 +53,26 @@ def test_a_new_event_row_runs_as_it_is_added(whatif: WhatIf) -> None:
     (event,) = load_scenario_text(whatif.scenario_text(), SCENARIOS).spec.events
     assert (event.kind, event.site, event.day, event.hours) == ("outage", "Demo", 1.0, 24.0)
     whatif.events = [whatif.new_event() | {"kind": "curtailment"}]
-    with pytest.raises(ProblemList, match="curtailment events need mw"):
+    with pytest.raises(
+        ProblemList, match=r"curtailment events need mw \(a curtailment's MW the site must shed\)"
+    ):
         load_scenario_text(whatif.scenario_text(), SCENARIOS)
+
+
+def test_an_event_given_a_value_its_kind_does_not_use_is_refused(whatif: WhatIf) -> None:
+    """An outage with mw and degrees_c filled in ran as a plain outage, and nothing said so."""
+    from app.views.whatif_tables import explain
+
+    whatif.events = [whatif.new_event() | {"mw": 2.0, "degrees_c": 7.0}]
+    with pytest.raises(ProblemList) as refused:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    assert [explain(str(p)) for p in refused.value.problems] == [
+        "Events table, row 1: outage events do not use mw (a curtailment's MW the site must shed), degrees_c "
+        "(a heat wave's degrees added to the dry-bulb); leave them empty"
+    ]
+    # A site is tolerated where the kind has no use for it: the table fills it in for every kind.
+    whatif.events = [whatif.new_event() | {"kind": "demand_shock", "factor": 2.0}]
+    assert load_scenario_text(whatif.scenario_text(), SCENARIOS).spec.events[0].factor == 2.0
 
 
 def test_table_edit_keeps_fields_the_table_does_not_show(whatif: WhatIf) -> None:

@@ -141,6 +141,17 @@ class Lease(Strict):
         return self
 
 
+#: what each of an event's kind-specific fields means, for the messages that name them
+FIELD_MEANS = {
+    "site": "the site it happens at",
+    "hall": "an outage's hall, 'building/hall'",
+    "mw": "a curtailment's MW the site must shed",
+    "lease": "a termination's lease",
+    "factor": "a demand shock's arrival multiplier",
+    "degrees_c": "a heat wave's degrees added to the dry-bulb",
+}
+
+
 class Event(Strict):
     """Something that happens to the campuses during the run."""
 
@@ -165,9 +176,20 @@ class Event(Strict):
             "demand_shock": ["factor"],
             "heat_wave": ["site", "degrees_c"],
         }
+        what = self.kind.replace("_", " ")
         missing = [f for f in need[self.kind] if getattr(self, f) is None]
         if missing:
-            raise ValueError(f"{self.kind.replace('_', ' ')} events need {' and '.join(missing)}")
+            raise ValueError(f"{what} events need {' and '.join(f'{f} ({FIELD_MEANS[f]})' for f in missing)}")
+        # A value the kind does not use would be silently ignored (an outage given mw ran as a
+        # plain outage): refused, with whose field it is. A site is tolerated (a table fills it in).
+        unused = [f for f in FIELD_MEANS if f != "site" and f not in need[self.kind] and f != "hall"]
+        unused += ["hall"] if self.kind != "outage" else []
+        given = [f for f in unused if getattr(self, f) is not None]
+        if given:
+            told = ", ".join(f"{f} ({FIELD_MEANS[f]})" for f in given)
+            raise ValueError(
+                f"{what} events do not use {told}; leave {'it' if len(given) == 1 else 'them'} empty"
+            )
         return self
 
 

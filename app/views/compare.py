@@ -228,6 +228,7 @@ SLA_TEXT = ("product", "tenant or model", "kind", "SLA")
 # tooltip as HTML, and names are the users' own text.
 SLA_WIDTHS = {"product": 150, "tenant or model": 250}
 IMPACT_TEXT = ("measure",)
+IMPACT_HEIGHT_PX = 460  # the internal-work table's every row, without a scroll
 SLA_COLUMNS = ["product", "tenant or model", "kind", "GPUs held (peak)", "SLA", "attainment", "revenue $", "credits $",
                "product margin $", "product margin $/GPU-h", "months below"]  # fmt: skip
 PERCENT_COLUMNS = ("attainment",)  # shares, shown as percentages (0.999907 is 99.991 %, not "1")
@@ -282,7 +283,11 @@ def impact_table(
 
 
 def readonly_table(
-    frame: pd.DataFrame, name: str, text: tuple[str, ...], widths: dict[str, int] | None = None
+    frame: pd.DataFrame,
+    name: str,
+    text: tuple[str, ...],
+    widths: dict[str, int] | None = None,
+    max_height: int = 320,
 ) -> pn.widgets.Tabulator:
     """A read-only table; text is shown as text (Tabulator's textarea formatter), never as HTML,
     and wraps in a column of fixed width.
@@ -298,7 +303,7 @@ def readonly_table(
         show_index=False,
         layout="fit_data_table",
         sizing_mode="stretch_width",
-        max_height=320,
+        max_height=max_height,
         formatters={
             c: {"type": "textarea"} if c in text else (percent if c in PERCENT_COLUMNS else number)
             for c in frame.columns

@@ -160,8 +160,9 @@ class RunsView(pn.viewable.Viewer):
         self._manage_status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[compare.CARD_CSS])
         self._impact = compare.readonly_table(
-            compare.impact_frame(names=("run A", "run B")), "impact", compare.IMPACT_TEXT
-        )
+            compare.impact_frame(names=("run A", "run B")), "impact", compare.IMPACT_TEXT,
+            max_height=compare.IMPACT_HEIGHT_PX,
+        )  # fmt: skip
         self._sla = compare.readonly_table(
             compare.sla_table_frame(), "sla", compare.SLA_TEXT, compare.SLA_WIDTHS
         )

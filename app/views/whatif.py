@@ -285,7 +285,10 @@ class WhatIfView(pn.viewable.Viewer):
             compare.sla_table_frame(), "sla", compare.SLA_TEXT, compare.SLA_WIDTHS
         )
         self._sla_why = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self._impact = compare.readonly_table(compare.impact_frame(), "impact", compare.IMPACT_TEXT)
+        # Every measure in view: at 320 px the last (training turnaround) needed a scroll.
+        self._impact = compare.readonly_table(
+            compare.impact_frame(), "impact", compare.IMPACT_TEXT, max_height=compare.IMPACT_HEIGHT_PX
+        )
         self._log = compare.readonly_table(
             pd.DataFrame(columns=["time_h", "site", "kind", "subject", "detail"]),
             "events",
@@ -303,7 +306,7 @@ class WhatIfView(pn.viewable.Viewer):
                 sizing_mode="stretch_width",
             ),
             pn.Row(
-                pn.Column("### Internal work", self._impact, width=470),
+                pn.Column("### Internal work", self._impact, width=600),  # four columns, $1B in view
                 pn.pane.Bokeh(self._waterfall.figure, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
 
 from app.context import ConsoleContext
 from app.library import LibraryError
@@ -185,7 +186,8 @@ class FitPanel(pn.viewable.Viewer):
         )
         self._offers = pn.widgets.Tabulator(
             offers_frame([]), disabled=True, show_index=False, layout="fit_data_table", visible=False,
-            formatters={c: {"type": "plaintext"} for c in ("site", "binds", "sizes tried")},
+            formatters={c: {"type": "plaintext"} for c in ("site", "binds", "sizes tried")}
+            | {c: NumberFormatter(format="0,0") for c in ("max GPUs", "revenue $", "margin $")},
             sizing_mode="stretch_width", name="offers",
         )  # fmt: skip
 
