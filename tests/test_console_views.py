@@ -348,6 +348,19 @@ def test_a_long_tenant_name_is_cut_in_the_legend_but_keeps_its_colour() -> None:
     assert [colors[label] for label in labels] == [full[t] for t in tenants]  # as on the plans
 
 
+def test_a_heatmap_with_nothing_to_show_says_so(demo: Campus) -> None:
+    """A run without leases drew 'Committed to leases' as an empty map on a 0-1 scale."""
+    from demo_helpers import scenario
+
+    from app.views import capacity
+    from twin.simulate import simulate
+
+    results = simulate(scenario(days=3, training={"arrivals_per_day": 20}))
+    titles = [fig.title.text for fig in capacity.heatmaps(capacity.weekly_capacity(results))]
+    assert titles[0] == "Committed to leases (mean GPUs): none in this run"
+    assert titles[1] == "Free (mean GPUs)"  # a map with something on it keeps its plain title
+
+
 def test_capacity_link_to_an_unknown_scenario_says_so_and_runs_nothing(
     ctx: ConsoleContext, monkeypatch
 ) -> None:

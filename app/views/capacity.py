@@ -130,6 +130,8 @@ def heatmaps(weekly: pd.DataFrame) -> list:
             fig.x_range = x_range
         values = weekly[metric].to_numpy(float)
         top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+        if not (values > 0).any():  # an empty map with a 0-1 scale read as a fault, not as "none"
+            fig.title.text = f"{title}: none in this run"
         mapper = linear_cmap(metric, list(reversed(palette)), 0.0, max(top, 1.0), nan_color="#eeeeee")
         fig.rect(x="week", y="hall", width=1, height=1, source=source, fill_color=mapper, line_color=None)
         # GPU counts: whole ticks only (a scale of 0 to 2 GPUs had ticks at 0.5 and 1.5).
