@@ -323,3 +323,16 @@ def test_the_comparison_scenario_says_which_earns_more():
     )
     assert k["product_comparison"]["best_revenue_per_gpu_hour"] == best[1]
     assert k["hosted_revenue_usd"] == hosted["revenue_usd"]
+
+
+def test_a_replica_lost_to_an_outage_says_so_in_the_log():
+    """The log said 'down (failure)' for replicas an outage took: now the cause, as the failure's."""
+    res = simulate(
+        scenario(
+            days=2, seed=3, training=None, hosted_models=[product(min_replicas=4)],
+            failures={"enabled": False},
+            events=[{"kind": "outage", "day": 1, "hours": 6, "site": "Demo"}],
+        )
+    )  # fmt: skip
+    lost = res.events[res.events["kind"] == "replica_lost"]
+    assert len(lost) >= 4 and lost["detail"].str.startswith("replica of 8 GPUs down (outage)").all()

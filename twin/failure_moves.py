@@ -71,16 +71,17 @@ class FailureMoves:
             else:
                 self.preempt(self.jobs[owner], cause)
         elif owner <= -2:
-            self.internal_lost(owner, [server], failure)
+            self.internal_lost(owner, [server], failure, cause)
         if lease != FREE:
             self.lease_server_lost(self.leases[lease], server)
         self._dirty = True
 
-    def internal_lost(self, owner: int, servers: list[int], failure: bool) -> None:
-        """Servers of an inference fleet or a hosted model went out of service."""
+    def internal_lost(self, owner: int, servers: list[int], failure: bool, cause: str = "") -> None:
+        """Servers of an inference fleet or a hosted model went out of service (``cause``: the
+        failure's category, "outage"...; a hosted model's log says which)."""
         service = self.hosted.get(owner)
         if service is not None:
-            service.lost(servers, failure)
+            service.lost(servers, failure, cause)
             return
         held = self.inference_held.get(owner)
         if held is not None:
@@ -114,7 +115,7 @@ class FailureMoves:
             if owner >= 0:
                 owners[owner] = None
             elif owner <= -2:
-                self.internal_lost(owner, [server], failure)
+                self.internal_lost(owner, [server], failure, cause)
             if lease != FREE:
                 lost.append((lease, server))
         for owner in owners:

@@ -313,11 +313,13 @@ class HostedService:
             self.engine._dirty = True
             self.engine.schedule()
 
-    def lost(self, servers: list[int], failure: bool) -> None:
-        """Servers of this product went out of service (a failure, a shed, a lease carve-out)."""
+    def lost(self, servers: list[int], failure: bool, cause: str = "") -> None:
+        """Servers of this product went out of service (a failure, an outage, a shed, a lease
+        carve-out); ``cause`` names it in the log."""
         engine = self.engine
         now = engine.env.now
         gpus = self.replica_gpus
+        why = (cause or "failure") if failure else (f"shed: {cause}" if cause else "shed")
         for server in servers:
             rid = self.by_server.get(server)
             if rid is None:  # another server of the same replica went first
@@ -336,7 +338,7 @@ class HostedService:
                 self.replicas_shed += 1
             engine.note(
                 self.site, "replica_lost", self.spec.name,
-                f"replica of {gpus} GPUs down ({'failure' if failure else 'shed'}); {len(self.replicas)} left",
+                f"replica of {gpus} GPUs down ({why}); {len(self.replicas)} left",
             )  # fmt: skip
         engine._dirty = True
 
