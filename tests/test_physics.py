@@ -8,6 +8,7 @@ sample campuses over seasons, heat waves and curtailments.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from functools import cache
 from pathlib import Path
@@ -167,6 +168,13 @@ def test_a_heat_wave_in_august_runs_the_reserve_cooling_and_lowers_sellable_capa
         .all()
     )
     assert hot.kpis["throttled_gpu_hours"] == 0
+    # The wave's own entry says how hot it gets against the design, so one that changes nothing
+    # (a January wave) reads as such.
+    (told,) = ev.loc[ev["kind"] == "heat_wave", "detail"]
+    peak = re.search(
+        r"peaks ([\d.]+) C dry-bulb, ([\d.]+) C wet-bulb \(cooling designed for ([\d.]+) C", told
+    )
+    assert peak and float(peak[1]) > float(peak[3]) - 5
 
 
 def test_without_reserve_units_the_heat_wave_caps_gpus_and_says_where(tmp_path: Path):

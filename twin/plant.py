@@ -275,6 +275,12 @@ class Plant:
             slowest = float(self.cap[f.pod_hall[job.pods]].min()) if job.pods.size else 1.0
             engine.set_speed(job, slowest**self.exponent)
 
+    def weather_peaks(self, site: int, start_h: float, hours: float) -> tuple[float, float]:
+        """The highest dry-bulb and wet-bulb (C) of ``site`` over samples from ``start_h`` for ``hours``."""
+        i0 = min(self.samples - 1, int(start_h / self.step + 1e-9))
+        i1 = max(i0 + 1, min(self.samples, int(math.ceil((start_h + hours) / self.step - 1e-9))))
+        return float(self._dry[i0:i1, site].max()), float(self._wet[i0:i1, site].max())
+
     # -- the record -------------------------------------------------------------------------------
     def _record(self, i: int, d: dict) -> None:
         self.spare_share = record_sample(

@@ -220,10 +220,18 @@ def _event_process(engine: Engine, event: Event, demand: DemandState):
         engine.hit_servers(servers, event.hours, "outage")
         engine.schedule()
     elif event.kind == "heat_wave":
+        site = f.site_index(event.site)
         detail = f"+{event.degrees_c:g} C dry-bulb for {event.hours:g} h"
-        engine.note(f.site_index(event.site), "heat_wave", event.site, detail)
+        if engine.plant is not None:  # whether it matters: the peaks against the cooling design
+            dry, wet = engine.plant.weather_peaks(site, env.now, event.hours)
+            climate = f.campuses[site].site.spec.climate
+            detail += (
+                f": peaks {dry:.1f} C dry-bulb, {wet:.1f} C wet-bulb (cooling designed for "
+                f"{climate.design_dry_bulb_c:g} C, {climate.design_wet_bulb_c:g} C wet-bulb)"
+            )
+        engine.note(site, "heat_wave", event.site, detail)
         yield env.timeout(event.hours)
-        engine.note(f.site_index(event.site), "heat_wave_end", event.site, "temperatures back to normal")
+        engine.note(site, "heat_wave_end", event.site, "temperatures back to normal")
     elif event.kind == "curtailment":
         from twin.curtail import curtail
 
