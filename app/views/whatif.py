@@ -109,7 +109,10 @@ class WhatIfView(pn.viewable.Viewer):
         # them in place. Made later (onload), their new Bokeh models went out in one message and
         # the theme's styling of those models in others; Panel may write the second kind first,
         # and the browser then refused them ("reference p1717 isn't known"), in ~2 loads of 5.
-        self._results = pn.Column(*self._build_results(), visible=False, sizing_mode="stretch_width")
+        # A gap above the KPI cards: the optimiser card's shadow lay on their first row.
+        self._results = pn.Column(
+            *self._build_results(), visible=False, sizing_mode="stretch_width", margin=(18, 5, 5, 5)
+        )
         self._save = SavePanel(context, self.access)
         self._fit = FitPanel(context, w, self._sync_from_tables, self.access)
         self._doc = pn.state.curdoc
