@@ -359,6 +359,10 @@ def test_a_heatmap_with_nothing_to_show_says_so(demo: Campus) -> None:
     titles = [fig.title.text for fig in capacity.heatmaps(capacity.weekly_capacity(results))]
     assert titles[0] == "Committed to leases (mean GPUs): none in this run"
     assert titles[1] == "Free (mean GPUs)"  # a map with something on it keeps its plain title
+    told = capacity.maps_told(results)
+    assert "worst hour" in told and "spares" in told and "last week" not in told  # 3 days: one week
+    results.kpis["days"] = 30
+    assert capacity.maps_told(results).endswith("The last week covers 2 days: the run ends 2 days into it.")
 
 
 def test_capacity_link_to_an_unknown_scenario_says_so_and_runs_nothing(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import math
 from urllib.parse import quote
 
 import holoviews as hv
@@ -147,6 +148,26 @@ def heatmaps(weekly: pd.DataFrame) -> list:
     return figures
 
 
+def maps_told(results: Results) -> str:
+    """What the maps measure, and why *sellable* sits far below *free*: a reader once took the gap
+    (hundreds free, a handful sellable) for a fault."""
+    days = float(results.kpis.get("days") or 0)
+    rest = days - 7 * math.floor(days / 7 + 1e-9)
+    partial = (
+        f" The last week covers {rest:g} days: the run ends {rest:g} days into it."
+        if rest > 1e-9 and days > 7
+        else ""
+    )
+    return (
+        "*Free* is the mean of idle, healthy GPUs over the week; *sellable on top* is its worst hour: "
+        "the GPUs a new lease could take at full power without crossing a hall's power or cooling "
+        "capacity (reserve cooling units not counted) or the site's supply, after holding back spares "
+        "at the run's failure rate. It is usually far lower: GPUs free at night are busy at the "
+        "afternoon peak, and a hall near its limits takes no more full-power load. It counts GPUs, "
+        "not whole racks or pods: a lease isolated by pod needs a whole free pod." + partial
+    )
+
+
 def rack_day_image(results: Results) -> hv.DynamicMap:
     """Rack x day utilisation, rasterized with max so the busiest rack-day under a pixel shows."""
     matrix = results.rack_day_utilization
@@ -259,6 +280,7 @@ class CapacityView(pn.viewable.Viewer):
             # minmax(0, 1fr): columns of equal width whatever their figures' labels ask; with plain
             # 1fr a column widened to its content and the page scrolled sideways at 1280 px.
             pn.GridBox(*maps, ncols=2, sizing_mode="stretch_width", stylesheets=[GRID_CSS]),
+            pn.pane.Markdown(maps_told(results), sizing_mode="stretch_width"),
             pn.pane.HoloViews(rack_day_image(results), sizing_mode="stretch_width"),
         ]
 
