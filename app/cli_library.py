@@ -74,7 +74,9 @@ def _act(library, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=2))
         for s in rows if not args.json else ():
-            print(f"{s['name']!s:<40} {s['runs']:>5} runs  saved {s['saved_at']}  {s['hash'][:12]}")
+            print(
+                f"{s['name']!s:<40} {s['runs']:>5} {'run ' if s['runs'] == 1 else 'runs'}  saved {s['saved_at']}  {s['hash'][:12]}"
+            )
         if not rows and not args.json:
             print("(the library is empty)", file=sys.stderr)
     elif args.action == "runs":

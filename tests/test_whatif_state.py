@@ -246,3 +246,15 @@ def test_a_huge_number_in_a_cell_is_told_as_typed(whatif: WhatIf) -> None:
         load_scenario_text(whatif.scenario_text(), SCENARIOS)
     told = " ".join(p.message for p in err.value.problems if p.path == "leases[0].gpus")
     assert "got 1.00e+30" in told and "19884624838656" not in told
+
+
+def test_a_share_typed_as_a_percentage_is_told_how_to_write_it(whatif: WhatIf) -> None:
+    from app.views.whatif_tables import explain
+
+    whatif.leases = [whatif.leases[0] | {"sla_availability": 99}]
+    with pytest.raises(ProblemList) as refused:
+        load_scenario_text(whatif.scenario_text(), SCENARIOS)
+    assert [explain(str(p)) for p in refused.value.problems] == [
+        "Leases table, row 1, sla_availability: must be at most 1, got 99; a share is written as a "
+        "fraction: 0.99 for 99 %"
+    ]

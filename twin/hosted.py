@@ -279,7 +279,8 @@ class HostedService:
                     self._short = True
                     self.engine.note(
                         self.site, "replica_unplaced", self.spec.name,
-                        f"no pod has {k} idle servers for a replica; {len(self.replicas)} replicas held",
+                        f"no pod has {k} idle server{'s' if k > 1 else ''} for a replica; {len(self.replicas)} "
+                        f"replica{'' if len(self.replicas) == 1 else 's'} held",
                     )  # fmt: skip
                 return
             pod = int(self.pods[fits][np.argmin(idle[fits])])

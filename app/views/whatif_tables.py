@@ -177,12 +177,18 @@ def edit_table(key: str, frame: pd.DataFrame, columns: dict) -> pn.widgets.Tabul
     whole = NumberFormatter(format="0,0.[00]")
     blank = NumberFormatter(format="0,0.[00]", nan_format="", null_format="")
     optional = {c: blank for c, default in columns.items() if default is None}
+    # Days, prices, shares: 365 and 0.995 as typed (not "365.0", and not 0.995 rounded to "1").
+    decimal = NumberFormatter(format="0,0.[0000]")
+    decimals = {c: decimal for c, default in columns.items() if isinstance(default, float)}
     titles, widths = wrapped_headings(columns)
     table = pn.widgets.Tabulator(
         frame,
         show_index=False,
         editors=editors,
-        formatters={c: whole for c in whole_number_columns(columns)} | optional | wrapped_text(columns),
+        formatters=decimals
+        | {c: whole for c in whole_number_columns(columns)}
+        | optional
+        | wrapped_text(columns),
         selectable="checkbox",
         layout="fit_data_table",
         # Narrow enough for the page beside the controls: headings wrap at their underscores,
