@@ -80,10 +80,17 @@ def test_the_runs_page_shows_what_two_runs_were_given_differently(tmp_path) -> N
         shown = view._inputs.value
         assert view._inputs.visible
         assert shown.values.tolist() == [["days", "2", "3"], ["leases[acme].gpus", "576", "1152"]]
-        assert "2 inputs differ" in view._inputs_note.object
+        assert (
+            "2 inputs differ" in view._inputs_note.object and "seeds differ" not in view._inputs_note.object
+        )
 
         _compare(view, a, a)
         assert not view._inputs.visible and "same inputs" in view._inputs_note.object
+
+        # Another seed as well as another input: the note says part of each change is chance.
+        c = _saved(library, "reseeded", BASE.replace("seed: 7", "seed: 8").replace("gpus: 576", "gpus: 1152"))
+        _compare(view, a, c)
+        assert "seeds differ too: part of every change below is chance" in view._inputs_note.object
 
         # The library keeps a scenario's latest text: a run of an older text says its inputs are gone.
         library.save_scenario("before", BASE.replace("seed: 7", "seed: 9"), SITES / "scenarios")

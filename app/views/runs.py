@@ -113,6 +113,11 @@ def inputs_compared(library, row_a: dict, row_b: dict) -> tuple[pd.DataFrame, st
         )
     more = f" The first {MAX_ROWS} are listed of {len(rows):,}." if len(rows) > MAX_ROWS else ""
     told = f"{len(rows)} input{'s' if len(rows) > 1 else ''} differ{'s' if len(rows) == 1 else ''}.{more}"
+    if row_a["seed"] != row_b["seed"] and len(rows) > 1:
+        told += (
+            " The seeds differ too: part of every change below is chance, not the other inputs; "
+            "compare runs of one seed, or a what-if's Monte Carlo seeds."
+        )
     return pd.DataFrame(rows[:MAX_ROWS], columns=INPUT_COLUMNS), told
 
 
@@ -272,7 +277,7 @@ class RunsView(pn.viewable.Viewer):
         self._sla_why.object = sla_reasons_markdown(results_b)
         frame, told = inputs if inputs is not None else (pd.DataFrame(columns=INPUT_COLUMNS), "")
         self._inputs.value, self._inputs.visible = frame, len(frame) > 0
-        self._inputs_note.object = plain(told)
+        self._inputs_note.object = told  # the page's own words: no user text in it
         update = functools.partial(self._series.update, results_b, results_a)
         if self._doc is not None:  # Bokeh sources change only under the document's lock
             self._doc.add_next_tick_callback(update)
