@@ -51,10 +51,11 @@ def test_each_size_tried_is_told_with_what_was_measured(offers) -> None:
     for c in tried:
         told = c.told()
         assert told.startswith(
-            f"{c.gpus:,}{'' if c.feasible else ' ✗'} (SLA met on {c.sla_met_share:.0%} of seeds"
+            f"{c.gpus:,}{' ✓' if c.feasible else ' ✗'} (SLA met on {c.sla_met_share:.0%} of seeds"
         )
         assert f"internal turnaround {c.slowdown:+.1%}" in told
-        assert (f"inference short {c.inference_short_rise:+.1%}" in told) == bool(c.inference_short_rise)
+        shown = f"inference short {c.inference_short_rise:+.1%}" in told
+        assert shown == (abs(c.inference_short_rise) >= 0.0005)
 
 
 def test_a_lease_that_starves_inference_and_another_product_is_not_offered() -> None:

@@ -49,8 +49,10 @@ class Check:
     def told(self) -> str:
         """The size and what was measured at it, e.g. "1,152 ✗ (SLA met on 50% of seeds, internal
         turnaround +7.9%)": the numbers behind a verdict, not the verdict alone."""
-        mark = "" if self.feasible else " ✗"
-        extra = f", inference short {self.inference_short_rise:+.1%}" if self.inference_short_rise else ""
+        mark = " ✓" if self.feasible else " ✗"
+        # A rise under 0.05 % is seed noise (it was told as "inference short -0.1%").
+        shown = abs(self.inference_short_rise) >= 0.0005
+        extra = f", inference short {self.inference_short_rise:+.1%}" if shown else ""
         if self.others_hurt:
             extra += f", {', '.join(self.others_hurt)} below SLA in more months"
         return (

@@ -243,10 +243,14 @@ class FitPanel(pn.viewable.Viewer):
             offers = outcome.offers or []
             self._offers.value = offers_frame(offers)
             self._offers.visible = True
+            seeds = targets["replications"]
+            # "in 95% of 2 seeds" meant nothing: with few seeds, say how many must meet it.
+            must = math.ceil(targets["confidence"] * seeds - 1e-9)
             meeting = (
-                f"{targets['sla']:g} availability in {targets['confidence']:.0%} of "
-                f"{targets['replications']} seeds, internal slowdown ≤ {targets['max_internal_slowdown']:.0%}"
-            )
+                f"{targets['sla']:g} availability on {must} of {seeds} seeds" if must < seeds
+                else f"{targets['sla']:g} availability on {'every one' if seeds > 1 else 'the one'} of "
+                f"{seeds} seed{'s' if seeds > 1 else ''}"
+            ) + f", internal slowdown ≤ {targets['max_internal_slowdown']:.0%}"  # fmt: skip
             if any(o.max_gpus > 0 for o in offers):
                 self._status.object = f"Largest **{plain(lease)}** meeting {meeting}:"
             else:  # a table of zeros under "Largest ... meeting" read as if 0 GPUs were an offer
