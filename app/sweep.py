@@ -51,10 +51,11 @@ def parse_vary(items: list[str]) -> dict[str, list]:
     vary: dict[str, list] = {}
     for item in items:
         path, sep, values = item.partition("=")
-        path = path.strip()
+        # validate's messages name items as leases[0].gpus: that form is taken too
+        path = re.sub(r"\[(\d+)\]", r".\1", path.strip())
         if not sep or not _PATH.match(path):
             raise ValueError(
-                f"--vary {item[:60]!r}: write PATH=V1,V2 with a dotted path, e.g. leases.0.gpus=512,1024"
+                f"--vary {item[:60]!r}: write PATH=V1,V2 with a dotted path, e.g. leases.0.gpus=512,1024 or leases[0].gpus=512,1024"
             )
         if path in vary:
             raise ValueError(f"--vary {path}: given twice; list all its values in one --vary")

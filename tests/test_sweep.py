@@ -75,6 +75,13 @@ def test_bad_vary_is_refused(vary: list[str], message: str) -> None:
         parse_vary(vary)
 
 
+def test_a_path_written_as_validate_names_it_is_taken() -> None:
+    """validate says leases[0].gpus; --vary took only leases.0.gpus and refused the form it printed."""
+    assert parse_vary(["leases[0].price_usd_per_gpu_hour=3,4"]) == {"leases.0.price_usd_per_gpu_hour": [3, 4]}
+    with pytest.raises(ValueError, match="given twice"):
+        parse_vary(["leases[0].gpus=1", "leases.0.gpus=2"])
+
+
 def test_bad_grid_point_exits_2_before_any_run(tmp_path: Path, capsys) -> None:
     code = main(["sweep", SCENARIO, "--vary", "days=2,-1", "--workers", "0", "--out", str(tmp_path / "o")])
     assert code == 2
