@@ -42,6 +42,20 @@ def test_unchanged_copy_is_valid(capsys: pytest.CaptureFixture[str], site_dir: P
     assert code == 0, lines
 
 
+def test_a_site_whose_supply_cannot_carry_its_design_load_is_valid_with_a_note(
+    capsys: pytest.CaptureFixture[str], site_dir: Path
+) -> None:
+    """It passed with nothing said: 2.1 MW of firm supply under 5.9 MW of design facility load."""
+    path = write(site_dir, "site.yaml", swap(DEMO, "capacity_mw: 6\n", "capacity_mw: 0.1\n"))
+    code, lines = validate(capsys, path)
+    assert code == 0
+    assert lines == [
+        f"note: {path}:{line_no(DEMO, 'sources:')}: power.sources: firm supply 2.1 MW is below the campus's "
+        "design facility load 5.9 MW (every rack at full draw, design weather): near full load the twin caps "
+        "GPUs and sheds work; add capacity to the sources or fewer racks if that is not meant"
+    ]
+
+
 # ----------------------------------------------------------------------------------- 1. syntax
 
 

@@ -109,6 +109,26 @@ def _site_from(doc: LocatedDocument, path: Path) -> ResolvedSite:
     return site
 
 
+def _site_notes(doc: LocatedDocument, site: ResolvedSite) -> list[Problem]:
+    """Valid but worth telling: firm supply below the design facility load (every rack at full
+    draw in design weather), which a site that passed every check could still have."""
+    from twin.campus import build_campus
+    from twin.inventory import design_facility_mw
+
+    supply_mw = sum(source.capacity_mw for source in site.spec.power.sources)
+    design_mw = design_facility_mw(build_campus(site))
+    if supply_mw >= design_mw:
+        return []
+    return [
+        Problem(
+            doc.file, doc.line_of(("power", "sources")), "power.sources",
+            f"firm supply {supply_mw:,.1f} MW is below the campus's design facility load {design_mw:,.1f} MW "
+            "(every rack at full draw, design weather): near full load the twin caps GPUs and sheds work; "
+            "add capacity to the sources or fewer racks if that is not meant",
+        )
+    ]  # fmt: skip
+
+
 def _site_catalog(doc: LocatedDocument, path: Path, problems: list[Problem]) -> tuple[Path, Catalog | None]:
     """The catalog a site names, loaded; problems with it are appended to ``problems``."""
     default = SiteSpec.model_fields["catalog"].default
@@ -206,13 +226,16 @@ def validate_file(path: str | Path, notes: list[Problem] | None = None) -> str:
     """Validate any campustwin file; return its kind or raise ProblemList (sorted by line).
 
     The file is read once for a site or catalog (reading is the slow part of a big file). A valid
-    scenario's notes (what starts after its horizon) are added to ``notes`` when given.
+    file's notes (a scenario's rows that start after its horizon, a site's supply short of its
+    design load) are added to ``notes`` when given.
     """
     doc = load_yaml(path, keep_going=True)
     try:
         kind = file_kind(doc)
         if kind == "site":
-            _site_from(doc, Path(path))
+            site = _site_from(doc, Path(path))
+            if notes is not None:
+                notes.extend(_site_notes(doc, site))
         elif kind == "catalog":
             _catalog_from(doc)
         else:
