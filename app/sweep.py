@@ -125,7 +125,7 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     from twin.safepath import output_folder
     from twin.scenario import load_scenario
     from twin.scenario_spec import SEED_MAX
-    from twin.sweep import files_fingerprint, run_task, scenario_files, summarise, tasks
+    from twin.sweep import PERCENTILE_SEEDS, files_fingerprint, run_task, scenario_files, summarise, tasks
 
     base = load_scenario(args.scenario)  # problems of the file itself exit 2 with their lines
     if base.spec.seed + args.replications - 1 > SEED_MAX:
@@ -169,8 +169,12 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     finally:
         if bar is not None:
             bar.close()
+    # With few seeds p5/p95 only interpolate between them: the range is shown instead.
+    lo, hi = ("p5", "p95") if summary["runs"].min() >= PERCENTILE_SEEDS else ("min", "max")
     show = [
-        c for c in ("utilization_mean", "margin_usd_mean", "margin_usd_p5", "margin_usd_p95") if c in summary
+        c
+        for c in ("utilization_mean", "margin_usd_mean", f"margin_usd_{lo}", f"margin_usd_{hi}")
+        if c in summary
     ]
     print(summary[["point", *vary, "runs", *show]].to_string(index=False))
     print(f"wrote {out / 'summary.csv'}", file=sys.stderr)

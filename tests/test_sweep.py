@@ -41,7 +41,13 @@ def test_dask_cluster_matches_serial_and_resumes(tmp_path: Path, capsys) -> None
     summary = json.loads((dask / "summary.json").read_text())
     assert [row["runs"] for row in summary] == [2, 2]
     assert summary[1]["utilization_mean"] > summary[0]["utilization_mean"]  # 3x the arrivals
-    capsys.readouterr()
+    # Two seeds: their range is printed, not p5/p95 interpolated between them.
+    margins = [r["kpis"]["margin_usd"] for r in a.values() if r["point"] == 0]
+    row = summary[0]
+    assert row["margin_usd_min"] <= row["margin_usd_p5"] <= row["margin_usd_p95"] <= row["margin_usd_max"]
+    assert (row["margin_usd_min"], row["margin_usd_max"]) == (min(margins), max(margins))
+    printed = capsys.readouterr().out.splitlines()[0]
+    assert "margin_usd_min" in printed and "margin_usd_max" in printed and "p95" not in printed
 
     assert main(["sweep", SCENARIO, *GRID, "--workers", "0", "--out", str(dask)]) == 0
     assert "4 runs: 4 already done, 0 to run" in capsys.readouterr().err

@@ -6,8 +6,10 @@ the next ones), so a point's spread says how much of its result is luck. Each ru
 function of (scenario file, changes, seed), which is what lets a sweep go to any Dask worker and
 come back the same: a worker imports only this module and the twin.
 
-:func:`summarise` gives, per grid point, the mean and the 5th and 95th percentiles of every
-numeric KPI.
+:func:`summarise` gives, per grid point, the mean, the 5th and 95th percentiles and the least and
+greatest value of every numeric KPI. Percentiles of a few seeds are only interpolations between
+them: below :data:`PERCENTILE_SEEDS` seeds a point's spread is read as its range (as the console's
+bands are).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def files_fingerprint(files: set[Path]) -> str:
     return h.hexdigest()
 
 
+PERCENTILE_SEEDS = 20  # from this many seeds on, a spread is p5-p95; with fewer, the whole range
+
+
 @dataclass(frozen=True)
 class Task:
     """One run of a sweep: a grid point (its changes) and a seed."""
@@ -92,7 +97,7 @@ def run_task(scenario_path: str, task: Task) -> dict:
 
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
-    """Per grid point: its changes, runs, and mean / p5 / p95 of each KPI."""
+    """Per grid point: its changes, runs, and mean / p5 / p95 / min / max of each KPI."""
     records = [{"point": r["point"], **r["changes"], **r["kpis"]} for r in rows]
     frame = pd.DataFrame(records)
     if frame.empty:
@@ -109,6 +114,7 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
             row[f"{k}_mean"] = float(values.mean())
             row[f"{k}_p5"] = float(np.percentile(values, 5))
             row[f"{k}_p95"] = float(np.percentile(values, 95))
+            row[f"{k}_min"], row[f"{k}_max"] = float(values.min()), float(values.max())
         out.append(row)
     return pd.DataFrame(out)
 

@@ -12,6 +12,7 @@ from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
 
 from twin.results import Results
+from twin.sweep import PERCENTILE_SEEDS
 
 # ------------------------------------------------------------------------------------- series
 
@@ -89,9 +90,6 @@ def _series_arrays(results: Results, columns) -> dict[str, np.ndarray]:
         else:
             data[col] = (frame[col] / 1000.0 if col.endswith("_kw") else frame[col]).to_numpy(float)
     return data
-
-
-PERCENTILE_SEEDS = 20  # from this many seeds on, a band is p5-p95; with fewer, the whole range
 
 
 def band_quantiles(seeds: int) -> list[int]:
