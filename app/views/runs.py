@@ -271,6 +271,7 @@ class RunsView(pn.viewable.Viewer):
         if results_b is None or (a and results_a is None):
             self._status.object = "That run is no longer in the library; Refresh and pick another."
             return
+        self._result.visible = True  # before the tables get rows (see WhatIfView._show)
         self._cards.object = compare.cards_html(results_b, results_a, f"lib-{b}", versus="run A")
         self._impact.value = compare.impact_table(results_b, results_a, ("run A", "run B"))
         self._sla.value = compare.sla_table(results_b)
@@ -283,7 +284,6 @@ class RunsView(pn.viewable.Viewer):
             self._doc.add_next_tick_callback(update)
         else:
             update()
-        self._result.visible = True
         links = " · ".join(
             f"[{label}](./{page}?run=lib-{b})" for page, label in (("capacity", "capacity"), ("site", "racks"),
                                                                     ("network", "network"))

@@ -318,6 +318,9 @@ class WhatIfView(pn.viewable.Viewer):
         ]
 
     def _show(self, whatif: Results, baseline: Results, run_id: str, replicates: list[Results]) -> None:
+        # Shown before the tables get their rows: a Tabulator given rows while hidden could lay
+        # them out in no height and show none (the first run's SLA table, now and then, under load).
+        self._results.visible = True
         bands = compare.kpi_bands(replicates) if len(replicates) > 1 else None
         self._cards.object = compare.cards_html(
             whatif, baseline, run_id, bands, band_name=band_label(len(replicates))
@@ -333,7 +336,6 @@ class WhatIfView(pn.viewable.Viewer):
         else:
             plots()
         self._log.value = whatif.events.tail(500).round({"time_h": 2}).reset_index(drop=True)
-        self._results.visible = True
 
     def _update_plots(self, whatif: Results, baseline: Results, replicates: list[Results]) -> None:
         self._waterfall.update(whatif.kpis)
