@@ -204,3 +204,26 @@ def site_dir(tmp_path: Path) -> Path:
 
     write(tmp_path, "catalog.yaml", CATALOG)
     return tmp_path
+
+
+# --------------------------------------------------------------- console views without a browser
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Iterator:
+    """A console context on the sample sites with a one-worker run pool (shut down after the module)."""
+    import holoviews as hv
+
+    from app.context import ConsoleContext
+    from app.runs import RunPool
+
+    hv.extension("bokeh", logo=False)
+    pool = RunPool(workers=1)
+    yield ConsoleContext(Path(__file__).resolve().parent.parent / "sample_sites", pool)
+    pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def demo(ctx):
+    """The demo campus, as the console builds it."""
+    return ctx.campus("Demo")

@@ -267,3 +267,45 @@ def open_console(
     page.goto(url, timeout=timeout)
     wait_for_idle(page, text, watch=watch)
     return page
+
+
+# ------------------------------------------------------------------ what-if page helpers
+
+RUN_TIMEOUT_MS = 120_000
+
+
+def card(page: Page, key: str):
+    return page.locator(f'[data-kpi="{key}"]')
+
+
+def run_and_wait(page: Page, watch: PageWatch | None = None) -> None:
+    """Click the What-if page's Run and wait for its results."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^Ran "))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_for_idle(page, watch=watch)
+
+
+def type_into(cell, text: str) -> None:
+    """Edit a Tabulator cell as a user does: click it, replace what its editor holds, press Enter."""
+    cell.click()
+    editor = cell.locator("input")
+    editor.fill(text)
+    editor.press("Enter")
+
+
+def lease_table(page: Page):
+    return page.locator(".tabulator").filter(has=page.locator('.tabulator-col[tabulator-field="isolation"]'))
+
+
+def add_lease_with(page: Page, field: str, text: str):
+    """Click *Add lease*, type ``text`` into the new row's ``field`` cell; return that cell."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Add lease").click()
+    leases = lease_table(page)
+    expect(leases.locator(".tabulator-row")).to_have_count(1)
+    cell = leases.locator(f'.tabulator-row .tabulator-cell[tabulator-field="{field}"]').first
+    type_into(cell, text)
+    return cell
