@@ -102,6 +102,7 @@ def write_dxf(plan: CampusPlan, colouring: Colouring, path: Path | str, hall: st
         blocks = _blocks(doc, racks)
         _draw_racks(msp, racks, blocks, tenant_layer, dx, dy)
         _draw_lease_runs(msp, racks, dx, dy)
+        _draw_pod_names(msp, racks, dx, dy)
         size = max(600, min(3000, frame.w_mm // 40))
         # The run and day under the title: two plans of one scenario differ only there in CAD.
         _text(msp, title, frame.x_mm, frame.y1_mm + size * 3, size, "ANNO")
@@ -276,9 +277,21 @@ def _draw_hall(msp, hp, dx: int, dy: int) -> None:
             continue
         layer = "POWER" if area.kind == "power" else "COOLING"
         _rect(msp, a, layer)
+        if area.kind.endswith("aisle"):  # named as on the SVG and PDF plans
+            _text(msp, area.kind.replace("_", " "), (a.x_mm + a.x1_mm) // 2, a.y_mm + a.d_mm // 2,
+                  min(300, a.d_mm // 4), "ANNO", TextEntityAlignment.MIDDLE_CENTER)  # fmt: skip
         if area.kind in ("power", "cooling"):
             _text(msp, _clean(area.name), a.x_mm + 300, a.y_mm + a.d_mm // 2, min(500, a.d_mm // 4), "ANNO",
                   TextEntityAlignment.MIDDLE_LEFT)  # fmt: skip
+
+
+def _draw_pod_names(msp, racks: pd.DataFrame, dx: int, dy: int) -> None:
+    """Each pod named just east of its first row, as on the SVG and PDF plans."""
+    first = racks[racks["row"] == racks.groupby(["hall", "pod"])["row"].transform("min")]
+    ends = first.assign(x1=first["x_mm"] + first["w_mm"]).groupby(["hall", "pod"], sort=False)
+    for (_, pod), row in ends.agg(x1=("x1", "max"), y=("y_mm", "min"), d=("d_mm", "max")).iterrows():
+        _text(msp, str(pod).rsplit("/", 1)[-1], int(row["x1"]) + dx + 150, int(row["y"] + row["d"] // 2) + dy,
+              min(400, int(row["d"]) // 3), "ANNO", TextEntityAlignment.MIDDLE_LEFT)  # fmt: skip
 
 
 def _legend(msp, legend: list[tuple[str, str]], x: int, y: int, size: int) -> None:

@@ -190,8 +190,12 @@ def test_dxf_plant_rooms_and_colouring_by_kw(demo, tmp_path):
     assert len(msp.query("LWPOLYLINE[layer=='POWER']")) == 1
     assert len(msp.query("LWPOLYLINE[layer=='COOLING']")) == aisles + 1
     assert all(ref.rgb is not None for ref in inserts)  # the kW band's colour on each rack
-    texts = {t.dxf.text for t in msp.query("TEXT[layer=='ANNO']")}
-    assert {"UPS room", "CDU room", hall.name, "R01"} <= texts
+    texts = [t.dxf.text for t in msp.query("TEXT[layer=='ANNO']")]
+    assert {"UPS room", "CDU room", hall.name, "R01"} <= set(texts)
+    # Aisles and pods are named as on the SVG and PDF plans (the DXF once named only rows and rooms).
+    assert texts.count("cold aisle") + texts.count("hot aisle") == aisles
+    pods = {p.rsplit("/", 1)[-1] for p in plan.racks.iloc[hall.rack_slice]["pod"]}
+    assert pods and all(texts.count(p) == 1 for p in pods)
 
 
 def test_layer_slugs_are_safe():
