@@ -287,9 +287,9 @@ def _draw_hall(msp, hp, dx: int, dy: int) -> None:
 
 def _draw_pod_names(msp, racks: pd.DataFrame, dx: int, dy: int) -> None:
     """Each pod named just east of its first row, as on the SVG and PDF plans."""
-    first = racks[racks["row"] == racks.groupby(["hall", "pod"])["row"].transform("min")]
-    ends = first.assign(x1=first["x_mm"] + first["w_mm"]).groupby(["hall", "pod"], sort=False)
-    for (_, pod), row in ends.agg(x1=("x1", "max"), y=("y_mm", "min"), d=("d_mm", "max")).iterrows():
+    first = racks[racks["row"] == racks.groupby("pod")["row"].transform("min")]  # pod: "A/H1/P1"
+    ends = first.assign(x1=first["x_mm"] + first["w_mm"]).groupby("pod", sort=False)
+    for pod, row in ends.agg(x1=("x1", "max"), y=("y_mm", "min"), d=("d_mm", "max")).iterrows():
         _text(msp, str(pod).rsplit("/", 1)[-1], int(row["x1"]) + dx + 150, int(row["y"] + row["d"] // 2) + dy,
               min(400, int(row["d"]) // 3), "ANNO", TextEntityAlignment.MIDDLE_LEFT)  # fmt: skip
 

@@ -213,7 +213,7 @@ def inference_fleet(engine, index: int, spec: InferenceDemand, gpus: np.ndarray,
     pods = np.flatnonzero(np.isin(f.pod_gpu_type, types) & (f.pod_site == site))
     held = engine.inference_held[owner] = HeldServers(f)
     gps = int(f.server_gpus[f.pod_first_server[pods[0]]]) if pods.size else 8
-    pools = [site * 64 + int(t) for t in types]  # the fleet's pools, keyed as the engine keys queued work
+    pools = np.unique(f.pod_pool_key[pods]).tolist()  # keyed as the engine keys queued work
     while True:
         now = engine.env.now
         local = (now + tz_hours) % 24.0

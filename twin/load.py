@@ -114,9 +114,10 @@ def _site_notes(doc: LocatedDocument, site: ResolvedSite) -> list[Problem]:
     draw in design weather), which a site that passed every check could still have."""
     from twin.campus import build_campus
     from twin.inventory import design_facility_mw
+    from twin.power import firm_supply_kw
 
-    supply_mw = sum(source.capacity_mw for source in site.spec.power.sources)
-    design_mw = design_facility_mw(build_campus(site))
+    campus = build_campus(site)
+    supply_mw, design_mw = firm_supply_kw(campus) / 1000.0, design_facility_mw(campus)
     if supply_mw >= design_mw:
         return []
     return [

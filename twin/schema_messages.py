@@ -117,18 +117,21 @@ def _bound(word: str, key: str) -> Callable[[dict, str], str]:
     def render(ctx: dict, got: str) -> str:
         limit = _number(ctx.get(key))
         fix = "use a positive number" if key == "gt" and limit == "0" else f"use a number {word} {limit}"
-        if key in ("le", "lt") and limit == "1" and _percent(got):
-            # a share written as a percentage (availability: 99): say how it is written
-            fix = f"a share is written as a fraction: {_percent(got)} for {got.strip(chr(39))} %"
+        share = _percent(got) if key in ("le", "lt") and limit == "1" else ""
+        if share:  # a share written as a percentage (availability: 99): say how it is written
+            fix = f"a share is written as a fraction: {share} for {got.strip(QUOTE)} %"
         return f"must be {word} {limit}, got {got}; {fix}"
 
     return render
 
 
+QUOTE = "'"  # how a rendered value is quoted in a message
+
+
 def _percent(got: str) -> str:
     """``got`` over 100, when it reads as a percentage (1 < got <= 100), else ""."""
     try:
-        value = float(got.strip("'"))
+        value = float(got.strip(QUOTE))
     except ValueError:
         return ""
     return f"{value / 100:g}" if 1 < value <= 100 else ""

@@ -7,8 +7,9 @@ work), the steps its demand wanted more than its ``max_replicas``, and the repli
 lease counts the servers it lost with no spare to stand in, and the GPUs it was granted against
 those committed; the event log names the outages and curtailments of the product's site. A
 product is told here when it fell below its SLA in some month (the table's "months below"), not
-for a request dropped in a month that still met it. This module turns those counts into one sentence per product, with the knob
-that addresses the cause. Plain text (a view escapes it): names are the users' own.
+for a request dropped in a month that still met it. This module turns those counts into one
+sentence per product, with the knob that addresses the cause. Plain text (a view escapes it):
+names are the users' own.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import get_args
 
 import pandas as pd
 import panel as pn
@@ -17,8 +18,8 @@ from bokeh.models.widgets.tables import NumberFormatter
 from app.state.whatif_columns import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS
 from app.views.compare import SCROLLBAR_CSS
 from app.views.markup import plain
+from twin.scenario_spec import Event, Lease
 
-KINDS = ["reserved", "capacity_block", "on_demand", "spot"]
 #: Columns of the users' own text (names): wrapped in their cells, never cut off.
 FREE_TEXT_COLUMNS = ("name", "tenant", "model", "lease")
 
@@ -159,18 +160,18 @@ def _column(section: str, field: str) -> str:
     return field
 
 
+#: The columns picked from a list, per table: the scenario model whose field allows the values.
+CHOICE_COLUMNS = {"leases": (Lease, ("kind", "billing", "isolation")), "events": (Event, ("kind",))}
+
+
 def edit_table(key: str, frame: pd.DataFrame, columns: dict) -> pn.widgets.Tabulator:
     """The editable Tabulator of one what-if table (``key``: leases, hosted or events)."""
-    editors = {}
-    if key == "leases":
-        editors = {
-            "kind": {"type": "list", "values": KINDS},
-            "billing": {"type": "list", "values": ["take_or_pay", "metered"]},
-            "isolation": {"type": "list", "values": ["rack", "pod"]},
-        }
-    elif key == "events":
-        editors = {"kind": {"type": "list", "values": list(
-            ["outage", "curtailment", "lease_termination", "demand_shock", "heat_wave"])}}  # fmt: skip
+    # Each choice column lists what the scenario's model allows: one place to add a kind.
+    model, choices = CHOICE_COLUMNS.get(key, (None, ()))
+    editors = {
+        field: {"type": "list", "values": list(get_args(model.model_fields[field].annotation))}
+        for field in choices
+    }
     # 1,024 (not 1,024.0), 3.5 as typed. An emptied required cell reads "-" (what the run is
     # given: nothing); an empty optional one (an event's mw or factor, which only some kinds
     # use) reads blank, not "NaN".
