@@ -14,6 +14,7 @@ from twin.kernels import (
     add_day_usage,
     assign_servers,
     fail_one,
+    fail_under_job,
     fold_moves,
     release_servers,
     repair_unleased,
@@ -222,3 +223,34 @@ def test_a_failed_servers_stand_in_takes_its_place_and_the_counts_stay_a_recount
             (pod_idle, pool_idle), _idle_counts(idle, server_pod, pool, gps), strict=True
         ):
             np.testing.assert_array_equal(got, want_counts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_failing_a_jobs_server_in_one_call_equals_fail_then_stand_in(seed: int) -> None:
+    """The engine's usual failure (a running job's server) is one compiled call: it must leave
+    every array as the two calls it fuses do, and return the same lease, stand-in and slot."""
+    rng = np.random.default_rng(seed)
+    first, servers, server_pod, gps, pool = random_pods(rng)
+    idle = rng.random(servers) < 0.4
+    lease = np.where(~idle & (rng.random(servers) < 0.2), 3, -1).astype(np.int32)
+    job = np.where(~idle & (lease == -1), 5, -1).astype(np.int64)
+    mine = np.flatnonzero(job == 5)
+    if mine.size == 0:
+        return
+    slot = np.zeros(servers, dtype=np.int64)
+    slot[mine] = np.arange(mine.size)
+    pod_idle, pool_idle = _idle_counts(idle, server_pod, pool, gps)
+    arrays = (np.zeros(servers, dtype=bool), np.zeros(servers), job, lease, slot, idle, pod_idle, pool_idle)
+    fused, apart = [a.copy() for a in arrays], [a.copy() for a in arrays]
+    server, pods = int(rng.choice(mine)), np.unique(server_pod[mine])
+
+    def book(a):
+        return (a[5], server_pod, a[6], pool, gps, a[7])
+
+    got = fail_under_job(server, 7.5, pods, *fused[:5], first, book(fused))
+    _, leased, _ = fail_one(server, 7.5, *apart[:4], book(apart))
+    spare, at = stand_in(server, pods, 5, apart[2], apart[4], first, book(apart))
+    assert got == (leased, spare, at)
+    for a, b in zip(fused, apart, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -72,7 +72,7 @@ class Engine(JobQueue, JobEnds, FailureMoves, LeaseMoves):
 
     def at(self, delay: float, fn: Callable[[], None]) -> None:
         """Call ``fn`` after ``delay`` hours (a SimPy timer with a callback)."""
-        ev = self.env.timeout(max(0.0, delay))
+        ev = self.env.timeout(delay if delay > 0.0 else 0.0)
         ev.callbacks.append(lambda _ev: fn())
 
     # -- a job's life on its servers -------------------------------------------------------------
@@ -125,12 +125,15 @@ class Engine(JobQueue, JobEnds, FailureMoves, LeaseMoves):
         job.speed = speed
         self._begin_run(job)
 
-    def interrupt(self, job: Job, cause: str, lost: int | None = None) -> None:
+    def interrupt(
+        self, job: Job, cause: str, lost: int | None = None, stand_in: tuple[int, int] | None = None
+    ) -> None:
         """A failure (or outage) took servers from a running job: lose work, replace, restart.
 
         ``lost`` names the one server lost when the caller knows it (-1: none, the server stays
-        in service); then the job's server list is patched in place instead of re-scanned, which
-        keeps a failure on a 100k-GPU job cheap.
+        in service), or ``stand_in`` the server (-1: none) that already took its place and its
+        slot; then the job's server list is patched in place instead of re-scanned, which keeps
+        a failure on a 100k-GPU job cheap.
         """
         if not self._cut(job):
             return
@@ -141,11 +144,11 @@ class Engine(JobQueue, JobEnds, FailureMoves, LeaseMoves):
             self._begin_restart(job)
             return
         if lost is not None:
-            spare, pos = f.stand_in(lost, job.pods, job.id)
-            if spare >= 0:
-                job.servers[pos] = spare  # O(1) patch, however big the job
-                self._begin_restart(job)
-                return
+            stand_in = f.stand_in(lost, job.pods, job.id)
+        if stand_in is not None and stand_in[0] >= 0:
+            job.servers[stand_in[1]] = stand_in[0]  # O(1) patch, however big the job
+            self._begin_restart(job)
+            return
         alive = job.servers[f.job[job.servers] == job.id]
         missing = job.servers.size - alive.size
         if missing:

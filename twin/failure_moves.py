@@ -18,6 +18,7 @@ import numpy as np
 
 from twin.failures import FailureModel
 from twin.fleet import FREE
+from twin.jobs import RUNNING
 
 REPAIR_SLOT_HOURS = 0.25
 
@@ -63,8 +64,21 @@ class FailureMoves:
             if owner >= 0:
                 self.interrupt(self.jobs[owner], cause, lost=-1)
             return
-        owner, lease = f.fail(server, self.env.now + repair_hours)
-        self._repair_at(server, self.env.now + repair_hours)
+        until = self.env.now + repair_hours
+        owner = int(f.job[server])
+        if owner >= 0 and failure and self.jobs[owner].status == RUNNING:
+            # The usual failure: a running job's server. Down, and an idle server of the job's
+            # pods in its place, in one compiled call; the job restarts on the stand-in.
+            job = self.jobs[owner]
+            lease, spare, slot = f.fail_under_job(server, until, job.pods)
+            self._repair_at(server, until)
+            self.interrupt(job, cause, stand_in=(spare, slot))
+            if lease != FREE:
+                self.lease_server_lost(self.leases[lease], server)
+            self._dirty = True
+            return
+        owner, lease = f.fail(server, until)
+        self._repair_at(server, until)
         if owner >= 0:
             if failure:
                 self.interrupt(self.jobs[owner], cause, lost=server)

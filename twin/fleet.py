@@ -26,7 +26,15 @@ from itertools import accumulate
 import numpy as np
 
 from twin.campus import Campus
-from twin.kernels import assign_servers, fail_one, fold_moves, release_servers, repair_unleased, stand_in
+from twin.kernels import (
+    assign_servers,
+    fail_one,
+    fail_under_job,
+    fold_moves,
+    release_servers,
+    repair_unleased,
+    stand_in,
+)
 from twin.placement_kernels import first_idle
 
 FREE = -1
@@ -328,6 +336,20 @@ class Fleet:
         elif job != FREE:
             self._busy(server, -1)
         return job, lease
+
+    def fail_under_job(self, server: int, until: float, pods: np.ndarray) -> tuple[int, int, int]:
+        """:meth:`fail` a server of a running job, then :meth:`stand_in` for it, in one compiled
+        call; return the server's lease, the stand-in (-1: none) and the stand-in's slot."""
+        lease, spare, slot = fail_under_job(server, until, pods, self.down, self.down_until, self.job, self.lease,
+                                            self.slot, self.pod_first_server, self.idle_book)  # fmt: skip
+        self._failed(server, 1)
+        if lease != FREE:
+            self._leased(server, -1, self.lease_utilization[lease])
+        else:
+            self._busy(server, -1)
+        if spare >= 0:
+            self._busy(spare, 1)
+        return lease, spare, slot
 
     def stand_in(self, lost: int, pods: np.ndarray, owner: int) -> tuple[int, int]:
         """An idle server in ``pods`` (the lost server's own first) takes the lost one's place in

@@ -41,7 +41,7 @@ class JobEnds:
         entry, not a thousand, and a new timer is needed only when the new end comes first. Ends
         keep their (time, booking number) keys, so they come up in the same order either way.
         """
-        when = self.env.now + max(0.0, delay)
+        when = self.env.now + (delay if delay > 0.0 else 0.0)
         job.end_due, job.end_booking = when, next(self._bookings)
         if job.anchor_at <= when:
             return
