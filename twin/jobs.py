@@ -106,7 +106,10 @@ class Job:
                 self.checkpointing += cycles * self.checkpoint_write
                 self.lost += elapsed - cycles * cycle
             else:
-                writes = math.ceil(self.remaining * self.slowdown / self.speed / self.checkpoint_interval - 1e-9) - 1
+                writes = (
+                    math.ceil(self.remaining * self.slowdown / self.speed / self.checkpoint_interval - 1e-9)
+                    - 1
+                )
                 if writes < 0:
                     writes = 0
                 saved = elapsed - writes * self.checkpoint_write
