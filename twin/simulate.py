@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from twin.campus import build_campus
+from twin.collector import fewer_collections
 from twin.demand import (
     DemandState,
     inference_fleet,
@@ -58,6 +59,11 @@ def month_edges(start: dt.date, horizon_hours: float) -> np.ndarray:
 
 def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None) -> Results:
     """Run ``scenario`` to its horizon and return its results."""
+    with fewer_collections():
+        return _simulate(scenario, progress)
+
+
+def _simulate(scenario: Scenario, progress: Callable[[float], None] | None) -> Results:
     wall0 = time.perf_counter()
     spec = scenario.spec
     horizon = spec.days * 24.0
