@@ -16,6 +16,7 @@ from twin.kernels import (
     fail_one,
     fail_under_job,
     fold_moves,
+    rack_day_shares,
     release_servers,
     repair_unleased,
     sample_halls,
@@ -254,3 +255,24 @@ def test_failing_a_jobs_server_in_one_call_equals_fail_then_stand_in(seed: int) 
     assert got == (leased, spare, at)
     for a, b in zip(fused, apart, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(SEEDS)
+def test_rack_day_shares_equal_the_float32_numpy_expression_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    days, racks = int(rng.integers(1, 9)), int(rng.integers(1, 30))
+    day_rack = (rng.random((days, racks)) * 400).astype(np.float32)
+    rack_gpus = rng.choice([8, 64, 72], racks).astype(np.float32)
+    day_hours = np.where(rng.random(days) < 0.2, 0.0, rng.random(days) * 24).astype(np.float32)
+    step = float(rng.choice([0.25, 1.0, 7.0 / 3.0]))
+    used = (day_rack * np.float32(step)).T
+    want = np.divide(
+        used,
+        rack_gpus[:, None] * day_hours[None, :],
+        out=np.zeros(used.shape, np.float32),
+        where=day_hours > 0,
+    )
+    got = rack_day_shares(day_rack, step, rack_gpus, day_hours)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)

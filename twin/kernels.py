@@ -149,6 +149,30 @@ def add_day_usage(row: np.ndarray, busy: np.ndarray, leased: np.ndarray) -> None
 
 
 @_jit
+def rack_day_shares(
+    day_rack: np.ndarray, step: float, rack_gpus: np.ndarray, day_hours: np.ndarray
+) -> np.ndarray:
+    """Racks x days: the share of each rack's GPU-hours in use each day, from the recorder's days x
+    racks sums of GPUs in use per sample (0 on a day with no sample).
+
+    In float32, as ``(day_rack * f32(step)).T / (rack_gpus[:, None] * day_hours[None, :])`` with
+    float32 operands gives, to the bit, in one pass and without the three temporaries of a year's
+    ~16M cells.
+    """
+    days, racks = day_rack.shape
+    out = np.zeros((racks, days), dtype=np.float32)
+    step32 = np.float32(step)
+    for d in range(days):
+        hours = np.float32(day_hours[d])
+        if not hours > 0:
+            continue
+        for r in range(racks):
+            used = np.float32(day_rack[d, r] * step32)
+            out[r, d] = np.float32(used / np.float32(np.float32(rack_gpus[r]) * hours))
+    return out
+
+
+@_jit
 def repair_unleased(
     servers: np.ndarray,
     start: int,

@@ -44,8 +44,9 @@ class Recorder:
         self.hall = np.zeros((len(HALL_METRICS), self.samples, halls), dtype=np.float32)
         self.site = np.zeros((len(SITE_METRICS), self.samples, sites), dtype=np.float64)
         self.tenant_healthy: np.ndarray | None = None
-        # GPUs in use summed over the day's samples, day-major so each sample adds one contiguous row.
-        self._day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
+        #: days x racks: GPUs in use summed over the day's samples (a sample adds one contiguous
+        #: row); twin.kernels.rack_day_shares makes the racks x days shares of it
+        self.day_rack = np.zeros((self.days, fleet.racks), dtype=np.float32)
         self.busy_power_fraction = busy_power_fraction
         #: per GPU type (the fleet's gpu_type_names order): what an hour of displaced internal work is worth
         self.internal_value_usd_per_gpu_hour = np.asarray(internal_value_usd_per_gpu_hour, dtype=np.float64)
@@ -97,11 +98,6 @@ class Recorder:
             row *= wanted_total / total
         return row.sum(axis=1)
 
-    @property
-    def rack_day(self) -> np.ndarray:
-        """GPU-hours in use, racks x days."""
-        return (self._day_rack * np.float32(self.step)).T
-
     def sample(self, i: int, engine) -> None:
         f = self.fleet
         cap = self._full_power
@@ -122,7 +118,7 @@ class Recorder:
             self.site[9, i, service.site] += service.held_gpus
         day = int(engine.env.now // 24.0)
         if day < self.days:
-            row = self._day_rack[day]
+            row = self.day_rack[day]
             if self.weights[i] == self.step:
                 add_day_usage(row, f.rack_busy_gpus, f.rack_leased_gpus)
             else:

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from twin.job_table import job_table
 from twin.jobs import DONE, QUEUED, REJECTED, RUNNING
+from twin.kernels import rack_day_shares
 from twin.money import money_kpis
 from twin.plant import HALL_SERIES, SITE_SERIES
 from twin.recorder import HALL_METRICS, SITE_METRICS
@@ -180,21 +181,14 @@ def collect(scenario, engine, recorder, inference_gpus: np.ndarray, wall_seconds
     lease_rows = [lease.summary() | {"site": site_names[lease.site]} for lease in engine.leases]
     leases = pd.DataFrame(lease_rows) if lease_rows else pd.DataFrame(columns=["lease", "tenant"])
     events = pd.DataFrame(engine.log, columns=["time_h", "site", "kind", "subject", "detail"])
-    gpus_per_rack = f.rack_gpus[:, None].astype(np.float32)
+    gpus_per_rack = f.rack_gpus.astype(np.float32)
     # Hours sampled in each day (the recorder adds a whole step to the day a sample falls in, so with
     # a step that does not divide 24 h a day holds more or fewer than 24 h of samples).
     # Sample times summed step by step, as the clock was when the recorder chose the day.
     sample_now = np.concatenate([[0.0], np.cumsum(np.full(max(n - 1, 0), step))])
     sample_day = np.minimum(sample_now // 24.0, recorder.days - 1).astype(np.int64)
     day_hours = np.bincount(sample_day, weights=recorder.weights[:n], minlength=recorder.days)
-    day_hours = day_hours[None, :].astype(np.float32)
-    busy_gpu_hours = recorder.rack_day  # racks x days, worked out on each read
-    rack_day = np.divide(
-        busy_gpu_hours,
-        gpus_per_rack * day_hours,
-        out=np.zeros(busy_gpu_hours.shape, dtype=np.float32),
-        where=day_hours > 0,
-    )
+    rack_day = rack_day_shares(recorder.day_rack, step, gpus_per_rack, day_hours.astype(np.float32))
     rack_names = [f"{c.name}/{c.rack_name(r)}" for c in f.campuses for r in range(c.racks)]
     holder = np.full(len(rack_names), -1, dtype=np.int64)
     held = f.lease >= 0
