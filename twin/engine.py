@@ -53,9 +53,8 @@ class Engine(JobQueue, JobEnds, FailureMoves, LeaseMoves):
         self.inference_held: dict[int, HeldServers] = {}  # per inference owner (twin.demand)
         # Per inference owner: GPUs it lacks now, and the pools (site * 64 + GPU type) it may use.
         self.inference_short: dict[int, tuple[int, list[int]]] = {}
-        self._repairs: list[tuple[float, int]] = []
         self._init_ends()
-        self._repair_slots: set[float] = set()
+        self._repair_slots: dict[float, list[tuple[float, int]]] = {}  # slot -> (end, server) bookings
         self.failures = 0
         self.failures_by_category: dict[str, int] = {}
         self.preemptions = 0

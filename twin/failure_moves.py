@@ -11,7 +11,6 @@ scheduling pass per slot instead of per server (repairs take hours to days; 15 m
 
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
@@ -142,20 +141,24 @@ class FailureMoves:
         self._dirty = True
 
     def _repair_at(self, server: int, until: float) -> None:
-        """Book a repair; repairs finishing in the same slot are processed together."""
+        """Book a repair; repairs finishing in the same slot are processed together.
+
+        Each slot keeps its own list of bookings (a dict, not one heap of all ~900 pending
+        repairs: a repair costs an append, not a push and a pop through the heap).
+        """
         slot = math.ceil(until / REPAIR_SLOT_HOURS - 1e-9) * REPAIR_SLOT_HOURS
-        heapq.heappush(self._repairs, (until, server))
-        if slot not in self._repair_slots:
-            self._repair_slots.add(slot)
+        booked = self._repair_slots.get(slot)
+        if booked is None:
+            self._repair_slots[slot] = [(until, server)]
             self.at(slot - self.env.now, lambda: self._repairs_due(slot))
+        else:
+            booked.append((until, server))
 
     def _repairs_due(self, slot: float) -> None:
-        self._repair_slots.discard(slot)
         now = self.env.now
-        due = []
-        while self._repairs and self._repairs[0][0] <= now + 1e-9:
-            due.append(heapq.heappop(self._repairs)[1])
-        servers = np.array(due, dtype=np.int64)
+        # In order of end, then server: a server booked twice (an outage on a failure) is seen
+        # at its later end only, the earlier booking finds it still down and skips it.
+        servers = np.array([server for _, server in sorted(self._repair_slots.pop(slot))], dtype=np.int64)
         k = self.fleet.repair_due(servers, 0, now)
         while k < servers.size:  # a lease's server: the lease decides where it goes
             self.repair(int(servers[k]), schedule=False)
