@@ -23,11 +23,9 @@ another live process is saving are left alone (each row names its owner, host an
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import time
@@ -36,14 +34,6 @@ from pathlib import Path
 
 import psutil
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     delete,
     event,
@@ -55,58 +45,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 from app.library_refusals import read_only, read_only_message
+from app.library_tables import DONE, INTERRUPTED, RUN_ID, RUNNING, code_version, metadata, runs, scenarios
 from twin.results import Results
-
-#: a run's id (uuid4 hex), also the name of its folder under ``runs/``
-RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-metadata = MetaData()
-scenarios = Table(
-    "scenarios",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(128), unique=True, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("folder", Text, nullable=False),
-    Column("hash", String(64), nullable=False),
-    Column("saved_at", String(32), nullable=False),
-)
-runs = Table(
-    "runs",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("scenario_id", Integer, ForeignKey("scenarios.id", ondelete="CASCADE"), nullable=False),
-    Column("scenario_hash", String(64), nullable=False),
-    Column("seed", BigInteger, nullable=False),
-    Column("code_version", String(64), nullable=False),
-    Column("status", String(16), nullable=False),  # running, done, interrupted
-    Column("owner", String(160), nullable=False),  # host:pid of the process running it
-    Column("started_at", String(32), nullable=False),
-    Column("finished_at", String(32)),
-    Column("kpis", Text),
-)
-
-RUNNING, DONE, INTERRUPTED = "running", "done", "interrupted"
 
 
 class LibraryError(ValueError):
     """A library request that cannot be met; the message says what to change."""
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """The package version and a hash of the twin's source: what produced a run."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        package = version("campustwin")
-    except PackageNotFoundError:
-        package = "0"
-    h = hashlib.sha256()
-    for path in sorted((Path(__file__).resolve().parent.parent / "twin").glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return f"{package}+{h.hexdigest()[:12]}"
 
 
 def _now() -> str:
