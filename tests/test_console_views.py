@@ -164,6 +164,14 @@ def test_the_hall_drawing_has_the_plans_rows_and_aisles_around_its_racks(demo: C
         for aisle in aisles.itertuples():
             on_it = (grid["y1"] > aisle.y0) & (grid["y0"] < aisle.y1)
             assert not on_it.any(), aisle.name
+        # Fronts face the cold aisles: a row just north of one faces south, one just south faces
+        # north (y grows south in the drawing), as the plans draw their front lines.
+        assert set(rows["facing"]) <= {"N", "S"}
+        for aisle in aisles[aisles["kind"] == "cold_aisle"].itertuples():
+            north_of = rows[np.isclose(rows["y1"], aisle.y0)]
+            south_of = rows[np.isclose(rows["y0"], aisle.y1)]
+            assert len(north_of) + len(south_of) >= 1, aisle.name
+            assert (north_of["facing"] == "S").all() and (south_of["facing"] == "N").all(), aisle.name
         hv.render(site_grid.grid_plot(grid, rack_tenancy(demo, None), "tenant", floor=floor))
 
 

@@ -211,7 +211,10 @@ class SiteView(pn.viewable.Viewer):
         numbers = ["racks", "GPUs", "IT at full draw (kW)"]
         self._table.object = table.assign(**{c: table[c].map("{:,.0f}".format) for c in numbers})
         envelope = float(campus.hall_it_capacity_kw[hall])
-        note = f"IT envelope of the hall: {envelope:,.0f} kW. Rack cells: {len(grid):,}."
+        note = (
+            f"IT envelope of the hall: {envelope:,.0f} kW. Rack cells: {len(grid):,}. "
+            "The dark line along a row marks its racks' fronts, on the cold-aisle side."
+        )
         if self.color == "utilisation" and self._run.results is None:
             note += " Utilisation needs a run (`?run=KEY`): racks are shown grey."
         self._note.object = note

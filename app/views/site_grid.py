@@ -100,21 +100,31 @@ FLOOR_KINDS = ("cold_aisle", "hot_aisle", "row")
 
 def hall_floor(campus: Campus, hall_index: int, plan: CampusPlan | None = None) -> pd.DataFrame:
     """The plan's aisles and rows of the hall in the grid's units (as :func:`hall_grid`): kind
-    (cold_aisle, hot_aisle, row), name ("R01", "cold aisle R01-R02"), x0, y0, x1, y1."""
+    (cold_aisle, hot_aisle, row), name ("R01", "cold aisle R01-R02"), x0, y0, x1, y1, and a row's
+    facing ("N" or "S": the side its racks' fronts are on, as on the plan; "" for an aisle)."""
     plan = plan if plan is not None else plan_campus(campus)
     in_hall = np.flatnonzero(campus.rack_hall == hall_index)
-    columns = ["kind", "name", "x0", "y0", "x1", "y1"]
+    columns = ["kind", "name", "x0", "y0", "x1", "y1", "facing"]
     if in_hall.size == 0:
         return pd.DataFrame(columns=columns)
-    unit, north_mm = _drawing_frame(plan.racks.iloc[in_hall])
+    racks = plan.racks.iloc[in_hall]
+    unit, north_mm = _drawing_frame(racks)
     hall = plan.hall(campus.hall_names[hall_index])
-    rows = []
+    firsts = racks.drop_duplicates("row")
+    facing = dict(zip(firsts["row"].tolist(), firsts["facing"].tolist(), strict=True))
+    rows, number = [], 0
     for area in hall.areas:
         if area.kind not in FLOOR_KINDS:
             continue
+        face = ""
+        if area.kind == "row":  # row areas come in row order, numbered from 1 (as plan.racks["row"])
+            number += 1
+            face = facing.get(number, "N")
         x0 = (area.box.x_mm - hall.box.x_mm) / unit
         top = (north_mm - (area.box.y1_mm - hall.box.y_mm)) / unit
-        rows.append((area.kind, area.name, x0, top, x0 + area.box.w_mm / unit, top + area.box.d_mm / unit))
+        rows.append(
+            (area.kind, area.name, x0, top, x0 + area.box.w_mm / unit, top + area.box.d_mm / unit, face)
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -242,7 +252,17 @@ def _floor_layers(floor: pd.DataFrame, gap: float) -> list:
     row_names = hv.Labels(
         rows.assign(x=rows["x0"] - gap, y=(rows["y0"] + rows["y1"]) / 2), ["x", "y"], "name"
     ).opts(text_align="right", text_baseline="middle", text_font_size="8pt", text_color="#444444")
-    return [shaded, named, row_names]
+    # A line along each row's front (its cold-aisle side), as the SVG, PDF and DXF plans draw it:
+    # y grows south here, so a north-facing row's front is its y0 edge.
+    front_y = np.where(rows["facing"] == "S", rows["y1"], rows["y0"])
+    fronts = hv.Segments(
+        pd.DataFrame(
+            {"x0": rows["x0"], "y0": front_y, "x1": rows["x1"], "y1": front_y, "name": rows["name"]}
+        ),
+        ["x0", "y0", "x1", "y1"],
+        ["name"],
+    ).opts(color=FRONT_HEX, line_width=2, tools=[])
+    return [shaded, named, row_names, fronts]
 
 
 FRAME_MAX_PX = (860, 1100)  # the drawing's largest width and height (a long, narrow hall may
