@@ -44,12 +44,16 @@ def test_a_gpus_cell_emptied_or_fractional_is_refused_never_run_with_its_old_val
     run_and_wait(page, page_watch)
     # 1,024 of 3,200 GPUs, less the hours its failed servers were out (whole pods: no outside spare).
     expect(card(page, "leased_share").locator(".value")).to_have_text("31.9 %")
+    # The editor fills the first screen: the page brings the results into sight, and the problems
+    # below (they were found ~900 px down, as if Run had done nothing).
+    expect(card(page, "leased_share")).to_be_in_viewport()
     problems = page.get_by_text(re.compile(r"Leases table, row 1, gpus"))
     for text, shown in (("", "-"), ("3.5", "3.5")):
         type_into(gpus, text)
         expect(gpus).to_have_text(shown)  # what the run will be given (it showed 0 and ran 1,024)
         page.get_by_role("button", name="Run", exact=True).click()
         expect(problems).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(problems).to_be_in_viewport()
     type_into(gpus, "512")
     run_and_wait(page, page_watch)
     expect(problems).to_be_hidden()

@@ -288,10 +288,26 @@ def run_and_wait(page: Page, watch: PageWatch | None = None) -> None:
 
 
 def type_into(cell, text: str) -> None:
-    """Edit a Tabulator cell as a user does: click it, replace what its editor holds, press Enter."""
-    cell.click()
+    """Edit a Tabulator cell as a user does: click it, replace what its editor holds, press Enter.
+
+    A table scrolled back into sight (the page brings a run's results into view) lays itself out
+    again as it appears, and a click in that moment can lose its editor: a person scrolls slower
+    than that, so the click is tried again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     editor = cell.locator("input")
-    editor.fill(text)
+    for _ in range(5):
+        cell.scroll_into_view_if_needed()
+        cell.click()
+        try:
+            editor.wait_for(state="visible", timeout=2_000)
+            editor.fill(text, timeout=2_000)
+            break
+        except PlaywrightTimeout:
+            cell.page.keyboard.press("Escape")
+    else:
+        raise AssertionError(f"no editor opened in the cell for {text!r}")
     editor.press("Enter")
 
 

@@ -24,6 +24,7 @@ from app.uploads import UploadError, read_scenario_upload
 from app.views import compare, sales
 from app.views.inputs import checked_number, on_file
 from app.views.markup import plain
+from app.views.scroll import ScrollTarget
 from app.views.series import SeriesFigures, band_label
 from app.views.sla_reasons import sla_reasons_markdown
 from app.views.url import query_args
@@ -105,6 +106,7 @@ class WhatIfView(pn.viewable.Viewer):
         self._progress = pn.indicators.Progress(value=0, max=100, visible=False, sizing_mode="stretch_width")
         self._status = pn.pane.Markdown(self.param.status, sizing_mode="stretch_width")
         self._problems = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self._outcome = ScrollTarget(height=0, margin=0, sizing_mode="stretch_width")  # results or problems
         # The comparison's components are part of the first page, hidden, and each run refreshes
         # them in place. Made later (onload), their new Bokeh models went out in one message and
         # the theme's styling of those models in others; Panel may write the second kind first,
@@ -280,6 +282,7 @@ class WhatIfView(pn.viewable.Viewer):
         # Problems quote what the user typed (a tenant, a link): shown as text, never as markup.
         self._problems.object = "\n".join(f"- {plain(p)}" for p in problems[:20])
         self._problems.visible = True
+        self._outcome.bring_into_view()
 
     def _build_results(self) -> list:
         """The comparison's components, made once; each run refreshes them in place."""
@@ -321,6 +324,7 @@ class WhatIfView(pn.viewable.Viewer):
         # Shown before the tables get their rows: a Tabulator given rows while hidden could lay
         # them out in no height and show none (the first run's SLA table, now and then, under load).
         self._results.visible = True
+        self._outcome.bring_into_view()
         bands = compare.kpi_bands(replicates) if len(replicates) > 1 else None
         self._cards.object = compare.cards_html(
             whatif, baseline, run_id, bands, band_name=band_label(len(replicates))
@@ -357,11 +361,13 @@ class WhatIfView(pn.viewable.Viewer):
         editor = pn.Column(*self._tables.values(), sizing_mode="stretch_width")
         return pn.Column(
             pn.Row(controls, editor, sizing_mode="stretch_width"),
+            self._outcome,
             self._progress,
             self._status,
             self._problems,
+            # A run's results right under its status, before the tools that act on them.
+            self._results,
             pn.Card(self._save, title="Save to the library", collapsed=False, sizing_mode="stretch_width"),
             pn.Card(self._fit, title="Lease optimiser", collapsed=True, sizing_mode="stretch_width"),
-            self._results,
             sizing_mode="stretch_width",
         )
