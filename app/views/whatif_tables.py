@@ -172,6 +172,8 @@ def edit_table(key: str, frame: pd.DataFrame, columns: dict) -> pn.widgets.Tabul
         field: {"type": "list", "values": list(get_args(model.model_fields[field].annotation))}
         for field in choices
     }
+    # Whole numbers step by 1 (the arrows went by 0.01); a typed 3.5 is still refused at Run.
+    editors |= {c: {"type": "number", "step": 1} for c in whole_number_columns(columns)}
     # 1,024 (not 1,024.0), 3.5 as typed. An emptied required cell reads "-" (what the run is
     # given: nothing); an empty optional one (an event's mw or factor, which only some kinds
     # use) reads blank, not "NaN".
