@@ -102,3 +102,14 @@ def test_names_typed_by_users_are_shown_as_text(default_hosted):
     products = {"[x](https://e.vil)": default_hosted.kpis["products"]["model-api-1"]}
     shown = sla_reasons_markdown(dataclasses.replace(default_hosted, kpis={"products": products}))
     assert shown.startswith("**Below target, and why**") and "[x](" not in shown and "&#91;x&#93;" in shown
+
+
+def test_a_lease_that_starts_after_the_run_is_not_told_it_was_short():
+    """A lease starting on day 40 of a 30-day run was said to be "granted 0 of its 512 committed
+    GPUs" beside the note that it is not simulated; nothing was due, so nothing is told."""
+    state = WhatIf(SCENARIOS)
+    state.load_base("demo_baseline")
+    state.leases = [state.new_lease() | {"start_day": 40}]
+    late = simulate(load_scenario_text(state.scenario_text(), SCENARIOS))
+    assert late.leases.iloc[0]["status"] == "pending" and late.kpis["days"] == 30
+    assert sla_reasons(late) == []

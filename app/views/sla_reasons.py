@@ -19,6 +19,7 @@ import math
 import pandas as pd
 
 from app.views.markup import plain
+from twin.leases import PENDING
 from twin.results import Results
 
 
@@ -88,6 +89,8 @@ def _hosted(name: str, p: dict, events: pd.DataFrame) -> str | None:
 
 
 def _lease(row: dict, site: str | None, events: pd.DataFrame) -> str | None:
+    if row.get("status") == PENDING:  # starts after the run: the horizon note says so, no SLA to miss
+        return None
     name = row.get("lease", "")
     committed, granted = row.get("committed_gpus"), row.get("granted_gpus")
     target, months = row.get("sla_target"), row.get("months_below_target") or 0
