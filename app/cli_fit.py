@@ -66,11 +66,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--lease: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    print(f"{'site':<14}{'start day':>10}{'max GPUs':>10}{'revenue $':>16}{'margin $':>16}  binds")
+    # The lease's own margin: what displacing internal work costs is the turnaround it binds on.
+    print(f"{'site':<14}{'start day':>10}{'max GPUs':>10}{'revenue $':>16}{'product margin $':>18}  binds")
     for o in offers:
         print(
-            f"{o.site:<14}{o.start_day:>10g}{o.max_gpus:>10,}{o.revenue_usd:>16,.0f}{o.margin_usd:>16,.0f}  {o.binds}"
+            f"{o.site:<14}{o.start_day:>10g}{o.max_gpus:>10,}{o.revenue_usd:>16,.0f}{o.margin_usd:>18,.0f}  {o.binds}"
         )
         for check in o.checked:  # the measurements behind the verdict
             print(f"{'':<14}  tried {check.told()}")
+    print(
+        "product margin = the lease's revenue - SLA credits - its energy - its depreciation; the value of "
+        "internal work it displaces is not taken off (simulate's sales margin does), its cost shows as "
+        "the internal turnaround above"
+    )
     return 0

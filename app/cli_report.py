@@ -67,7 +67,7 @@ def print_kpis(k: dict) -> None:
         lines.append(
             (
                 f"tenant {name}",
-                f"SLA {att:.4f}, revenue {t['revenue_usd']:,.0f}" if att is not None else "not started",
+                f"SLA {att:.4f}, gross revenue {t['revenue_usd']:,.0f}" if att is not None else "not started",
             )
         )
     width = max(len(a) for a, _ in lines)

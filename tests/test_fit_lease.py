@@ -54,7 +54,7 @@ def test_each_size_tried_is_told_with_what_was_measured(offers) -> None:
             f"{c.gpus:,}{' ✓' if c.feasible else ' ✗'} (SLA met on {c.sla_met_share:.0%} of seeds"
         )
         assert f"internal turnaround {c.slowdown:+.1%}" in told
-        shown = f"inference short {c.inference_short_rise:+.1%}" in told
+        shown = f"inference shortfall {c.inference_short_rise * 100:+.1f} pts" in told
         assert shown == (abs(c.inference_short_rise) >= 0.0005)
 
 

@@ -52,7 +52,8 @@ class Check:
         mark = " ✓" if self.feasible else " ✗"
         # A rise under 0.05 % is seed noise (it was told as "inference short -0.1%").
         shown = abs(self.inference_short_rise) >= 0.0005
-        extra = f", inference short {self.inference_short_rise:+.1%}" if shown else ""
+        # A share of inference's GPU-hours, so its change is in points ("-0.7%" read as a shortage).
+        extra = f", inference shortfall {self.inference_short_rise * 100:+.1f} pts" if shown else ""
         if self.others_hurt:
             extra += f", {', '.join(self.others_hurt)} below SLA in more months"
         return (
