@@ -32,7 +32,7 @@ from twin.fit_lease import Targets
 from twin.results import Results
 
 POLL_S = 0.1
-OFFER_COLUMNS = ["site", "start day", "max GPUs", "revenue $", "margin $", "binds", "sizes tried"]
+OFFER_COLUMNS = ["site", "start day", "max GPUs", "revenue $", "product margin $", "binds", "sizes tried"]
 
 
 def offers_frame(offers: list) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def offers_frame(offers: list) -> pd.DataFrame:
             "start day": o.start_day,
             "max GPUs": o.max_gpus,
             "revenue $": round(o.revenue_usd),
-            "margin $": round(o.margin_usd),
+            "product margin $": round(o.margin_usd),
             "binds": o.binds,
             "sizes tried": "; ".join(c.told() for c in o.checked),
         }
@@ -181,13 +181,15 @@ class FitPanel(pn.viewable.Viewer):
             "Runs the optimiser on this what-if: each size is tried on several seeds. A size passes if "
             "the lease meets its SLA, internal training turnaround and the share of internal inference "
             "left short rise by at most the slowdown limit, and no other lease or hosted model falls "
-            "below its SLA more often than without it.",
+            "below its SLA more often than without it. Product margin is the lease's revenue less its "
+            "credits, energy and depreciation; the internal work it displaces is in the turnaround, "
+            "not taken off it.",
             sizing_mode="stretch_width",
         )
         self._offers = pn.widgets.Tabulator(
             offers_frame([]), disabled=True, show_index=False, layout="fit_data_table", visible=False,
             formatters={c: {"type": "plaintext"} for c in ("site", "binds", "sizes tried")}
-            | {c: NumberFormatter(format="0,0") for c in ("max GPUs", "revenue $", "margin $")},
+            | {c: NumberFormatter(format="0,0") for c in ("max GPUs", "revenue $", "product margin $")},
             sizing_mode="stretch_width", name="offers",
         )  # fmt: skip
 
