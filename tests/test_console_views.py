@@ -308,6 +308,8 @@ def test_a_heatmap_with_nothing_to_show_says_so(demo: Campus) -> None:
     assert "worst hour" in told and "spares" in told and "last week" not in told  # 3 days: one week
     results.kpis["days"] = 30
     assert capacity.maps_told(results).endswith("The last week covers 2 days: the run ends 2 days into it.")
+    results.kpis["days"] = 365  # a year: 52 weeks and a day
+    assert capacity.maps_told(results).endswith("The last week covers 1 day: the run ends 1 day into it.")
 
 
 def test_capacity_link_to_an_unknown_scenario_says_so_and_runs_nothing(

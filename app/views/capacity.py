@@ -153,8 +153,9 @@ def maps_told(results: Results) -> str:
     (hundreds free, a handful sellable) for a fault."""
     days = float(results.kpis.get("days") or 0)
     rest = days - 7 * math.floor(days / 7 + 1e-9)
+    unit = "day" if rest == 1 else "days"
     partial = (
-        f" The last week covers {rest:g} days: the run ends {rest:g} days into it."
+        f" The last week covers {rest:g} {unit}: the run ends {rest:g} {unit} into it."
         if rest > 1e-9 and days > 7
         else ""
     )
