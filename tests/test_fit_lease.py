@@ -106,3 +106,16 @@ def test_cli_prints_the_offer_table_and_refuses_bad_input(tmp_path: Path, capsys
         main(["fit-lease", str(path), "--lease", "acme-gb200-pod", "--start-days="]) == 2
     )  # not the default
     assert "--start-days: numbers separated by commas, got ''" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sla", "hint"),
+    [
+        (99, "a share is written as a fraction: 0.99 for 99 %"),
+        (1.85, "a share is a fraction of 1: 0.85 for 85 %"),
+    ],
+)
+def test_a_target_typed_as_a_percentage_is_told_how_to_write_it(sla: float, hint: str) -> None:
+    with pytest.raises(ValueError, match="^--sla: must be above 0 and at most 1") as refused:
+        Targets(sla=sla)
+    assert str(refused.value).endswith(hint)

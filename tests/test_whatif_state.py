@@ -258,3 +258,14 @@ def test_a_share_typed_as_a_percentage_is_told_how_to_write_it(whatif: WhatIf) -
         "Leases table, row 1, sla_availability: must be at most 1, got 99; a share is written as a "
         "fraction: 0.99 for 99 %"
     ]
+    # Just above 1 is more likely a slip (1.85 for 0.85) than 1.85 %: the rule, not a guess.
+    text = (
+        (SCENARIOS / "demo_events.yaml")
+        .read_text()
+        .replace("tenant_utilization: 0.85", "tenant_utilization: 1.85")
+    )
+    with pytest.raises(ProblemList) as refused:
+        load_scenario_text(text, SCENARIOS)
+    assert [p.message for p in refused.value.problems] == [
+        "must be at most 1, got 1.85; a share is a fraction of 1: 0.85 for 85 %"
+    ]

@@ -31,6 +31,7 @@ import numpy as np
 from twin.scenario import Scenario
 from twin.scenario_checks import _isolation_unit
 from twin.scenario_spec import ScenarioSpec
+from twin.schema_messages import share_hint
 from twin.simulate import simulate
 
 
@@ -85,8 +86,10 @@ class Targets:
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{option}: a number, got {value!r}")
             if not ((lo <= value) if closed else (lo < value)) or value > hi:
+                hint = share_hint(f"{value:g}") if hi == 1.0 else ""
                 raise ValueError(
-                    f"{option}: must be {'at least' if closed else 'above'} {lo:g} and at most {hi:g}, got {value:g}"
+                    f"{option}: must be {'at least' if closed else 'above'} {lo:g} and at most {hi:g}, "
+                    f"got {value:g}" + (f"; {hint}" if hint else "")
                 )
 
 

@@ -117,24 +117,29 @@ def _bound(word: str, key: str) -> Callable[[dict, str], str]:
     def render(ctx: dict, got: str) -> str:
         limit = _number(ctx.get(key))
         fix = "use a positive number" if key == "gt" and limit == "0" else f"use a number {word} {limit}"
-        share = _percent(got) if key in ("le", "lt") and limit == "1" else ""
-        if share:  # a share written as a percentage (availability: 99): say how it is written
-            fix = f"a share is written as a fraction: {share} for {got.strip(QUOTE)} %"
+        if key in ("le", "lt") and limit == "1":
+            fix = share_hint(got.strip(QUOTE)) or fix
         return f"must be {word} {limit}, got {got}; {fix}"
 
     return render
 
 
-QUOTE = "'"  # how a rendered value is quoted in a message
-
-
-def _percent(got: str) -> str:
-    """``got`` over 100, when it reads as a percentage (1 < got <= 100), else ""."""
+def share_hint(got: str) -> str:
+    """How a share is written, for a value above 1: "a share is written as a fraction: 0.99 for
+    99 %" when it reads as a percentage (2 to 100); a value just above 1 (1.85) is more likely a
+    slip than 1.85 %, so it gets the rule alone. "" when ``got`` is no number above 1."""
     try:
-        value = float(got.strip(QUOTE))
+        value = float(got)
     except ValueError:
         return ""
-    return f"{value / 100:g}" if 1 < value <= 100 else ""
+    if 2 <= value <= 100:
+        return f"a share is written as a fraction: {value / 100:g} for {got} %"
+    if 1 < value < 2:
+        return "a share is a fraction of 1: 0.85 for 85 %"
+    return ""
+
+
+QUOTE = "'"  # how a rendered value is quoted in a message
 
 
 def _literal(ctx: dict, got: str) -> str:
