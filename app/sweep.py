@@ -124,6 +124,7 @@ def _check_counts(args: argparse.Namespace, vary: dict[str, list]) -> str | None
 def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | None) -> int:
     from twin.safepath import output_folder
     from twin.scenario import load_scenario
+    from twin.scenario_checks import held_unbilled
     from twin.scenario_spec import SEED_MAX
     from twin.sweep import PERCENTILE_SEEDS, files_fingerprint, run_task, scenario_files, summarise, tasks
 
@@ -138,7 +139,12 @@ def _sweep(args: argparse.Namespace, vary: dict[str, list], starting: Future | N
     for task in todo_all:  # every grid point must be a valid scenario before any run starts
         if task.point not in points:
             points.add(task.point)
-            files |= scenario_files(load_scenario(args.scenario, dict(task.changes), flag="--vary {key}"))
+            point = load_scenario(args.scenario, dict(task.changes), flag="--vary {key}")
+            files |= scenario_files(point)
+            # As validate and simulate say it: a size that isolation rounds up holds GPUs no one pays.
+            for _, message in held_unbilled(point.spec, point.sites):
+                changes = ", ".join(f"{k}={v}" for k, v in task.changes)
+                print(f"note, point {task.point} ({changes}): {message}", file=sys.stderr)
     made = not Path(args.out).exists()
     out = output_folder(args.out)
     scenario = str(Path(args.scenario).resolve())

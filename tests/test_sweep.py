@@ -267,3 +267,14 @@ def test_a_summary_that_cannot_be_written_exits_2_and_keeps_the_last_one_whole(
     blocker.rmdir()
     assert main([*args[:3], "days=0.5,1", *args[4:]]) == 0
     assert "2 already done, 0 to run" in capsys.readouterr().err
+
+
+def test_a_point_that_isolation_rounds_up_is_noted_as_validate_notes_it(tmp_path: Path, capsys) -> None:
+    """At 288 GPUs a pod-isolated lease still holds the whole 576-GPU pod: the sweep said nothing,
+    and its two points showed the same share and costs at half the revenue."""
+    whatif = str(Path(SCENARIO).with_name("demo_whatif.yaml"))
+    vary = ["--vary", "leases.0.gpus=288,576", "--vary", "days=1"]
+    assert main(["sweep", whatif, *vary, "--workers", "0", "--out", str(tmp_path / "o")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note")]
+    assert len(notes) == 1 and notes[0].startswith("note, point 0 (leases.0.gpus=288, days=1): lease ")
+    assert "at least 576 are held for the 288 it pays for" in notes[0]
