@@ -88,6 +88,7 @@ def different_campuses(results_a, results_b) -> str:
 
 
 INPUT_COLUMNS = ["input", "run A", "run B"]
+INPUT_WIDTHS_PX = {"input": 300, "run A": 420, "run B": 420}  # 1,140 px: a laptop's page
 
 
 def inputs_compared(library, row_a: dict, row_b: dict) -> tuple[pd.DataFrame, str]:
@@ -173,8 +174,10 @@ class RunsView(pn.viewable.Viewer):
         )
         self._sla_why = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._series = SeriesFigures(labels=("run B", "run A"), bands=False)
+        # Every column of fixed width, so a long value (a hosted model's whole demand curve) wraps
+        # in its cell: fitted to its text, run A took the page and run B was cut off.
         self._inputs = compare.readonly_table(
-            pd.DataFrame(columns=INPUT_COLUMNS), "inputs", tuple(INPUT_COLUMNS), {"input": 320}
+            pd.DataFrame(columns=INPUT_COLUMNS), "inputs", tuple(INPUT_COLUMNS), INPUT_WIDTHS_PX
         )
         self._inputs_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._result = pn.Column(
