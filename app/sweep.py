@@ -59,6 +59,10 @@ def parse_vary(items: list[str]) -> dict[str, list]:
             )
         if path in vary:
             raise ValueError(f"--vary {path}: given twice; list all its values in one --vary")
+        if path == "name":  # each point would be the same run under another label
+            raise ValueError(
+                "--vary name: a scenario's name changes no result; vary an input, e.g. leases.0.gpus"
+            )
         if path == "seed":
             raise ValueError(
                 "--vary seed: each grid point runs the scenario's seed and the next ones; set how many "

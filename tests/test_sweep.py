@@ -72,6 +72,7 @@ def test_dask_cluster_matches_serial_and_resumes(tmp_path: Path, capsys) -> None
         (["days=2,3,2"], "'2' is given twice; list each value once"),  # it ran twice, counted twice
         (["days=1,1.0"], "'1.0' is given twice"),
         (["seed=1,2"], "--replications"),  # seeds come from replications, never silently ignored
+        (["name=a,b"], "changes no result"),  # two identical points under two labels
         (["days=1:30"], "base-60"),  # YAML 1.1 would read 90
         (["days=[1"], "not valid YAML"),
     ],
