@@ -13,7 +13,7 @@ from typing import get_args
 
 import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
+from bokeh.models.widgets.tables import NumberEditor, NumberFormatter
 
 from app.state.whatif_columns import EVENT_COLUMNS, HOSTED_COLUMNS, LEASE_COLUMNS
 from app.views.compare import SCROLLBAR_CSS
@@ -173,7 +173,9 @@ def edit_table(key: str, frame: pd.DataFrame, columns: dict) -> pn.widgets.Tabul
         for field in choices
     }
     # Whole numbers step by 1 (the arrows went by 0.01); a typed 3.5 is still refused at Run.
-    editors |= {c: {"type": "number", "step": 1} for c in whole_number_columns(columns)}
+    # Bokeh's editor, the kind Panel gives a number column itself: an emptied cell still reads "-"
+    # (a plain Tabulator "number" editor sent "" and the server refused it).
+    editors |= {c: NumberEditor(step=1) for c in whole_number_columns(columns)}
     # 1,024 (not 1,024.0), 3.5 as typed. An emptied required cell reads "-" (what the run is
     # given: nothing); an empty optional one (an event's mw or factor, which only some kinds
     # use) reads blank, not "NaN".
