@@ -40,6 +40,8 @@ def test_dask_cluster_matches_serial_and_resumes(tmp_path: Path, capsys) -> None
     )
     summary = json.loads((dask / "summary.json").read_text())
     assert [row["runs"] for row in summary] == [2, 2]
+    assert [row["days"] for row in summary] == [2, 2]  # as varied, not the run's KPI of that name (2.0)
+    assert all(type(row["days"]) is int for row in summary)
     assert summary[1]["utilization_mean"] > summary[0]["utilization_mean"]  # 3x the arrivals
     # Two seeds: their range is printed, not p5/p95 interpolated between them.
     margins = [r["kpis"]["margin_usd"] for r in a.values() if r["point"] == 0]

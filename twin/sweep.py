@@ -98,7 +98,9 @@ def run_task(scenario_path: str, task: Task) -> dict:
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
     """Per grid point: its changes, runs, and mean / p5 / p95 / min / max of each KPI."""
-    records = [{"point": r["point"], **r["changes"], **r["kpis"]} for r in rows]
+    # The changes last: a KPI of the same name (days, as the run counted it: 2.0) must not
+    # overwrite the value the point was given (2).
+    records = [{"point": r["point"], **r["kpis"], **r["changes"]} for r in rows]
     frame = pd.DataFrame(records)
     if frame.empty:
         return frame
