@@ -310,8 +310,10 @@ def readonly_table(
         },
         widths=widths or {},
         # Columns are fitted to each new set of rows; fitted once, to the first, a larger number
-        # later was cut short ("1,092,036,"), the digits that count lost.
-        configuration={"layoutColumnsOnNewData": True},
+        # later was cut short ("1,092,036,"), the digits that count lost. Every row is drawn
+        # ("basic", not the virtual renderer, which draws the rows its last height showed): an SLA
+        # table of one row given two showed one, now and then, with the page scrolling to it.
+        configuration={"layoutColumnsOnNewData": True, "renderVertical": "basic"},
         stylesheets=[SCROLLBAR_CSS],
         name=name,
     )
