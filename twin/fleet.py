@@ -330,23 +330,23 @@ class Fleet:
                                       self.idle_book)  # fmt: skip
         if not was_up:
             return FREE, FREE
+        self._journal_down(server, lease, job != FREE)
+        return job, lease
+
+    def _journal_down(self, server: int, lease: int, was_busy: bool) -> None:
+        """Journal a server gone out of service: failed, and no longer leased or busy."""
         self._failed(server, 1)
         if lease != FREE:
             self._leased(server, -1, self.lease_utilization[lease])
-        elif job != FREE:
+        elif was_busy:
             self._busy(server, -1)
-        return job, lease
 
     def fail_under_job(self, server: int, until: float, pods: np.ndarray) -> tuple[int, int, int]:
         """:meth:`fail` a server of a running job, then :meth:`stand_in` for it, in one compiled
         call; return the server's lease, the stand-in (-1: none) and the stand-in's slot."""
         lease, spare, slot = fail_under_job(server, until, pods, self.down, self.down_until, self.job, self.lease,
                                             self.slot, self.pod_first_server, self.idle_book)  # fmt: skip
-        self._failed(server, 1)
-        if lease != FREE:
-            self._leased(server, -1, self.lease_utilization[lease])
-        else:
-            self._busy(server, -1)
+        self._journal_down(server, lease, True)
         if spare >= 0:
             self._busy(spare, 1)
         return lease, spare, slot

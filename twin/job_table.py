@@ -45,8 +45,8 @@ def job_table(jobs: list, now: float, site_names: list[str], gpu_type_names: lis
         for name, attr, dtype in _JOB_ATTRIBUTES
     }  # fmt: skip
     # A job's site and GPU type are -1 until it starts: code 0, the empty text.
-    cols["site"] = _text(np.fromiter(map(attrgetter("site"), jobs), np.int64, n) + 1, ["", *site_names])
-    cols["gpu_type"] = _text(
+    cols["site"] = text_column(np.fromiter(map(attrgetter("site"), jobs), np.int64, n) + 1, ["", *site_names])
+    cols["gpu_type"] = text_column(
         np.fromiter(map(attrgetter("gpu_type"), jobs), np.int64, n) + 1, ["", *gpu_type_names]
     )
     queued = np.fromiter((j.status == QUEUED for j in jobs), bool, n)
@@ -58,7 +58,7 @@ def job_table(jobs: list, now: float, site_names: list[str], gpu_type_names: lis
     return pd.DataFrame({name: cols[name] for name in JOB_COLUMNS})
 
 
-def _text(codes: np.ndarray, names: list[str]) -> pd.api.extensions.ExtensionArray:
+def text_column(codes: np.ndarray, names: list[str]) -> pd.api.extensions.ExtensionArray:
     """A text column of ``names[code]``: Arrow repeats a few names faster than pandas converts
     ~100k Python strings one by one."""
     return pd.array(pa.array(names, type=pa.string()).take(pa.array(codes)), dtype="str")
